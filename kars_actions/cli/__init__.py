@@ -1,0 +1,60 @@
+"""The ``kars-actions`` click group. Subcommands live one per module and load only when called,
+so ``--help`` and ``--version`` never import PyGithub, httpx or jsonschema."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from kars_actions import __version__
+
+# name -> (module, one-line help). The help text is here so that ``--help`` needs no import of the command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "release": (
+        "kars_actions.cli.release",
+        "Run the whole release: validate, tag, deploy, verify, publish or roll back.",
+    ),
+    "test": ("kars_actions.cli.test", "Run each service's tests (the gate before anything is tagged)."),
+    "validate": ("kars_actions.cli.validate", "Validate railway.json / railway.toml against Railway's schema."),
+    "tag": ("kars_actions.cli.tag", "Compute the next version, create the tag and a draft GitHub release."),
+    "release-status": ("kars_actions.cli.release_status", "Publish the draft release, or mark it failed."),
+    "deploy": ("kars_actions.cli.deploy", "Deploy services to Railway at the exact commit and wait for the outcome."),
+    "health": ("kars_actions.cli.health", "Poll health endpoints until the new version proves healthy."),
+    "rollback": ("kars_actions.cli.rollback", "Put a service's previous Railway deployment back and wait for it."),
+    "notify": ("kars_actions.cli.notify", "Send a release alert to Slack, Discord or a signed webhook."),
+    "init": ("kars_actions.cli.init", "Write a workflow template into .github/workflows/."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="kars-actions")
+def cli() -> None:
+    """Release web apps to Railway that you can trust: tests, tag, validate, deploy, verify, roll back.
+
+    Exit codes: 0 done, 1 a check or operation failed, 2 usage or configuration error,
+    3 an external service refused or was unreachable.
+    """
+
+
+def main(args: list[str] | None = None, **kwargs: Any) -> None:
+    cli.main(args=args, prog_name="kars-actions", **kwargs)

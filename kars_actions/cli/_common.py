@@ -1,0 +1,86 @@
+"""What every subcommand shares: the output options, secret masking first, and the single error edge."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from kars_actions import gha
+from kars_actions.errors import EXIT_FAILED, EXIT_USAGE, KarsError
+from kars_actions.report import FORMATS, Reporter, Result, make_reporter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_options(func: F) -> F:
+    """``--format`` and ``--color/--no-color``, on every subcommand."""
+    func = click.option(
+        "--color/--no-color",
+        "color",
+        default=None,
+        help="Force colour on or off (default: on a terminal, unless NO_COLOR is set).",
+    )(func)
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=None,
+        envvar="KARS_FORMAT",
+        help="Output format (default: github inside GitHub Actions, text elsewhere).",
+    )(func)
+    return func
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        envvar="KARS_CONFIG",
+        help="kars.yml to use (default: .github/kars.yml, then kars.yml).",
+    )(func)
+
+
+def start(fmt: str | None, color: bool | None) -> Reporter:
+    """Mask every secret in the environment before anything else is printed, then build the reporter."""
+    gha.SECRETS.register_from_environ()
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("KARS_DEBUG") else logging.WARNING)
+    gha.install_log_redaction()
+    return make_reporter(fmt, color=color)
+
+
+def run(reporter: Reporter, action: Callable[[], Result]) -> None:
+    """Run one command's work and turn its result or error into output and an exit code."""
+    try:
+        result = action()
+    except KarsError as error:
+        reporter.error(error)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        reporter.error(KarsError("interrupted"))
+        sys.exit(130)
+    except click.exceptions.Exit:
+        raise
+    except Exception as error:  # the last line of defence: one redacted line, never a traceback
+        if os.environ.get("KARS_DEBUG"):
+            raise
+        reporter.error(
+            KarsError(
+                f"internal error: {type(error).__name__}: {error}",
+                hint="this is a bug in kars-actions; rerun with KARS_DEBUG=1 for the traceback and report it",
+            )
+        )
+        sys.exit(EXIT_FAILED)
+    reporter.result(result)
+    sys.exit(result.exit_code())
+
+
+def usage_exit(reporter: Reporter, message: str, hint: str | None = None) -> None:
+    reporter.error(KarsError(message, hint=hint))
+    sys.exit(EXIT_USAGE)

@@ -1,0 +1,264 @@
+"""Results to people and machines: the text, json and github reporters.
+
+Step modules never print. They return a result object (anything with the ``Result`` shape below) and report
+live progress through a ``Progress`` callback; a reporter chosen by ``--format`` decides how that looks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO, runtime_checkable
+
+from kars_actions import gha
+from kars_actions.errors import KarsError
+
+FORMATS = ("text", "json", "github")
+MAX_ANNOTATIONS_PER_LEVEL = 10  # GitHub shows at most 10 of each level per step; the rest go to the summary
+
+
+@dataclass(frozen=True)
+class Annotation:
+    level: str  # "error" | "warning" | "notice"
+    message: str
+    title: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def where(self) -> str:
+        if not self.file:
+            return ""
+        parts = [self.file] + [str(p) for p in (self.line, self.column) if p is not None]
+        return ":".join(parts)
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every command returns. ``BaseResult`` gives empty defaults."""
+
+    def exit_code(self) -> int: ...
+    def to_json(self) -> dict[str, Any]: ...
+    def text_lines(self, style: Style) -> list[str]: ...
+    def summary_markdown(self) -> str: ...
+    def annotations(self) -> list[Annotation]: ...
+    def outputs(self) -> dict[str, str]: ...
+
+
+class BaseResult:
+    def exit_code(self) -> int:
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+    def text_lines(self, style: Style) -> list[str]:
+        return []
+
+    def summary_markdown(self) -> str:
+        return ""
+
+    def annotations(self) -> list[Annotation]:
+        return []
+
+    def outputs(self) -> dict[str, str]:
+        return {}
+
+
+Progress = Callable[[str], None]
+"""A live line while a step waits (``service  BUILDING  1m20s``). Step modules take one; default: discard."""
+
+
+def no_progress(_message: str) -> None:
+    return None
+
+
+class Style:
+    """ANSI colour for a terminal; plain when not a TTY, when NO_COLOR is set, or when asked."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    @classmethod
+    def for_stream(cls, stream: TextIO, force: bool | None = None) -> Style:
+        if force is not None:
+            return cls(force)
+        if os.environ.get("NO_COLOR"):
+            return cls(False)
+        isatty = getattr(stream, "isatty", None)
+        return cls(bool(isatty and isatty()))
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+    def ok(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def warn(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain aligned table for the terminal."""
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+
+
+class Reporter:
+    """Base reporter. Every write goes through ``gha.SECRETS.redact`` — the last layer before a stream."""
+
+    name = "base"
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, color: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.style = Style.for_stream(self.out, color if self.name == "text" else False)
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        stream.write(gha.SECRETS.redact(text))
+        if not text.endswith("\n"):
+            stream.write("\n")
+        stream.flush()
+
+    # Live lines -------------------------------------------------------------------------------------------
+    def progress(self, message: str) -> None:
+        self._write(self.err, message)
+
+    def group(self, title: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def warning(self, message: str, annotation: Annotation | None = None) -> None:
+        self._write(self.err, f"{self.style.warn('warning')}: {message}")
+
+    # The end ------------------------------------------------------------------------------------------------
+    def result(self, result: Result) -> None:
+        self._side_channels(result)
+        for line in result.text_lines(self.style):
+            self._write(self.out, line)
+
+    def error(self, error: KarsError) -> None:
+        self._write(self.err, f"{self.style.bad('error')}: {error}")
+        if error.hint:
+            self._write(self.err, f"  {self.style.dim('hint')}: {error.hint}")
+
+    def _side_channels(self, result: Result) -> None:
+        """Outputs and the step summary go to their files whenever Actions provides them, whatever the format."""
+        gha.set_outputs(result.outputs())
+        gha.append_summary(result.summary_markdown())
+
+
+class TextReporter(Reporter):
+    name = "text"
+
+
+class JsonReporter(Reporter):
+    """Machine-readable: stdout carries exactly one JSON document; live lines go to stderr."""
+
+    name = "json"
+
+    def result(self, result: Result) -> None:
+        self._side_channels(result)
+        payload = dict(result.to_json())
+        payload.setdefault("exit_code", result.exit_code())
+        self._write(self.out, json.dumps(payload, indent=2, sort_keys=False, default=str))
+
+    def warning(self, message: str, annotation: Annotation | None = None) -> None:
+        self._write(self.err, json.dumps({"warning": message}))
+
+    def error(self, error: KarsError) -> None:
+        body: dict[str, Any] = {"type": type(error).__name__, "message": error.message, "exit_code": error.exit_code}
+        if error.hint:
+            body["hint"] = error.hint
+        if error.location:
+            body["location"] = str(error.location)
+        self._write(self.out, json.dumps({"error": body}, indent=2))
+
+
+class GithubReporter(Reporter):
+    """Inside Actions: log lines on stdout, annotations, groups, outputs and the step summary."""
+
+    name = "github"
+
+    def progress(self, message: str) -> None:
+        self._write(self.out, message)
+
+    @contextmanager
+    def _group(self, title: str) -> Iterator[None]:
+        with gha.group(title, self.out):
+            yield
+
+    def group(self, title: str) -> AbstractContextManager[None]:
+        return self._group(title)
+
+    def warning(self, message: str, annotation: Annotation | None = None) -> None:
+        if annotation is not None:
+            self._annotate(annotation)
+        else:
+            self._write(self.out, gha.annotation_command("warning", message))
+
+    def _annotate(self, a: Annotation) -> None:
+        self._write(
+            self.out,
+            gha.annotation_command(a.level, a.message, title=a.title, file=a.file, line=a.line, col=a.column),
+        )
+
+    def result(self, result: Result) -> None:
+        for line in result.text_lines(self.style):
+            self._write(self.out, line)
+        counts: dict[str, int] = {}
+        skipped: list[Annotation] = []
+        for a in result.annotations():
+            counts[a.level] = counts.get(a.level, 0) + 1
+            if counts[a.level] <= MAX_ANNOTATIONS_PER_LEVEL:
+                self._annotate(a)
+            else:
+                skipped.append(a)
+        self._side_channels(result)
+        if skipped:
+            rows = [[a.level, a.where(), a.message] for a in skipped]
+            gha.append_summary(
+                f"<details><summary>{len(skipped)} more annotation(s) than GitHub shows per step</summary>\n\n"
+                + gha.md_table(["level", "where", "message"], rows)
+                + "\n</details>\n"
+            )
+
+    def error(self, error: KarsError) -> None:
+        loc = error.location
+        message = error.message + (f" — {error.hint}" if error.hint else "")
+        self._write(
+            self.out,
+            gha.annotation_command(
+                "error",
+                message,
+                title=error.title,
+                file=loc.file if loc else None,
+                line=loc.line if loc else None,
+                col=loc.column if loc else None,
+            ),
+        )
+        gha.append_summary(f"### {error.title}\n\n{gha.md_escape(message)}\n")
+
+
+REPORTERS: dict[str, type[Reporter]] = {"text": TextReporter, "json": JsonReporter, "github": GithubReporter}
+
+
+def default_format() -> str:
+    return "github" if gha.in_actions() else "text"
+
+
+def make_reporter(fmt: str | None = None, *, color: bool | None = None) -> Reporter:
+    return REPORTERS[fmt or default_format()](color=color)

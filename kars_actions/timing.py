@@ -1,0 +1,70 @@
+"""Deadlines and an injectable clock, so waits are bounded and tests never sleep for real."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+
+class Clock:
+    """Wall-clock time. Tests pass a fake with the same three methods."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+
+SYSTEM_CLOCK = Clock()
+
+
+@dataclass
+class Deadline:
+    """A point in time a phase must finish by. ``Deadline.after(300)``; ``child()`` never outlives its parent."""
+
+    seconds: float
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False)
+    started: float = field(default=-1.0)
+
+    def __post_init__(self) -> None:
+        if self.started < 0:
+            self.started = self.clock.monotonic()
+
+    @classmethod
+    def after(cls, seconds: float, clock: Clock = SYSTEM_CLOCK) -> Deadline:
+        return cls(seconds, clock)
+
+    @property
+    def at(self) -> float:
+        return self.started + self.seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self.clock.monotonic())
+
+    def elapsed(self) -> float:
+        return self.clock.monotonic() - self.started
+
+    def expired(self) -> bool:
+        return self.clock.monotonic() >= self.at
+
+    def child(self, seconds: float) -> Deadline:
+        """A phase deadline: ``seconds`` from now, but never past this one."""
+        return Deadline(min(seconds, self.remaining()), self.clock)
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
