@@ -220,13 +220,13 @@ def _construct(loader: Any, node: Any, path: Path_, positions: dict[Path_, tuple
         result: dict[Any, Any] = {}
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
+            # Keys are taken as written: YAML 1.1 would turn `on:` into True and `3000:` into an int.
+            if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(
                     "mapping keys must be plain text",
                     location=Location(filename, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
                 )
-            key = str(key)
+            key = str(key_node.value)
             if key in seen:
                 raise ConfigError(
                     f"duplicate key {key!r} (first at line {seen[key]}); YAML would silently keep only the last one",
@@ -255,6 +255,9 @@ def _validate(data: Any, positions: dict[Path_, tuple[int, int]], filename: str)
     validator = Draft7Validator(kars_schema())
     problems: list[tuple[tuple[int, int], str]] = []
     for error in validator.iter_errors(data):
+        # For "one of these shapes" the useful message is the deepest one: the branch that got furthest.
+        while error.validator in ("oneOf", "anyOf") and error.context:
+            error = max(error.context, key=lambda e: len(e.absolute_path))
         path: Path_ = tuple(error.absolute_path)
         where = positions.get(path, (1, 1))
         message = error.message
@@ -265,9 +268,6 @@ def _validate(data: Any, positions: dict[Path_, tuple[int, int]], filename: str)
                 hint = _suggest(extra, sorted(allowed))
                 problems.append((key_pos, f"{_dotted((*path, extra))}: unknown key {extra!r}{hint}"))
             continue
-        if error.validator in ("oneOf", "anyOf") and error.context:
-            best = min(error.context, key=lambda e: len(list(e.absolute_path)))
-            message = best.message
         if error.validator == "propertyNames":
             key_pos = positions.get((*path, "@key", str(error.instance)), where)
             problems.append((key_pos, f"{_dotted(path)}: invalid name {error.instance!r} (letters, digits, _ . -)"))

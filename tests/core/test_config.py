@@ -1,0 +1,146 @@
+"""kars.yml: search order, typed values, and errors that point at file:line:column."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kars_actions import gha
+from kars_actions.config import find_config, kars_schema, load_config
+from kars_actions.errors import EXIT_USAGE, ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_bundled_example_loads_with_its_health_checks() -> None:
+    config = load_config(str(REPO / "examples/kars-app/kars.yml"))
+    backend = config.service("backend")
+    assert backend.required_variables == ["DATABASE_URL", "JWT_SECRET"]
+    check = backend.health[0]
+    assert (check.path, check.port, check.interval, check.timeout, check.retries) == ("/api/health", 3000, 2, 5, 30)
+    assert check.expect_json == {"status": "ok", "database": "connected"}
+    assert config.environment("staging").prerelease == "rc"
+    assert config.alerts.on == ["failure", "rollback", "recovery"]
+
+
+def test_search_order_prefers_explicit_then_env_then_github_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "kars.yml", "project: root\n")
+    assert find_config(None, tmp_path) == tmp_path / "kars.yml"
+    write(tmp_path / ".github/kars.yml", "project: dotgithub\n")
+    assert find_config(None, tmp_path) == tmp_path / ".github/kars.yml"
+    other = write(tmp_path / "other.yml", "project: other\n")
+    monkeypatch.setenv("KARS_CONFIG", str(other))
+    assert find_config(None, tmp_path) == other
+    explicit = write(tmp_path / "explicit.yml", "project: explicit\n")
+    assert find_config(str(explicit), tmp_path) == explicit
+
+
+def test_config_in_github_folder_describes_the_repository_above_it(tmp_path: Path) -> None:
+    path = write(tmp_path / ".github/kars.yml", "services:\n  api: {directory: api}\n")
+    assert load_config(str(path)).root == tmp_path.resolve()
+
+
+def test_no_config_file_gives_empty_defaults(tmp_path: Path) -> None:
+    config = load_config(None, tmp_path)
+    assert config.path is None and config.services == {}
+    assert config.release.tag_prefix == "v" and config.release.initial_version == "0.1.0"
+
+
+def test_missing_explicit_config_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(str(tmp_path / "nope.yml"), tmp_path)
+    assert info.value.exit_code == EXIT_USAGE
+    assert "does not exist" in info.value.message
+
+
+def test_unknown_key_is_reported_at_the_key_with_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "services:\n  api:\n    directory: api\n    helth:\n      path: /health\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    error = info.value
+    assert (error.location.line, error.location.column) == (4, 5)  # type: ignore[union-attr]
+    assert "services.api.helth" in error.message and "did you mean 'health'" in error.message
+
+
+def test_wrong_type_is_reported_at_the_value_with_its_key_path(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "services:\n  api:\n    health:\n      path: /h\n      port: eighty\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert (info.value.location.line, info.value.location.column) == (5, 13)  # type: ignore[union-attr]
+    assert "services.api.health.port" in info.value.message
+
+
+def test_every_error_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "bogus: 1\nrelease:\n  bump: sometimes\n  tag_prefix: 'v v'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    lines = info.value.message.splitlines()
+    assert len(lines) == 3
+    assert any(":3:9:" in line and "release.bump" in line for line in lines)
+    assert any(":4:15:" in line and "release.tag_prefix" in line for line in lines)
+
+
+def test_duplicate_keys_are_errors_not_silently_overwritten(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "project: a\nproject: b\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert (info.value.location.line, info.value.location.column) == (2, 1)  # type: ignore[union-attr]
+    assert "duplicate key 'project'" in info.value.message
+
+
+def test_yaml_syntax_error_has_a_position(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "services:\n  api: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert info.value.location is not None and info.value.location.line == 3
+    assert info.value.message.startswith("invalid YAML")
+
+
+def test_yaml_1_1_booleans_are_not_taken_as_keys(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "alerts:\n  on: [failure]\n")
+    assert load_config(str(path)).alerts.on == ["failure"]
+
+
+def test_health_header_reads_the_environment_and_becomes_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_TOKEN", "s3cr3t-health-token")
+    path = write(
+        tmp_path / "kars.yml",
+        "services:\n  api:\n    health:\n      path: /h\n      headers: {Authorization: 'Bearer ${HEALTH_TOKEN}'}\n",
+    )
+    check = load_config(str(path)).service("api").health[0]
+    assert check.headers == {"Authorization": "Bearer s3cr3t-health-token"}
+    assert gha.SECRETS.redact("sent Bearer s3cr3t-health-token") == "sent ***"
+
+
+def test_unset_environment_reference_is_a_config_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "kars.yml", "services:\n  api:\n    health:\n      path: /h\n      headers: {X: '${NOPE_UNSET}'}\n"
+    )
+    with pytest.raises(ConfigError, match="NOPE_UNSET"):
+        load_config(str(path))
+
+
+def test_unknown_service_lists_the_known_ones() -> None:
+    config = load_config(str(REPO / "examples/kars-app/kars.yml"))
+    with pytest.raises(ConfigError, match="backend, frontend"):
+        config.service("worker")
+
+
+def test_schema_is_valid_draft7_and_shipped_as_package_data() -> None:
+    from jsonschema import Draft7Validator
+
+    Draft7Validator.check_schema(kars_schema())
+    shipped = json.loads((REPO / "kars_actions/schemas/kars.schema.json").read_text())
+    assert shipped == kars_schema()
