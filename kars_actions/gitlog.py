@@ -1,0 +1,155 @@
+"""Local git, read through the ``git`` binary: commits, tags and the guards that keep versioning honest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kars_actions.errors import ConfigError, UsageError
+
+# Every field of a ``git log`` record ends with NUL: git refuses NUL bytes in commit messages, so the parse is
+# exact for any message, including ones holding newlines, tabs or the ASCII separator characters.
+_LOG_FIELDS = ("%H", "%P", "%an", "%ae", "%cI", "%B")
+_LOG_FORMAT = "".join(f"{f}%x00" for f in _LOG_FIELDS)
+
+SHALLOW_HINT = (
+    "fetch the full history: with actions/checkout set `fetch-depth: 0` (and `fetch-tags: true` is implied), "
+    "or run `git fetch --unshallow --tags` before this step"
+)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit as read from ``git log``."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    committed_at: str
+    message: str
+    subject: str = field(init=False)
+    body: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        text = self.message.strip("\n")
+        subject, _, body = text.partition("\n")
+        object.__setattr__(self, "subject", subject.strip())
+        object.__setattr__(self, "body", body.strip("\n"))
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+class Git:
+    """A repository on disk. Every call runs ``git -C <repo_dir>`` with a neutral, non-interactive environment."""
+
+    def __init__(self, repo_dir: str | os.PathLike[str] = ".") -> None:
+        self.repo_dir = Path(repo_dir)
+        if shutil.which("git") is None:
+            raise ConfigError("git is not installed or not on PATH", hint="install git, then rerun")
+        if not self.repo_dir.is_dir():
+            raise UsageError(f"{self.repo_dir}: no such directory", hint="pass --repo-dir pointing at a git checkout")
+        probe = self._run_raw(["rev-parse", "--is-inside-work-tree"], check=False)
+        if probe.returncode != 0:
+            raise ConfigError(
+                f"{self.repo_dir.resolve()} is not a git repository",
+                hint="run inside a checkout (actions/checkout with fetch-depth: 0) or pass --repo-dir",
+            )
+
+    def _run_raw(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        env = dict(os.environ)
+        env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_PAGER": "cat"})
+        completed = subprocess.run(
+            ["git", "-C", str(self.repo_dir), *args],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        if check and completed.returncode != 0:
+            detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ConfigError(
+                f"git {' '.join(args[:3])} failed: {detail[-1] if detail else f'exit {completed.returncode}'}",
+                hint=f"check the repository at {self.repo_dir}",
+            )
+        return completed
+
+    def run(self, *args: str) -> str:
+        return self._run_raw(list(args)).stdout.decode("utf-8", "replace")
+
+    # Guards ---------------------------------------------------------------------------------------------------
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def require_full_history(self) -> None:
+        """Refuse a shallow clone: tags and commits past the cut-off are invisible, so the version would be wrong."""
+        if self.is_shallow():
+            raise ConfigError(
+                f"{self.repo_dir.resolve()} is a shallow clone: the release tags and commits needed to compute "
+                "the next version are not all there",
+                hint=SHALLOW_HINT,
+            )
+
+    # Reading --------------------------------------------------------------------------------------------------
+    def resolve_commit(self, rev: str) -> str:
+        """The full sha of the commit ``rev`` names (a sha, a branch, a tag, ``HEAD``)."""
+        if rev.startswith("-"):
+            raise UsageError(f"invalid revision {rev!r}")
+        completed = self._run_raw(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False)
+        sha = completed.stdout.decode().strip()
+        if completed.returncode != 0 or not sha:
+            raise UsageError(
+                f"{rev!r} is not a commit in {self.repo_dir.resolve()}",
+                hint="pass --target with a commit sha, branch or tag that exists in this clone",
+            )
+        return sha
+
+    def tag_commit(self, tag: str) -> str | None:
+        """The commit a tag points at (annotated tags peeled), or None when the tag does not exist."""
+        completed = self._run_raw(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], check=False)
+        sha = completed.stdout.decode().strip()
+        return sha if completed.returncode == 0 and sha else None
+
+    def tags_merged_into(self, target: str) -> list[str]:
+        """Tags whose commit is reachable from ``target`` (``git tag --merged``)."""
+        return [t for t in self.run("tag", "--merged", target, "--list").splitlines() if t.strip()]
+
+    def all_tags(self) -> list[str]:
+        return [t for t in self.run("tag", "--list").splitlines() if t.strip()]
+
+    def tags_at(self, sha: str) -> list[str]:
+        return [t for t in self.run("tag", "--points-at", sha, "--list").splitlines() if t.strip()]
+
+    def commits(self, target: str, since: str | None = None) -> list[Commit]:
+        """Commits reachable from ``target`` and not from ``since``, newest first, merge commits included.
+
+        Commits brought in by a merge are part of the range (``since..target`` walks every parent), so a
+        ``feat:`` on a merged branch counts for the version bump.
+        """
+        revision = f"{since}..{target}" if since else target
+        raw = self._run_raw(["log", f"--format={_LOG_FORMAT}", revision, "--"]).stdout
+        fields = raw.split(b"\x00")
+        count = len(_LOG_FIELDS)
+        commits: list[Commit] = []
+        for start in range(0, len(fields) - count + 1, count):
+            chunk = [f.decode("utf-8", "replace") for f in fields[start : start + count]]
+            sha, parents, name, email, date, message = chunk
+            commits.append(
+                Commit(
+                    sha=sha.strip(),
+                    parents=tuple(parents.split()),
+                    author_name=name,
+                    author_email=email,
+                    committed_at=date,
+                    message=message,
+                )
+            )
+        return commits
