@@ -1,0 +1,1042 @@
+"""Validate railway.json / railway.toml against Railway's schema, naming the exact line:column and the fix.
+
+Values come from the stdlib parsers (``json``, ``tomllib``); positions come from ``positions``, which scans the
+original text only when there is something to report. The schema check is jsonschema's ``Draft7Validator`` on
+the package's copy of Railway's schema (imported only once a file has parsed), so the verdict is exactly the
+schema's; the messages, hints and the checks past the schema are ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kars_actions import gha
+from kars_actions.errors import UsageError
+from kars_actions.positions import JsonPath, Position, Positions, locate_json, locate_toml
+from kars_actions.railway_config_cron import cron_problem
+from kars_actions.railway_config_hints import LEGACY_HINT, enum_hint, section_of, unknown_key_hint
+from kars_actions.report import Annotation, BaseResult, Style
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "railway.schema.json"
+SCHEMA_URL = "https://railway.com/railway.schema.json"
+CONFIG_NAMES = ("railway.toml", "railway.json")  # the order Railway prefers them in one folder
+MAX_BYTES = 5 * 1024 * 1024  # a real railway.json is a few hundred bytes
+SUNSET = date(2026, 12, 1)
+MIGRATION_DOCS = "https://docs.railway.com/infrastructure-as-code"
+
+# Keys the dashboard exports at the top-level build/deploy that the schema allows only per environment.
+LEGACY_KEYS = frozenset({("build", "buildEnvironment"), ("deploy", "useLegacyStacker")})
+
+ERROR = "error"
+WARNING = "warning"
+_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv", "dist", "build", "target"})
+
+
+# Results -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one file. ``kind`` is a short code: parse, duplicate-key, unknown-key, enum, type, value,
+    healthcheck, restart-policy, cron, dockerfile, shadowed."""
+
+    severity: str
+    kind: str
+    message: str
+    path: str = "$"
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+
+    def where(self, file: str) -> str:
+        parts = [file] + [str(p) for p in (self.line, self.column) if p is not None]
+        return ":".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "severity": self.severity,
+            "kind": self.kind,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+        }
+        if self.hint:
+            body["hint"] = self.hint
+        return body
+
+
+@dataclass
+class FileResult:
+    """The verdict on one file. ``parsed`` is False when the file could not be read as JSON / TOML."""
+
+    path: str
+    format: str
+    findings: list[Finding] = field(default_factory=list)
+    parsed: bool = True
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "valid": self.ok,
+            "parsed": self.parsed,
+            "errors": [f.to_json() for f in self.errors],
+            "warnings": [f.to_json() for f in self.warnings],
+        }
+
+
+@dataclass
+class ValidationResult(BaseResult):
+    """Every file checked in one run, and the dated notice about Config as Code."""
+
+    files: list[FileResult]
+    notice: str | None = None
+    strict: bool = True
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(f.errors) for f in self.files)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(len(f.warnings) for f in self.files)
+
+    @property
+    def valid(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    def exit_code(self) -> int:
+        return 0 if self.valid else 1
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "valid": self.valid,
+            "strict": self.strict,
+            "errors": self.error_count,
+            "warnings": self.warning_count,
+            "files": [f.to_json() for f in self.files],
+        }
+        if self.notice:
+            body["notice"] = self.notice
+        return body
+
+    def outputs(self) -> dict[str, str]:
+        return {
+            "valid": "true" if self.valid else "false",
+            "files": str(len(self.files)),
+            "errors": str(self.error_count),
+            "warnings": str(self.warning_count),
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        lines: list[str] = []
+        for file in self.files:
+            if not file.findings:
+                lines.append(f"{file.path}: {style.ok('ok')}")
+                continue
+            for finding in file.findings:
+                label = style.bad("error") if finding.severity == ERROR else style.warn("warning")
+                lines.append(f"{finding.where(file.path)}: {label}: {finding.message} (at {finding.path})")
+                if finding.hint:
+                    lines.append(f"    {style.dim('hint')}: {finding.hint}")
+        if self.notice:
+            lines.append(f"{style.dim('notice')}: {self.notice}")
+        verdict = style.ok("valid") if self.valid else style.bad("invalid")
+        lines.append(
+            f"{_plural(len(self.files), 'file')} checked: {_plural(self.error_count, 'error')}, "
+            f"{_plural(self.warning_count, 'warning')} — {verdict}"
+        )
+        return lines
+
+    def annotations(self) -> list[Annotation]:
+        found = [
+            Annotation(
+                level=f.severity,
+                message=f"{f.message} (at {f.path})" + (f" — {f.hint}" if f.hint else ""),
+                title=f"railway config: {f.kind}",
+                file=file.path,
+                line=f.line,
+                column=f.column,
+            )
+            for file in self.files
+            for f in file.findings
+        ]
+        if self.notice:
+            found.append(Annotation(level="notice", message=self.notice, title="Railway Config as Code"))
+        return found
+
+    def summary_markdown(self) -> str:
+        mark = "✅ valid" if self.valid else "❌ invalid"
+        parts = [
+            f"### Railway config: {mark}\n",
+            f"{_plural(len(self.files), 'file')} checked ({'strict' if self.strict else 'lenient'}): "
+            f"{_plural(self.error_count, 'error')}, {_plural(self.warning_count, 'warning')}.\n",
+        ]
+        for file in self.files:
+            status = "✅" if file.ok else "❌"
+            parts.append(f"#### {status} `{file.path}`\n")
+            if not file.findings:
+                parts.append("No problems found.\n")
+                continue
+            rows = [
+                [f.severity, f"{f.line}:{f.column}" if f.line else "", f"`{f.path}`", f.message, f.hint or ""]
+                for f in file.findings
+            ]
+            parts.append(gha.md_table(["level", "line:col", "path", "problem", "fix"], rows))
+        if self.notice:
+            parts.append(f"> [!NOTE]\n> {self.notice}\n")
+        return "\n".join(parts)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# Options and entry point -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    """What ``kars-actions validate`` was asked to do. ``today`` is injectable for the dated notice."""
+
+    paths: tuple[str, ...] = ()
+    schema_path: str | None = None
+    strict: bool = True
+    deprecation_notice: bool = True
+    today: date | None = None
+    config_path: str | None = None
+    root: Path | None = None
+
+
+def validate(options: ValidateOptions) -> ValidationResult:
+    """Find the files, check each one, and return the verdict (raises UsageError for bad paths or schema)."""
+    root = (options.root or Path.cwd()).resolve()
+    schema = SchemaChecker.from_file(Path(options.schema_path)) if options.schema_path else SchemaChecker()
+    if options.paths:
+        files = files_from_paths(options.paths)
+    else:
+        files, root = files_from_repo(options.config_path, root)
+    results = [validate_file(path, checker=schema, strict=options.strict, root=root) for path in files]
+    notice = deprecation_notice(options.today or date.today()) if options.deprecation_notice else None
+    return ValidationResult(files=results, notice=notice, strict=options.strict)
+
+
+def deprecation_notice(today: date) -> str:
+    """Railway stops reading Config as Code files on SUNSET; the wording follows the date."""
+    when = (
+        f"will stop being read on {SUNSET.isoformat()}"
+        if today < SUNSET
+        else f"are no longer read since {SUNSET.isoformat()}"
+    )
+    return (
+        f"Railway Config as Code files (railway.json / railway.toml) {when}, replaced by Infrastructure as Code "
+        "(.railway/railway.ts, applied with `railway config plan` / `railway config apply`; "
+        f"`railway config migrate` converts these files). Migration guide: {MIGRATION_DOCS}"
+    )
+
+
+# Finding the files -------------------------------------------------------------------------------------------------
+
+
+def files_from_paths(paths: Iterable[str]) -> list[Path]:
+    """Files as given, and the railway.toml / railway.json inside each folder given."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = [path / name for name in CONFIG_NAMES if (path / name).is_file()]
+            if not inside:
+                raise UsageError(
+                    f"{raw}: no railway.json or railway.toml in this folder",
+                    hint="pass the config file itself, or the folder of the service that has one",
+                )
+            found.extend(inside)
+        elif path.is_file():
+            if path.suffix.lower() not in (".json", ".toml"):
+                raise UsageError(
+                    f"{raw}: cannot tell whether this is JSON or TOML",
+                    hint="Railway reads railway.json or railway.toml; name the file with one of those endings",
+                )
+            found.append(path)
+        elif path.exists():
+            raise UsageError(f"{raw}: not a regular file or folder")
+        else:
+            raise UsageError(
+                f"{raw}: no such file or folder",
+                hint="pass a railway.json / railway.toml, or a folder holding one",
+            )
+    return _unique(found)
+
+
+def files_from_repo(config_path: str | None, root: Path) -> tuple[list[Path], Path]:
+    """The files kars.yml names, else railway.json/toml in the repo root and each immediate subfolder."""
+    from kars_actions.config import load_config
+
+    config = load_config(config_path, root)
+    root = config.root
+    named: list[Path] = []
+    for service in config.services.values():
+        if service.railway_config:
+            path = root / service.railway_config.lstrip("/")
+            if not path.is_file():
+                where = config.path or "kars.yml"
+                raise UsageError(
+                    f"service {service.name}: railway_config {service.railway_config!r} does not exist "
+                    f"(looked for {path})",
+                    hint=f"fix the path in {where} (it is relative to the repository root)",
+                )
+            named.append(path)
+    if named:
+        return _unique(named), root
+    folders = [root]
+    for service in config.services.values():
+        folders.append(root / service.directory)
+    try:
+        folders.extend(
+            sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in _SKIP_DIRS)
+        )
+    except OSError as error:
+        raise UsageError(f"cannot list {root}: {error.strerror}") from None
+    found = [folder / name for folder in folders for name in CONFIG_NAMES if (folder / name).is_file()]
+    if not found:
+        raise UsageError(
+            f"no railway.json or railway.toml in {root} or its immediate subfolders",
+            hint="pass the files to check, or name them in kars.yml (services.<name>.railway_config)",
+        )
+    return _unique(found), root
+
+
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for path in paths:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when under it (as annotations want), else as given."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+# The schema ------------------------------------------------------------------------------------------------------
+
+
+class SchemaChecker:
+    """Railway's schema and its Draft-07 validator, built on first use (jsonschema costs ~40 ms to import)."""
+
+    def __init__(self, schema: dict[str, Any] | None = None, source: Path = SCHEMA_FILE) -> None:
+        self._schema = schema
+        self.source = source
+        self._validator: Any = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> SchemaChecker:
+        """Another copy of the schema (``--schema``): any problem with it is a usage error naming the file."""
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise UsageError(f"schema file {path} does not exist") from None
+        except IsADirectoryError:
+            raise UsageError(f"schema file {path} is a folder, not a file") from None
+        except OSError as error:
+            raise UsageError(f"cannot read schema file {path}: {error.strerror}") from None
+        except json.JSONDecodeError as error:
+            raise UsageError(
+                f"schema file {path}:{error.lineno}:{error.colno} is not valid JSON: {error.msg}"
+            ) from None
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise UsageError(f"schema file {path} is not readable JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"schema file {path} is not a JSON Schema (its top level is not an object)")
+        from jsonschema import Draft7Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft7Validator.check_schema(data)
+        except SchemaError as error:
+            at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+            raise UsageError(f"schema file {path} is not a valid Draft-07 schema at {at}: {error.message}") from None
+        return cls(data, path)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        if self._schema is None:
+            loaded: dict[str, Any] = json.loads(self.source.read_bytes())
+            self._schema = loaded
+        return self._schema
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        if self._validator is None:
+            from jsonschema import Draft7Validator
+
+            self._validator = Draft7Validator(self.schema)
+        errors: Iterator[ValidationError] = self._validator.iter_errors(instance)
+        return errors
+
+    def section_keys(self, section: str) -> list[str]:
+        props = self.schema.get("properties", {}).get(section, {}).get("properties", {})
+        return list(props) if isinstance(props, dict) else []
+
+
+# One file ------------------------------------------------------------------------------------------------------------
+
+
+def validate_file(path: Path, *, checker: SchemaChecker, strict: bool = True, root: Path | None = None) -> FileResult:
+    """Read, parse and check one file on disk."""
+    shown = display_path(path)
+    fmt = "toml" if path.suffix.lower() == ".toml" else "json"
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return _unparsed(
+                shown,
+                fmt,
+                f"file is {size / 1024 / 1024:.1f} MB; a Railway config is a few hundred bytes, "
+                f"so files over {MAX_BYTES // 1024 // 1024} MB are refused",
+                hint="check that this is the right file",
+            )
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as error:
+        return _unparsed(shown, fmt, f"cannot read the file: {error.strerror or error}")
+    if len(data) > MAX_BYTES:
+        return _unparsed(shown, fmt, f"file is over {MAX_BYTES // 1024 // 1024} MB; refused")
+    result = check_bytes(data, fmt, checker=checker, strict=strict, base_dir=path.parent, root=root)
+    result.path = shown
+    if fmt == "json" and path.name == "railway.json" and (path.parent / "railway.toml").is_file():
+        result.findings.append(
+            Finding(
+                WARNING,
+                "shadowed",
+                "railway.toml sits in the same folder and wins: Railway ignores this railway.json",
+                hint="keep one of the two files (delete this one, or move its settings into railway.toml)",
+            )
+        )
+    return result
+
+
+def _unparsed(shown: str, fmt: str, message: str, *, hint: str | None = None, at: Position | None = None) -> FileResult:
+    return FileResult(
+        shown,
+        fmt,
+        [Finding(ERROR, "parse", message, line=at.line if at else None, column=at.column if at else None, hint=hint)],
+        parsed=False,
+    )
+
+
+def check_bytes(
+    data: bytes,
+    fmt: str,
+    *,
+    checker: SchemaChecker | None = None,
+    strict: bool = True,
+    base_dir: Path | None = None,
+    root: Path | None = None,
+    shown: str = "<text>",
+) -> FileResult:
+    """Check one file's content. ``fmt`` is "json" or "toml"; ``base_dir``/``root`` let dockerfilePath be checked."""
+    problem = _encoding_problem(data)
+    if problem is not None:
+        return _unparsed(shown, fmt, problem[0], hint=problem[1], at=problem[2])
+    text = data.decode("utf-8")
+    conflicts = _conflict_markers(text)
+    if conflicts:
+        return FileResult(shown, fmt, conflicts, parsed=False)
+    if not text.strip():
+        return _unparsed(
+            shown,
+            fmt,
+            "file is empty",
+            hint="write the settings (at least {} in JSON) or delete the file so Railway uses the dashboard settings",
+            at=Position(1, 1),
+        )
+    parsed = _parse_json(text) if fmt == "json" else _parse_toml(text)
+    if isinstance(parsed, Finding):
+        return FileResult(shown, fmt, [parsed], parsed=False)
+    instance, has_duplicates = parsed
+    locator = _Locator(text, fmt)
+    findings: list[Finding] = []
+    if has_duplicates:
+        for dup in locator.positions.duplicates:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "duplicate-key",
+                    f"duplicate key {str(dup.path[-1])!r} (first written at line {dup.first.line}, column "
+                    f"{dup.first.column}); JSON parsers silently keep only the last one",
+                    path=format_path(dup.path),
+                    line=dup.position.line,
+                    column=dup.position.column,
+                    hint="keep one of the two and delete the other",
+                )
+            )
+    checker = checker or SchemaChecker()
+    findings.extend(schema_findings(instance, checker, locator, strict=strict))
+    findings.extend(semantic_findings(instance, locator, base_dir=base_dir, root=root))
+    findings.sort(key=lambda f: (f.line or 0, f.column or 0, f.severity != ERROR))
+    return FileResult(shown, fmt, findings)
+
+
+class _Locator:
+    """Positions of the text, scanned on first use only."""
+
+    def __init__(self, text: str, fmt: str) -> None:
+        self.text = text
+        self.fmt = fmt
+        self._positions: Positions | None = None
+
+    @property
+    def positions(self) -> Positions:
+        if self._positions is None:
+            self._positions = locate_json(self.text) if self.fmt == "json" else locate_toml(self.text)
+        return self._positions
+
+    def key(self, path: JsonPath) -> Position:
+        return self.positions.key(path)
+
+    def value(self, path: JsonPath) -> Position:
+        return self.positions.value(path)
+
+
+# Parsing -----------------------------------------------------------------------------------------------------------
+
+
+def _encoding_problem(data: bytes) -> tuple[str, str | None, Position | None] | None:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return (
+            "file starts with a UTF-8 byte order mark (BOM), which JSON and TOML parsers reject",
+            "save the file as UTF-8 without BOM (in VS Code: click 'UTF-8 with BOM' in the status bar → "
+            "Save with Encoding → UTF-8)",
+            Position(1, 1),
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ("file is UTF-16 text, not UTF-8", "save the file as UTF-8", Position(1, 1))
+    if b"\x00" in data[:8192]:
+        offset = data.index(b"\x00")
+        return ("file is binary (it contains NUL bytes), not a text config", None, _byte_position(data, offset))
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = data[error.start : error.start + 1].hex()
+        return (
+            f"file is not UTF-8 text (byte 0x{bad} cannot be decoded)",
+            "save the file as UTF-8",
+            _byte_position(data, error.start),
+        )
+    return None
+
+
+def _byte_position(data: bytes, offset: int) -> Position:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return Position(data.count(b"\n", 0, offset) + 1, column)
+
+
+_CONFLICT_MARKERS = ("<<<<<<<", "=======", ">>>>>>>")
+
+
+def _conflict_markers(text: str) -> list[Finding]:
+    """One error per unresolved merge conflict (each ``<<<<<<<``; a stray ``=======``/``>>>>>>>`` otherwise)."""
+    marks: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for marker in _CONFLICT_MARKERS:
+            if line.startswith(marker) and (len(line) == len(marker) or line[len(marker)] in " \t\r"):
+                marks.append((number, marker))
+    if not marks:
+        return []
+    starts = [n for n, m in marks if m == "<<<<<<<"] or [marks[0][0]]
+    all_lines = ", ".join(str(n) for n, _ in marks)
+    return [
+        Finding(
+            ERROR,
+            "parse",
+            f"unresolved merge conflict at line {n} (conflict markers on line(s) {all_lines})",
+            line=n,
+            column=1,
+            hint="resolve the conflict: keep the right side, delete the <<<<<<< ======= >>>>>>> lines, and commit",
+        )
+        for n in starts
+    ]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(text: str) -> tuple[Any, bool] | Finding:
+    duplicates = False
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal duplicates
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            duplicates = True
+        return obj
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        return Finding(
+            ERROR,
+            "parse",
+            f"invalid JSON: {error.msg}",
+            line=error.lineno,
+            column=error.colno,
+            hint=_json_error_hint(error, text),
+        )
+    except RecursionError:
+        return Finding(ERROR, "parse", "invalid JSON: nested too deeply to be a Railway config", line=1, column=1)
+    except ValueError as error:  # NaN / Infinity
+        return _json_constant_error(text, str(error))
+    return value, duplicates
+
+
+def _json_constant_error(text: str, message: str) -> Finding:
+    name = message.split(" ", 1)[0]
+    offset = max(text.find(name), 0)
+    pos = Positions(text).at(offset)
+    return Finding(
+        ERROR, "parse", f"invalid JSON: {message}", line=pos.line, column=pos.column, hint="write a number, or null"
+    )
+
+
+def _json_error_hint(error: json.JSONDecodeError, text: str) -> str | None:
+    before = text[: error.pos].rstrip()
+    if error.msg.startswith(("Expecting property name", "Expecting value")) and before.endswith(","):
+        return "JSON allows no trailing comma: delete the comma before this point"
+    if error.msg.startswith("Expecting property name") and text[error.pos : error.pos + 1] == "'":
+        return "JSON strings need double quotes"
+    if text[error.pos : error.pos + 2] in ("//", "/*") or text[error.pos : error.pos + 1] == "#":
+        return "JSON allows no comments: delete them (railway.toml allows # comments)"
+    if error.msg.startswith("Expecting ',' delimiter"):
+        return "a comma is missing between two entries, or a quote is not closed"
+    return None
+
+
+def _parse_toml(text: str) -> tuple[Any, bool] | Finding:
+    import re
+    import tomllib
+
+    try:
+        return tomllib.loads(text), False
+    except tomllib.TOMLDecodeError as error:
+        raw = str(error)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", raw)
+        message = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", raw)
+        line = int(match.group(1)) if match else None
+        column = int(match.group(2)) if match else None
+        hint = None
+        twice = re.match(r"Cannot declare \((.*)\) twice", message)
+        if twice:
+            table = ".".join(part.strip().strip("'\"") for part in twice.group(1).split(",") if part.strip())
+            message = f"table [{table}] is declared twice"
+            hint = f"merge the two [{table}] sections into one"
+        elif message.startswith("Cannot overwrite a value"):
+            message = "a key is set twice (or a table is written over a value)"
+            hint = "keep one of the two assignments"
+        elif message.startswith("Cannot mutate immutable namespace"):
+            hint = "a table defined inline ({ ... }) or by dotted keys cannot be extended later; write it once"
+        elif "end of document" in raw and line is None:
+            lines = text.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+        return Finding(ERROR, "parse", f"invalid TOML: {message}", line=line, column=column, hint=hint)
+    except RecursionError:
+        return Finding(ERROR, "parse", "invalid TOML: nested too deeply to be a Railway config", line=1, column=1)
+
+
+# Schema errors into findings -----------------------------------------------------------------------------------------
+
+
+def format_path(path: Sequence[object]) -> str:
+    """``("deploy", "restartPolicyType")`` → ``$.deploy.restartPolicyType``; odd keys in brackets."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.isidentifier():
+            out += f".{part}"
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def _field_name(path: Sequence[object]) -> str:
+    """How a message names the field: its key, with list indexes (``watchPatterns[1]``)."""
+    name = ""
+    for part in reversed(path):
+        name = f"[{part}]{name}" if isinstance(part, int) else f"{part}{name}"
+        if not isinstance(part, int):
+            break
+    return name or "the document"
+
+
+def _where(path: Sequence[object]) -> str:
+    return "in " + ".".join(str(p) for p in path) if path else "at the top level"
+
+
+def _describe(value: Any) -> str:
+    kind = _json_type(value)
+    shown = json.dumps(value) if kind in ("string", "number", "integer", "boolean") else None
+    if shown is not None and len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{kind} {shown}" if shown else kind
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__  # TOML dates and times
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def _types_phrase(types: Iterable[str]) -> str:
+    order = ["string", "integer", "number", "boolean", "array", "object", "null"]
+    chosen = sorted(set(types), key=lambda t: order.index(t) if t in order else len(order))
+    if "number" in chosen and "integer" in chosen:
+        chosen.remove("integer")
+    words = [_TYPE_WORDS.get(t, t) for t in chosen]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _wanted_types(error: ValidationError) -> set[str]:
+    wanted: Any = error.validator_value
+    return {wanted} if isinstance(wanted, str) else set(wanted)
+
+
+def _collect(error: ValidationError) -> tuple[set[str], list[ValidationError]]:
+    """Flatten anyOf/oneOf: the types the failing branches wanted, and the errors of branches whose type
+    matched (those explain the failure better than "is not valid under any of the given schemas")."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        types: set[str] = set()
+        specific: list[ValidationError] = []
+        branches: dict[object, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        for subs in branches.values():
+            branch_types: set[str] = set()
+            branch_specific: list[ValidationError] = []
+            type_failed = False
+            for sub in subs:
+                if sub.relative_path:  # an error inside the value (a list item, a member) is specific
+                    branch_specific.append(sub)
+                    continue
+                sub_types, sub_specific = _collect(sub)
+                if sub.validator == "type" or (sub_types and not sub_specific):
+                    type_failed = True
+                branch_types |= sub_types
+                branch_specific.extend(sub_specific)
+            types |= branch_types
+            if not type_failed:
+                specific.extend(branch_specific)
+        return types, specific
+    if error.validator == "type":
+        return _wanted_types(error), []
+    if error.validator == "not":
+        return set(), []
+    return set(), [error]
+
+
+def schema_findings(instance: Any, checker: SchemaChecker, locator: _Locator, *, strict: bool) -> list[Finding]:
+    """Every schema error, one finding per problem, at the offending key or value."""
+    findings: list[Finding] = []
+    for error in checker.iter_errors(instance):
+        findings.extend(_explain(error, checker, locator, strict))
+    return findings
+
+
+def _explain(error: ValidationError, checker: SchemaChecker, locator: _Locator, strict: bool) -> list[Finding]:
+    path: JsonPath = tuple(error.absolute_path)
+    name = _field_name(path)
+    if error.validator in ("anyOf", "oneOf"):
+        types, specific = _collect(error)
+        if specific:
+            same_place = [s for s in specific if tuple(s.absolute_path) == path]
+            if len(same_place) > 1 and len(same_place) == len(specific):
+                reasons = "; or ".join(s.message for s in same_place)
+                return [
+                    _value_finding(
+                        path, locator, "value", f"{name}: {_describe(error.instance)} is not accepted ({reasons})"
+                    )
+                ]
+            out: list[Finding] = []
+            for sub in specific:
+                out.extend(_explain(sub, checker, locator, strict))
+            return out
+        return [_type_finding(path, name, types, error.instance, locator)]
+    if error.validator == "type":
+        return [_type_finding(path, name, _wanted_types(error), error.instance, locator)]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        return _unknown_keys(error, path, checker, locator, strict)
+    if error.validator == "enum":
+        values: Any = error.validator_value
+        allowed = list(values)
+        hint, case_only = enum_hint(name, error.instance, allowed)
+        listed = ", ".join(str(a) for a in allowed)
+        return [
+            _value_finding(
+                path,
+                locator,
+                "enum",
+                f"{name} {json.dumps(error.instance)} is not one of {listed}",
+                hint=hint,
+                severity=WARNING if case_only and not strict else ERROR,
+            )
+        ]
+    if error.validator in ("minimum", "exclusiveMinimum"):
+        return [
+            _value_finding(
+                path, locator, "value", f"{name} must be at least {error.validator_value}, not {error.instance}"
+            )
+        ]
+    if error.validator in ("maximum", "exclusiveMaximum"):
+        return [
+            _value_finding(
+                path, locator, "value", f"{name} must be at most {error.validator_value}, not {error.instance}"
+            )
+        ]
+    if error.validator == "maxItems":
+        count = len(error.instance) if isinstance(error.instance, list) else 0
+        return [
+            _value_finding(
+                path,
+                locator,
+                "value",
+                f"{name} allows at most {error.validator_value} item(s), this list has {count}",
+                hint="join the commands with && into one string" if name == "preDeployCommand" else None,
+            )
+        ]
+    if error.validator == "const":
+        return [
+            _value_finding(
+                path,
+                locator,
+                "value",
+                f"{name} must be {json.dumps(error.validator_value)}, not {_describe(error.instance)}",
+            )
+        ]
+    if error.validator == "pattern":
+        return [
+            _value_finding(
+                path,
+                locator,
+                "value",
+                f"{name} {_describe(error.instance)} has the wrong format (expected to match {error.validator_value})",
+            )
+        ]
+    return [_value_finding(path, locator, "value", error.message)]
+
+
+def _type_finding(path: JsonPath, name: str, types: set[str], value: Any, locator: _Locator) -> Finding:
+    hint = None
+    if isinstance(value, str) and ({"number", "integer"} & types):
+        try:
+            float(value)
+            hint = "remove the quotes: write the number itself"
+        except ValueError:
+            hint = None
+    elif isinstance(value, str) and "boolean" in types and value.lower() in ("true", "false"):
+        hint = f"remove the quotes: write {value.lower()}"
+    if not path:
+        message = f"the file's top level must be an object, not {_describe(value)}"
+    else:
+        message = f"{name} must be {_types_phrase(types)}, not {_describe(value)}"
+    return _value_finding(path, locator, "type", message, hint=hint)
+
+
+def _value_finding(
+    path: JsonPath,
+    locator: _Locator,
+    kind: str,
+    message: str,
+    *,
+    hint: str | None = None,
+    severity: str = ERROR,
+) -> Finding:
+    pos = locator.value(path)
+    return Finding(severity, kind, message, path=format_path(path), line=pos.line, column=pos.column, hint=hint)
+
+
+def _unknown_keys(
+    error: ValidationError, path: JsonPath, checker: SchemaChecker, locator: _Locator, strict: bool
+) -> list[Finding]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    allowed = list(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    import re
+
+    elsewhere: dict[str, Iterable[str]] = {}
+    if section_of(path) == "" and len(path) in (0, 2):
+        elsewhere = {"deploy": checker.section_keys("deploy"), "build": checker.section_keys("build")}
+    findings: list[Finding] = []
+    instance: Any = error.instance
+    for key in instance:
+        if key in allowed or any(re.search(p, key) for p in patterns):
+            continue
+        key_path = (*path, key)
+        legacy = len(path) == 1 and (path[0], key) in LEGACY_KEYS
+        hint = LEGACY_HINT if legacy else unknown_key_hint(key, path, allowed, elsewhere)
+        pos = locator.key(key_path)
+        findings.append(
+            Finding(
+                WARNING if legacy and not strict else ERROR,
+                "unknown-key",
+                f"unknown key {key!r} {_where(path)}",
+                path=format_path(key_path),
+                line=pos.line,
+                column=pos.column,
+                hint=hint,
+            )
+        )
+    return findings
+
+
+# Past the schema ---------------------------------------------------------------------------------------------------
+
+
+def semantic_findings(
+    instance: Any, locator: _Locator, *, base_dir: Path | None = None, root: Path | None = None
+) -> list[Finding]:
+    """Warnings the schema cannot express, for the top level and each ``environments.<name>`` override."""
+    if not isinstance(instance, dict):
+        return []
+    scopes: list[tuple[JsonPath, dict[str, Any]]] = [((), instance)]
+    environments = instance.get("environments")
+    if isinstance(environments, dict):
+        scopes.extend((("environments", name), env) for name, env in environments.items() if isinstance(env, dict))
+    top_deploy = instance.get("deploy") if isinstance(instance.get("deploy"), dict) else {}
+    findings: list[Finding] = []
+    for scope, body in scopes:
+        deploy = body.get("deploy")
+        if isinstance(deploy, dict):
+            findings.extend(_deploy_warnings((*scope, "deploy"), deploy, top_deploy or {}, locator))
+        build = body.get("build")
+        if isinstance(build, dict) and base_dir is not None:
+            finding = _dockerfile_warning(
+                (*scope, "build", "dockerfilePath"), build.get("dockerfilePath"), base_dir, root, locator
+            )
+            if finding:
+                findings.append(finding)
+    return findings
+
+
+def _warn(locator: _Locator, path: JsonPath, kind: str, message: str, hint: str | None = None) -> Finding:
+    return _value_finding(path, locator, kind, message, hint=hint, severity=WARNING)
+
+
+def _deploy_warnings(
+    path: JsonPath, deploy: dict[str, Any], top_deploy: dict[str, Any], locator: _Locator
+) -> list[Finding]:
+    found: list[Finding] = []
+    health = deploy.get("healthcheckPath")
+    if isinstance(health, str) and not health.startswith("/"):
+        suggestion = "/" + health.lstrip("/") if "://" not in health else None
+        found.append(
+            _warn(
+                locator,
+                (*path, "healthcheckPath"),
+                "healthcheck",
+                f"healthcheckPath {json.dumps(health)} does not start with /",
+                hint=f'Railway requests this path on the service: write "{suggestion}"'
+                if suggestion
+                else "write only the path (e.g. /api/health); Railway calls it on the service itself",
+            )
+        )
+    retries = deploy.get("restartPolicyMaxRetries")
+    policy = deploy.get("restartPolicyType", top_deploy.get("restartPolicyType"))
+    if retries is not None and isinstance(policy, str) and policy.upper() != "ON_FAILURE":
+        found.append(
+            _warn(
+                locator,
+                (*path, "restartPolicyMaxRetries"),
+                "restart-policy",
+                f"restartPolicyMaxRetries only applies with restartPolicyType ON_FAILURE, and the policy here is "
+                f"{policy}",
+                hint='set restartPolicyType to "ON_FAILURE", or delete restartPolicyMaxRetries',
+            )
+        )
+    cron = deploy.get("cronSchedule")
+    if isinstance(cron, str):
+        problem = cron_problem(cron)
+        if problem:
+            found.append(
+                _warn(
+                    locator,
+                    (*path, "cronSchedule"),
+                    "cron",
+                    f"cronSchedule {json.dumps(cron)} is not a valid cron expression: {problem}",
+                    hint='5 fields: minute hour day-of-month month day-of-week, e.g. "*/15 * * * *" (times are UTC)',
+                )
+            )
+    return found
+
+
+def _dockerfile_warning(
+    path: JsonPath, value: Any, base_dir: Path, root: Path | None, locator: _Locator
+) -> Finding | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    relative = value.lstrip("/")
+    tried = [base_dir / relative]
+    if root is not None:
+        tried.append(root / relative)
+    if any(p.is_file() for p in tried):
+        return None
+    shown = ", ".join(dict.fromkeys(display_path(p) for p in tried))
+    return _warn(
+        locator,
+        path,
+        "dockerfile",
+        f"dockerfilePath {json.dumps(value)} does not exist (tried {shown})",
+        hint="Railway resolves the path from the service's root directory: fix the path or add the Dockerfile",
+    )
