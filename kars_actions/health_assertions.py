@@ -388,5 +388,9 @@ def parse_header(spec: str) -> tuple[str, str]:
     """``'Name: value'`` → (name, value), for both --header and --expect-header."""
     name, sep, value = spec.partition(":")
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise UsageError(f"invalid header {spec.split(':')[0]!r}...", hint="write it as 'Name: value'")
+        # The value may be a token: say what is wrong without echoing any of it.
+        raise UsageError(
+            "invalid header: expected 'Name: value' (a name without spaces, a colon, then the value)",
+            hint="write it as --header 'Authorization: Bearer $TOKEN'",
+        )
     return name.strip(), value.strip()

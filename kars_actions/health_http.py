@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
+import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -76,27 +78,50 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and everything beneath it (causes, contexts, exception groups), nearest first."""
+    found: list[BaseException] = []
+    pending = [error]
+    while pending and len(found) < 32:
+        current = pending.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return found
+
+
 def describe_error(error: BaseException) -> str:
     """A transport failure in a few words (no URL, no headers: nothing that could hold a secret)."""
     import httpx
 
-    text = str(error).lower()
-    if isinstance(error, (TimeoutError, httpx.TimeoutException)):
+    chain = _chain(error)
+    if any(isinstance(e, (TimeoutError, httpx.TimeoutException)) for e in chain):
         return "timed out"
-    if isinstance(error, httpx.ConnectError):
-        if "refused" in text:
-            return "connection refused"
-        if any(s in text for s in ("name or service", "nodename", "getaddrinfo", "name resolution", "no address")):
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
             return "DNS lookup failed"
-        if any(s in text for s in ("ssl", "certificate", "tls", "handshake")):
-            return "TLS handshake failed: " + _first_line(str(error))
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed: " + _first_line(getattr(cause, "reason", None) or str(cause))
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError) or getattr(cause, "errno", None) == errno.ECONNRESET:
+            return "connection reset"
+    text = " ".join(str(e).lower() for e in chain)
+    if "refused" in text:
+        return "connection refused"
+    if any(s in text for s in ("name or service", "nodename", "getaddrinfo", "name resolution", "no address")):
+        return "DNS lookup failed"
+    if any(s in text for s in ("certificate", "ssl", "tls handshake")):
+        return "TLS handshake failed: " + _first_line(str(error))
+    if "reset" in text:
+        return "connection reset"
+    if isinstance(error, httpx.ConnectError):
         return "could not connect: " + _first_line(str(error))
     if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        if "reset" in text:
-            return "connection reset"
         return "connection closed: " + (_first_line(str(error)) or type(error).__name__)
-    if isinstance(error, ssl.SSLError):
-        return "TLS error: " + _first_line(str(error))
     return f"{type(error).__name__}: {_first_line(str(error))}"
 
 

@@ -1,0 +1,200 @@
+"""Parsing and evaluating what a health answer must look like, and the waits between attempts."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+
+import pytest
+
+from kars_actions.errors import UsageError
+from kars_actions.health import Backoff
+from kars_actions.health_assertions import (
+    HealthCheck,
+    JsonExpectation,
+    Observation,
+    StatusRange,
+    is_missing,
+    lookup,
+    parse_header,
+    parse_statuses,
+    parse_typed,
+    version_matches,
+)
+from kars_actions.health_http import parse_retry_after, same_host
+
+
+def answer(payload: object, status: int = 200, **headers: str) -> Observation:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return Observation(status=status, body=json.dumps(payload).encode(), headers=lowered)
+
+
+def test_status_specs_accept_codes_ranges_and_classes() -> None:
+    ranges = parse_statuses("200,201, 300-399")
+    assert ranges == (StatusRange(200, 200), StatusRange(201, 201), StatusRange(300, 399))
+    assert parse_statuses(["2xx"]) == (StatusRange(200, 299),)
+    assert parse_statuses([]) == (StatusRange(200, 200),)
+    assert str(StatusRange(200, 299)) == "2xx"
+
+
+@pytest.mark.parametrize("spec", ["20", "abc", "600", "299-200", "2xxx"])
+def test_bad_status_specs_are_usage_errors(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_statuses(spec)
+
+
+def test_json_values_are_typed_like_json() -> None:
+    assert parse_typed("true") is True
+    assert parse_typed("false") is False
+    assert parse_typed("null") is None
+    assert parse_typed("42") == 42
+    assert parse_typed("1.5") == 1.5
+    assert parse_typed('"42"') == "42"
+    assert parse_typed("ok") == "ok"
+
+
+def test_typed_equality_keeps_true_apart_from_1_and_strings_apart_from_numbers() -> None:
+    check = JsonExpectation.parse("checks.redis.ok=true")
+    assert check.check({"checks": {"redis": {"ok": True}}}) is None
+    assert check.check({"checks": {"redis": {"ok": 1}}}) is not None
+    assert check.check({"checks": {"redis": {"ok": "true"}}}) is not None
+    assert JsonExpectation.parse("count=3").check({"count": "3"}) is not None
+    assert JsonExpectation.parse("count=3").check({"count": 3}) is None
+
+
+def test_paths_index_lists_and_report_missing() -> None:
+    doc = {"items": [{"id": 7}], "a.b": 1}
+    assert lookup(doc, "items.0.id") == 7
+    assert lookup(doc, "items[0].id") == 7
+    assert is_missing(lookup(doc, "items.1.id"))
+    assert is_missing(lookup(doc, "items.x"))
+    assert lookup(doc, "a\\.b") == 1
+
+
+def test_presence_and_regex_expectations() -> None:
+    present = JsonExpectation.present("checks.redis")
+    assert present.check({"checks": {"redis": None}}) is None
+    failure = present.check({"checks": {}})
+    assert failure is not None and failure.actual == "missing"
+    regex = JsonExpectation.parse(r"version~^v1\.")
+    assert regex.check({"version": "v1.4.0"}) is None
+    failed = regex.check({"version": "v2.0.0"})
+    assert failed is not None and failed.expected == r"matches /^v1\./" and failed.actual == '"v2.0.0"'
+
+
+def test_a_malformed_expectation_is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        JsonExpectation.parse("status")
+    assert caught.value.hint is not None and "PATH=VALUE" in caught.value.hint
+    with pytest.raises(UsageError, match="regex"):
+        JsonExpectation.parse("version~(")
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "match"),
+    [
+        ("v1.4.0", "1.4.0", True),
+        ("1.4.0", "v1.4.0", True),
+        ("v1.4.0", "1.4.1", False),
+        ("abc1234", "abc1234def5678", True),
+        ("abc1234def5678", "abc1234", True),
+        ("abc12", "abc1234def", False),
+        ("abc1234", "abd1234def", False),
+    ],
+)
+def test_version_matching_ignores_v_and_accepts_sha_prefixes(expected: str, actual: str, match: bool) -> None:
+    assert version_matches(expected, actual) is match
+
+
+def test_the_old_version_answering_is_named_as_such() -> None:
+    check = HealthCheck(expect_versions=("v1.4.0",))
+    failures = check.evaluate(answer({"status": "ok", "version": "1.3.0"}))
+    assert len(failures) == 1
+    assert failures[0].check == "version field version"
+    assert "another version" in failures[0].actual
+    assert check.evaluate(answer({"version": "1.4.0"})) == []
+
+
+def test_the_version_can_come_from_a_header() -> None:
+    check = HealthCheck(expect_versions=("1.4.0",), version_header="X-App-Version")
+    assert check.evaluate(Observation(status=200, body=b"plain", headers={"x-app-version": "v1.4.0"})) == []
+    missing = check.evaluate(Observation(status=200, body=b"plain"))
+    assert missing[0].actual == "(missing)"
+
+
+def test_status_failure_comes_alone_with_expected_and_actual() -> None:
+    check = HealthCheck(statuses=parse_statuses("2xx"), json=(JsonExpectation.parse("status=ok"),))
+    failures = check.evaluate(answer({"status": "down"}, status=503))
+    assert [str(f) for f in failures] == ["status: expected 2xx, got 503"]
+
+
+def test_body_header_and_latency_assertions() -> None:
+    check = HealthCheck(
+        body_contains="ok",
+        body_regex=r"\bok\b",
+        headers=(("Content-Type", "application/json"),),
+        max_response_time=0.5,
+    )
+    good = Observation(status=200, body=b'{"status": "ok"}', headers={"content-type": "application/json"}, latency=0.1)
+    assert check.evaluate(good) == []
+    slow = Observation(status=200, body=b"nope", headers={}, latency=0.9)
+    names = [f.check for f in check.evaluate(slow)]
+    assert names == ["body", "body", "header Content-Type", "response time"]
+
+
+def test_invalid_and_truncated_json_fail_the_json_checks() -> None:
+    check = HealthCheck(json=(JsonExpectation.parse("status=ok"),))
+    invalid = check.evaluate(Observation(status=200, body=b"<html>oops"))
+    assert invalid[0].check == "json body" and "invalid JSON" in invalid[0].actual
+    truncated = check.evaluate(Observation(status=200, body=b'{"status": "ok"', truncated=True))
+    assert "larger than" in truncated[0].actual
+
+
+def test_transport_errors_are_failures_with_the_reason() -> None:
+    failures = HealthCheck().evaluate(Observation(error="connection refused"))
+    assert str(failures[0]) == "request: expected an HTTP response, got connection refused"
+
+
+def test_header_specs_never_echo_the_value_in_errors() -> None:
+    assert parse_header("Authorization: Bearer abc") == ("Authorization", "Bearer abc")
+    with pytest.raises(UsageError) as caught:
+        parse_header("Bearer s3cr3t-value")
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_backoff_grows_to_the_cap_without_jitter() -> None:
+    backoff = Backoff(1.0, 2.0, 5.0, "none")
+    assert [backoff.next() for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff.reset()
+    assert backoff.next() == 1.0
+
+
+def test_full_jitter_stays_between_the_floor_and_the_exponential_ceiling() -> None:
+    backoff = Backoff(1.0, 1.5, 5.0, "full", random.Random(7))
+    delays = [backoff.next() for _ in range(200)]
+    ceilings = [min(5.0, 1.5**n) for n in range(200)]
+    assert all(0.25 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert len({round(d, 3) for d in delays[10:]}) > 50  # spread out, not in step
+
+
+def test_decorrelated_jitter_is_capped() -> None:
+    backoff = Backoff(1.0, 2.0, 8.0, "decorrelated", random.Random(3))
+    delays = [backoff.next() for _ in range(100)]
+    assert all(1.0 <= d <= 8.0 for d in delays)
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    assert parse_retry_after("7") == 7.0
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000) == pytest.approx(30.0)
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_same_host_allows_https_upgrade_but_not_downgrade_or_other_hosts() -> None:
+    assert same_host("http://a.example/x", "http://a.example/y")
+    assert same_host("http://a.example/x", "https://a.example/y")
+    assert not same_host("https://a.example/x", "http://a.example/y")
+    assert not same_host("http://127.0.0.1:80/x", "http://localhost:80/x")
+    assert not same_host("http://a.example:8080/x", "http://a.example:9090/x")
