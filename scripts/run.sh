@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Run one kars-actions command from an action step: KARS_INPUT_* environment -> argv, never through eval.
+#
+#   run.sh <command>      command: release | test | validate | tag | deploy | health | rollback | notify
+#
+# Every action input arrives as an environment variable (KARS_INPUT_<NAME>), never as text spliced into the
+# script, so a value containing quotes, $(...), backticks or newlines is only ever data. A flag is passed only when
+# its input is non-empty, so the CLI's own defaults and kars.yml apply otherwise. Lists are one item per line
+# (service lists may also be separated by commas or spaces). Secrets travel as environment variables the CLI
+# reads (RAILWAY_TOKEN, GITHUB_TOKEN, KARS_SLACK_WEBHOOK, ...), never as arguments, and every KARS_INPUT_*
+# variable is removed before the CLI starts so nothing it runs (a test command, say) inherits them.
+#
+# KARS_PYTHON is the interpreter of the private virtualenv made by setup.sh.
+set -euo pipefail
+
+fail() {
+  printf '::error title=kars-actions::%s\n' "$1"
+  exit 2
+}
+
+if ((BASH_VERSINFO[0] < 4)); then
+  fail "bash 4 or newer is needed (found $BASH_VERSION)"
+fi
+
+command="${1:-}"
+python="${KARS_PYTHON:-}"
+[[ -n "$python" ]] || fail "KARS_PYTHON is not set: scripts/setup.sh must run first"
+
+args=()
+
+trim() { # trim TEXT -> TEXT without surrounding whitespace (and without a Windows \r)
+  local text="${1//$'\r'/}"
+  text="${text#"${text%%[![:space:]]*}"}"
+  text="${text%"${text##*[![:space:]]}"}"
+  printf '%s' "$text"
+}
+
+opt() { # opt --flag VALUE: pass "--flag VALUE" when VALUE is not blank
+  local value
+  value="$(trim "${2:-}")"
+  if [[ -n "$value" ]]; then
+    args+=("$1" "$value")
+  fi
+}
+
+lines() { # lines --flag TEXT: one "--flag ITEM" per non-blank line
+  local line item
+  local -a items=()
+  [[ -n "${2:-}" ]] || return 0
+  mapfile -t items <<<"$2"
+  for line in "${items[@]}"; do
+    item="$(trim "$line")"
+    if [[ -n "$item" ]]; then
+      args+=("$1" "$item")
+    fi
+  done
+}
+
+words() { # words --flag TEXT: one "--flag ITEM" per item separated by newlines, commas or spaces
+  local item
+  local -a items=()
+  [[ -n "${2:-}" ]] || return 0
+  mapfile -t items < <(printf '%s\n' "$2" | tr ', \t\r' '\n\n\n\n')
+  for item in "${items[@]}"; do
+    if [[ -n "$item" ]]; then
+      args+=("$1" "$item")
+    fi
+  done
+}
+
+positional() { # positional TEXT: each non-blank line becomes one argument, after a "--"
+  local line item
+  local -a items=() found=()
+  [[ -n "${1:-}" ]] || return 0
+  mapfile -t items <<<"$1"
+  for line in "${items[@]}"; do
+    item="$(trim "$line")"
+    if [[ -n "$item" ]]; then
+      found+=("$item")
+    fi
+  done
+  if ((${#found[@]})); then
+    args+=("--" "${found[@]}")
+  fi
+}
+
+switch() { # switch NAME --on [--off] VALUE: "true" -> --on, "false" -> --off (when given), "" -> nothing
+  local name="$1" on="$2" off="$3" value
+  value="$(trim "${4:-}")"
+  case "${value,,}" in
+    "") ;;
+    true | yes | 1) args+=("$on") ;;
+    false | no | 0) if [[ -n "$off" ]]; then args+=("$off"); fi ;;
+    *) fail "input $name must be true or false, not '$value'" ;;
+  esac
+}
+
+secret_env() { # secret_env NAME VALUE: export NAME=VALUE for the CLI when VALUE is not blank
+  if [[ -n "$(trim "${2:-}")" ]]; then
+    export "$1=$2"
+  fi
+}
+
+# Inputs shared by several commands (the root action and the step actions use the same variable names).
+common_config() { opt --config "${KARS_INPUT_CONFIG:-}"; }
+railway_tokens() {
+  secret_env RAILWAY_TOKEN "${KARS_INPUT_RAILWAY_TOKEN:-}"
+  secret_env RAILWAY_API_TOKEN "${KARS_INPUT_RAILWAY_API_TOKEN:-}"
+}
+github_token() { secret_env GITHUB_TOKEN "${KARS_INPUT_GITHUB_TOKEN:-}"; }
+webhooks() {
+  secret_env KARS_SLACK_WEBHOOK "${KARS_INPUT_SLACK_WEBHOOK:-}"
+  secret_env KARS_DISCORD_WEBHOOK "${KARS_INPUT_DISCORD_WEBHOOK:-}"
+  secret_env KARS_WEBHOOK_URL "${KARS_INPUT_WEBHOOK_URL:-}"
+  secret_env KARS_WEBHOOK_SECRET "${KARS_INPUT_WEBHOOK_SECRET:-}"
+}
+
+build_release() {
+  common_config
+  github_token
+  railway_tokens
+  webhooks
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  words --service "${KARS_INPUT_SERVICES:-}"
+  opt --bump "${KARS_INPUT_BUMP:-}"
+  opt --prerelease "${KARS_INPUT_PRERELEASE:-}"
+  opt --deploy-timeout "${KARS_INPUT_DEPLOY_TIMEOUT:-}"
+  opt --health-deadline "${KARS_INPUT_HEALTH_DEADLINE:-}"
+  opt --timeout "${KARS_INPUT_TOTAL_TIMEOUT:-}"
+  lines --health-url "${KARS_INPUT_HEALTH_URLS:-}"
+  lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
+  words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
+  switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+}
+
+build_test() {
+  common_config
+  lines --dir "${KARS_INPUT_DIRS:-}"
+  opt --jobs "${KARS_INPUT_JOBS:-}"
+}
+
+build_validate() {
+  common_config
+  switch strict --strict --lenient "${KARS_INPUT_STRICT:-}"
+  opt --schema "${KARS_INPUT_SCHEMA:-}"
+  switch deprecation-notice "" --no-deprecation-notice "${KARS_INPUT_DEPRECATION_NOTICE:-}"
+  positional "${KARS_INPUT_PATHS:-}"
+}
+
+build_tag() {
+  common_config
+  github_token
+  opt --bump "${KARS_INPUT_BUMP:-}"
+  opt --version "${KARS_INPUT_VERSION:-}"
+  opt --prerelease "${KARS_INPUT_PRERELEASE:-}"
+  opt --tag-prefix "${KARS_INPUT_TAG_PREFIX:-}"
+  opt --target "${KARS_INPUT_TARGET:-}"
+  switch draft --draft --no-draft "${KARS_INPUT_DRAFT:-}"
+  switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+}
+
+build_deploy() {
+  common_config
+  railway_tokens
+  words --service "${KARS_INPUT_SERVICES:-}"
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  opt --project "${KARS_INPUT_PROJECT:-}"
+  opt --commit "${KARS_INPUT_COMMIT:-}"
+  opt --timeout "${KARS_INPUT_TIMEOUT:-${KARS_INPUT_DEPLOY_TIMEOUT:-}}"
+  switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+}
+
+build_health() {
+  common_config
+  # Headers carry credentials: they go to the CLI through the environment, one "Name: value" per line.
+  secret_env KARS_HEALTH_HEADERS "${KARS_INPUT_HEADERS:-}"
+  lines --url "${KARS_INPUT_URLS:-${KARS_INPUT_HEALTH_URLS:-}}"
+  words --service "${KARS_INPUT_SERVICES:-}"
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
+  lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
+  opt --expect-version "${KARS_INPUT_EXPECT_VERSION:-}"
+  opt --timeout "${KARS_INPUT_TIMEOUT:-}"
+  opt --deadline "${KARS_INPUT_DEADLINE:-${KARS_INPUT_HEALTH_DEADLINE:-}}"
+  opt --interval "${KARS_INPUT_INTERVAL:-}"
+  opt --stable "${KARS_INPUT_STABLE:-}"
+}
+
+build_rollback() {
+  common_config
+  railway_tokens
+  words --service "${KARS_INPUT_SERVICES:-${KARS_INPUT_SERVICE:-}}"
+  opt --to "${KARS_INPUT_TO:-}"
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  opt --timeout "${KARS_INPUT_TIMEOUT:-${KARS_INPUT_DEPLOY_TIMEOUT:-}}"
+  switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+}
+
+build_notify() {
+  common_config
+  webhooks
+  opt --event "${KARS_INPUT_EVENT:-}"
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  opt --version "${KARS_INPUT_VERSION:-}"
+  words --service "${KARS_INPUT_SERVICES:-}"
+  opt --reason "${KARS_INPUT_REASON:-}"
+  opt --url "${KARS_INPUT_URL:-}"
+  switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+}
+
+case "$command" in
+  release | test | validate | tag | deploy | health | rollback | notify) "build_$command" ;;
+  "") fail "no command given: run.sh <release|test|validate|tag|deploy|health|rollback|notify>" ;;
+  *) fail "unknown command '$command': use release, test, validate, tag, deploy, health, rollback or notify" ;;
+esac
+
+workdir="$(trim "${KARS_INPUT_WORKING_DIRECTORY:-}")"
+if [[ -n "$workdir" ]]; then
+  cd -- "$workdir" 2>/dev/null || fail "working-directory '$workdir' does not exist in $PWD"
+fi
+
+# Nothing the CLI starts should inherit the raw inputs; what it needs is now in args or in named variables.
+while IFS= read -r name; do
+  unset "$name"
+done < <(compgen -e | grep '^KARS_INPUT_' || true)
+
+export KARS_FORMAT=github
+exec "$python" -I -X utf8 -m kars_actions "$command" --format github "${args[@]}"
