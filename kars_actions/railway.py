@@ -1,0 +1,402 @@
+"""The deploy and rollback steps: plain requests in, Result objects out (client: railway_api, work: railway_deploy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kars_actions import gha
+from kars_actions.railway_api import (
+    ACCOUNT_TOKEN_ENV,
+    DEFAULT_ENDPOINT,
+    ENDPOINT_ENV,
+    PROJECT_TOKEN_ENV,
+    Credentials,
+    Deployment,
+    RailwayClient,
+    TokenKind,
+)
+from kars_actions.railway_deploy import (
+    DEFAULT_POLICY,
+    DeployOutcome,
+    PollPolicy,
+    RailwayTarget,
+    RollbackOutcome,
+    ServiceDeployment,
+    ServiceRef,
+    ServiceSnapshot,
+    check_variables,
+    deploy_services,
+    plan_deploy,
+    preflight_variables,
+    record_rollback_targets,
+    resolve_target,
+    rollback_service,
+    snapshot_services,
+    start_deployment,
+    wait_for_deployments,
+)
+from kars_actions.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
+from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
+
+__all__ = [
+    "ACCOUNT_TOKEN_ENV",
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_POLICY",
+    "ENDPOINT_ENV",
+    "PROJECT_TOKEN_ENV",
+    "Credentials",
+    "DeployOutcome",
+    "DeployRequest",
+    "DeployResult",
+    "Deployment",
+    "PollPolicy",
+    "RailwayClient",
+    "RailwayTarget",
+    "RollbackOutcome",
+    "RollbackRequest",
+    "RollbackResult",
+    "ServiceDeployment",
+    "ServiceRef",
+    "ServiceSnapshot",
+    "TokenKind",
+    "VirtualClock",
+    "check_variables",
+    "clock_from_environ",
+    "deploy_services",
+    "preflight_variables",
+    "record_rollback_targets",
+    "resolve_target",
+    "rollback_service",
+    "run_deploy",
+    "run_rollback",
+    "snapshot_services",
+    "start_deployment",
+    "wait_for_deployments",
+]
+
+VIRTUAL_CLOCK_ENV = "KARS_TEST_VIRTUAL_CLOCK"
+
+
+class VirtualClock(Clock):
+    """Time that passes only when someone sleeps: a sleep returns at once and moves the clock forward.
+
+    Selected by ``KARS_TEST_VIRTUAL_CLOCK=1`` so the CLI, run as a real process against the Railway simulator,
+    waits through a five-minute deploy in milliseconds. Never set it for a real deploy.
+    """
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def clock_from_environ(environ: Mapping[str, str] | None = None) -> Clock:
+    env = os.environ if environ is None else environ
+    return VirtualClock() if env.get(VIRTUAL_CLOCK_ENV) == "1" else SYSTEM_CLOCK
+
+
+def _json_map(values: Mapping[str, object]) -> str:
+    return json.dumps(values, sort_keys=True)
+
+
+# --- deploy -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    services: tuple[str, ...]  # Railway service names or ids (labels in outputs)
+    commit: str
+    project: str | None = None
+    environment: str | None = None
+    timeout: float = 900.0
+    dry_run: bool = False
+    reuse_existing: bool = True
+    required_variables: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    environment_url: str | None = None  # from kars.yml; otherwise the first service's public URL
+    labels: Mapping[str, str] = field(default_factory=dict)  # Railway name -> kars.yml key, for outputs
+
+
+class DeployResult(BaseResult):
+    def __init__(self, outcome: DeployOutcome, environment_url: str | None = None) -> None:
+        self.outcome = outcome
+        urls = [s.url for s in outcome.services if s.url]
+        self.environment_url = environment_url or (urls[0] if urls else None)
+
+    def exit_code(self) -> int:
+        if self.outcome.dry_run:
+            return 0
+        return 0 if self.outcome.deployed else 1
+
+    def outputs(self) -> dict[str, str]:
+        services = self.outcome.services
+        return {
+            "deployment-ids": _json_map({s.service: s.deployment_id or "" for s in services}),
+            "previous-deployment-ids": _json_map({s.service: s.previous_deployment_id or "" for s in services}),
+            "statuses": _json_map({s.service: s.status for s in services}),
+            "service-urls": _json_map({s.service: s.url or "" for s in services}),
+            "environment-url": self.environment_url or "",
+            "deployed": "true" if self.outcome.deployed else "false",
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.outcome.target
+        return {
+            "project": {"id": t.project_id, "name": t.project_name},
+            "environment": {"id": t.environment_id, "name": t.environment_name},
+            "commit": self.outcome.commit,
+            "dry_run": self.outcome.dry_run,
+            "deployed": self.outcome.deployed,
+            "environment_url": self.environment_url,
+            "api_requests": self.outcome.requests,
+            "services": [
+                {
+                    "service": s.service,
+                    "service_id": s.service_id,
+                    "deployment_id": s.deployment_id,
+                    "previous_deployment_id": s.previous_deployment_id,
+                    "status": s.status,
+                    "live": s.live,
+                    "reused": s.reused,
+                    "duration_seconds": round(s.duration, 1) if s.duration is not None else None,
+                    "url": s.url,
+                    "dashboard_url": s.dashboard_url,
+                    "reason": s.reason,
+                    "log_tail": list(s.log_tail),
+                }
+                for s in self.outcome.services
+            ],
+        }
+
+    def _headline(self) -> str:
+        o = self.outcome
+        where = f"{o.target.project_name} / {o.target.environment_name} at {o.commit[:12]}"
+        if o.dry_run:
+            return f"Dry run: plan to deploy {len(o.services)} service(s) to {where} (nothing was sent)"
+        if o.deployed:
+            return f"Deployed {len(o.services)} service(s) to {where}"
+        failed = [s.service for s in o.services if s.failed]
+        return f"Deploy to {where} failed for: {', '.join(failed)}"
+
+    def text_lines(self, style: Style) -> list[str]:
+        o = self.outcome
+        head = self._headline()
+        lines = [style.ok(head) if o.deployed or o.dry_run else style.bad(head)]
+        rows = [
+            [
+                s.service,
+                s.status,
+                s.deployment_id or "-",
+                s.previous_deployment_id or "-",
+                human_duration(s.duration) if s.duration is not None else "-",
+                s.url or "-",
+            ]
+            for s in o.services
+        ]
+        lines += [
+            "  " + line for line in text_table(["service", "status", "deployment", "previous", "took", "url"], rows)
+        ]
+        for s in o.services:
+            if s.reason and (s.failed or o.dry_run):
+                lines.append(f"  {s.service}: {s.reason}")
+            for log in s.log_tail:
+                lines.append(style.dim(f"    | {log}"))
+            if s.failed and s.dashboard_url:
+                lines.append(f"  {s.service}: {s.dashboard_url}")
+        if o.deployed and self.environment_url:
+            lines.append(f"environment: {self.environment_url}")
+        return lines
+
+    def summary_markdown(self) -> str:
+        o = self.outcome
+        rows = []
+        for s in o.services:
+            deployment = f"[{s.deployment_id}]({s.dashboard_url})" if s.deployment_id and s.dashboard_url else "-"
+            rows.append(
+                [
+                    s.service,
+                    ("✅ " if s.live else "❌ " if s.failed else "") + s.status,
+                    deployment,
+                    s.previous_deployment_id or "-",
+                    human_duration(s.duration) if s.duration is not None else "-",
+                    s.url or "-",
+                    s.reason or "",
+                ]
+            )
+        text = f"### Railway deploy\n\n{gha.md_escape(self._headline())}\n\n"
+        text += gha.md_table(["service", "status", "deployment", "previous", "took", "url", "note"], rows)
+        tails = [s for s in o.services if s.log_tail]
+        for s in tails:
+            logs = "\n".join(s.log_tail).replace("```", "'''")
+            summary = f"<summary>{gha.md_escape(s.service)}: last log lines</summary>"
+            text += f"\n<details>{summary}\n\n```\n{logs}\n```\n</details>\n"
+        if o.services and any(s.failed and s.status != "NOT_STARTED" for s in o.services):
+            text += "\nA deployment that FAILED never went live: the previous deployment keeps serving.\n"
+        return text
+
+    def annotations(self) -> list[Annotation]:
+        return [
+            Annotation(
+                "error", f"{s.service}: {s.status}: {s.reason or 'deploy failed'}", title="Railway deploy failed"
+            )
+            for s in self.outcome.services
+            if s.failed
+        ]
+
+
+def run_deploy(
+    request: DeployRequest,
+    client: RailwayClient,
+    *,
+    progress: Progress = no_progress,
+    policy: PollPolicy = DEFAULT_POLICY,
+) -> DeployResult:
+    """Resolve → check variables → record rollback targets → deploy → wait. ``dry_run`` stops before any write."""
+    deadline = Deadline.after(request.timeout, client.clock)
+    target = resolve_target(
+        client, request.project, request.environment, request.services, labels=request.labels, deadline=deadline
+    )
+    check_variables(preflight_variables(client, target, request.required_variables, deadline=deadline), target)
+    snapshots = snapshot_services(client, target, deadline=deadline)
+    for label, snap in snapshots.items():
+        current = snap.rollback_target
+        progress(f"{label}: rollback target {current.id if current else 'none (first deploy)'}")
+    if request.dry_run:
+        outcome = plan_deploy(
+            client, target, request.commit, snapshots, reuse_existing=request.reuse_existing, deadline=deadline
+        )
+    else:
+        outcome = deploy_services(
+            client,
+            target,
+            request.commit,
+            progress=progress,
+            deadline=deadline,
+            snapshots=snapshots,
+            reuse_existing=request.reuse_existing,
+            policy=policy,
+        )
+    return DeployResult(replace(outcome, requests=client.requests_sent), request.environment_url)
+
+
+# --- rollback ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    service: str
+    to: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    timeout: float = 600.0
+    dry_run: bool = False
+    label: str | None = None  # the kars.yml key, for outputs
+
+
+class RollbackResult(BaseResult):
+    def __init__(self, outcome: RollbackOutcome, target: RailwayTarget) -> None:
+        self.outcome = outcome
+        self.target = target
+
+    def exit_code(self) -> int:
+        return 0 if self.outcome.ok or self.outcome.status == "NOTHING_TO_DO" else 1
+
+    def outputs(self) -> dict[str, str]:
+        o = self.outcome
+        return {
+            "rolled-back": "true" if o.rolled_back and o.live else "false",
+            "deployment-ids": _json_map({o.service: o.restored_deployment_id or o.target_deployment_id or ""}),
+            "previous-deployment-ids": _json_map({o.service: o.from_deployment_id or ""}),
+            "statuses": _json_map({o.service: o.status}),
+            "service-urls": _json_map({o.service: o.url or ""}),
+            "environment-url": o.url or "",
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.outcome
+        return {
+            "project": {"id": self.target.project_id, "name": self.target.project_name},
+            "environment": {"id": self.target.environment_id, "name": self.target.environment_name},
+            "service": o.service,
+            "service_id": o.service_id,
+            "rolled_back": o.rolled_back,
+            "live": o.live,
+            "status": o.status,
+            "message": o.message,
+            "from_deployment_id": o.from_deployment_id,
+            "target_deployment_id": o.target_deployment_id,
+            "restored_deployment_id": o.restored_deployment_id,
+            "duration_seconds": round(o.duration, 1) if o.duration is not None else None,
+            "url": o.url,
+            "dashboard_url": o.dashboard_url,
+            "dry_run": o.dry_run,
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        o = self.outcome
+        head = f"{o.service}: {o.message}"
+        lines = [style.ok(head) if self.exit_code() == 0 else style.bad(head)]
+        if o.duration is not None:
+            lines.append(f"  took {human_duration(o.duration)}")
+        if o.dashboard_url:
+            lines.append(f"  {o.dashboard_url}")
+        return lines
+
+    def summary_markdown(self) -> str:
+        o = self.outcome
+        row = [
+            o.service,
+            o.status,
+            o.from_deployment_id or "-",
+            f"[{o.target_deployment_id}]({o.dashboard_url})" if o.target_deployment_id and o.dashboard_url else "-",
+            o.restored_deployment_id or "-",
+            human_duration(o.duration) if o.duration is not None else "-",
+        ]
+        return f"### Railway rollback\n\n{gha.md_escape(o.message)}\n\n" + gha.md_table(
+            ["service", "status", "from", "to", "restored as", "took"], [row]
+        )
+
+    def annotations(self) -> list[Annotation]:
+        if self.exit_code() == 0:
+            return []
+        return [Annotation("error", f"{self.outcome.service}: {self.outcome.message}", title="Railway rollback failed")]
+
+
+def run_rollback(
+    request: RollbackRequest,
+    client: RailwayClient,
+    *,
+    progress: Progress = no_progress,
+    policy: PollPolicy = DEFAULT_POLICY,
+) -> RollbackResult:
+    deadline = Deadline.after(request.timeout, client.clock)
+    labels = {request.service: request.label} if request.label else None
+    target = resolve_target(
+        client, request.project, request.environment, (request.service,), labels=labels, deadline=deadline
+    )
+    outcome = rollback_service(
+        client,
+        target,
+        target.services[0],
+        target_id=request.to,
+        progress=progress,
+        deadline=deadline,
+        dry_run=request.dry_run,
+        policy=policy,
+    )
+    return RollbackResult(outcome, target)
