@@ -252,6 +252,8 @@ class Failure:
     actual: str
 
     def __str__(self) -> str:
+        if self.check == "request":  # a transport failure says it all: "connection refused"
+            return self.actual
         return f"{self.check}: expected {self.expected}, got {self.actual}"
 
     def to_json(self) -> dict[str, str]:

@@ -107,6 +107,12 @@ class HealthResult(BaseResult):
             "targets": [o.to_json() for o in self.outcomes],
         }
 
+    def _show_urls(self) -> bool:
+        return any(o.target.name != o.target.shown_url for o in self.outcomes)
+
+    def _headers(self) -> list[str]:
+        return [h for h in self.HEADERS if h != "url" or self._show_urls()]
+
     def _rows(self) -> list[list[str]]:
         rows = []
         for o in self.outcomes:
@@ -114,7 +120,7 @@ class HealthResult(BaseResult):
             rows.append(
                 [
                     o.target.name,
-                    o.target.shown_url,
+                    *([o.target.shown_url] if self._show_urls() else []),
                     o.verdict(),
                     str(o.attempts),
                     human_duration(o.elapsed),
@@ -128,7 +134,7 @@ class HealthResult(BaseResult):
     HEADERS = ("target", "url", "verdict", "attempts", "time", "last answer", "latency", "failing check")
 
     def text_lines(self, style: Style) -> list[str]:
-        lines = text_table(list(self.HEADERS), self._rows())
+        lines = text_table(self._headers(), self._rows())
         coloured = [style.bold(lines[0])]
         for line, outcome in zip(lines[1:], self.outcomes, strict=True):
             coloured.append(style.ok(line) if outcome.healthy else style.bad(line))
@@ -142,7 +148,7 @@ class HealthResult(BaseResult):
     def summary_markdown(self) -> str:
         head = "✅ Healthy" if self.healthy else "❌ Not healthy"
         version = f" — version {gha.md_escape(' or '.join(self.versions))}" if self.versions else ""
-        return f"### Health: {head}{version}\n\n" + gha.md_table(self.HEADERS, self._rows())
+        return f"### Health: {head}{version}\n\n" + gha.md_table(self._headers(), self._rows())
 
     def annotations(self) -> list[Annotation]:
         return [

@@ -1,0 +1,180 @@
+"""``kars-actions health``: poll health endpoints until the new version proves healthy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.report import Result
+
+
+@click.command(name="health")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Check this kars.yml service (repeatable).")
+@click.option(
+    "--service-url",
+    "service_urls",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Public base URL of a service; its railway.json healthcheckPath is appended (repeatable).",
+)
+@click.option(
+    "--expect-status",
+    multiple=True,
+    metavar="CODES",
+    help='Accepted status codes: "200", "200,204", "200-299", "2xx" (default 200).',
+)
+@click.option(
+    "--expect-json",
+    multiple=True,
+    metavar="PATH=VALUE|PATH~REGEX",
+    help="JSON field equals a typed value (true, false, null, numbers) or matches a regex (repeatable).",
+)
+@click.option("--expect-json-present", multiple=True, metavar="PATH", help="JSON field must exist (repeatable).")
+@click.option("--expect-body", default=None, metavar="TEXT", help="Body must contain this text.")
+@click.option("--expect-body-regex", default=None, metavar="RE", help="Body must match this regex.")
+@click.option("--expect-header", "expect_headers", multiple=True, metavar="'NAME: VALUE'", help="Response header.")
+@click.option("--max-response-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS")
+@click.option(
+    "--expect-version",
+    "expect_versions",
+    multiple=True,
+    envvar="KARS_EXPECT_VERSION",
+    metavar="VERSION",
+    help="The version or commit being released (v optional; sha prefix of 7+ matches). Repeat to accept either.",
+)
+@click.option("--version-field", default=None, metavar="PATH", help="JSON field holding the version (default version).")
+@click.option("--version-header", default=None, metavar="NAME", help="Read the version from this header instead.")
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Request header, masked in all output; never sent to another host (repeatable). "
+    "KARS_HEALTH_HEADERS may hold more, one per line.",
+)
+@click.option("--method", type=click.Choice(["GET", "HEAD"], case_sensitive=False), default=None)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="First wait between attempts; it grows by --backoff up to --max-interval.",
+)
+@click.option("--backoff", type=click.FloatRange(min=1), default=1.5, show_default=True)
+@click.option("--max-interval", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--jitter", type=click.Choice(["full", "decorrelated", "none"]), default="full", show_default=True)
+@click.option(
+    "--stable",
+    "stable_passes",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Consecutive passes before a target counts healthy.",
+)
+@click.option(
+    "--stable-for", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="And passing this long."
+)
+@click.option(
+    "--retries", type=click.IntRange(min=1), default=None, help="Max attempts per target (default: deadline)."
+)
+@click.option("--max-body", type=click.IntRange(min=1), default=1024 * 1024, show_default=True, metavar="BYTES")
+@click.option("--max-redirects", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option(
+    "--allow-cross-host-redirects",
+    is_flag=True,
+    help="Follow redirects to other hosts (without the custom headers).",
+)
+@click.option("--ca-bundle", type=click.Path(dir_okay=False), default=None, help="PEM file of trusted CAs.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=50, show_default=True)
+@config_option
+@output_options
+def command(
+    urls: tuple[str, ...],
+    services: tuple[str, ...],
+    service_urls: tuple[str, ...],
+    expect_status: tuple[str, ...],
+    expect_json: tuple[str, ...],
+    expect_json_present: tuple[str, ...],
+    expect_body: str | None,
+    expect_body_regex: str | None,
+    expect_headers: tuple[str, ...],
+    max_response_time: float | None,
+    expect_versions: tuple[str, ...],
+    version_field: str | None,
+    version_header: str | None,
+    headers: tuple[str, ...],
+    method: str | None,
+    timeout: float,
+    deadline: float,
+    interval: float,
+    backoff: float,
+    max_interval: float,
+    jitter: str,
+    stable_passes: int,
+    stable_for: float | None,
+    retries: int | None,
+    max_body: int,
+    max_redirects: int,
+    allow_cross_host_redirects: bool,
+    ca_bundle: str | None,
+    concurrency: int,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Poll health endpoints until each passes its checks twice in a row; exit 1 if any is not healthy in time.
+
+    Targets are the URLs given, or kars.yml services (--service, or all of them when no URL is given).
+    Connection refused, DNS and TLS errors, 404 and 5xx are retried while the new deployment comes up.
+    """
+    reporter = start(fmt, color)
+
+    def action() -> Result:
+        from kars_actions.config import load_config
+        from kars_actions.health import PollSettings, check_health
+        from kars_actions.health_plan import CheckOverrides, HealthPlan, parse_service_urls, plan_targets
+
+        plan = HealthPlan(
+            urls=urls,
+            services=services,
+            service_urls=parse_service_urls(service_urls),
+            overrides=CheckOverrides(
+                expect_status=expect_status,
+                expect_json=expect_json,
+                expect_json_present=expect_json_present,
+                expect_body=expect_body,
+                expect_body_regex=expect_body_regex,
+                expect_headers=expect_headers,
+                max_response_time=max_response_time,
+                version_field=version_field,
+                version_header=version_header,
+                headers=headers,
+                method=method,
+            ),
+        )
+        config = load_config(config_path) if (services or not urls or config_path) else None
+        settings = PollSettings(
+            timeout=timeout,
+            deadline=deadline,
+            interval=interval,
+            backoff=backoff,
+            max_interval=max_interval,
+            jitter=jitter,
+            stable_passes=stable_passes,
+            stable_for=stable_for,
+            retries=retries,
+            concurrency=concurrency,
+            max_body=max_body,
+            max_redirects=max_redirects,
+            allow_cross_host_redirects=allow_cross_host_redirects,
+            ca_bundle=str(Path(ca_bundle)) if ca_bundle else None,
+        )
+        targets = plan_targets(plan, config)
+        return check_health(targets, expect_version=expect_versions, settings=settings, progress=reporter.progress)
+
+    run(reporter, action)
