@@ -1,0 +1,126 @@
+"""``kars-actions notify``: send a release alert to Slack, Discord or a signed webhook."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import click
+
+from kars_actions import gha
+from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.report import Result
+
+
+def _commit_subject(sha: str | None) -> str | None:
+    """The commit's subject line from the local checkout, when there is one."""
+    try:
+        done = subprocess.run(
+            ["git", "log", "-1", "--format=%s", sha or "HEAD", "--"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    subject = done.stdout.strip()
+    return subject if done.returncode == 0 and subject else None
+
+
+@click.command(name="notify")
+@click.option(
+    "--event",
+    type=click.Choice(["failure", "rollback", "recovery", "success"]),
+    required=True,
+    envvar="KARS_EVENT",
+    help="What happened. recovery = the first success after a failure.",
+)
+@click.option("--service", "services", multiple=True, help="Service concerned (repeatable).")
+@click.option("--environment", default=None, help="Environment name, e.g. production.")
+@click.option("--version", "version", default=None, help="The version released, e.g. v1.4.2.")
+@click.option("--commit", "commit_sha", default=None, envvar="GITHUB_SHA", help="Commit SHA (default: $GITHUB_SHA).")
+@click.option("--commit-subject", default=None, help="Commit subject (default: read from git).")
+@click.option("--summary", default=None, help="What happened, in a sentence or two.")
+@click.option("--failure", default=None, help="The failing assertion, health check or Railway status.")
+@click.option("--rollback", "rollback", default=None, help="The rollback outcome.")
+@click.option("--run-url", default=None, help="Link to the run (default: built from GITHUB_* variables).")
+@click.option("--release-url", default=None, help="Link to the GitHub release.")
+@click.option("--deployment-url", default=None, help="Link to the deployment.")
+@click.option("--slack-webhook", default=None, envvar="KARS_SLACK_WEBHOOK", help="Slack incoming webhook URL.")
+@click.option("--discord-webhook", default=None, envvar="KARS_DISCORD_WEBHOOK", help="Discord webhook URL.")
+@click.option("--webhook-url", default=None, envvar="KARS_WEBHOOK_URL", help="Generic JSON webhook URL.")
+@click.option(
+    "--webhook-secret", default=None, envvar="KARS_WEBHOOK_SECRET", help="HMAC-SHA256 key for the generic webhook."
+)
+@click.option("--dry-run", is_flag=True, help="Print each channel's payload and send nothing.")
+@click.option("--strict", is_flag=True, help="Exit 3 when a channel could not be reached (default: warn, exit 0).")
+@config_option
+@output_options
+def command(
+    event: str,
+    services: tuple[str, ...],
+    environment: str | None,
+    version: str | None,
+    commit_sha: str | None,
+    commit_subject: str | None,
+    summary: str | None,
+    failure: str | None,
+    rollback: str | None,
+    run_url: str | None,
+    release_url: str | None,
+    deployment_url: str | None,
+    slack_webhook: str | None,
+    discord_webhook: str | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    dry_run: bool,
+    strict: bool,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Send a release alert. A channel that cannot be reached is a warning (exit 0) unless --strict.
+
+    Webhook URLs come from the flags, their KARS_* variables, or the variables kars.yml's `alerts:` names.
+    Events not listed in kars.yml `alerts.on` (default: failure, rollback, recovery) are not sent.
+    """
+    reporter = start(fmt, color)
+    for value in (slack_webhook, discord_webhook, webhook_url, webhook_secret):
+        gha.SECRETS.register(value)  # before anything can echo a flag value
+
+    def action() -> Result:
+        from kars_actions.config import load_config
+        from kars_actions.notify import (
+            Alert,
+            ChannelOverrides,
+            NotifyResult,
+            channels_from_config,
+            run_url_from_environ,
+            send_alerts,
+            wanted,
+        )
+
+        config = load_config(config_path)
+        alert = Alert(
+            event=event,
+            services=list(services),
+            environment=environment,
+            version=version,
+            commit_sha=commit_sha,
+            commit_subject=commit_subject or _commit_subject(commit_sha),
+            summary=summary,
+            failure=failure,
+            rollback=rollback,
+            repository=os.environ.get("GITHUB_REPOSITORY") or config.project,
+            run_url=run_url or run_url_from_environ(),
+            release_url=release_url,
+            deployment_url=deployment_url,
+        )
+        overrides = ChannelOverrides(slack_webhook, discord_webhook, webhook_url, webhook_secret)
+        channels = channels_from_config(config.alerts, overrides)
+        if not dry_run and not wanted(event, config.alerts):
+            return NotifyResult(alert, [], skipped=f"event {event!r} is not in alerts.on of kars.yml")
+        return send_alerts(alert, channels, progress=reporter.progress, dry_run=dry_run, strict=strict)
+
+    run(reporter, action)
