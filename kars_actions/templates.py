@@ -1,0 +1,378 @@
+"""Workflow templates: list, fill from kars.yml, pin kars/deploy-action, write into .github/workflows/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kars_actions import __version__
+from kars_actions.config import Config
+from kars_actions.errors import ExternalError, UsageError
+from kars_actions.gha import md_escape, md_table
+from kars_actions.report import BaseResult, Style, text_table
+
+ACTION_REPOSITORY = "kars/deploy-action"
+ACTION_REPOSITORY_URL = f"https://github.com/{ACTION_REPOSITORY}.git"
+# The shipped templates pin our own action to this commit: a 40-hex value keeps every linter's pinning rule
+# satisfied, and it is obviously not a real commit. `render` replaces it with the release's commit.
+PLACEHOLDER_SHA = "0" * 40
+WORKFLOWS_DIR = Path(".github") / "workflows"
+
+_PIN = re.compile(rf"(?P<action>{re.escape(ACTION_REPOSITORY)}(?:/[a-z]+)?)@(?P<sha>[0-9a-f]{{40}}) # v\S+")
+_HAND_COPY_NOTE = re.compile(
+    r"^# The kars/deploy-action pins are written by `kars-actions init`.*\n"
+    r"^# Copying this file by hand\?.*\n"
+    r"^#   git ls-remote .*\n",
+    re.MULTILINE,
+)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SAFE_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_SAFE_ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """One shipped workflow template, described by its ``.properties.json``."""
+
+    name: str
+    title: str
+    description: str
+    categories: list[str]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.yml"
+
+
+@dataclass(frozen=True)
+class ActionPin:
+    """The commit ``uses: kars/deploy-action...`` is pinned to, and the release it belongs to."""
+
+    sha: str
+    version: str
+
+    def __post_init__(self) -> None:
+        if not _SHA.fullmatch(self.sha):
+            raise UsageError(
+                f"{self.sha!r} is not a full commit SHA (40 lower-case hex digits)",
+                hint=f"git ls-remote {ACTION_REPOSITORY_URL} refs/tags/v{self.version} prints it",
+            )
+
+
+@dataclass(frozen=True)
+class TemplateValues:
+    """What a template takes from kars.yml; the defaults are the values the shipped templates are written with."""
+
+    production_environment: str = "production"
+    production_branch: str = "main"
+    staging_environment: str = "staging"
+    staging_branch: str = "develop"
+    staging_prerelease: str | None = "rc"
+    services: list[str] = field(default_factory=lambda: ["backend", "frontend"])
+    environments: list[str] = field(default_factory=lambda: ["production", "staging"])
+    slack_secret: str = "SLACK_WEBHOOK_URL"
+    discord_secret: str = "DISCORD_WEBHOOK_URL"
+    has_staging: bool = True
+
+
+@dataclass(frozen=True)
+class WrittenTemplate:
+    name: str
+    path: Path
+    replaced: bool
+
+
+# --- reading the shipped templates ---------------------------------------------------------------------------
+
+
+def _templates_dir() -> Any:
+    return resources.files("kars_actions").joinpath("templates")
+
+
+def list_templates() -> list[TemplateInfo]:
+    """Every shipped template, in a stable order (by name)."""
+    infos: list[TemplateInfo] = []
+    for entry in sorted(_templates_dir().iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".properties.json"):
+            continue
+        name = entry.name.removesuffix(".properties.json")
+        data = json.loads(entry.read_text(encoding="utf-8"))
+        infos.append(
+            TemplateInfo(
+                name=name,
+                title=str(data["name"]),
+                description=str(data["description"]),
+                categories=[str(c) for c in data.get("categories", [])],
+            )
+        )
+    return infos
+
+
+def template_names() -> list[str]:
+    return [info.name for info in list_templates()]
+
+
+def template_text(name: str) -> str:
+    """The shipped text of one template, exactly as in ``workflows-templates/``."""
+    known = template_names()
+    if name.removesuffix(".yml") not in known:
+        raise UsageError(f"unknown template {name!r}", hint=f"pick one of: {', '.join(known)} (see --list)")
+    text: str = _templates_dir().joinpath(f"{name.removesuffix('.yml')}.yml").read_text(encoding="utf-8")
+    return text
+
+
+# --- values from kars.yml ------------------------------------------------------------------------------------
+
+
+def values_from_config(config: Config) -> TemplateValues:
+    """Pick the production and staging environments, services and alert secrets out of kars.yml."""
+    defaults = TemplateValues()
+    envs = config.environments
+    production = envs.get("production") or next((e for e in envs.values() if not e.prerelease), None)
+    staging = envs.get("staging") or next((e for e in envs.values() if e.prerelease and e is not production), None)
+    if staging is production:
+        staging = None
+    values = TemplateValues(
+        production_environment=production.name if production else defaults.production_environment,
+        production_branch=(production.branch if production and production.branch else defaults.production_branch),
+        staging_environment=staging.name if staging else defaults.staging_environment,
+        staging_branch=staging.branch if staging and staging.branch else defaults.staging_branch,
+        staging_prerelease=staging.prerelease if staging else defaults.staging_prerelease,
+        services=list(config.services) if config.services else [],
+        environments=list(envs) if envs else defaults.environments,
+        slack_secret=config.alerts.slack_webhook_env or defaults.slack_secret,
+        discord_secret=config.alerts.discord_webhook_env or defaults.discord_secret,
+        has_staging=staging is not None or not envs,
+    )
+    _check_values(values, config)
+    return values
+
+
+def _check_values(values: TemplateValues, config: Config) -> None:
+    """Only plain names go into a workflow: nothing that YAML or GitHub's expression syntax would read as code."""
+    where = str(config.path) if config.path else "kars.yml"
+    checks: list[tuple[str, str, re.Pattern[str]]] = [
+        ("environment", values.production_environment, _SAFE_NAME),
+        ("environment", values.staging_environment, _SAFE_NAME),
+        ("branch", values.production_branch, _SAFE_BRANCH),
+        ("branch", values.staging_branch, _SAFE_BRANCH),
+        ("alerts secret name", values.slack_secret, _SAFE_ENV_VAR),
+        ("alerts secret name", values.discord_secret, _SAFE_ENV_VAR),
+        *(("service", s, _SAFE_NAME) for s in values.services),
+        *(("environment", e, _SAFE_NAME) for e in values.environments),
+    ]
+    if values.staging_prerelease:
+        checks.append(("prerelease channel", values.staging_prerelease, _SAFE_NAME))
+    for kind, value, pattern in checks:
+        if not pattern.fullmatch(value):
+            raise UsageError(
+                f"{where}: the {kind} {value!r} cannot be written into a workflow",
+                hint="use letters, digits, '.', '_' and '-' (and '/' in branch names)",
+            )
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+
+def _yaml_list_items(items: Sequence[str], indent: int) -> str:
+    return "".join(f"{' ' * indent}- {item}\n" for item in items)
+
+
+def _fill(name: str, text: str, values: TemplateValues) -> str:
+    if name == "release":
+        text = text.replace("branches: [main]", f"branches: [{values.production_branch}]")
+        text = re.sub(r"\bproduction$", values.production_environment, text, flags=re.MULTILINE)
+    elif name == "staging":
+        text = text.replace("branches: [develop]", f"branches: [{values.staging_branch}]")
+        text = re.sub(r"\bstaging$", values.staging_environment, text, flags=re.MULTILINE)
+        if values.staging_prerelease:
+            text = re.sub(r"(?m)^(\s+prerelease: )rc$", rf"\g<1>{values.staging_prerelease}", text)
+        else:
+            text = re.sub(r"(?m)^\s+prerelease: rc\n", "", text)
+    elif name == "rollback":
+        text = _fill_choice(text, "service", values.services, default=None)
+        text = _fill_choice(text, "environment", values.environments, default=values.production_environment)
+    elif name in ("ci", "validate-railway"):
+        text = text.replace("branches: [main]", f"branches: [{values.production_branch}]")
+    text = text.replace("secrets.SLACK_WEBHOOK_URL", f"secrets.{values.slack_secret}")
+    return text.replace("secrets.DISCORD_WEBHOOK_URL", f"secrets.{values.discord_secret}")
+
+
+def _fill_choice(text: str, input_name: str, options: Sequence[str], default: str | None) -> str:
+    """Rewrite a workflow_dispatch choice input's options; with no options known, make it a free text input."""
+    block = re.compile(
+        rf"(?m)^(?P<head>      {re.escape(input_name)}:\n        description: [^\n]*\n)"
+        r"        type: choice\n        required: true\n(?:        default: [^\n]*\n)?        options:\n"
+        r"(?:          - [^\n]*\n)+"
+    )
+    if options:
+        body = "        type: choice\n        required: true\n"
+        if default is not None and default in options:
+            body += f"        default: {default}\n"
+        body += "        options:\n" + _yaml_list_items(options, 10)
+    else:
+        body = "        type: string\n        required: true\n"
+    return block.sub(lambda m: m.group("head") + body, text, count=1)
+
+
+def _pin(text: str, pin: ActionPin | None) -> str:
+    if pin is None:
+        return text
+    text = _PIN.sub(lambda m: f"{m.group('action')}@{pin.sha} # v{pin.version}", text)
+    note = f"# kars/deploy-action is pinned to v{pin.version} (commit {pin.sha}) by `kars-actions init`.\n"
+    return _HAND_COPY_NOTE.sub(lambda _m: note, text, count=1)
+
+
+def render(name: str, values: TemplateValues | None = None, pin: ActionPin | None = None) -> str:
+    """A template filled with ``values`` and, when ``pin`` is given, with kars/deploy-action pinned to it."""
+    name = name.removesuffix(".yml")
+    return _pin(_fill(name, template_text(name), values or TemplateValues()), pin)
+
+
+def default_selection(values: TemplateValues) -> list[str]:
+    """What ``init`` writes when no template is named: CI, the production release, rollback, and staging if any."""
+    names = ["ci", "release", "rollback"]
+    if values.has_staging:
+        names.insert(2, "staging")
+    return names
+
+
+# --- pinning -------------------------------------------------------------------------------------------------
+
+GitRunner = Callable[[list[str]], str]
+
+
+def _run_git(argv: list[str]) -> str:
+    try:
+        completed = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except FileNotFoundError:
+        raise ExternalError("git is not installed", hint="install git, or pass --action-sha") from None
+    except subprocess.TimeoutExpired:
+        raise ExternalError("git ls-remote took longer than 30 s", hint="pass --action-sha") from None
+    if completed.returncode != 0:
+        detail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExternalError(f"git ls-remote failed: {detail}", hint="pass --action-sha, or --no-pin")
+    return completed.stdout
+
+
+def resolve_pin(
+    version: str = __version__,
+    repository_url: str | None = None,
+    git: GitRunner = _run_git,
+) -> ActionPin:
+    """The commit of release tag ``v<version>`` (peeled, for annotated tags), read with ``git ls-remote``."""
+    url = repository_url or os.environ.get("KARS_ACTION_REPOSITORY_URL") or ACTION_REPOSITORY_URL
+    ref = f"refs/tags/v{version}"
+    listing = git(["git", "ls-remote", "--tags", url, ref, f"{ref}^{{}}"])
+    refs: dict[str, str] = {}
+    for line in listing.splitlines():
+        sha, _, name = line.partition("\t")
+        refs[name.strip()] = sha.strip()
+    sha = refs.get(f"{ref}^{{}}") or refs.get(ref)
+    if not sha:
+        raise ExternalError(
+            f"{url} has no tag v{version}",
+            hint="pass --action-sha with the commit to pin, or --no-pin to keep the placeholder and fill it in later",
+        )
+    return ActionPin(sha=sha, version=version)
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+
+def write_templates(
+    names: Sequence[str],
+    root: Path,
+    values: TemplateValues,
+    pin: ActionPin | None,
+    *,
+    force: bool = False,
+) -> list[WrittenTemplate]:
+    """Write each template into ``root/.github/workflows/``; refuse (write nothing) if one exists, unless forced."""
+    chosen = list(dict.fromkeys(n.removesuffix(".yml") for n in names))
+    rendered = {name: render(name, values, pin) for name in chosen}  # unknown names fail before any write
+    directory = root / WORKFLOWS_DIR
+    targets = {name: directory / f"{name}.yml" for name in chosen}
+    existing = [path for path in targets.values() if path.exists()]
+    if existing and not force:
+        shown = ", ".join(str(p) for p in existing)
+        raise UsageError(f"{shown} already exists; nothing was written", hint="pass --force to overwrite")
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[WrittenTemplate] = []
+    for name in chosen:
+        path = targets[name]
+        replaced = path.exists()
+        path.write_text(rendered[name], encoding="utf-8")
+        written.append(WrittenTemplate(name=name, path=path, replaced=replaced))
+    return written
+
+
+# --- results -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TemplateList(BaseResult):
+    templates: list[TemplateInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "templates": [
+                {"name": t.name, "title": t.title, "description": t.description, "categories": t.categories}
+                for t in self.templates
+            ]
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        return text_table(["template", "what it does"], [[t.name, t.description] for t in self.templates])
+
+
+@dataclass
+class InitResult(BaseResult):
+    written: list[WrittenTemplate]
+    pin: ActionPin | None
+    root: Path
+
+    def _shown(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "written": [
+                {"template": w.name, "path": self._shown(w.path), "replaced": w.replaced} for w in self.written
+            ],
+            "pinned": {"sha": self.pin.sha, "version": self.pin.version} if self.pin else None,
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        lines = [
+            f"{style.ok('wrote')} {self._shown(w.path)}" + (style.dim(" (replaced)") if w.replaced else "")
+            for w in self.written
+        ]
+        if self.pin:
+            lines.append(f"{ACTION_REPOSITORY} pinned to v{self.pin.version} ({self.pin.sha})")
+        else:
+            lines.append(
+                style.warn("not pinned: ")
+                + f"replace {PLACEHOLDER_SHA} with the commit of the release tag before committing "
+                + f"(git ls-remote {ACTION_REPOSITORY_URL} refs/tags/v{__version__})"
+            )
+        lines.append("next: add the RAILWAY_TOKEN secret (and any alert webhooks) under Settings → Secrets")
+        return lines
+
+    def summary_markdown(self) -> str:
+        rows = [[md_escape(w.name), f"`{md_escape(self._shown(w.path))}`"] for w in self.written]
+        return "### Workflows written\n\n" + md_table(["template", "file"], rows)
+
+    def outputs(self) -> dict[str, str]:
+        return {"files": "\n".join(self._shown(w.path) for w in self.written)}
