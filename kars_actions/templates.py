@@ -254,12 +254,12 @@ def _run_git(argv: list[str]) -> str:
     try:
         completed = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
     except FileNotFoundError:
-        raise ExternalError("git is not installed", hint="install git, or pass --action-sha") from None
+        raise ExternalError("git is not installed", service="git", hint="install git, or pass --action-sha") from None
     except subprocess.TimeoutExpired:
-        raise ExternalError("git ls-remote took longer than 30 s", hint="pass --action-sha") from None
+        raise ExternalError("ls-remote took longer than 30 s", service="git", hint="pass --action-sha") from None
     if completed.returncode != 0:
         detail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ExternalError(f"git ls-remote failed: {detail}", hint="pass --action-sha, or --no-pin")
+        raise ExternalError(f"ls-remote failed: {detail}", service="git", hint="pass --action-sha, or --no-pin")
     return completed.stdout
 
 
@@ -274,12 +274,13 @@ def resolve_pin(
     listing = git(["git", "ls-remote", "--tags", url, ref, f"{ref}^{{}}"])
     refs: dict[str, str] = {}
     for line in listing.splitlines():
-        sha, _, name = line.partition("\t")
-        refs[name.strip()] = sha.strip()
+        commit, _, name = line.partition("\t")
+        refs[name.strip()] = commit.strip()
     sha = refs.get(f"{ref}^{{}}") or refs.get(ref)
     if not sha:
         raise ExternalError(
             f"{url} has no tag v{version}",
+            service="git",
             hint="pass --action-sha with the commit to pin, or --no-pin to keep the placeholder and fill it in later",
         )
     return ActionPin(sha=sha, version=version)
