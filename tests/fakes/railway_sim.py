@@ -1,0 +1,827 @@
+"""A Railway GraphQL API on 127.0.0.1 for tests: projects, services, variables, deployments that move through
+their statuses on a clock the test controls, rollbacks, logs, and injectable faults.
+
+Every document is validated against Railway's real schema (the introspection result in
+``<repo>/../shared/reference/railway-graphql-schema.json``) and executed by walking its parsed operation.
+
+Time: the simulator reads ``SimClock``. A test either shares that clock with the client (the client's sleeps
+advance it) or sets ``advance_per_request`` so each request moves time on (for a CLI in another process).
+
+Run alone for a self-test workflow: ``python -m tests.fakes.railway_sim --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    build_client_schema,
+    parse,
+    validate,
+)
+from graphql.error import GraphQLSyntaxError
+from graphql.utilities import value_from_ast_untyped
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO.parent / "shared" / "reference" / "railway-graphql-schema.json"
+EPOCH = datetime(2026, 3, 1, tzinfo=UTC)
+LIVE = ("SUCCESS", "SLEEPING")
+
+_schema: GraphQLSchema | None = None
+_schema_loaded = False
+_schema_lock = threading.Lock()
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema | None:
+    """Railway's schema, built once; None when the reference file is absent (validation is then skipped)."""
+    global _schema, _schema_loaded
+    with _schema_lock:
+        if not _schema_loaded:
+            if path.is_file():
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                _schema = build_client_schema(raw.get("data", raw), assume_valid=True)
+            _schema_loaded = True
+        return _schema
+
+
+class SimClock:
+    """A clock that moves only when told (or when someone sleeps on it). Thread-safe."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+# --- Scripts: how a deployment moves ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Script:
+    """Phases (status, seconds; None = stays) plus what Railway would tell about the deployment afterwards."""
+
+    phases: tuple[tuple[str, float | None], ...]
+    events: tuple[dict[str, Any], ...] = ()
+    build_logs: tuple[str, ...] = ()
+    deploy_logs: tuple[str, ...] = ()
+
+    @classmethod
+    def success(cls, build: float = 60, deploy: float = 20, queued: float = 0) -> Script:
+        phases = ((("QUEUED", queued),) if queued else ()) + (
+            ("BUILDING", build),
+            ("DEPLOYING", deploy),
+            ("SUCCESS", None),
+        )
+        return cls(phases, build_logs=("building...", "build ok"), deploy_logs=("listening on :3000",))
+
+    @classmethod
+    def build_failure(cls, build: float = 40, error: str = "npm ERR! missing script: build") -> Script:
+        return cls(
+            (("BUILDING", build), ("FAILED", None)),
+            events=(_event("BUILD_IMAGE", error="Docker build failed"),),
+            build_logs=("> npm run build", error, "ERROR: failed to build: exit code 1"),
+        )
+
+    @classmethod
+    def healthcheck_failure(cls, build: float = 60, deploy: float = 100, attempts: int = 10) -> Script:
+        return cls(
+            (("BUILDING", build), ("DEPLOYING", deploy), ("FAILED", None)),
+            events=(
+                _event("BUILD_IMAGE"),
+                _event("HEALTHCHECK", error="service unavailable", attempt=attempts, maxAttempts=attempts),
+            ),
+            deploy_logs=("Starting Container", "Error: connect ECONNREFUSED 10.0.0.5:5432"),
+        )
+
+    @classmethod
+    def crash(cls, build: float = 60, deploy: float = 20) -> Script:
+        return cls(
+            (("BUILDING", build), ("DEPLOYING", deploy), ("CRASHED", None)),
+            events=(_event("BUILD_IMAGE"), _event("CREATE_CONTAINER", error="container exited with code 1")),
+            deploy_logs=("Starting Container", "TypeError: Cannot read properties of undefined", "exited with code 1"),
+        )
+
+    @classmethod
+    def held(cls, status: str = "WAITING") -> Script:
+        return cls(((status, None),))
+
+
+def _event(step: str, **payload: Any) -> dict[str, Any]:
+    return {
+        "step": step,
+        "payload": {"error": None, "reason": None, "detail": None, "attempt": None, "maxAttempts": None, **payload},
+    }
+
+
+@dataclass
+class SimDeployment:
+    id: str
+    project_id: str
+    environment_id: str
+    service_id: str
+    commit: str | None
+    created: float
+    script: Script
+    can_rollback: bool = True
+    removed_at: float | None = None
+    promoted_at: float | None = None
+    extra_meta: dict[str, Any] = field(default_factory=dict)
+
+    def natural(self, now: float) -> tuple[str, float]:
+        """(status, since) from the script alone."""
+        at = self.created
+        for status, seconds in self.script.phases:
+            if seconds is None or now < at + seconds:
+                return status, at
+            at += seconds
+        return self.script.phases[-1][0], at
+
+    def status(self, now: float) -> tuple[str, float]:
+        if self.removed_at is not None and now >= self.removed_at:
+            return "REMOVED", self.removed_at
+        return self.natural(now)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    operation: str | None
+    fields: tuple[str, ...]
+    mutation: bool
+    token: str
+    http_status: int
+
+
+@dataclass
+class Fault:
+    kind: str  # "http" | "drop" | "stall" | "graphql_error" | "rate_limit"
+    operation: str | None = None  # operation name or top-level field; None: any request
+    count: int = 1
+    status: int = 500
+    retry_after: float = 1.0
+    message: str = "Internal server error"
+    after: bool = False  # drop/stall: after the operation ran (its answer is lost), else before
+    seconds: float = 5.0
+
+
+class SimError(Exception):
+    pass
+
+
+class RailwaySim:
+    def __init__(
+        self, clock: SimClock | None = None, *, advance_per_request: float = 0.0, validate: bool = True
+    ) -> None:
+        self.clock = clock or SimClock()
+        self.advance_per_request = advance_per_request
+        self.validate = validate
+        self.lock = threading.RLock()
+        self.projects: dict[str, dict[str, Any]] = {}
+        self.environments: dict[str, dict[str, Any]] = {}
+        self.services: dict[str, dict[str, Any]] = {}
+        self.variables: dict[tuple[str, str], dict[str, str]] = {}
+        self.deployments: list[SimDeployment] = []
+        self.project_tokens: dict[str, tuple[str, str]] = {}
+        self.account_tokens: set[str] = set()
+        self.known_commits: set[str] | None = None  # None: any sha exists
+        self.scripts: dict[tuple[str, str | None], Script] = {}
+        self.default_script = Script.success()
+        self.rollback_seconds = 15.0
+        self.faults: list[Fault] = []
+        self.requests: list[Recorded] = []
+        self.requests_per_token: Counter[str] = Counter()
+        self.rate_limit: tuple[int, float] | None = None
+        self._window: dict[str, tuple[float, int]] = {}
+        self._stop = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Seeding ---------------------------------------------------------------------------------------------------
+
+    def add_project(self, name: str) -> str:
+        pid = str(uuid.uuid4())
+        self.projects[pid] = {"id": pid, "name": name}
+        return pid
+
+    def add_environment(self, project_id: str, name: str) -> str:
+        eid = str(uuid.uuid4())
+        self.environments[eid] = {"id": eid, "name": name, "projectId": project_id}
+        return eid
+
+    def add_service(
+        self, project_id: str, name: str, *, domain: str | None = None, custom_domain: str | None = None
+    ) -> str:
+        sid = str(uuid.uuid4())
+        self.services[sid] = {
+            "id": sid,
+            "name": name,
+            "projectId": project_id,
+            "domain": domain,
+            "custom": custom_domain,
+        }
+        return sid
+
+    def set_variables(self, service_id: str, environment_id: str, values: dict[str, str]) -> None:
+        self.variables[(service_id, environment_id)] = dict(values)
+
+    def add_project_token(self, project_id: str, environment_id: str, token: str | None = None) -> str:
+        token = token or f"proj-{uuid.uuid4().hex}"
+        self.project_tokens[token] = (project_id, environment_id)
+        return token
+
+    def add_account_token(self, token: str | None = None) -> str:
+        token = token or f"acct-{uuid.uuid4().hex}"
+        self.account_tokens.add(token)
+        return token
+
+    def script_for(self, service_id: str, script: Script, commit: str | None = None) -> None:
+        self.scripts[(service_id, commit)] = script
+
+    def add_deployment(
+        self,
+        service_id: str,
+        environment_id: str,
+        commit: str,
+        *,
+        status: str = "SUCCESS",
+        age: float = 3600.0,
+        took: float = 300.0,
+        can_rollback: bool = True,
+    ) -> str:
+        """A deployment from the past: ``took`` seconds to reach ``status``, created ``age`` seconds ago."""
+        now = self.clock.monotonic()
+        phases: tuple[tuple[str, float | None], ...] = (
+            ("BUILDING", took * 0.7),
+            ("DEPLOYING", took * 0.3),
+            (status, None),
+        )
+        with self.lock:
+            self._settle(now - age)
+            d = self._create(service_id, environment_id, commit, Script(phases), now - age)
+            d.can_rollback = can_rollback
+            if status == "REMOVED":
+                d.script = Script((("BUILDING", took * 0.7), ("DEPLOYING", took * 0.3), ("SUCCESS", None)))
+                d.removed_at = now - age + took + 1
+            self._settle(now)
+        return d.id
+
+    def deployment(self, deployment_id: str) -> SimDeployment:
+        return next(d for d in self.deployments if d.id == deployment_id)
+
+    def status_of(self, deployment_id: str) -> str:
+        with self.lock:
+            self._settle(self.clock.monotonic())
+            return self.deployment(deployment_id).status(self.clock.monotonic())[0]
+
+    def deployments_of(self, service_id: str, commit: str | None = None) -> list[SimDeployment]:
+        return [d for d in self.deployments if d.service_id == service_id and (commit is None or d.commit == commit)]
+
+    # Faults and accounting -----------------------------------------------------------------------------------------
+
+    def inject(self, kind: str, operation: str | None = None, **kwargs: Any) -> Fault:
+        fault = Fault(kind, operation, **kwargs)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    @property
+    def mutations(self) -> list[Recorded]:
+        return [r for r in self.requests if r.mutation]
+
+    def count(self, operation: str) -> int:
+        return sum(1 for r in self.requests if r.operation == operation or operation in r.fields)
+
+    # Server --------------------------------------------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> RailwaySim:
+        if self.validate:
+            load_schema()
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                sim._handle(self, body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the simulator first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/graphql/v2"
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> RailwaySim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Request handling ---------------------------------------------------------------------------------------------
+
+    def _send(
+        self, handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _drop(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        with suppress(OSError):
+            handler.connection.shutdown(2)
+
+    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        if self.advance_per_request:
+            self.clock.advance(self.advance_per_request)
+        token = handler.headers.get("Project-Access-Token")
+        bearer = handler.headers.get("Authorization", "")
+        kind, value = ("project", token) if token else ("account", bearer.removeprefix("Bearer ").strip())
+        try:
+            request = json.loads(body)
+            document = parse(request["query"])
+        except (ValueError, KeyError, TypeError, GraphQLSyntaxError) as error:
+            self._record(None, (), False, value, 400)
+            self._send(handler, 400, {"errors": [{"message": f"invalid request: {error}"}]})
+            return
+        op = _operation(document, request.get("operationName"))
+        fields = tuple(s.name.value for s in op.selection_set.selections if isinstance(s, FieldNode)) if op else ()
+        name = op.name.value if op and op.name else None
+        is_mutation = bool(op and op.operation is OperationType.MUTATION)
+        fault = self._take_fault(name, fields)
+        if fault is not None and fault.kind == "rate_limit":
+            self._record(name, fields, is_mutation, value, 429)
+            self._send(
+                handler,
+                429,
+                {"errors": [{"message": "Rate limit exceeded"}]},
+                {"Retry-After": f"{fault.retry_after:g}"},
+            )
+            return
+        limited = self._rate_limited(value)
+        if limited is not None:
+            self._record(name, fields, is_mutation, value, 429)
+            self._send(handler, 429, {"errors": [{"message": "Rate limit exceeded"}]}, limited)
+            return
+        if fault is not None and not fault.after:
+            if fault.kind == "http":
+                self._record(name, fields, is_mutation, value, fault.status)
+                self._send(handler, fault.status, {"errors": [{"message": fault.message}]})
+                return
+            if fault.kind == "graphql_error":
+                self._record(name, fields, is_mutation, value, 200)
+                self._send(handler, 200, {"data": None, "errors": [{"message": fault.message}]})
+                return
+            if fault.kind in ("drop", "stall"):
+                self._record(name, fields, is_mutation, value, 0)
+                if fault.kind == "stall":
+                    self._stop.wait(fault.seconds)
+                self._drop(handler)
+                return
+        payload = self._execute(document, op, request.get("variables") or {}, kind, value)
+        if fault is not None and fault.after:
+            # The operation ran; its answer never reaches the client.
+            self._record(name, fields, is_mutation, value, 0 if fault.kind != "http" else fault.status)
+            if fault.kind == "http":
+                self._send(handler, fault.status, {"errors": [{"message": fault.message}]})
+                return
+            if fault.kind == "stall":
+                self._stop.wait(fault.seconds)
+            self._drop(handler)
+            return
+        self._record(name, fields, is_mutation, value, 200)
+        self._send(handler, 200, payload, self._limit_headers(value))
+
+    def _record(self, name: str | None, fields: tuple[str, ...], mutation: bool, token: str, status: int) -> None:
+        with self.lock:
+            self.requests.append(Recorded(name, fields, mutation, token, status))
+            self.requests_per_token[token] += 1
+
+    def _take_fault(self, name: str | None, fields: tuple[str, ...]) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.count > 0 and (
+                    fault.operation is None or fault.operation == name or fault.operation in fields
+                ):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def _rate_limited(self, token: str) -> dict[str, str] | None:
+        if self.rate_limit is None:
+            return None
+        limit, window = self.rate_limit
+        now = self.clock.monotonic()
+        with self.lock:
+            start, used = self._window.get(token, (now, 0))
+            if now >= start + window:
+                start, used = now, 0
+            if used >= limit:
+                wait = math.ceil(start + window - now)
+                return {"Retry-After": str(max(1, wait)), "X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"}
+            self._window[token] = (start, used + 1)
+        return None
+
+    def _limit_headers(self, token: str) -> dict[str, str]:
+        if self.rate_limit is None:
+            return {}
+        limit, _ = self.rate_limit
+        _, used = self._window.get(token, (0.0, 0))
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - used))}
+
+    def _execute(
+        self,
+        document: DocumentNode,
+        op: OperationDefinitionNode | None,
+        variables: dict[str, Any],
+        kind: str,
+        token: str,
+    ) -> dict[str, Any]:
+        schema = load_schema() if self.validate else None
+        if schema is not None:
+            errors = validate(schema, document)
+            if errors:
+                return {"data": None, "errors": [{"message": e.message} for e in errors]}
+        if op is None:
+            return {"data": None, "errors": [{"message": "Unknown operation"}]}
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        data: dict[str, Any] = {}
+        with self.lock:
+            self._settle(self.clock.monotonic())
+            try:
+                for selection in op.selection_set.selections:
+                    if not isinstance(selection, FieldNode):
+                        raise SimError("the simulator expects plain top-level fields")
+                    args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in selection.arguments or ()}
+                    resolver: Callable[..., Any] | None = getattr(self, f"_r_{selection.name.value}", None)
+                    if resolver is None:
+                        raise SimError(f"the simulator does not implement {selection.name.value}")
+                    value = resolver(_Auth(kind, token, self), **args)
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    data[key] = _select(value, selection.selection_set, fragments)
+            except SimError as error:
+                return {"data": None, "errors": [{"message": str(error)}]}
+            except Exception as error:  # noqa: BLE001 - a simulator bug must show up in the test, not hang it
+                return {"data": None, "errors": [{"message": f"simulator error: {type(error).__name__}: {error}"}]}
+        return {"data": data}
+
+    # State ----------------------------------------------------------------------------------------------------------
+
+    def _create(
+        self,
+        service_id: str,
+        environment_id: str,
+        commit: str | None,
+        script: Script,
+        created: float,
+        extra: dict[str, Any] | None = None,
+    ) -> SimDeployment:
+        service = self.services[service_id]
+        d = SimDeployment(
+            str(uuid.uuid4()),
+            service["projectId"],
+            environment_id,
+            service_id,
+            commit,
+            created,
+            script,
+            extra_meta=extra or {},
+        )
+        self.deployments.append(d)
+        return d
+
+    def _settle(self, now: float) -> None:
+        """A deployment that reached SUCCESS replaces (REMOVED) the older live deployments of its service."""
+        for d in sorted(self.deployments, key=lambda x: x.created):
+            status, since = d.natural(now)
+            if d.promoted_at is None and status in LIVE and d.removed_at is None:
+                d.promoted_at = since
+                for other in self.deployments:
+                    if (
+                        other is not d
+                        and other.service_id == d.service_id
+                        and other.environment_id == d.environment_id
+                        and other.created < d.created
+                        and other.removed_at is None
+                        and other.promoted_at is not None
+                    ):
+                        other.removed_at = since
+
+    def _iso(self, t: float) -> str:
+        return (EPOCH + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
+
+    def _node(self, d: SimDeployment) -> dict[str, Any]:
+        now = self.clock.monotonic()
+        status, since = d.status(now)
+        domain = self.services[d.service_id].get("domain")
+        return {
+            "id": d.id,
+            "status": status,
+            "createdAt": self._iso(d.created),
+            "updatedAt": self._iso(since),
+            "statusUpdatedAt": self._iso(since),
+            "meta": {"commitHash": d.commit, **d.extra_meta} if d.commit else dict(d.extra_meta),
+            "canRollback": d.can_rollback and status in ("REMOVED", *LIVE),
+            "canRedeploy": True,
+            "url": None,
+            "staticUrl": domain,
+            "serviceId": d.service_id,
+            "projectId": d.project_id,
+            "environmentId": d.environment_id,
+        }
+
+    # Resolvers (one per top-level field; arguments as in the schema) ---------------------------------------------
+
+    def _r_projectToken(self, auth: _Auth) -> dict[str, Any]:
+        scope = auth.project_scope(for_project_token_query=True)
+        return {"projectId": scope[0], "environmentId": scope[1]}
+
+    def _r_project(self, auth: _Auth, id: str) -> dict[str, Any]:
+        auth.allow(id)
+        project = self.projects.get(id)
+        if project is None:
+            raise SimError("Project not found")
+        envs = [e for e in self.environments.values() if e["projectId"] == id]
+        services = [s for s in self.services.values() if s["projectId"] == id]
+        return {
+            **project,
+            "services": {"edges": [{"node": {"id": s["id"], "name": s["name"]}} for s in services]},
+            "environments": {"edges": [{"node": {"id": e["id"], "name": e["name"]}} for e in envs]},
+        }
+
+    def _r_projects(self, auth: _Auth, **_: Any) -> dict[str, Any]:
+        if auth.kind != "account":
+            raise SimError("Not Authorized")
+        auth.allow(None)
+        return {"edges": [{"node": {"id": p["id"], "name": p["name"]}} for p in self.projects.values()]}
+
+    def _r_serviceInstance(self, auth: _Auth, serviceId: str, environmentId: str) -> dict[str, Any]:
+        service = self.services.get(serviceId)
+        if service is None:
+            raise SimError("Service not found")
+        auth.allow(service["projectId"], environmentId)
+        now = self.clock.monotonic()
+        mine = sorted(
+            (d for d in self.deployments if d.service_id == serviceId and d.environment_id == environmentId),
+            key=lambda d: d.created,
+            reverse=True,
+        )
+        return {
+            "id": f"{serviceId}:{environmentId}",
+            "serviceName": service["name"],
+            "latestDeployment": self._node(mine[0]) if mine else None,
+            "activeDeployments": [self._node(d) for d in mine if d.status(now)[0] in LIVE],
+            "domains": {
+                "serviceDomains": [{"domain": service["domain"]}] if service.get("domain") else [],
+                "customDomains": [{"domain": service["custom"]}] if service.get("custom") else [],
+            },
+        }
+
+    def _r_deployments(self, auth: _Auth, input: dict[str, Any], first: int | None = None, **_: Any) -> dict[str, Any]:
+        auth.allow(input.get("projectId"), input.get("environmentId"))
+        now = self.clock.monotonic()
+        wanted = [
+            d
+            for d in sorted(self.deployments, key=lambda d: d.created, reverse=True)
+            if all(
+                input.get(k) in (None, getattr(d, a))
+                for k, a in (
+                    ("projectId", "project_id"),
+                    ("environmentId", "environment_id"),
+                    ("serviceId", "service_id"),
+                )
+            )
+        ]
+        status = input.get("status") or {}
+        if status.get("in"):
+            wanted = [d for d in wanted if d.status(now)[0] in status["in"]]
+        if status.get("notIn"):
+            wanted = [d for d in wanted if d.status(now)[0] not in status["notIn"]]
+        return {"edges": [{"node": self._node(d)} for d in wanted[: first or 100]]}
+
+    def _find(self, auth: _Auth, deployment_id: str) -> SimDeployment:
+        d = next((x for x in self.deployments if x.id == deployment_id), None)
+        if d is None:
+            raise SimError("Deployment not found")
+        auth.allow(d.project_id, d.environment_id)
+        return d
+
+    def _r_deployment(self, auth: _Auth, id: str) -> dict[str, Any]:
+        return self._node(self._find(auth, id))
+
+    def _r_variables(
+        self,
+        auth: _Auth,
+        projectId: str,
+        environmentId: str,
+        serviceId: str | None = None,
+        **_: Any,
+    ) -> dict[str, str]:
+        auth.allow(projectId, environmentId)
+        return dict(self.variables.get((serviceId or "", environmentId), {}))
+
+    def _r_deploymentEvents(self, auth: _Auth, id: str, **_: Any) -> dict[str, Any]:
+        d = self._find(auth, id)
+        status, since = d.status(self.clock.monotonic())
+        events = d.script.events if status not in ("BUILDING", "QUEUED", "DEPLOYING") else ()
+        return {
+            "edges": [
+                {"node": {"id": f"{d.id}-{i}", "createdAt": self._iso(d.created), "completedAt": self._iso(since), **e}}
+                for i, e in enumerate(events)
+            ]
+        }
+
+    def _logs(self, auth: _Auth, deployment_id: str, limit: int | None, build: bool) -> list[dict[str, Any]]:
+        d = self._find(auth, deployment_id)
+        lines = d.script.build_logs if build else d.script.deploy_logs
+        return [{"message": m, "severity": "info", "timestamp": self._iso(d.created)} for m in lines][-(limit or 100) :]
+
+    def _r_buildLogs(self, auth: _Auth, deploymentId: str, limit: int | None = None, **_: Any) -> list[dict[str, Any]]:
+        return self._logs(auth, deploymentId, limit, True)
+
+    def _r_deploymentLogs(
+        self, auth: _Auth, deploymentId: str, limit: int | None = None, **_: Any
+    ) -> list[dict[str, Any]]:
+        return self._logs(auth, deploymentId, limit, False)
+
+    def _r_serviceInstanceDeployV2(
+        self,
+        auth: _Auth,
+        serviceId: str,
+        environmentId: str,
+        commitSha: str | None = None,
+    ) -> str:
+        service = self.services.get(serviceId)
+        if service is None:
+            raise SimError("Service not found")
+        auth.allow(service["projectId"], environmentId)
+        if commitSha and self.known_commits is not None and commitSha not in self.known_commits:
+            raise SimError("Commit not found")
+        script = self.scripts.get((serviceId, commitSha)) or self.scripts.get((serviceId, None)) or self.default_script
+        return self._create(serviceId, environmentId, commitSha, script, self.clock.monotonic()).id
+
+    def _r_deploymentRollback(self, auth: _Auth, id: str) -> bool:
+        d = self._find(auth, id)
+        if not self._node(d)["canRollback"]:
+            raise SimError("Deployment cannot be rolled back")
+        script = Script((("DEPLOYING", self.rollback_seconds), ("SUCCESS", None)))
+        self._create(d.service_id, d.environment_id, d.commit, script, self.clock.monotonic(), {"rollbackFrom": d.id})
+        return True
+
+
+@dataclass
+class _Auth:
+    kind: str
+    token: str
+    sim: RailwaySim
+
+    def project_scope(self, for_project_token_query: bool = False) -> tuple[str, str]:
+        if self.kind != "project" or self.token not in self.sim.project_tokens:
+            raise SimError("Project Token not found")
+        return self.sim.project_tokens[self.token]
+
+    def allow(self, project_id: str | None, environment_id: str | None = None) -> None:
+        if self.kind == "account":
+            if self.token not in self.sim.account_tokens:
+                raise SimError("Not Authorized")
+            return
+        scope = self.sim.project_tokens.get(self.token)
+        if scope is None or (project_id and project_id != scope[0]) or (environment_id and environment_id != scope[1]):
+            raise SimError("Not Authorized")
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name:
+        return next((o for o in ops if o.name and o.name.value == name), None)
+    return ops[0] if len(ops) == 1 else None
+
+
+def _select(value: Any, selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]) -> Any:
+    """Keep only what the document asked for, as a GraphQL server would."""
+    if selection_set is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [_select(v, selection_set, fragments) for v in value]
+    out: dict[str, Any] = {}
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            name = selection.name.value
+            key = selection.alias.value if selection.alias else name
+            if name == "__typename":
+                out[key] = "Object"
+                continue
+            if name not in value:
+                raise SimError(f"the simulator does not serve field {name}")
+            out[key] = _select(value[name], selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            out.update(_select(value, fragments[selection.name.value].selection_set, fragments))
+        elif isinstance(selection, InlineFragmentNode):
+            out.update(_select(value, selection.selection_set, fragments))
+    return out
+
+
+@contextmanager
+def running(sim: RailwaySim) -> Iterator[RailwaySim]:
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def demo(sim: RailwaySim) -> dict[str, str]:
+    """A project shaped like the reference app: api + web in production, each with a live deployment."""
+    project = sim.add_project("kars-app")
+    env = sim.add_environment(project, "production")
+    api = sim.add_service(project, "api", domain="api-production.up.railway.app")
+    web = sim.add_service(project, "web", domain="web-production.up.railway.app")
+    sim.set_variables(api, env, {"DATABASE_URL": "postgres://sim", "PORT": "3000"})
+    sim.add_deployment(api, env, "0" * 40)
+    sim.add_deployment(web, env, "0" * 40)
+    return {
+        "project_id": project,
+        "environment_id": env,
+        "project_token": sim.add_project_token(project, env, "sim-project-token"),
+        "account_token": sim.add_account_token("sim-account-token"),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Railway GraphQL API simulator (loopback only).")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--advance-per-request",
+        type=float,
+        default=5.0,
+        help="simulated seconds each request moves the clock (default 5)",
+    )
+    args = parser.parse_args(argv)
+    sim = RailwaySim(advance_per_request=args.advance_per_request)
+    info = demo(sim)
+    sim.start(args.port)
+    print(json.dumps({"endpoint": sim.url, **info}), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    main()
