@@ -354,3 +354,19 @@ def test_cli_with_no_channel_says_so_and_exits_0(in_repo: Path) -> None:
     result = CliRunner().invoke(cli, ["notify", "--event", "failure", "--format", "text"])
     assert result.exit_code == 0
     assert "no alert channel configured" in result.output
+
+
+def test_the_documented_verification_recipe_accepts_our_signature_and_rejects_tampering(
+    httpx_mock: HTTPXMock,
+) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "steps" / "notify.md").read_text(encoding="utf-8")
+    recipe = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(recipe, "notify.md", "exec"), namespace)
+    httpx_mock.add_response(url=HOOK)
+    send_alerts(make_alert(), [Channel("webhook", HOOK, secret="doc-key")], clock=FakeClock())
+    request = httpx_mock.get_requests()[0]
+    headers = {name: request.headers[name] for name in ("X-Kars-Timestamp", "X-Kars-Signature-256")}
+    assert namespace["verify"]("doc-key", headers, request.content)
+    assert not namespace["verify"]("doc-key", headers, request.content + b" ")
+    assert not namespace["verify"]("other-key", headers, request.content)

@@ -277,3 +277,21 @@ def test_result_json_carries_each_services_output(tmp_path: Path) -> None:
     assert data["services"][0]["exit_code"] == 4
     assert "hello" in data["services"][0]["output"]
     assert result.outputs()["failed-services"] == "api"
+
+
+@pytest.mark.subprocess
+def test_real_process_exits_2_with_one_clear_line_when_nothing_can_run(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "kars_actions", "test", "--format", "text"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert done.returncode == 2
+    assert "error: no tests found to run; looked in: ." in done.stderr
+    assert "Traceback" not in done.stderr
