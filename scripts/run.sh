@@ -172,11 +172,9 @@ build_deploy() {
 
 build_health() {
   common_config
-  # Headers carry credentials: they go to the CLI through the environment, one "Name: value" per line.
+  # Headers carry credentials: they reach the CLI through KARS_HEALTH_HEADERS (one "Name: value" per line).
   secret_env KARS_HEALTH_HEADERS "${KARS_INPUT_HEADERS:-}"
-  lines --url "${KARS_INPUT_URLS:-${KARS_INPUT_HEALTH_URLS:-}}"
   words --service "${KARS_INPUT_SERVICES:-}"
-  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
   words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
   lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
   opt --expect-version "${KARS_INPUT_EXPECT_VERSION:-}"
@@ -184,14 +182,17 @@ build_health() {
   opt --deadline "${KARS_INPUT_DEADLINE:-${KARS_INPUT_HEALTH_DEADLINE:-}}"
   opt --interval "${KARS_INPUT_INTERVAL:-}"
   opt --stable "${KARS_INPUT_STABLE:-}"
+  positional "${KARS_INPUT_URLS:-${KARS_INPUT_HEALTH_URLS:-}}"
 }
 
 build_rollback() {
   common_config
   railway_tokens
-  words --service "${KARS_INPUT_SERVICES:-${KARS_INPUT_SERVICE:-}}"
+  # One service per rollback: the root action's "services" input is accepted when it names exactly one.
+  opt --service "${KARS_INPUT_SERVICE:-${KARS_INPUT_SERVICES:-}}"
   opt --to "${KARS_INPUT_TO:-}"
   opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  opt --project "${KARS_INPUT_PROJECT:-}"
   opt --timeout "${KARS_INPUT_TIMEOUT:-${KARS_INPUT_DEPLOY_TIMEOUT:-}}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
@@ -203,8 +204,12 @@ build_notify() {
   opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
   opt --version "${KARS_INPUT_VERSION:-}"
   words --service "${KARS_INPUT_SERVICES:-}"
-  opt --reason "${KARS_INPUT_REASON:-}"
-  opt --url "${KARS_INPUT_URL:-}"
+  opt --summary "${KARS_INPUT_REASON:-}"
+  opt --failure "${KARS_INPUT_FAILURE:-}"
+  opt --release-url "${KARS_INPUT_RELEASE_URL:-}"
+  opt --deployment-url "${KARS_INPUT_DEPLOYMENT_URL:-}"
+  opt --run-url "${KARS_INPUT_RUN_URL:-}"
+  switch strict --strict "" "${KARS_INPUT_STRICT:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
