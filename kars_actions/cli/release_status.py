@@ -1,0 +1,62 @@
+"""``kars-actions release-status``: publish the draft release after a good deploy, or mark it failed."""
+
+from __future__ import annotations
+
+import click
+
+from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.report import Result
+
+
+@click.command("release-status")
+@click.option("--success/--failure", "success", default=None, help="Publish the release, or mark it failed.")
+@click.option("--tag", required=True, metavar="TAG", help="The release's tag, e.g. v1.4.0 (the tag step's output).")
+@click.option("--reason", default="", metavar="TEXT", help="What failed (required with --failure).")
+@click.option(
+    "--move-major/--no-move-major",
+    default=None,
+    help="After publishing, point the major tag (v1) at the release (default: kars.yml release.move_major_tag).",
+)
+@click.option(
+    "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
+)
+@click.option("--dry-run", is_flag=True, help="Read the release and show what would change; write nothing.")
+@config_option
+@output_options
+def command(
+    success: bool | None,
+    tag: str,
+    reason: str,
+    move_major: bool | None,
+    github_token: str | None,
+    dry_run: bool,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Publish the draft release for TAG (marked latest unless a prerelease), or mark it failed.
+
+    Needs `permissions: contents: write`.
+    """
+    reporter = start(fmt, color)
+    if github_token:
+        from kars_actions import gha
+
+        gha.SECRETS.register(github_token)
+
+    def action() -> Result:
+        from kars_actions.config import load_config
+        from kars_actions.errors import UsageError
+        from kars_actions.github import ReleaseStatusRequest, run_release_status
+
+        if success is None:
+            raise UsageError("say how the release went: --success or --failure")
+        move = move_major
+        if move is None:
+            move = load_config(config_path).release.move_major_tag
+        request = ReleaseStatusRequest(
+            tag=tag, success=success, reason=reason, move_major=move, github_token=github_token, dry_run=dry_run
+        )
+        return run_release_status(request, progress=reporter.progress)
+
+    run(reporter, action)

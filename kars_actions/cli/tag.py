@@ -1,0 +1,90 @@
+"""``kars-actions tag``: compute the next version from git, create the tag and a draft GitHub release."""
+
+from __future__ import annotations
+
+import click
+
+from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.report import Result
+
+
+@click.command("tag")
+@click.option(
+    "--bump",
+    type=click.Choice(["auto", "patch", "minor", "major"]),
+    default=None,
+    help="Version bump (default: kars.yml release.bump, else auto from Conventional Commits).",
+)
+@click.option("--version", "version", metavar="X.Y.Z", help="Release exactly this version (must be above the latest).")
+@click.option("--prerelease", metavar="CHANNEL", help="Cut a prerelease on this channel, e.g. rc → v1.5.0-rc.1.")
+@click.option("--environment", metavar="NAME", help="kars.yml environment whose `prerelease` channel applies.")
+@click.option("--tag-prefix", metavar="PREFIX", default=None, help="Tag prefix (default: kars.yml, else v).")
+@click.option("--target", metavar="SHA", default=None, help="Commit to release (default: GITHUB_SHA, else HEAD).")
+@click.option("--draft/--no-draft", default=True, show_default=True, help="Leave the release a draft to publish later.")
+@click.option("--force", is_flag=True, help="Release a patch even when no commit asks for a release.")
+@click.option(
+    "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
+)
+@click.option("--dry-run", is_flag=True, help="Compute and show what would be created; write nothing.")
+@click.option(
+    "--repo-dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="The git checkout to read history from.",
+)
+@config_option
+@output_options
+def command(
+    bump: str | None,
+    version: str | None,
+    prerelease: str | None,
+    environment: str | None,
+    tag_prefix: str | None,
+    target: str | None,
+    draft: bool,
+    force: bool,
+    github_token: str | None,
+    dry_run: bool,
+    repo_dir: str,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Compute the next semantic version and create its annotated tag and a draft GitHub release.
+
+    Needs `permissions: contents: write`. Prints `released=false` and exits 0 when there is nothing to release.
+    """
+    reporter = start(fmt, color)
+    if github_token:
+        from kars_actions import gha
+
+        gha.SECRETS.register(github_token)
+
+    def action() -> Result:
+        from pathlib import Path
+
+        from kars_actions.config import load_config
+        from kars_actions.github import TagRequest, run_tag
+
+        config = load_config(config_path, Path(repo_dir))
+        channel = prerelease
+        if channel is None and environment:
+            channel = config.environment(environment).prerelease
+        request = TagRequest(
+            repo_dir=repo_dir,
+            target=target,
+            bump=bump or config.release.bump or "auto",
+            version=version,
+            prerelease=channel or None,
+            tag_prefix=config.release.tag_prefix if tag_prefix is None else tag_prefix,
+            initial_version=config.release.initial_version,
+            draft=draft,
+            force=force,
+            move_major=config.release.move_major_tag,
+            github_token=github_token,
+            dry_run=dry_run,
+        )
+        return run_tag(request, progress=reporter.progress)
+
+    run(reporter, action)
