@@ -767,6 +767,26 @@ class GitHubReleases:
             ),
         )
 
+    def previous_deployment_failed(self, environment: str, current: DeploymentRef) -> bool:
+        """Whether the deployment to ``environment`` before ``current`` ended in failure: this success is then a
+        recovery, which the team hears about. Read before ``deactivate_superseded`` overwrites that state."""
+        if self._repo is None:
+            return False
+
+        def previous() -> Any:
+            for deployment in self._repo.get_deployments(environment=environment).get_page(0):
+                if deployment.id < current.id:
+                    return deployment
+            return None
+
+        before = self.api.call(f"listing deployments to {environment}", None, previous)
+        if before is None:
+            return False
+        statuses = self._get_json(
+            f"reading deployment {before.id}", f"/deployments/{before.id}/statuses", {"per_page": 1}
+        )
+        return bool(statuses) and statuses[0].get("state") in ("failure", "error")
+
     def deactivate_superseded(self, environment: str, keep: DeploymentRef) -> list[int]:
         """Mark older deployments of ``environment`` inactive (the first page, newest first, is enough: older
         ones were deactivated by the runs that superseded them)."""

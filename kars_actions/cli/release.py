@@ -1,0 +1,165 @@
+"""``kars-actions release``: the whole release, or with ``--dry-run`` the plan of it."""
+
+from __future__ import annotations
+
+import click
+
+from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.report import Result
+
+
+@click.command("release")
+@click.option(
+    "--environment", metavar="NAME", help="Target environment (default: kars.yml's for this branch, else production)."
+)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="NAME",
+    help="Service to release (repeatable; default: all in kars.yml).",
+)
+@click.option(
+    "--bump",
+    type=click.Choice(["auto", "patch", "minor", "major"]),
+    default=None,
+    help="Version bump (default: kars.yml, else from Conventional Commits).",
+)
+@click.option("--version", "version", metavar="X.Y.Z", help="Release exactly this version.")
+@click.option(
+    "--prerelease", metavar="CHANNEL", help="Prerelease channel, e.g. rc (default: the environment's in kars.yml)."
+)
+@click.option("--force", is_flag=True, help="Release even without a releasable commit (a patch).")
+@click.option("--commit", metavar="SHA", help="Commit to release (default: GITHUB_SHA, then HEAD).")
+@click.option("--dry-run", is_flag=True, help="Do every read and no write: print the plan.")
+@click.option(
+    "--github-token",
+    envvar="GITHUB_TOKEN",
+    default=None,
+    show_envvar=True,
+    help="Token for tags, releases and deployments.",
+)
+@click.option(
+    "--deploy-timeout",
+    type=click.FloatRange(min=1),
+    default=900.0,
+    show_default=True,
+    help="Seconds for Railway to build and deploy.",
+)
+@click.option(
+    "--health-deadline",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds for the new version to prove healthy.",
+)
+@click.option(
+    "--timeout",
+    "total_timeout",
+    type=click.FloatRange(min=1),
+    default=1800.0,
+    show_default=True,
+    help="Seconds for the whole release.",
+)
+@click.option(
+    "--service-url",
+    "service_urls",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Public URL of a service for health checks (default: its Railway domain).",
+)
+@click.option(
+    "--expect-status",
+    "expect_status",
+    multiple=True,
+    metavar="CODES",
+    help="Accepted health status codes, e.g. 200 or 200-299 (repeatable).",
+)
+@click.option(
+    "--expect-json",
+    "expect_json",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="JSON assertion on every health response (repeatable).",
+)
+@click.option(
+    "--alert-on-success", is_flag=True, help="Alert on success too (failures, rollbacks and recoveries always alert)."
+)
+@click.option(
+    "--move-major/--no-move-major",
+    "move_major",
+    default=None,
+    help="Move the major tag (v1) after success (default: kars.yml, on).",
+)
+@click.option("--slack-webhook", envvar="KARS_SLACK_WEBHOOK", default=None, help="Slack incoming webhook URL (secret).")
+@click.option("--discord-webhook", envvar="KARS_DISCORD_WEBHOOK", default=None, help="Discord webhook URL (secret).")
+@click.option("--webhook-url", envvar="KARS_WEBHOOK_URL", default=None, help="Generic JSON webhook URL (secret).")
+@click.option(
+    "--webhook-secret", envvar="KARS_WEBHOOK_SECRET", default=None, help="HMAC-SHA256 key for the generic webhook."
+)
+@config_option
+@output_options
+def command(
+    environment: str | None,
+    services: tuple[str, ...],
+    bump: str | None,
+    version: str | None,
+    prerelease: str | None,
+    force: bool,
+    commit: str | None,
+    dry_run: bool,
+    github_token: str | None,
+    deploy_timeout: float,
+    health_deadline: float,
+    total_timeout: float,
+    service_urls: tuple[str, ...],
+    expect_status: tuple[str, ...],
+    expect_json: tuple[str, ...],
+    alert_on_success: bool,
+    move_major: bool | None,
+    slack_webhook: str | None,
+    discord_webhook: str | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Validate, version, tag, deploy to Railway, prove the new version healthy, then publish — or roll back.
+
+    Needs GITHUB_TOKEN (contents: write, deployments: write) and RAILWAY_TOKEN or RAILWAY_API_TOKEN, except with
+    --dry-run, which needs nothing and writes nothing.
+    """
+    reporter = start(fmt, color)
+
+    def action() -> Result:
+        from kars_actions.health_plan import parse_service_urls
+        from kars_actions.pipeline import ReleaseOptions, run_release
+
+        options = ReleaseOptions(
+            config_path=config_path,
+            environment=environment,
+            services=services,
+            bump=bump,
+            version=version,
+            prerelease=prerelease,
+            force=force,
+            dry_run=dry_run,
+            commit=commit,
+            github_token=github_token,
+            deploy_timeout=deploy_timeout,
+            health_deadline=health_deadline,
+            total_timeout=total_timeout,
+            service_urls=parse_service_urls(service_urls),
+            expect_status=expect_status,
+            expect_json=expect_json,
+            alert_on_success=alert_on_success,
+            move_major_tag=move_major,
+            slack_webhook=slack_webhook,
+            discord_webhook=discord_webhook,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+        )
+        return run_release(options, progress=reporter.progress)
+
+    run(reporter, action)

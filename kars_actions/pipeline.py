@@ -1,0 +1,728 @@
+"""The release, as the state machine in DESIGN.md: each stage checks before it acts, so a rerun resumes.
+
+validate → version → tag + draft release → GitHub deployment in_progress → variables preflight → record rollback
+targets → deploy (parallel) → wait → health → publish, deployment success, move the major tag.
+After a service went live, any failure rolls it back, re-checks the restored version, and alerts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kars_actions.config import Config, EnvironmentConfig, load_config
+from kars_actions.errors import ConfigError, KarsError, UsageError
+from kars_actions.pipeline_report import ReleaseResult, Stage
+from kars_actions.report import Progress, no_progress
+from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline
+
+if TYPE_CHECKING:
+    from kars_actions.github import DeploymentRef, GitHubReleases, ReleaseRef
+    from kars_actions.health import HealthTarget
+    from kars_actions.health_report import HealthResult
+    from kars_actions.notify import Alert
+    from kars_actions.railway_api import RailwayClient
+    from kars_actions.railway_deploy import RailwayTarget, ServiceSnapshot
+
+DEFAULT_ENVIRONMENT = "production"
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """What ``kars-actions release`` was asked to do."""
+
+    config_path: str | None = None
+    root: Path | None = None
+    environment: str | None = None
+    services: tuple[str, ...] = ()
+    bump: str | None = None
+    version: str | None = None
+    prerelease: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    commit: str | None = None
+    github_token: str | None = None
+    deploy_timeout: float = 900.0
+    health_deadline: float = 300.0
+    total_timeout: float = 1800.0
+    service_urls: dict[str, str] = field(default_factory=dict)
+    expect_status: tuple[str, ...] = ()
+    expect_json: tuple[str, ...] = ()
+    alert_on_success: bool = False
+    move_major_tag: bool | None = None
+    slack_webhook: str | None = None
+    discord_webhook: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+@dataclass
+class _Context:
+    options: ReleaseOptions
+    config: Config
+    environment: EnvironmentConfig
+    services: list[str]
+    repo_dir: Path
+    result: ReleaseResult
+    progress: Progress
+    clock: Clock
+    deadline: Deadline
+    github: GitHubReleases | None = None
+    release: ReleaseRef | None = None
+    gh_deployment: DeploymentRef | None = None
+    railway: RailwayClient | None = None
+    target: RailwayTarget | None = None
+    snapshots: dict[str, ServiceSnapshot] = field(default_factory=dict)
+
+
+class _StageFailed(Exception):
+    """Raised inside a stage after it has been recorded as failed; unwinds to the failure handling."""
+
+
+def run_release(
+    options: ReleaseOptions,
+    *,
+    progress: Progress = no_progress,
+    clock: Clock = SYSTEM_CLOCK,
+    railway_clock: Clock | None = None,
+) -> ReleaseResult:
+    """Run the release (or plan it with ``dry_run``). Failures become stages in the result, not exceptions,
+    except configuration errors found before anything starts."""
+    config = load_config(options.config_path, options.root)
+    repo_dir = _repo_dir(config)
+    environment = _pick_environment(options, config, repo_dir)
+    services = _pick_services(options, config)
+    result = ReleaseResult(
+        environment=environment.name,
+        services=services,
+        dry_run=options.dry_run,
+    )
+    ctx = _Context(
+        options=options,
+        config=config,
+        environment=environment,
+        services=services,
+        repo_dir=repo_dir,
+        result=result,
+        progress=progress,
+        clock=clock,
+        deadline=Deadline.after(options.total_timeout, clock),
+    )
+    try:
+        _validate(ctx)
+        if not _version(ctx):
+            return result
+        _open_github(ctx)
+        _tag_and_draft(ctx)
+        if result.outcome == "already-released":
+            return result
+        _github_deployment(ctx)
+        _open_railway(ctx)
+        _preflight(ctx)
+        _record_targets(ctx)
+        if options.dry_run:
+            _plan(ctx)
+            result.outcome = "planned"
+            return result
+        _deploy(ctx)
+        _health(ctx)
+        _succeed(ctx)
+    except _StageFailed:
+        _fail(ctx)
+    finally:
+        if ctx.railway is not None:
+            ctx.railway.close()
+        if ctx.github is not None:
+            ctx.github.close()
+    return result
+
+
+# --- choosing what to release ------------------------------------------------------------------------------------
+
+
+def _repo_dir(config: Config) -> Path:
+    return config.root
+
+
+def _current_branch(repo_dir: Path) -> str | None:
+    ref = os.environ.get("GITHUB_REF_NAME")
+    if ref and os.environ.get("GITHUB_REF_TYPE", "branch") == "branch":
+        return ref
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=repo_dir, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name and name != "HEAD" else None
+
+
+def _pick_environment(options: ReleaseOptions, config: Config, repo_dir: Path) -> EnvironmentConfig:
+    if options.environment:
+        return config.environment(options.environment)
+    branch = _current_branch(repo_dir)
+    if branch:
+        mapped = config.environment_for_branch(branch)
+        if mapped is not None:
+            return mapped
+    if DEFAULT_ENVIRONMENT in config.environments or not config.environments:
+        return config.environment(DEFAULT_ENVIRONMENT)
+    raise UsageError(
+        f"no environment given and branch {branch or '(unknown)'} maps to none in kars.yml",
+        hint=f"pass --environment ({', '.join(config.environments)}) or set a branch: for one of them",
+    )
+
+
+def _pick_services(options: ReleaseOptions, config: Config) -> list[str]:
+    if options.services:
+        return [config.service(name).name if config.services else name for name in options.services]
+    if not config.services:
+        raise ConfigError(
+            "no services to release: kars.yml defines none and no --service was given",
+            hint="add services: to kars.yml (see examples/kars-app/kars.yml) or pass --service NAME",
+        )
+    return list(config.services)
+
+
+def _railway_name(ctx: _Context, service: str) -> str:
+    return ctx.config.services[service].railway_service if service in ctx.config.services else service
+
+
+# --- stages ----------------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stage(ctx: _Context, key: str) -> Iterator[Stage]:
+    """Time a stage; a KarsError inside it marks it failed and stops the release."""
+    stage = ctx.result.stage(key)
+    start = ctx.clock.monotonic()
+    stage.status = "running"
+    ctx.progress(f"▶ {stage.title}")
+    try:
+        yield stage
+    except KarsError as error:
+        stage.status = "failed"
+        stage.detail = stage.detail or error.message
+        ctx.result.error = error
+        raise _StageFailed from None
+    finally:
+        stage.seconds = ctx.clock.monotonic() - start
+    if stage.status == "running":
+        stage.status = "ok"
+    if stage.status == "failed":
+        raise _StageFailed
+
+
+def _validate(ctx: _Context) -> None:
+    from kars_actions.railway_config import ValidateOptions, validate
+
+    with _stage(ctx, "validate") as stage:
+        paths = [
+            str(ctx.config.root / svc.railway_config)
+            for name in ctx.services
+            if (svc := ctx.config.services.get(name)) is not None and svc.railway_config
+        ]
+        if not paths:
+            stage.status = "skipped"
+            stage.detail = "no railway config named in kars.yml"
+            return
+        checked = validate(ValidateOptions(paths=tuple(paths), deprecation_notice=False, root=ctx.config.root))
+        ctx.result.validation = checked
+        if not checked.valid:
+            stage.status = "failed"
+            stage.detail = f"{checked.error_count} error(s) in railway config"
+            return
+        stage.detail = f"{len(checked.files)} file(s) valid"
+        if checked.warning_count:
+            stage.detail += f", {checked.warning_count} warning(s)"
+
+
+def _version(ctx: _Context) -> bool:
+    """Compute the version; False when there is nothing to release (a distinct, successful outcome)."""
+    from kars_actions.versioning import plan_version
+
+    options = ctx.options
+    with _stage(ctx, "version") as stage:
+        plan = plan_version(
+            ctx.repo_dir,
+            options.commit,
+            ctx.config.release,
+            bump=options.bump or ctx.config.release.bump,
+            explicit=options.version,
+            prerelease=options.prerelease or ctx.environment.prerelease,
+            force=options.force,
+        )
+        ctx.result.plan = plan
+        ctx.result.commit = plan.target_sha
+        if not plan.released:
+            stage.status = "skipped"
+            stage.detail = plan.reason or "no releasable commit since the last release"
+            ctx.result.outcome = "nothing-to-release"
+            return False
+        stage.detail = f"{plan.tag}" + (" (resuming: the tag is already on this commit)" if plan.existing_tag else "")
+    return True
+
+
+def _open_github(ctx: _Context) -> None:
+    from kars_actions.github import GitHubReleases
+
+    token = ctx.options.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if ctx.options.dry_run and not (token and os.environ.get("GITHUB_REPOSITORY")):
+        return  # a local dry run: the plan says what would be created
+    with _stage(ctx, "release"):
+        ctx.github = GitHubReleases.from_env(
+            token,
+            dry_run=ctx.options.dry_run,
+            clock=ctx.clock,
+            deadline=ctx.deadline.child(ctx.deadline.remaining()),
+            progress=ctx.progress,
+        )
+
+
+def _tag_and_draft(ctx: _Context) -> None:
+    plan = ctx.result.plan
+    assert plan is not None
+    with _stage(ctx, "release") as stage:
+        if ctx.github is None:
+            stage.status = "planned"
+            stage.detail = f"would create tag {plan.tag} on {plan.target_sha[:12]} and a draft release"
+            return
+        ctx.release = ctx.github.ensure_tag_and_draft(plan, plan.target_sha)
+        ctx.result.release = ctx.release
+        if not ctx.release.draft and not ctx.release.release_created and not ctx.options.dry_run:
+            stage.status = "skipped"
+            stage.detail = f"{plan.tag} is already published for this commit; nothing to do"
+            ctx.result.outcome = "already-released"
+            return
+        if ctx.options.dry_run:
+            stage.status = "planned"
+        stage.detail = ("reused" if not ctx.release.release_created else "created") + f" draft {plan.tag}"
+
+
+def _github_deployment(ctx: _Context) -> None:
+    plan = ctx.result.plan
+    assert plan is not None
+    with _stage(ctx, "github-deployment") as stage:
+        if ctx.github is None:
+            stage.status = "planned"
+            stage.detail = f"would open a GitHub deployment to {ctx.environment.name}, in_progress"
+            return
+        ctx.gh_deployment = ctx.github.start_deployment(
+            ctx.environment.name,
+            plan.target_sha,
+            description=f"{plan.tag} to {ctx.environment.name}",
+            environment_url=ctx.environment.url,
+        )
+        if ctx.options.dry_run:
+            stage.status = "planned"
+        stage.detail = f"deployment {ctx.gh_deployment.id}" + ("" if ctx.gh_deployment.created else " (reused)")
+
+
+def _open_railway(ctx: _Context) -> None:
+    from kars_actions.railway import RailwayClient, clock_from_environ, resolve_target
+
+    has_token = bool(os.environ.get("RAILWAY_TOKEN") or os.environ.get("RAILWAY_API_TOKEN"))
+    if ctx.options.dry_run and not has_token:
+        return
+    with _stage(ctx, "preflight") as stage:
+        ctx.railway = RailwayClient.from_env(clock=clock_from_environ())
+        names = [_railway_name(ctx, s) for s in ctx.services]
+        labels = {_railway_name(ctx, s): s for s in ctx.services}
+        ctx.target = resolve_target(
+            ctx.railway,
+            ctx.config.project,
+            ctx.environment.railway_environment or ctx.environment.name,
+            names,
+            labels=labels,
+            deadline=_railway_deadline(ctx, 120.0),
+        )
+        stage.detail = f"{ctx.target.project_name} / {ctx.target.environment_name}"
+
+
+def _railway_deadline(ctx: _Context, seconds: float) -> Deadline:
+    assert ctx.railway is not None
+    return Deadline(min(seconds, ctx.deadline.remaining()), ctx.railway.clock)
+
+
+def _preflight(ctx: _Context) -> None:
+    from kars_actions.railway import check_variables, preflight_variables
+
+    with _stage(ctx, "preflight") as stage:
+        required = {s: ctx.config.services[s].required_variables for s in ctx.services if s in ctx.config.services}
+        wanted = sorted({name for names in required.values() for name in names})
+        if ctx.railway is None or ctx.target is None:
+            stage.status = "planned"
+            stage.detail = "would check variables " + (", ".join(wanted) or "(none required)")
+            return
+        missing = preflight_variables(ctx.railway, ctx.target, required, deadline=_railway_deadline(ctx, 120.0))
+        check_variables(missing, ctx.target)
+        if ctx.options.dry_run:
+            stage.status = "planned"
+        stage.detail = f"{ctx.target.project_name} / {ctx.target.environment_name}: " + (
+            f"{len(wanted)} required variable(s) present" if wanted else "no variables required"
+        )
+
+
+def _record_targets(ctx: _Context) -> None:
+    from kars_actions.railway import snapshot_services
+
+    with _stage(ctx, "record-targets") as stage:
+        if ctx.railway is None or ctx.target is None:
+            stage.status = "planned"
+            stage.detail = "would record the deployment serving each service now"
+            return
+        ctx.snapshots = snapshot_services(ctx.railway, ctx.target, deadline=_railway_deadline(ctx, 120.0))
+        ctx.result.rollback_targets = {
+            label: (snap.rollback_target.id if snap.rollback_target else None) for label, snap in ctx.snapshots.items()
+        }
+        stage.detail = ", ".join(
+            f"{label}: {target or 'none (first deploy)'}" for label, target in ctx.result.rollback_targets.items()
+        )
+
+
+def _plan(ctx: _Context) -> None:
+    """Dry run: what the deploy and health stages would do, with the checks and assertions spelled out."""
+    from kars_actions.railway_deploy import plan_deploy
+
+    plan = ctx.result.plan
+    assert plan is not None
+    deploy = ctx.result.stage("deploy")
+    deploy.status = "planned"
+    if ctx.railway is not None and ctx.target is not None:
+        outcome = plan_deploy(
+            ctx.railway, ctx.target, plan.target_sha, ctx.snapshots, deadline=_railway_deadline(ctx, 60)
+        )
+        ctx.result.deploy = outcome
+    deploy.detail = f"would deploy {', '.join(ctx.services)} at {plan.target_sha[:12]} in parallel and wait"
+    health = ctx.result.stage("health")
+    health.status = "planned"
+    try:
+        ctx.result.planned_health = _health_targets(ctx, _service_urls(ctx))
+        health.detail = f"would check {len(ctx.result.planned_health)} target(s) for version {plan.version}"
+    except KarsError as error:
+        health.detail = f"no health targets yet: {error.message}"
+    publish = ctx.result.stage("publish")
+    publish.status = "planned"
+    major = plan.major_tag if _move_major(ctx) else None
+    publish.detail = f"would publish {plan.tag}" + (f" and move {major}" if major else "")
+
+
+def _service_urls(ctx: _Context) -> dict[str, str]:
+    urls = {label: snap.url for label, snap in ctx.snapshots.items() if snap.url}
+    if ctx.result.deploy is not None:
+        urls.update({s.service: s.url for s in ctx.result.deploy.services if s.url})
+    urls.update(ctx.options.service_urls)
+    return urls
+
+
+def _health_targets(ctx: _Context, service_urls: dict[str, str]) -> list[HealthTarget]:
+    from kars_actions.health_plan import CheckOverrides, HealthPlan, plan_targets
+
+    overrides = CheckOverrides(expect_status=ctx.options.expect_status, expect_json=ctx.options.expect_json)
+    plan = HealthPlan(services=tuple(ctx.services), service_urls=service_urls, overrides=overrides)
+    return [replace(t, check_version=t.check_version and _reports_version(t)) for t in plan_targets(plan, ctx.config)]
+
+
+def _reports_version(target: HealthTarget) -> bool:
+    """Only an endpoint that answers JSON (or names a version header) can report the version it runs; a static
+    page checked for a body substring cannot, and demanding it would fail every release."""
+    check = target.check
+    return bool(check.json or check.version_header or check.version_field != "version")
+
+
+def _deploy(ctx: _Context) -> None:
+    from kars_actions.railway import deploy_services
+
+    assert ctx.railway is not None and ctx.target is not None and ctx.result.plan is not None
+    with _stage(ctx, "deploy") as stage:
+        outcome = deploy_services(
+            ctx.railway,
+            ctx.target,
+            ctx.result.plan.target_sha,
+            progress=ctx.progress,
+            deadline=_railway_deadline(ctx, ctx.options.deploy_timeout),
+            snapshots=ctx.snapshots,
+        )
+        ctx.result.deploy = outcome
+        live = [s.service for s in outcome.services if s.live]
+        failed = [s for s in outcome.services if not s.live]
+        if failed:
+            stage.status = "failed"
+            stage.detail = "; ".join(
+                f"{s.service}: {s.status}" + (f" ({s.reason})" if s.reason else "") for s in failed
+            )
+            ctx.result.failure = stage.detail
+        else:
+            stage.detail = f"{', '.join(live)} live"
+
+
+def _health(ctx: _Context) -> None:
+    from kars_actions.health import check_health
+
+    plan = ctx.result.plan
+    assert plan is not None
+    with _stage(ctx, "health") as stage:
+        targets = _health_targets(ctx, _service_urls(ctx))
+        versions = [v for v in (plan.tag, plan.version, plan.target_sha) if v]
+        health = check_health(
+            targets,
+            expect_version=versions,
+            deadline=min(ctx.options.health_deadline, ctx.deadline.remaining()),
+            progress=ctx.progress,
+            clock=ctx.clock,
+        )
+        ctx.result.health = health
+        if not health.healthy:
+            stage.status = "failed"
+            stage.detail = _health_failure(health)
+            ctx.result.failure = stage.detail
+        else:
+            stage.detail = f"{len(health.outcomes)} target(s) healthy at {plan.tag}"
+
+
+def _health_failure(health: HealthResult) -> str:
+    parts = []
+    for outcome in health.unhealthy():
+        failure = outcome.failure
+        why = str(failure) if failure else outcome.reason
+        parts.append(f"{outcome.target.name}: {why}")
+    return "; ".join(parts)
+
+
+def _move_major(ctx: _Context) -> bool:
+    if ctx.options.move_major_tag is not None:
+        return ctx.options.move_major_tag
+    return ctx.config.release.move_major_tag
+
+
+def _succeed(ctx: _Context) -> None:
+    plan = ctx.result.plan
+    assert plan is not None
+    recovered = _previous_release_failed(ctx)
+    with _stage(ctx, "publish") as stage:
+        env_url = ctx.environment.url or _first_url(ctx)
+        ctx.result.environment_url = env_url
+        if ctx.github is not None and ctx.release is not None:
+            published = ctx.github.publish(ctx.release, move_major=_move_major(ctx))
+            ctx.result.release = published.release
+            ctx.result.major_tag = published.major_tag if published.major_moved else None
+            if ctx.gh_deployment is not None:
+                ctx.github.deployment_status(
+                    ctx.gh_deployment, "success", f"{plan.tag} is live and healthy", environment_url=env_url
+                )
+                ctx.github.deactivate_superseded(ctx.environment.name, ctx.gh_deployment)
+            stage.detail = f"published {plan.tag}" + (f", moved {ctx.result.major_tag}" if ctx.result.major_tag else "")
+        else:
+            stage.status = "skipped"
+            stage.detail = "no GitHub token: nothing to publish"
+    ctx.result.outcome = "released"
+    event = "recovery" if recovered else "success"
+    if event == "recovery" or ctx.options.alert_on_success:
+        _alert(ctx, event, summary=f"{plan.tag} is live and healthy in {ctx.environment.name}")
+
+
+def _first_url(ctx: _Context) -> str | None:
+    urls = _service_urls(ctx)
+    return next(iter(urls.values()), None)
+
+
+def _previous_release_failed(ctx: _Context) -> bool:
+    if ctx.github is None or ctx.gh_deployment is None:
+        return False
+    try:
+        return ctx.github.previous_deployment_failed(ctx.environment.name, ctx.gh_deployment)
+    except KarsError:
+        return False
+
+
+# --- failure --------------------------------------------------------------------------------------------------------
+
+
+def _fail(ctx: _Context) -> None:
+    """Undo what went live, check the restored version, and tell GitHub and the team."""
+    result = ctx.result
+    live = [s for s in (result.deploy.services if result.deploy else ()) if s.live]
+    result.production_touched = bool(live)
+    if live:
+        _rollback(ctx, live)
+    result.outcome = (
+        "failed-before-live"
+        if not live
+        else ("rolled-back" if all(r.ok for r in result.rollbacks) else "rollback-failed")
+    )
+    reason = result.failure or (result.error.message if result.error else "the release failed")
+    if ctx.github is not None and not ctx.options.dry_run:
+        _mark_failed_on_github(ctx, reason)
+    if not ctx.options.dry_run:
+        _alert(ctx, "rollback" if live else "failure", summary=_failure_summary(ctx), failure=reason)
+
+
+def _rollback(ctx: _Context, live: list[Any]) -> None:
+    from kars_actions.railway import rollback_service
+
+    assert ctx.railway is not None and ctx.target is not None
+    with _stage_quiet(ctx, "rollback") as stage:
+        refs = {ref.label: ref for ref in ctx.target.services}
+        for service in live:
+            target_id = ctx.result.rollback_targets.get(service.service)
+            ctx.progress(f"{service.service}: rolling back to {target_id or 'the last successful deployment'}")
+            try:
+                outcome = rollback_service(
+                    ctx.railway,
+                    ctx.target,
+                    refs[service.service],
+                    target_id=target_id,
+                    failed_deployment_id=service.deployment_id,
+                    progress=ctx.progress,
+                    deadline=_railway_deadline(ctx, ctx.options.deploy_timeout),
+                )
+            except KarsError as error:
+                from kars_actions.railway import RollbackOutcome
+
+                outcome = RollbackOutcome(
+                    service=service.service,
+                    service_id=service.service_id,
+                    rolled_back=False,
+                    live=False,
+                    status="ERROR",
+                    message=error.message,
+                    from_deployment_id=service.deployment_id,
+                    target_deployment_id=target_id,
+                )
+            ctx.result.rollbacks.append(outcome)
+        ok = all(r.ok for r in ctx.result.rollbacks)
+        stage.status = "ok" if ok else "failed"
+        stage.detail = "; ".join(f"{r.service}: {r.message or r.status}" for r in ctx.result.rollbacks)
+    if any(r.rolled_back and r.live for r in ctx.result.rollbacks):
+        _recheck_restored(ctx)
+
+
+def _recheck_restored(ctx: _Context) -> None:
+    """The restored version must answer healthy too (it is the old version: no version assertion)."""
+    from kars_actions.health import check_health
+
+    with _stage_quiet(ctx, "restored-health") as stage:
+        restored = {r.service for r in ctx.result.rollbacks if r.live}
+        try:
+            targets = [t for t in _health_targets(ctx, _service_urls(ctx)) if t.service in restored]
+        except KarsError as error:
+            stage.status = "skipped"
+            stage.detail = error.message
+            return
+        if not targets:
+            stage.status = "skipped"
+            stage.detail = "no health checks for the restored services"
+            return
+        health = check_health(
+            targets,
+            deadline=min(ctx.options.health_deadline, max(ctx.deadline.remaining(), 30.0)),
+            progress=ctx.progress,
+            clock=ctx.clock,
+        )
+        ctx.result.restored_health = health
+        stage.status = "ok" if health.healthy else "failed"
+        stage.detail = "restored version healthy" if health.healthy else _health_failure(health)
+
+
+@contextmanager
+def _stage_quiet(ctx: _Context, key: str) -> Iterator[Stage]:
+    """A stage of the failure path: errors are recorded, never re-raised (the failure path must finish)."""
+    stage = ctx.result.stage(key)
+    start = ctx.clock.monotonic()
+    stage.status = "running"
+    ctx.progress(f"▶ {stage.title}")
+    try:
+        yield stage
+    except KarsError as error:
+        stage.status = "failed"
+        stage.detail = error.message
+    finally:
+        stage.seconds = ctx.clock.monotonic() - start
+    if stage.status == "running":
+        stage.status = "ok"
+
+
+def _mark_failed_on_github(ctx: _Context, reason: str) -> None:
+    assert ctx.github is not None
+    with _stage_quiet(ctx, "mark-failed") as stage:
+        if ctx.gh_deployment is not None:
+            ctx.github.deployment_status(ctx.gh_deployment, "failure", reason)
+        if ctx.release is not None and ctx.release.draft:
+            ctx.result.release = ctx.github.mark_failed(ctx.release, reason)
+        stage.detail = "GitHub deployment failure; release left as a draft marked failed"
+
+
+def _failure_summary(ctx: _Context) -> str:
+    result = ctx.result
+    version = result.plan.tag if result.plan else "the release"
+    if not result.production_touched:
+        return f"{version} did not go live: production was not touched."
+    if result.outcome == "rolled-back":
+        return f"{version} went live and failed; the previous version is back and serving."
+    return f"{version} went live and failed; the rollback did not complete — check Railway now."
+
+
+def _alert(ctx: _Context, event: str, *, summary: str, failure: str | None = None) -> None:
+    """Alert when kars.yml asks for it. A failed alert is a warning: it never changes the release's result."""
+    from kars_actions.notify import ChannelOverrides, channels_from_config, send_alerts, wanted
+
+    if not wanted(event, ctx.config.alerts) and not (event == "success" and ctx.options.alert_on_success):
+        return
+    options = ctx.options
+    with _stage_quiet(ctx, "alert") as stage:
+        overrides = ChannelOverrides(
+            slack_webhook=options.slack_webhook,
+            discord_webhook=options.discord_webhook,
+            webhook_url=options.webhook_url,
+            webhook_secret=options.webhook_secret,
+        )
+        channels = channels_from_config(ctx.config.alerts, overrides)
+        if not channels:
+            stage.status = "skipped"
+            stage.detail = "no alert channel configured"
+            return
+        sent = send_alerts(_make_alert(ctx, event, summary, failure), channels, ctx.clock, ctx.progress)
+        ctx.result.alerts = sent
+        failed = sent.failed
+        stage.status = "warning" if failed else "ok"
+        stage.detail = f"{event} alert: " + ", ".join(
+            f"{o.name} {'failed' if not o.delivered else 'sent'}" for o in sent.outcomes
+        )
+
+
+def _make_alert(ctx: _Context, event: str, summary: str, failure: str | None) -> Alert:
+    from kars_actions.notify import Alert, run_url_from_environ
+
+    result = ctx.result
+    rollback = "; ".join(f"{r.service}: {r.message or r.status}" for r in result.rollbacks) or None
+    return Alert(
+        event=event,
+        services=list(ctx.services),
+        environment=ctx.environment.name,
+        version=result.plan.tag if result.plan else None,
+        commit_sha=result.commit,
+        commit_subject=_commit_subject(ctx),
+        summary=summary,
+        failure=failure,
+        rollback=rollback,
+        repository=os.environ.get("GITHUB_REPOSITORY"),
+        run_url=run_url_from_environ(),
+        release_url=result.release.html_url if result.release else None,
+        deployment_url=result.environment_url,
+    )
+
+
+def _commit_subject(ctx: _Context) -> str | None:
+    plan = ctx.result.plan
+    if plan is None:
+        return None
+    for commit in plan.commits:
+        if commit.commit.sha == plan.target_sha:
+            return commit.commit.subject
+    return None

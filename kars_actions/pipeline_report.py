@@ -1,0 +1,377 @@
+"""The release's story: stages with outcomes, rendered as terminal lines, a Mermaid flowchart and tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kars_actions import gha
+from kars_actions.errors import EXIT_FAILED, EXIT_OK, KarsError
+from kars_actions.report import Annotation, BaseResult, Style, text_table
+from kars_actions.timing import human_duration
+
+if TYPE_CHECKING:
+    from kars_actions.github import ReleaseRef
+    from kars_actions.health import HealthTarget
+    from kars_actions.health_report import HealthResult
+    from kars_actions.notify import NotifyResult
+    from kars_actions.railway_config import ValidationResult
+    from kars_actions.railway_deploy import DeployOutcome, RollbackOutcome
+    from kars_actions.versioning import VersionPlan
+
+# The stages in the order they run; the last four belong to the failure path and show only when they ran.
+STAGES: dict[str, str] = {
+    "validate": "Validate railway config",
+    "version": "Compute version",
+    "release": "Tag + draft release",
+    "github-deployment": "GitHub deployment",
+    "preflight": "Railway variables",
+    "record-targets": "Record rollback targets",
+    "deploy": "Deploy + wait",
+    "health": "Health (new version)",
+    "publish": "Publish release",
+    "rollback": "Roll back",
+    "restored-health": "Health (restored)",
+    "mark-failed": "Mark failed",
+    "alert": "Alert",
+}
+MAIN_PATH = list(STAGES)[:9]
+ICONS = {
+    "ok": "✅",
+    "failed": "❌",
+    "skipped": "⏭️",
+    "planned": "📝",
+    "pending": "·",
+    "running": "…",
+    "warning": "⚠️",
+}
+OUTCOMES = {
+    "released": "Released: live, healthy, and published",
+    "nothing-to-release": "Nothing to release: no releasable commit since the last release",
+    "already-released": "Already released: this commit's release is published",
+    "planned": "Dry run: plan only, nothing was created or deployed",
+    "failed-before-live": "Failed before going live: production was not touched",
+    "rolled-back": "Failed after going live: rolled back to the previous version",
+    "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
+    "running": "Running",
+}
+
+
+@dataclass
+class Stage:
+    key: str
+    title: str
+    status: str = "pending"  # pending | running | ok | failed | skipped | planned | warning
+    detail: str = ""
+    seconds: float | None = None
+
+
+@dataclass
+class ReleaseResult(BaseResult):
+    environment: str
+    services: list[str]
+    dry_run: bool = False
+    outcome: str = "running"
+    commit: str | None = None
+    plan: VersionPlan | None = None
+    release: ReleaseRef | None = None
+    major_tag: str | None = None
+    validation: ValidationResult | None = None
+    deploy: DeployOutcome | None = None
+    health: HealthResult | None = None
+    planned_health: list[HealthTarget] = field(default_factory=list)
+    restored_health: HealthResult | None = None
+    rollback_targets: dict[str, str | None] = field(default_factory=dict)
+    rollbacks: list[RollbackOutcome] = field(default_factory=list)
+    alerts: NotifyResult | None = None
+    environment_url: str | None = None
+    production_touched: bool = False
+    failure: str | None = None
+    error: KarsError | None = None
+    stages: dict[str, Stage] = field(default_factory=dict)
+
+    def stage(self, key: str) -> Stage:
+        if key not in self.stages:
+            self.stages[key] = Stage(key, STAGES[key])
+        return self.stages[key]
+
+    # --- verdict ----------------------------------------------------------------------------------------------
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome in ("released", "nothing-to-release", "already-released", "planned")
+
+    def exit_code(self) -> int:
+        if self.succeeded:
+            return EXIT_OK
+        if self.error is not None and not self.production_touched:
+            return self.error.exit_code  # 2 config, 3 external: what stopped the release before it went live
+        return EXIT_FAILED
+
+    @property
+    def headline(self) -> str:
+        tag = self.plan.tag if self.plan and self.plan.tag else None
+        text = OUTCOMES.get(self.outcome, self.outcome)
+        return f"{text}" + (f" — {tag} to {self.environment}" if tag else f" — {self.environment}")
+
+    # --- outputs --------------------------------------------------------------------------------------------------
+    def outputs(self) -> dict[str, str]:
+        plan = self.plan
+        services = self.deploy.services if self.deploy else ()
+        healthy = self.health.healthy if self.health else False
+        return {
+            "outcome": self.outcome,
+            "released": "true" if self.outcome == "released" else "false",
+            "version": (plan.version or "") if plan else "",
+            "tag": (plan.tag or "") if plan else "",
+            "previous-tag": (plan.previous_tag or "") if plan else "",
+            "changelog": plan.notes_markdown if plan else "",
+            "release-url": self.release.html_url if self.release else "",
+            "deployment-ids": json.dumps({s.service: s.deployment_id or "" for s in services}, sort_keys=True),
+            "previous-deployment-ids": json.dumps(
+                {k: v or "" for k, v in self.rollback_targets.items()}, sort_keys=True
+            ),
+            "environment-url": self.environment_url or "",
+            "healthy": "true" if healthy else "false",
+            "rolled-back": "true" if any(r.rolled_back for r in self.rollbacks) else "false",
+            "production-touched": "true" if self.production_touched else "false",
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "headline": self.headline,
+            "environment": self.environment,
+            "services": self.services,
+            "commit": self.commit,
+            "dry_run": self.dry_run,
+            "production_touched": self.production_touched,
+            "failure": self.failure,
+            "error": self.error.message if self.error else None,
+            "version": self.plan.to_json() if self.plan else None,
+            "release": self.release.to_json() if self.release else None,
+            "stages": [
+                {"stage": s.key, "title": s.title, "status": s.status, "detail": s.detail, "seconds": s.seconds}
+                for s in self.stages.values()
+            ],
+            "rollback_targets": self.rollback_targets,
+            "deployments": [_deployment_json(s) for s in (self.deploy.services if self.deploy else ())],
+            "health": self.health.to_json() if self.health else None,
+            "planned_health": [_target_json(t) for t in self.planned_health],
+            "rollbacks": [_rollback_json(r) for r in self.rollbacks],
+            "restored_health": self.restored_health.to_json() if self.restored_health else None,
+            "alerts": self.alerts.to_json() if self.alerts else None,
+            "outputs": self.outputs(),
+        }
+
+    # --- terminal -------------------------------------------------------------------------------------------------
+    def text_lines(self, style: Style) -> list[str]:
+        lines = [style.bold(f"kars-actions release → {self.environment}")]
+        if self.commit:
+            lines.append(f"commit      {self.commit}")
+        lines.append(f"services    {', '.join(self.services)}")
+        if self.plan and self.plan.tag:
+            previous = self.plan.previous_tag or "none"
+            lines.append(f"version     {self.plan.tag} (previous {previous}, bump {self.plan.bump or '-'})")
+        lines.append("")
+        for stage in self.stages.values():
+            icon = ICONS.get(stage.status, "?")
+            took = f" ({human_duration(stage.seconds)})" if stage.seconds and stage.seconds >= 0.05 else ""
+            text = f"{icon} {stage.title:<26} {stage.status:<8} {stage.detail}{took}"
+            lines.append(style.bad(text) if stage.status == "failed" else text)
+        if self.planned_health:
+            lines.append("")
+            lines.append("health checks:")
+            for target in self.planned_health:
+                lines.append(f"  {target.name}: {target.method} {target.shown_url}")
+                for assertion in _assertions(target):
+                    lines.append(f"      expect {assertion}")
+        if self.plan and self.plan.notes_markdown and self.outcome in ("planned", "released"):
+            lines.append("")
+            lines.append("release notes:")
+            lines += ["  " + line for line in self.plan.notes_markdown.strip().splitlines()]
+        if self.deploy and not self.dry_run:
+            rows = [
+                [s.service, s.status, s.deployment_id or "-", human_duration(s.duration) if s.duration else "-"]
+                for s in self.deploy.services
+            ]
+            lines.append("")
+            lines += text_table(["service", "status", "deployment", "took"], rows)
+        lines.append("")
+        verdict = self.headline
+        lines.append(style.ok(verdict) if self.succeeded else style.bad(verdict))
+        if self.failure:
+            lines.append(f"reason: {self.failure}")
+        elif self.error is not None:
+            lines.append(f"reason: {self.error.message}")
+            if self.error.hint:
+                lines.append(f"hint: {self.error.hint}")
+        return lines
+
+    # --- step summary ----------------------------------------------------------------------------------------------
+    def mermaid(self) -> str:
+        keys = [k for k in STAGES if k in MAIN_PATH or k in self.stages]
+        lines = ["```mermaid", "flowchart LR"]
+        for key in keys:
+            stage = self.stages.get(key) or Stage(key, STAGES[key])
+            label = f"{STAGES[key]}<br/>{stage.status}".replace('"', "'")
+            lines.append(f'    {key.replace("-", "_")}["{label}"]:::{stage.status}')
+        main = [k.replace("-", "_") for k in MAIN_PATH]
+        lines.append("    " + " --> ".join(main))
+        failure_path = [
+            k.replace("-", "_") for k in ("rollback", "restored-health", "mark-failed", "alert") if k in self.stages
+        ]
+        if failure_path:
+            failed_at = next((k for k in MAIN_PATH if self.stages.get(k, Stage(k, "")).status == "failed"), None)
+            start = failed_at.replace("-", "_") if failed_at else main[-1]
+            lines.append(f"    {start} -. failure .-> " + " --> ".join(failure_path))
+        lines += [
+            "    classDef ok fill:#d4f8d4,stroke:#2da44e",
+            "    classDef failed fill:#ffd7d5,stroke:#cf222e",
+            "    classDef skipped fill:#eeeeee,stroke:#999999",
+            "    classDef planned fill:#ddf4ff,stroke:#0969da",
+            "    classDef pending fill:#ffffff,stroke:#cccccc",
+            "    classDef running fill:#fff8c5,stroke:#9a6700",
+            "    classDef warning fill:#fff8c5,stroke:#9a6700",
+            "```",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def summary_markdown(self) -> str:
+        md = [
+            f"## {ICONS['ok'] if self.succeeded else ICONS['failed']} {gha.md_escape(self.headline)}\n",
+            self.mermaid(),
+        ]
+        plan = self.plan
+        if plan and plan.tag:
+            release = f"[{plan.tag}]({self.release.html_url})" if self.release and self.release.html_url else plan.tag
+            md.append(
+                gha.md_table(
+                    ["version", "previous", "bump", "commit", "environment", "release"],
+                    [
+                        [
+                            plan.version,
+                            plan.previous_tag or "-",
+                            plan.bump or "-",
+                            (self.commit or "")[:12],
+                            self.environment,
+                            release,
+                        ]
+                    ],
+                )
+            )
+        md.append(
+            gha.md_table(
+                ["stage", "outcome", "detail", "took"],
+                [
+                    [
+                        s.title,
+                        f"{ICONS.get(s.status, '')} {s.status}",
+                        s.detail,
+                        human_duration(s.seconds) if s.seconds else "",
+                    ]
+                    for s in self.stages.values()
+                ],
+            )
+        )
+        if self.deploy and self.deploy.services:
+            rows = []
+            for s in self.deploy.services:
+                link = (
+                    f"[{s.deployment_id}]({s.dashboard_url})"
+                    if s.deployment_id and s.dashboard_url
+                    else (s.deployment_id or "-")
+                )
+                rows.append(
+                    [
+                        s.service,
+                        s.status,
+                        link,
+                        self.rollback_targets.get(s.service) or "-",
+                        human_duration(s.duration) if s.duration else "-",
+                        s.reason or "",
+                    ]
+                )
+            md.append(
+                "### Deployments\n\n"
+                + gha.md_table(["service", "status", "deployment", "previous", "took", "note"], rows)
+            )
+        if self.health is not None:
+            md.append(self.health.summary_markdown())
+        elif self.planned_health:
+            rows = [[t.name, f"{t.method} {t.shown_url}", "; ".join(_assertions(t))] for t in self.planned_health]
+            md.append("### Health checks (planned)\n\n" + gha.md_table(["target", "request", "assertions"], rows))
+        if self.rollbacks:
+            rows = [
+                [r.service, r.from_deployment_id or "-", r.target_deployment_id or "-", r.status, r.message]
+                for r in self.rollbacks
+            ]
+            md.append("### Rollback\n\n" + gha.md_table(["service", "from", "to", "status", "detail"], rows))
+            if self.restored_health is not None:
+                md.append("#### Restored version\n\n" + self.restored_health.summary_markdown())
+        if self.failure or self.error:
+            md.append(f"**Why:** {gha.md_escape(self.failure or (self.error.message if self.error else ''))}\n")
+        if self.outcome == "failed-before-live":
+            md.append("Production was not touched: no service went live with this release.\n")
+        if plan and plan.notes_markdown and self.outcome in ("released", "planned"):
+            md.append(f"<details><summary>Release notes</summary>\n\n{plan.notes_markdown}\n</details>\n")
+        return "\n".join(md)
+
+    def annotations(self) -> list[Annotation]:
+        if self.succeeded:
+            return []
+        return [
+            Annotation(
+                "error",
+                self.failure or (self.error.message if self.error else self.headline),
+                title=OUTCOMES.get(self.outcome, "Release failed"),
+            )
+        ]
+
+
+def _assertions(target: HealthTarget) -> list[str]:
+    check = target.check
+    out = ["status " + ", ".join(str(s) for s in check.statuses)]
+    out += [j.describe() for j in check.json]
+    if check.body_contains:
+        out.append(f"body contains {check.body_contains!r}")
+    if check.body_regex:
+        out.append(f"body matches /{check.body_regex}/")
+    out += [f"header {name}: {value}" for name, value in check.headers]
+    if check.max_response_time:
+        out.append(f"response within {check.max_response_time:g}s")
+    if target.check_version:
+        where = f"header {check.version_header}" if check.version_header else f"JSON {check.version_field}"
+        out.append(f"{where} = the released version or commit")
+    return out
+
+
+def _target_json(target: HealthTarget) -> dict[str, Any]:
+    return {"name": target.name, "url": target.shown_url, "method": target.method, "assertions": _assertions(target)}
+
+
+def _deployment_json(s: Any) -> dict[str, Any]:
+    return {
+        "service": s.service,
+        "deployment_id": s.deployment_id,
+        "status": s.status,
+        "live": s.live,
+        "reused": s.reused,
+        "duration_seconds": s.duration,
+        "url": s.url,
+        "dashboard_url": s.dashboard_url,
+        "reason": s.reason,
+    }
+
+
+def _rollback_json(r: Any) -> dict[str, Any]:
+    return {
+        "service": r.service,
+        "rolled_back": r.rolled_back,
+        "live": r.live,
+        "status": r.status,
+        "message": r.message,
+        "from": r.from_deployment_id,
+        "to": r.target_deployment_id,
+        "restored": r.restored_deployment_id,
+    }
