@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 
 PathPart = str | int
+# Paths are tuples, so each level costs its depth: past this, stop (no Railway config comes close).
+MAX_DEPTH = 256
 JsonPath = tuple[PathPart, ...]
 
 
@@ -143,6 +145,8 @@ def _scan_json(text: str, found: Positions) -> None:
                 kind = "object" if c == "{" else "array"
                 frame: _JsonFrame = (kind, path, [0], {})
                 stack.append(frame)
+                if len(stack) > MAX_DEPTH:
+                    raise _Stop
                 pos = _skip_json_ws(text, pos + 1)
                 closer = "}" if kind == "object" else "]"
                 if text[pos] == closer:
@@ -355,6 +359,8 @@ class _TomlScanner:
                     kind = "array" if c == "[" else "table"
                     frame = (kind, path, [0])
                     stack.append(frame)
+                    if len(stack) > MAX_DEPTH:
+                        raise _Stop
                     self.pos += 1
                     self.skip(newlines=kind == "array")
                     if text[self.pos] == ("]" if kind == "array" else "}"):

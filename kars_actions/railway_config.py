@@ -36,6 +36,7 @@ MIGRATION_DOCS = "https://docs.railway.com/infrastructure-as-code"
 # Keys the dashboard exports at the top-level build/deploy that the schema allows only per environment.
 LEGACY_KEYS = frozenset({("build", "buildEnvironment"), ("deploy", "useLegacyStacker")})
 
+_FILE_LEVEL_KINDS = frozenset({"parse", "shadowed"})  # about the file, not one place in its data
 ERROR = "error"
 WARNING = "warning"
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv", "dist", "build", "target"})
@@ -158,7 +159,8 @@ class ValidationResult(BaseResult):
                 continue
             for finding in file.findings:
                 label = style.bad("error") if finding.severity == ERROR else style.warn("warning")
-                lines.append(f"{finding.where(file.path)}: {label}: {finding.message} (at {finding.path})")
+                at = "" if finding.kind in _FILE_LEVEL_KINDS else f" (at {finding.path})"
+                lines.append(f"{finding.where(file.path)}: {label}: {finding.message}{at}")
                 if finding.hint:
                     lines.append(f"    {style.dim('hint')}: {finding.hint}")
         if self.notice:
@@ -476,7 +478,8 @@ def check_bytes(
             shown,
             fmt,
             "file is empty",
-            hint="write the settings (at least {} in JSON) or delete the file so Railway uses the dashboard settings",
+            hint=("write the settings (at least {})" if fmt == "json" else "write the settings")
+            + " or delete the file, so Railway uses the service's dashboard settings",
             at=Position(1, 1),
         )
     parsed = _parse_json(text) if fmt == "json" else _parse_toml(text)
@@ -658,11 +661,14 @@ def _parse_toml(text: str) -> tuple[Any, bool] | Finding:
         twice = re.match(r"Cannot declare \((.*)\) twice", message)
         if twice:
             table = ".".join(part.strip().strip("'\"") for part in twice.group(1).split(",") if part.strip())
-            message = f"table [{table}] is declared twice"
+            first, line, column = _table_headers(text, table, line, column)
+            message = f"table [{table}] is declared twice" + (f" (first at line {first})" if first else "")
             hint = f"merge the two [{table}] sections into one"
         elif message.startswith("Cannot overwrite a value"):
             message = "a key is set twice (or a table is written over a value)"
             hint = "keep one of the two assignments"
+        elif message == "Invalid value":
+            hint = 'strings need quotes (startCommand = "npm start"); lists use [ ], tables { }'
         elif message.startswith("Cannot mutate immutable namespace"):
             hint = "a table defined inline ({ ... }) or by dotted keys cannot be extended later; write it once"
         elif "end of document" in raw and line is None:
@@ -674,6 +680,24 @@ def _parse_toml(text: str) -> tuple[Any, bool] | Finding:
 
 
 # Schema errors into findings -----------------------------------------------------------------------------------------
+
+
+def _table_headers(
+    text: str, table: str, line: int | None, column: int | None
+) -> tuple[int | None, int | None, int | None]:
+    """For a table declared twice: the line of the first ``[table]`` header, and the column of the name in the
+    repeated one (tomllib points past it)."""
+    import re
+
+    pattern = re.compile(r"^\s*\[\s*(" + r"\s*\.\s*".join(re.escape(p) for p in table.split(".")) + r")\s*\]")
+    first = None
+    for number, text_line in enumerate(text.splitlines(), start=1):
+        match = pattern.match(text_line)
+        if match and number != line:
+            first = first or number
+        elif match and number == line:
+            column = match.start(1) + 1
+    return first, line, column
 
 
 def format_path(path: Sequence[object]) -> str:
@@ -733,7 +757,7 @@ _TYPE_WORDS = {
     "string": "a string",
     "integer": "a whole number",
     "number": "a number",
-    "boolean": "true or false",
+    "boolean": "a boolean (true or false)",
     "null": "null",
     "array": "a list",
     "object": "an object",
