@@ -239,15 +239,16 @@ class PollPolicy:
 
     min_interval: float = 5.0
     cap: float = 20.0
-    far_cap: float = 40.0
+    far_cap: float = 50.0
     growth: float = 1.0
     lead: float = 10.0
+    lead_fraction: float = 0.1  # estimates are rarely exact: start fast polling this share of it early too
     deploying_fast: float = 60.0
     overrun: float = 30.0
 
     def interval(self, status: str, since_request: float, in_status: float, expected: float | None) -> float:
         if expected is not None and status not in HELD_STATUSES:
-            to_window = expected - self.lead - since_request
+            to_window = expected - max(self.lead, expected * self.lead_fraction) - since_request
             if to_window > 0:
                 return max(self.min_interval, min(self.far_cap, since_request * self.growth, to_window))
             if since_request <= expected + self.overrun:
