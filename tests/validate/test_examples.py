@@ -31,9 +31,7 @@ def _expected(path: Path) -> list[str]:
 
 
 def _found(result: FileResult) -> list[str]:
-    return [
-        f"{f.severity} {f'{f.line}:{f.column}' if f.line else '-'} {f.path} {f.kind}" for f in result.findings
-    ]
+    return [f"{f.severity} {f'{f.line}:{f.column}' if f.line else '-'} {f.path} {f.kind}" for f in result.findings]
 
 
 def _check(path: Path) -> FileResult:

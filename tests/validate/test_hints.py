@@ -40,9 +40,7 @@ def test_unrelated_key_gets_no_guess() -> None:
         ("regions", (), "deploy.region"),
     ],
 )
-def test_keys_that_are_not_railway_config_say_what_to_do_instead(
-    key: str, parent: tuple[str, ...], words: str
-) -> None:
+def test_keys_that_are_not_railway_config_say_what_to_do_instead(key: str, parent: tuple[str, ...], words: str) -> None:
     hint = unknown_key_hint(key, parent, DEPLOY_KEYS)
     assert hint is not None and words in hint
 

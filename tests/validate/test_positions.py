@@ -27,9 +27,7 @@ def test_json_escaped_keys_are_decoded() -> None:
 
 def test_json_repeated_key_is_reported_and_positions_follow_the_last_one() -> None:
     found = locate_json(JSON_TEXT)
-    assert [(d.path, d.position, d.first) for d in found.duplicates] == [
-        (("build",), Position(4, 3), Position(2, 3))
-    ]
+    assert [(d.path, d.position, d.first) for d in found.duplicates] == [(("build",), Position(4, 3), Position(2, 3))]
     # json keeps the last "build": the locator must point there too
     assert found.value(("build", "builder")) == Position(4, 24)
 
