@@ -66,7 +66,14 @@ from kars_actions.report import Result
     help="First wait between attempts; it grows by --backoff up to --max-interval.",
 )
 @click.option("--backoff", type=click.FloatRange(min=1), default=1.5, show_default=True)
-@click.option("--max-interval", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
+@click.option("--max-interval", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True)
+@click.option(
+    "--confirm-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Wait between the passes that confirm a target is steadily healthy.",
+)
 @click.option("--jitter", type=click.Choice(["full", "decorrelated", "none"]), default="full", show_default=True)
 @click.option(
     "--stable",
@@ -90,7 +97,13 @@ from kars_actions.report import Result
     help="Follow redirects to other hosts (without the custom headers).",
 )
 @click.option("--ca-bundle", type=click.Path(dir_okay=False), default=None, help="PEM file of trusted CAs.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Requests in flight at once, across all targets.",
+)
 @config_option
 @output_options
 def command(
@@ -114,6 +127,7 @@ def command(
     interval: float,
     backoff: float,
     max_interval: float,
+    confirm_interval: float,
     jitter: str,
     stable_passes: int,
     stable_for: float | None,
@@ -164,6 +178,7 @@ def command(
             interval=interval,
             backoff=backoff,
             max_interval=max_interval,
+            confirm_interval=confirm_interval,
             jitter=jitter,
             stable_passes=stable_passes,
             stable_for=stable_for,

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from kars_actions.cli import cli
 from tests.fakes.health_servers import Reply, ScriptedServer, sequence
 
-FAST = ["--interval", "0.01", "--max-interval", "0.02"]
+FAST = ["--interval", "0.01", "--max-interval", "0.02", "--confirm-interval", "0.01"]
 HEALTHY = Reply.json({"status": "ok", "version": "1.4.0", "database": "connected"})
 
 

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.node, pytest.mark.skipif(NODE is None, reason="node is
 CONNECTED = HealthCheck(
     json=(JsonExpectation.parse("status=ok"), JsonExpectation.parse("database=connected")),
 )
-FAST = PollSettings(interval=0.05, max_interval=0.1, deadline=20, timeout=5)
+FAST = PollSettings(interval=0.05, max_interval=0.1, confirm_interval=0.05, deadline=20, timeout=5)
 
 
 @contextmanager
@@ -62,7 +62,7 @@ def test_the_backend_is_unhealthy_without_a_database() -> None:
     with backend(APP_VERSION="1.4.0") as base:
         result = check_health(
             [HealthTarget("backend", f"{base}/api/health", CONNECTED)],
-            settings=PollSettings(interval=0.05, max_interval=0.1, retries=2, timeout=5),
+            settings=PollSettings(interval=0.05, max_interval=0.1, confirm_interval=0.05, retries=2, timeout=5),
         )
     outcome = result.outcomes[0]
     assert not outcome.healthy and outcome.last_status == 503

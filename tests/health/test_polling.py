@@ -69,7 +69,7 @@ def test_stable_for_requires_passing_for_a_duration(clock: FakeClock) -> None:
     with ScriptedServer(sequence(OK)) as server:
         result = check_health(
             [HealthTarget("api", server.url(), STATUS_OK)],
-            settings=settings(stable_passes=1, stable_for=5.0, interval=1.0),
+            settings=settings(stable_passes=1, stable_for=5.0, confirm_interval=1.0),
             clock=clock,
         )
     assert result.healthy
