@@ -22,7 +22,7 @@ if ((BASH_VERSINFO[0] < 4)); then
   fail "bash 4 or newer is needed (found $BASH_VERSION)"
 fi
 
-command="${1:-}"
+command="${1:-${KARS_INPUT_COMMAND:-release}}"
 python="${KARS_PYTHON:-}"
 [[ -n "$python" ]] || fail "KARS_PYTHON is not set: scripts/setup.sh must run first"
 

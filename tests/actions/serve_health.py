@@ -1,6 +1,6 @@
 """A loopback health endpoint for the self-test workflow: ``GET /api/health`` answers like the example backend.
 
-    python -m tests.actions.serve_health --port 8767 --version 1.2.3
+python -m tests.actions.serve_health --port 8767 --version 1.2.3
 """
 
 from __future__ import annotations

@@ -1,0 +1,205 @@
+"""scripts/run.sh turns KARS_INPUT_* into argv without ever letting an input become shell code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "scripts" / "run.sh"
+SETUP = ROOT / "scripts" / "setup.sh"
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+RECORDER = """#!/usr/bin/env python3
+import json, os, sys
+record = {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items()
+          if k.startswith(("KARS_", "RAILWAY_", "GITHUB_TOKEN"))}}
+with open(os.environ["RECORD_TO"], "w") as handle:
+    json.dump(record, handle)
+sys.exit(int(os.environ.get("RECORD_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Path:
+    path = tmp_path / "python"
+    path.write_text(RECORDER.replace("python3", Path(shutil.which("python3") or "/usr/bin/python3").name))
+    path.chmod(0o755)
+    return path
+
+
+def run(recorder: Path, tmp_path: Path, command: str | None, inputs: dict[str, str], **extra: str) -> Any:
+    record = tmp_path / "record.json"
+    record.unlink(missing_ok=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "KARS_PYTHON": str(recorder),
+        "RECORD_TO": str(record),
+        **{f"KARS_INPUT_{k.upper().replace('-', '_')}": v for k, v in inputs.items()},
+        **extra,
+    }
+    argv = ["bash", str(RUN)] + ([command] if command else [])
+    completed = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30, check=False)
+    data = json.loads(record.read_text()) if record.exists() else None
+    return completed, data
+
+
+def cli_args(data: Any) -> list[str]:
+    argv: list[str] = data["argv"]
+    assert argv[:5] == ["-I", "-X", "utf8", "-m", "kars_actions"]
+    return argv[6:]
+
+
+HOSTILE = ['it\'s "quoted"', "$(touch pwned)", "`touch pwned`", "a;b && c | d", "${HOME}", "*", "--format=json"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_input_reaches_argv_as_one_literal_argument(recorder: Path, tmp_path: Path, value: str) -> None:
+    completed, data = run(recorder, tmp_path, "deploy", {"environment": value, "commit": value})
+    assert completed.returncode == 0, completed.stderr
+    args = cli_args(data)
+    assert args[args.index("--environment") + 1] == value
+    assert args[args.index("--commit") + 1] == value
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_newline_lists_become_one_flag_per_line_keeping_spaces_inside(recorder: Path, tmp_path: Path) -> None:
+    expect_json = 'status=ok\n\n  message=all "good" here  \r\n$(id)=1\n'
+    completed, data = run(
+        recorder, tmp_path, "health", {"expect-json": expect_json, "urls": "http://a/x\nhttp://b/y\n"}
+    )
+    assert completed.returncode == 0, completed.stderr
+    args = cli_args(data)
+    pairs = [args[i + 1] for i, a in enumerate(args) if a == "--expect-json"]
+    assert pairs == ["status=ok", 'message=all "good" here', "$(id)=1"]
+    assert args[-3:] == ["--", "http://a/x", "http://b/y"]
+
+
+def test_service_lists_split_on_commas_spaces_and_newlines(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "deploy", {"services": "api, web\nworker  cron"})
+    args = cli_args(data)
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--service"] == ["api", "web", "worker", "cron"]
+
+
+def test_empty_inputs_pass_no_flag_so_cli_defaults_apply(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "deploy", {"environment": "", "timeout": "  ", "dry-run": "false"})
+    assert cli_args(data) == ["--format", "github"]
+    assert data["argv"][5] == "deploy"
+
+
+def test_tokens_travel_as_environment_never_as_arguments(recorder: Path, tmp_path: Path) -> None:
+    secret = "rw_$(secret)_token"
+    _, data = run(
+        recorder,
+        tmp_path,
+        "release",
+        {"railway-token": secret, "github-token": "ghs_x", "slack-webhook": "https://hooks/s", "webhook-secret": "k"},
+    )
+    assert secret not in data["argv"]
+    assert data["env"]["RAILWAY_TOKEN"] == secret
+    assert data["env"]["GITHUB_TOKEN"] == "ghs_x"
+    assert data["env"]["KARS_SLACK_WEBHOOK"] == "https://hooks/s"
+    assert data["env"]["KARS_WEBHOOK_SECRET"] == "k"
+
+
+def test_health_headers_go_through_the_environment(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "health", {"headers": "Authorization: Bearer abc\nX-Key: 1"})
+    assert "Authorization: Bearer abc" not in " ".join(data["argv"])
+    assert data["env"]["KARS_HEALTH_HEADERS"] == "Authorization: Bearer abc\nX-Key: 1"
+
+
+def test_raw_inputs_are_not_inherited_by_the_cli(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "deploy", {"railway-token": "tok", "services": "api"})
+    assert not [name for name in data["env"] if name.startswith("KARS_INPUT_")]
+
+
+def test_booleans_accept_true_false_and_reject_anything_else(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "validate", {"strict": "false", "deprecation-notice": "false"})
+    assert cli_args(data)[2:] == ["--lenient", "--no-deprecation-notice"]
+    completed, data = run(recorder, tmp_path, "deploy", {"dry-run": "yes please"})
+    assert completed.returncode == 2 and data is None
+    assert "dry-run must be true or false" in completed.stdout
+
+
+def test_validate_paths_are_positional_after_a_double_dash(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "validate", {"paths": "--schema=evil.json\napp/railway.json"})
+    assert cli_args(data)[-3:] == ["--", "--schema=evil.json", "app/railway.json"]
+
+
+def test_root_action_runs_the_command_input_and_defaults_to_release(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, None, {"command": "validate"})
+    assert data["argv"][5] == "validate"
+    _, data = run(recorder, tmp_path, None, {})
+    assert data["argv"][5] == "release"
+
+
+def test_root_action_maps_its_timeouts_to_each_command(recorder: Path, tmp_path: Path) -> None:
+    inputs = {"deploy-timeout": "600", "health-deadline": "120", "total-timeout": "1800"}
+    _, data = run(recorder, tmp_path, "release", inputs)
+    args = cli_args(data)
+    assert args[args.index("--deploy-timeout") + 1] == "600"
+    assert args[args.index("--health-deadline") + 1] == "120"
+    assert args[args.index("--timeout") + 1] == "1800"
+    _, data = run(recorder, tmp_path, "deploy", inputs)
+    assert cli_args(data)[-2:] == ["--timeout", "600"]
+
+
+def test_unknown_command_is_a_usage_error_not_an_execution(recorder: Path, tmp_path: Path) -> None:
+    completed, data = run(recorder, tmp_path, None, {"command": "deploy; touch pwned"})
+    assert completed.returncode == 2 and data is None
+    assert "unknown command" in completed.stdout
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_working_directory_is_entered_and_a_missing_one_is_a_clear_error(recorder: Path, tmp_path: Path) -> None:
+    (tmp_path / "app dir").mkdir()
+    _, data = run(recorder, tmp_path, "test", {"working-directory": "app dir"})
+    assert Path(data["cwd"]).name == "app dir"
+    completed, data = run(recorder, tmp_path, "test", {"working-directory": "nope"})
+    assert completed.returncode == 2 and data is None
+    assert "working-directory 'nope' does not exist" in completed.stdout
+
+
+def test_the_cli_exit_code_is_the_step_exit_code(recorder: Path, tmp_path: Path) -> None:
+    completed, _ = run(recorder, tmp_path, "health", {}, RECORD_EXIT="3")
+    assert completed.returncode == 3
+
+
+def test_real_cli_writes_the_declared_outputs(tmp_path: Path) -> None:
+    """End to end with the real package: validate writes every output validate/action.yml declares."""
+    import sys
+
+    import yaml
+
+    (tmp_path / "railway.json").write_text('{"build": {"builder": "NIXPACKS"}}\n')
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {
+        "PATH": os.environ["PATH"],
+        "KARS_PYTHON": sys.executable,
+        "KARS_INPUT_PATHS": "railway.json",
+        "KARS_INPUT_DEPRECATION_NOTICE": "false",
+        "GITHUB_OUTPUT": str(output),
+        "PYTHONPATH": str(ROOT),
+    }
+    completed = subprocess.run(
+        ["bash", str(RUN), "validate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    written = {line.split("<<", 1)[0] for line in output.read_text().splitlines() if "<<ghadelimiter_" in line}
+    declared = set(yaml.safe_load((ROOT / "validate" / "action.yml").read_text())["outputs"])
+    assert declared <= written
+
+
+def test_setup_refuses_to_run_without_the_python_from_setup_python(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)}
+    completed = subprocess.run(["bash", str(SETUP)], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert completed.returncode == 2
+    assert "setup-python step must run first" in completed.stdout
