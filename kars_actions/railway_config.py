@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from kars_actions import gha
 from kars_actions.errors import UsageError
-from kars_actions.positions import JsonPath, Position, Positions, locate_json, locate_toml
-from kars_actions.railway_config_cron import cron_problem
-from kars_actions.railway_config_hints import LEGACY_HINT, enum_hint, section_of, unknown_key_hint
 from kars_actions.report import Annotation, BaseResult, Style
 
+# Only a file with problems needs positions, hints or schema errors: keep them off the import path of a clean run.
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
+
+    from kars_actions.positions import JsonPath, Position, Positions
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "railway.schema.json"
 SCHEMA_URL = "https://railway.com/railway.schema.json"
@@ -446,11 +446,13 @@ def validate_file(path: Path, *, checker: SchemaChecker, strict: bool = True, ro
     return result
 
 
-def _unparsed(shown: str, fmt: str, message: str, *, hint: str | None = None, at: Position | None = None) -> FileResult:
+def _unparsed(
+    shown: str, fmt: str, message: str, *, hint: str | None = None, at: tuple[int, int] | None = None
+) -> FileResult:
     return FileResult(
         shown,
         fmt,
-        [Finding(ERROR, "parse", message, line=at.line if at else None, column=at.column if at else None, hint=hint)],
+        [Finding(ERROR, "parse", message, line=at[0] if at else None, column=at[1] if at else None, hint=hint)],
         parsed=False,
     )
 
@@ -480,7 +482,7 @@ def check_bytes(
             "file is empty",
             hint=("write the settings (at least {})" if fmt == "json" else "write the settings")
             + " or delete the file, so Railway uses the service's dashboard settings",
-            at=Position(1, 1),
+            at=(1, 1),
         )
     parsed = _parse_json(text) if fmt == "json" else _parse_toml(text)
     if isinstance(parsed, Finding):
@@ -520,6 +522,8 @@ class _Locator:
     @property
     def positions(self) -> Positions:
         if self._positions is None:
+            from kars_actions.positions import locate_json, locate_toml
+
             self._positions = locate_json(self.text) if self.fmt == "json" else locate_toml(self.text)
         return self._positions
 
@@ -533,16 +537,16 @@ class _Locator:
 # Parsing -----------------------------------------------------------------------------------------------------------
 
 
-def _encoding_problem(data: bytes) -> tuple[str, str | None, Position | None] | None:
+def _encoding_problem(data: bytes) -> tuple[str, str | None, tuple[int, int]] | None:
     if data.startswith(b"\xef\xbb\xbf"):
         return (
             "file starts with a UTF-8 byte order mark (BOM), which JSON and TOML parsers reject",
             "save the file as UTF-8 without BOM (in VS Code: click 'UTF-8 with BOM' in the status bar → "
             "Save with Encoding → UTF-8)",
-            Position(1, 1),
+            (1, 1),
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return ("file is UTF-16 text, not UTF-8", "save the file as UTF-8", Position(1, 1))
+        return ("file is UTF-16 text, not UTF-8", "save the file as UTF-8", (1, 1))
     if b"\x00" in data[:8192]:
         offset = data.index(b"\x00")
         return ("file is binary (it contains NUL bytes), not a text config", None, _byte_position(data, offset))
@@ -558,10 +562,11 @@ def _encoding_problem(data: bytes) -> tuple[str, str | None, Position | None] | 
     return None
 
 
-def _byte_position(data: bytes, offset: int) -> Position:
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and character column of a byte offset."""
     line_start = data.rfind(b"\n", 0, offset) + 1
     column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
-    return Position(data.count(b"\n", 0, offset) + 1, column)
+    return (data.count(b"\n", 0, offset) + 1, column)
 
 
 _CONFLICT_MARKERS = ("<<<<<<<", "=======", ">>>>>>>")
@@ -626,6 +631,8 @@ def _parse_json(text: str) -> tuple[Any, bool] | Finding:
 def _json_constant_error(text: str, message: str) -> Finding:
     name = message.split(" ", 1)[0]
     offset = max(text.find(name), 0)
+    from kars_actions.positions import Positions
+
     pos = Positions(text).at(offset)
     return Finding(
         ERROR, "parse", f"invalid JSON: {message}", line=pos.line, column=pos.column, hint="write a number, or null"
@@ -845,6 +852,8 @@ def _explain(error: ValidationError, checker: SchemaChecker, locator: _Locator, 
     if error.validator == "enum":
         values: Any = error.validator_value
         allowed = list(values)
+        from kars_actions.railway_config_hints import enum_hint
+
         hint, case_only = enum_hint(name, error.instance, allowed)
         listed = ", ".join(str(a) for a in allowed)
         return [
@@ -940,6 +949,8 @@ def _unknown_keys(
     import re
 
     elsewhere: dict[str, Iterable[str]] = {}
+    from kars_actions.railway_config_hints import LEGACY_HINT, section_of, unknown_key_hint
+
     if section_of(path) == "" and len(path) in (0, 2):
         elsewhere = {"deploy": checker.section_keys("deploy"), "build": checker.section_keys("build")}
     findings: list[Finding] = []
@@ -1031,6 +1042,8 @@ def _deploy_warnings(
         )
     cron = deploy.get("cronSchedule")
     if isinstance(cron, str):
+        from kars_actions.railway_config_cron import cron_problem
+
         problem = cron_problem(cron)
         if problem:
             found.append(
