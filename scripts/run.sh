@@ -127,7 +127,10 @@ build_release() {
   opt --deploy-timeout "${KARS_INPUT_DEPLOY_TIMEOUT:-}"
   opt --health-deadline "${KARS_INPUT_HEALTH_DEADLINE:-}"
   opt --timeout "${KARS_INPUT_TOTAL_TIMEOUT:-}"
-  lines --health-url "${KARS_INPUT_HEALTH_URLS:-}"
+  if [[ -n "$(trim "${KARS_INPUT_HEALTH_URLS:-}")" ]]; then
+    fail "health-urls is for command: health; a release checks each service: give service-urls (NAME=URL per line) or health checks in kars.yml"
+  fi
+  lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
   lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
   words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
@@ -153,9 +156,11 @@ build_tag() {
   opt --bump "${KARS_INPUT_BUMP:-}"
   opt --version "${KARS_INPUT_VERSION:-}"
   opt --prerelease "${KARS_INPUT_PRERELEASE:-}"
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
   opt --tag-prefix "${KARS_INPUT_TAG_PREFIX:-}"
   opt --target "${KARS_INPUT_TARGET:-}"
   switch draft --draft --no-draft "${KARS_INPUT_DRAFT:-}"
+  switch force --force "" "${KARS_INPUT_FORCE:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
@@ -182,6 +187,7 @@ build_health() {
   opt --deadline "${KARS_INPUT_DEADLINE:-${KARS_INPUT_HEALTH_DEADLINE:-}}"
   opt --interval "${KARS_INPUT_INTERVAL:-}"
   opt --stable "${KARS_INPUT_STABLE:-}"
+  lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
   positional "${KARS_INPUT_URLS:-${KARS_INPUT_HEALTH_URLS:-}}"
 }
 

@@ -267,3 +267,14 @@ def test_zizmor_pedantic_reports_nothing() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "No findings to report" in completed.stdout + completed.stderr
+
+
+def test_root_action_outputs_are_written_by_some_command() -> None:
+    written: set[str] = set()
+    for command in ["release", *STEP_ACTIONS]:
+        if importlib.util.find_spec(COMMANDS[command][0]) is not None:
+            written |= _output_keys_of(command)
+    if importlib.util.find_spec(COMMANDS["release"][0]) is None:
+        pytest.skip("kars_actions.cli.release is not written yet")
+    declared = set(load(ROOT / "action.yml")["outputs"])
+    assert declared <= written, f"action.yml declares outputs no command writes: {declared - written}"

@@ -203,3 +203,15 @@ def test_setup_refuses_to_run_without_the_python_from_setup_python(tmp_path: Pat
     completed = subprocess.run(["bash", str(SETUP)], env=env, capture_output=True, text=True, timeout=30, check=False)
     assert completed.returncode == 2
     assert "setup-python step must run first" in completed.stdout
+
+
+def test_release_refuses_health_urls_instead_of_ignoring_them(recorder: Path, tmp_path: Path) -> None:
+    completed, data = run(recorder, tmp_path, "release", {"health-urls": "https://app/health"})
+    assert completed.returncode == 2 and data is None
+    assert "service-urls" in completed.stdout
+    _, data = run(recorder, tmp_path, "release", {"service-urls": "api=https://api.example\nweb=https://web.example"})
+    args = cli_args(data)
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--service-url"] == [
+        "api=https://api.example",
+        "web=https://web.example",
+    ]
