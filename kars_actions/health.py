@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from kars_actions import gha
 from kars_actions.config import Config, HealthCheckConfig, ServiceConfig
@@ -77,6 +78,9 @@ class HealthTarget:
             raise UsageError(f"health target {self.name!r}: method must be GET or HEAD, not {self.method!r}")
         for value in self.headers.values():
             gha.SECRETS.register(value)
+        password = urlsplit(self.url).password
+        if password:
+            gha.SECRETS.register(password)
 
     @property
     def shown_url(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -118,6 +119,13 @@ class _Server(ThreadingHTTPServer):
         self.streamed = 0
         self.seen: list[Seen] = []
         self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up mid-answer (a capped body, a timeout) is expected here, not worth a traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class ScriptedServer:

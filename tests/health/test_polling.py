@@ -265,9 +265,11 @@ def test_head_requests_and_custom_headers_are_sent(clock: FakeClock) -> None:
     assert server.seen[0].headers["x-probe"] == "yes"
 
 
-def test_header_values_are_registered_as_secrets() -> None:
-    HealthTarget("api", "http://127.0.0.1:1/", headers={"Authorization": "Bearer masked-value"})
-    assert gha.SECRETS.redact("token Bearer masked-value") == "token ***"
+def test_header_values_and_url_passwords_are_registered_as_secrets() -> None:
+    target = HealthTarget("api", "http://user:url-pass-word@127.0.0.1:1/", headers={"Authorization": "Bearer masked"})
+    assert gha.SECRETS.redact("token Bearer masked") == "token ***"
+    assert gha.SECRETS.redact("p=url-pass-word") == "p=***"
+    assert target.shown_url == "http://127.0.0.1:1/"
 
 
 def test_many_targets_are_checked_together_over_one_pool(clock: FakeClock) -> None:
