@@ -767,24 +767,21 @@ class GitHubReleases:
             ),
         )
 
-    def previous_deployment_failed(self, environment: str, current: DeploymentRef) -> bool:
-        """Whether the deployment to ``environment`` before ``current`` ended in failure: this success is then a
-        recovery, which the team hears about. Read before ``deactivate_superseded`` overwrites that state."""
+    def last_deployment_failed(self, environment: str) -> bool:
+        """Whether the newest deployment to ``environment`` ended in failure; read before this run posts its own
+        status, so that a success now is known as a recovery (the first success after a failure)."""
         if self._repo is None:
             return False
 
-        def previous() -> Any:
+        def newest() -> Any:
             for deployment in self._repo.get_deployments(environment=environment).get_page(0):
-                if deployment.id < current.id:
-                    return deployment
+                return deployment
             return None
 
-        before = self.api.call(f"listing deployments to {environment}", None, previous)
-        if before is None:
+        last = self.api.call(f"listing deployments to {environment}", None, newest)
+        if last is None:
             return False
-        statuses = self._get_json(
-            f"reading deployment {before.id}", f"/deployments/{before.id}/statuses", {"per_page": 1}
-        )
+        statuses = self._get_json(f"reading deployment {last.id}", f"/deployments/{last.id}/statuses", {"per_page": 1})
         return bool(statuses) and statuses[0].get("state") in ("failure", "error")
 
     def deactivate_superseded(self, environment: str, keep: DeploymentRef) -> list[int]:

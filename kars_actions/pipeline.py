@@ -78,6 +78,7 @@ class _Context:
     railway: RailwayClient | None = None
     target: RailwayTarget | None = None
     snapshots: dict[str, ServiceSnapshot] = field(default_factory=dict)
+    previous_failed: bool = False
 
 
 class _StageFailed(Exception):
@@ -313,6 +314,7 @@ def _github_deployment(ctx: _Context) -> None:
             stage.status = "planned"
             stage.detail = f"would open a GitHub deployment to {ctx.environment.name}, in_progress"
             return
+        ctx.previous_failed = _last_deployment_failed(ctx)
         ctx.gh_deployment = ctx.github.start_deployment(
             ctx.environment.name,
             plan.target_sha,
@@ -489,8 +491,7 @@ def _health(ctx: _Context) -> None:
 def _health_failure(health: HealthResult) -> str:
     parts = []
     for outcome in health.unhealthy():
-        failure = outcome.failure
-        why = str(failure) if failure else outcome.reason
+        why = "; ".join(str(f) for f in outcome.failures) or outcome.reason
         parts.append(f"{outcome.target.name}: {why}")
     return "; ".join(parts)
 
@@ -504,7 +505,7 @@ def _move_major(ctx: _Context) -> bool:
 def _succeed(ctx: _Context) -> None:
     plan = ctx.result.plan
     assert plan is not None
-    recovered = _previous_release_failed(ctx)
+    recovered = ctx.previous_failed
     with _stage(ctx, "publish") as stage:
         env_url = ctx.environment.url or _first_url(ctx)
         ctx.result.environment_url = env_url
@@ -532,13 +533,13 @@ def _first_url(ctx: _Context) -> str | None:
     return next(iter(urls.values()), None)
 
 
-def _previous_release_failed(ctx: _Context) -> bool:
-    if ctx.github is None or ctx.gh_deployment is None:
+def _last_deployment_failed(ctx: _Context) -> bool:
+    if ctx.github is None or ctx.options.dry_run:
         return False
     try:
-        return ctx.github.previous_deployment_failed(ctx.environment.name, ctx.gh_deployment)
+        return ctx.github.last_deployment_failed(ctx.environment.name)
     except KarsError:
-        return False
+        return False  # only decides between a success and a recovery alert: never worth failing the release
 
 
 # --- failure --------------------------------------------------------------------------------------------------------
