@@ -266,7 +266,7 @@ def test_happy_path_two_services_deploys_verifies_and_publishes(world: World) ->
 
 def test_health_failure_after_going_live_rolls_back_and_marks_the_release_failed(world: World) -> None:
     world.apps["backend"].bad_commits.add(world.head)
-    code, report, err = world.release()
+    code, report, _err = world.release()
     assert code == 1
     assert report["outcome"] == "rolled-back" and report["production_touched"] is True
     status = stage_status(report)
