@@ -44,6 +44,8 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 from graphql.utilities import value_from_ast_untyped
 
+from tests.fakes.clock import FakeClock
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO.parent / "shared" / "reference" / "railway-graphql-schema.json"
 EPOCH = datetime(2026, 3, 1, tzinfo=UTC)
@@ -66,28 +68,7 @@ def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema | None:
         return _schema
 
 
-class SimClock:
-    """A clock that moves only when told (or when someone sleeps on it). Thread-safe."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += max(0.0, seconds)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
+SimClock = FakeClock  # the simulator's clock: the same test clock every fake uses
 
 
 # --- Scripts: how a deployment moves ------------------------------------------------------------------------------

@@ -6,28 +6,11 @@ from pathlib import Path
 import pytest
 
 from kars_actions.timing import Deadline
+from tests.fakes.clock import FakeClock
 from tests.fakes.github_fake import GitHubFake
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
 TOKEN = "ghs_fake_token"
-
-
-class FakeClock:
-    """Time moves only when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 @pytest.fixture
@@ -38,7 +21,7 @@ def fake() -> Iterator[GitHubFake]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

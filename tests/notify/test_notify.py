@@ -36,27 +36,12 @@ from kars_actions.notify import (
 )
 from kars_actions.report import Style
 from kars_actions.timing import SYSTEM_CLOCK
+from tests.fakes.clock import FakeClock
 
 SLACK = "https://hooks.slack.example/services/T000/B000/slacksecretpart"
 DISCORD = "https://discord.example/api/webhooks/123/discordsecretpart"
 HOOK = "https://alerts.example/kars/hooksecretpart"
 HOSTILE = 'Fix "quotes" }]} \\n\n```rm -rf /``` <!channel> <@U123> @everyone @here <https://evil|click> & *bold* `x`'
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def make_alert(**changes: Any) -> Alert:
