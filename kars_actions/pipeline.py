@@ -115,32 +115,49 @@ def run_release(
         deadline=Deadline.after(options.total_timeout, clock),
     )
     try:
+        _run_stages(ctx)
+    finally:
+        _close(ctx)
+    return result
+
+
+def _run_stages(ctx: _Context) -> None:
+    result = ctx.result
+    try:
         _validate(ctx)
         if not _version(ctx):
-            return result
+            return
         _open_github(ctx)
         _tag_and_draft(ctx)
         if result.outcome == "already-released":
-            return result
+            return
         _github_deployment(ctx)
         _open_railway(ctx)
         _preflight(ctx)
         _record_targets(ctx)
-        if options.dry_run:
+        if ctx.options.dry_run:
             _plan(ctx)
             result.outcome = "planned"
-            return result
+            return
         _deploy(ctx)
         _health(ctx)
-        _succeed(ctx)
     except _StageFailed:
         _fail(ctx)
-    finally:
-        if ctx.railway is not None:
-            ctx.railway.close()
-        if ctx.github is not None:
-            ctx.github.close()
-    return result
+        return
+    try:
+        _succeed(ctx)
+    except _StageFailed:
+        # Production is live and healthy; only GitHub did not take the news. Rolling back a healthy release over
+        # an API hiccup would do harm: say so, and let a rerun (which resumes) publish it.
+        result.outcome = "publish-failed"
+        result.production_touched = True
+
+
+def _close(ctx: _Context) -> None:
+    if ctx.railway is not None:
+        ctx.railway.close()
+    if ctx.github is not None:
+        ctx.github.close()
 
 
 # --- choosing what to release ------------------------------------------------------------------------------------
@@ -199,8 +216,9 @@ def _railway_name(ctx: _Context, service: str) -> str:
 
 
 @contextmanager
-def _stage(ctx: _Context, key: str) -> Iterator[Stage]:
-    """Time a stage; a KarsError inside it marks it failed and stops the release."""
+def _stage(ctx: _Context, key: str, *, stop_on_failure: bool = True) -> Iterator[Stage]:
+    """Time a stage and record its outcome. On the main path a failure stops the release; on the failure path
+    (``stop_on_failure=False``) it is recorded and the remaining clean-up still runs."""
     stage = ctx.result.stage(key)
     start = ctx.clock.monotonic()
     stage.status = "running"
@@ -210,13 +228,14 @@ def _stage(ctx: _Context, key: str) -> Iterator[Stage]:
     except KarsError as error:
         stage.status = "failed"
         stage.detail = stage.detail or error.message
-        ctx.result.error = error
-        raise _StageFailed from None
+        if stop_on_failure:
+            ctx.result.error = error
+            raise _StageFailed from None
     finally:
         stage.seconds = ctx.clock.monotonic() - start
     if stage.status == "running":
         stage.status = "ok"
-    if stage.status == "failed":
+    if stage.status == "failed" and stop_on_failure:
         raise _StageFailed
 
 
@@ -568,7 +587,7 @@ def _rollback(ctx: _Context, live: list[Any]) -> None:
     from kars_actions.railway import rollback_service
 
     assert ctx.railway is not None and ctx.target is not None
-    with _stage_quiet(ctx, "rollback") as stage:
+    with _stage(ctx, "rollback", stop_on_failure=False) as stage:
         refs = {ref.label: ref for ref in ctx.target.services}
         for service in live:
             target_id = ctx.result.rollback_targets.get(service.service)
@@ -608,7 +627,7 @@ def _recheck_restored(ctx: _Context) -> None:
     """The restored version must answer healthy too (it is the old version: no version assertion)."""
     from kars_actions.health import check_health
 
-    with _stage_quiet(ctx, "restored-health") as stage:
+    with _stage(ctx, "restored-health", stop_on_failure=False) as stage:
         restored = {r.service for r in ctx.result.rollbacks if r.live}
         try:
             targets = [t for t in _health_targets(ctx, _service_urls(ctx)) if t.service in restored]
@@ -631,27 +650,9 @@ def _recheck_restored(ctx: _Context) -> None:
         stage.detail = "restored version healthy" if health.healthy else _health_failure(health)
 
 
-@contextmanager
-def _stage_quiet(ctx: _Context, key: str) -> Iterator[Stage]:
-    """A stage of the failure path: errors are recorded, never re-raised (the failure path must finish)."""
-    stage = ctx.result.stage(key)
-    start = ctx.clock.monotonic()
-    stage.status = "running"
-    ctx.progress(f"▶ {stage.title}")
-    try:
-        yield stage
-    except KarsError as error:
-        stage.status = "failed"
-        stage.detail = error.message
-    finally:
-        stage.seconds = ctx.clock.monotonic() - start
-    if stage.status == "running":
-        stage.status = "ok"
-
-
 def _mark_failed_on_github(ctx: _Context, reason: str) -> None:
     assert ctx.github is not None
-    with _stage_quiet(ctx, "mark-failed") as stage:
+    with _stage(ctx, "mark-failed", stop_on_failure=False) as stage:
         if ctx.gh_deployment is not None:
             ctx.github.deployment_status(ctx.gh_deployment, "failure", reason)
         if ctx.release is not None and ctx.release.draft:
@@ -676,7 +677,7 @@ def _alert(ctx: _Context, event: str, *, summary: str, failure: str | None = Non
     if not wanted(event, ctx.config.alerts) and not (event == "success" and ctx.options.alert_on_success):
         return
     options = ctx.options
-    with _stage_quiet(ctx, "alert") as stage:
+    with _stage(ctx, "alert", stop_on_failure=False) as stage:
         overrides = ChannelOverrides(
             slack_webhook=options.slack_webhook,
             discord_webhook=options.discord_webhook,

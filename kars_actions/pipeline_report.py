@@ -54,6 +54,7 @@ OUTCOMES = {
     "failed-before-live": "Failed before going live: production was not touched",
     "rolled-back": "Failed after going live: rolled back to the previous version",
     "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
+    "publish-failed": "Live and healthy, but the GitHub release could not be published: rerun to publish it",
     "running": "Running",
 }
 
@@ -104,8 +105,8 @@ class ReleaseResult(BaseResult):
     def exit_code(self) -> int:
         if self.succeeded:
             return EXIT_OK
-        if self.error is not None and not self.production_touched:
-            return self.error.exit_code  # 2 config, 3 external: what stopped the release before it went live
+        if self.error is not None and (not self.production_touched or self.outcome == "publish-failed"):
+            return self.error.exit_code  # 2 config, 3 external: what stopped the release without a rollback
         return EXIT_FAILED
 
     @property

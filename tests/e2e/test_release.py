@@ -426,3 +426,20 @@ def test_release_as_a_real_process_prints_github_annotations_and_outputs(world: 
     assert "rolled-back<<ghadelimiter_" in outputs.read_text()
     shown = [line for line in proc.stdout.splitlines() if not line.startswith("::add-mask::")]
     assert world.token not in "\n".join(shown) + proc.stderr + text
+
+
+def test_publish_refused_after_a_healthy_deploy_keeps_production_and_says_rerun(world: World) -> None:
+    def revoke(fake: GitHubFake) -> None:
+        fake.permissions["contents"] = False
+
+    world.github.on("PATCH", r"/releases/\d+$", revoke)
+    code, report, _ = world.release()
+    assert code == 3
+    assert report["outcome"] == "publish-failed" and report["production_touched"] is True
+    assert "contents: write" in report["error"]
+    assert world.sim.count("deploymentRollback") == 0
+    assert all(app.live_commit() == world.head for app in world.apps.values())
+    world.github.permissions["contents"] = True
+    code, report, _ = world.release()
+    assert code == 0 and report["outcome"] == "released"
+    assert len(world.github.releases_for("v0.1.0")) == 1
