@@ -51,6 +51,7 @@ class ReleaseOptions:
     health_deadline: float = 300.0
     total_timeout: float = 1800.0
     service_urls: dict[str, str] = field(default_factory=dict)
+    health_urls: tuple[str, ...] = ()
     expect_status: tuple[str, ...] = ()
     expect_json: tuple[str, ...] = ()
     alert_on_success: bool = False
@@ -446,7 +447,9 @@ def _health_targets(ctx: _Context, service_urls: dict[str, str]) -> list[HealthT
     from kars_actions.health_plan import CheckOverrides, HealthPlan, plan_targets
 
     overrides = CheckOverrides(expect_status=ctx.options.expect_status, expect_json=ctx.options.expect_json)
-    plan = HealthPlan(services=tuple(ctx.services), service_urls=service_urls, overrides=overrides)
+    plan = HealthPlan(
+        urls=ctx.options.health_urls, services=tuple(ctx.services), service_urls=service_urls, overrides=overrides
+    )
     return [replace(t, check_version=t.check_version and _reports_version(t)) for t in plan_targets(plan, ctx.config)]
 
 

@@ -127,9 +127,7 @@ build_release() {
   opt --deploy-timeout "${KARS_INPUT_DEPLOY_TIMEOUT:-}"
   opt --health-deadline "${KARS_INPUT_HEALTH_DEADLINE:-}"
   opt --timeout "${KARS_INPUT_TOTAL_TIMEOUT:-}"
-  if [[ -n "$(trim "${KARS_INPUT_HEALTH_URLS:-}")" ]]; then
-    fail "health-urls is for command: health; a release checks each service: give service-urls (NAME=URL per line) or health checks in kars.yml"
-  fi
+  lines --health-url "${KARS_INPUT_HEALTH_URLS:-}"
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
   lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
   words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"

@@ -69,6 +69,13 @@ from kars_actions.report import Result
     help="Public URL of a service for health checks (default: its Railway domain).",
 )
 @click.option(
+    "--health-url",
+    "health_urls",
+    multiple=True,
+    metavar="URL",
+    help="Another endpoint to prove healthy, besides each service's checks (repeatable).",
+)
+@click.option(
     "--expect-status",
     "expect_status",
     multiple=True,
@@ -113,6 +120,7 @@ def command(
     health_deadline: float,
     total_timeout: float,
     service_urls: tuple[str, ...],
+    health_urls: tuple[str, ...],
     expect_status: tuple[str, ...],
     expect_json: tuple[str, ...],
     alert_on_success: bool,
@@ -151,6 +159,7 @@ def command(
             health_deadline=health_deadline,
             total_timeout=total_timeout,
             service_urls=parse_service_urls(service_urls),
+            health_urls=health_urls,
             expect_status=expect_status,
             expect_json=expect_json,
             alert_on_success=alert_on_success,

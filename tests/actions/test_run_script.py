@@ -205,10 +205,13 @@ def test_setup_refuses_to_run_without_the_python_from_setup_python(tmp_path: Pat
     assert "setup-python step must run first" in completed.stdout
 
 
-def test_release_refuses_health_urls_instead_of_ignoring_them(recorder: Path, tmp_path: Path) -> None:
-    completed, data = run(recorder, tmp_path, "release", {"health-urls": "https://app/health"})
-    assert completed.returncode == 2 and data is None
-    assert "service-urls" in completed.stdout
+def test_release_passes_health_urls_and_service_urls_one_flag_per_line(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "release", {"health-urls": "https://app/health\nhttps://app/ready"})
+    args = cli_args(data)
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--health-url"] == [
+        "https://app/health",
+        "https://app/ready",
+    ]
     _, data = run(recorder, tmp_path, "release", {"service-urls": "api=https://api.example\nweb=https://web.example"})
     args = cli_args(data)
     assert [args[i + 1] for i, a in enumerate(args) if a == "--service-url"] == [

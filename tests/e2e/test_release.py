@@ -443,3 +443,11 @@ def test_publish_refused_after_a_healthy_deploy_keeps_production_and_says_rerun(
     code, report, _ = world.release()
     assert code == 0 and report["outcome"] == "released"
     assert len(world.github.releases_for("v0.1.0")) == 1
+
+
+def test_extra_health_urls_are_checked_besides_each_service(world: World) -> None:
+    extra = world.apps["backend"].url + "/ready"
+    code, report, err = world.release("--health-url", extra)
+    assert code == 0, err
+    checked = {t["url"] for t in report["health"]["targets"]}
+    assert extra in checked and len(checked) == 3
