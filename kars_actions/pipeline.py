@@ -244,14 +244,10 @@ def _validate(ctx: _Context) -> None:
     from kars_actions.railway_config import ValidateOptions, validate
 
     with _stage(ctx, "validate") as stage:
-        paths = [
-            str(ctx.config.root / svc.railway_config)
-            for name in ctx.services
-            if (svc := ctx.config.services.get(name)) is not None and svc.railway_config
-        ]
+        paths = _railway_configs(ctx)
         if not paths:
             stage.status = "skipped"
-            stage.detail = "no railway config named in kars.yml"
+            stage.detail = "no railway.json or railway.toml for these services"
             return
         checked = validate(ValidateOptions(paths=tuple(paths), deprecation_notice=False, root=ctx.config.root))
         ctx.result.validation = checked
@@ -262,6 +258,24 @@ def _validate(ctx: _Context) -> None:
         stage.detail = f"{len(checked.files)} file(s) valid"
         if checked.warning_count:
             stage.detail += f", {checked.warning_count} warning(s)"
+
+
+def _railway_configs(ctx: _Context) -> list[str]:
+    """Each service's railway config: the one kars.yml names, else the one in the service's folder."""
+    from kars_actions.railway_config import CONFIG_NAMES
+
+    paths = []
+    for name in ctx.services:
+        service = ctx.config.services.get(name)
+        if service is None:
+            continue
+        if service.railway_config:
+            paths.append(str(ctx.config.root / service.railway_config))
+            continue
+        folder = ctx.config.root / service.directory
+        if any((folder / config_name).is_file() for config_name in CONFIG_NAMES):
+            paths.append(str(folder))
+    return paths
 
 
 def _version(ctx: _Context) -> bool:
@@ -301,7 +315,7 @@ def _open_github(ctx: _Context) -> None:
             token,
             dry_run=ctx.options.dry_run,
             clock=ctx.clock,
-            deadline=ctx.deadline.child(ctx.deadline.remaining()),
+            deadline=ctx.deadline,
             progress=ctx.progress,
         )
 

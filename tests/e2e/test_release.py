@@ -451,3 +451,16 @@ def test_extra_health_urls_are_checked_besides_each_service(world: World) -> Non
     assert code == 0, err
     checked = {t["url"] for t in report["health"]["targets"]}
     assert extra in checked and len(checked) == 3
+
+
+def test_an_invalid_railway_config_in_a_service_folder_stops_the_release_before_any_write(world: World) -> None:
+    kars = (world.repo.path / "kars.yml").read_text().splitlines()
+    (world.repo.path / "kars.yml").write_text("\n".join(line for line in kars if "railway_config" not in line))
+    broken = {**RAILWAY_JSON, "deploy": {**RAILWAY_JSON["deploy"], "restartPolicyType": "on_failure"}}
+    (world.repo.path / "backend" / "railway.json").write_text(json.dumps(broken, indent=2))
+    world.repo.git("add", "-A")
+    world.repo.commit("fix: restart on failure")
+    code, report, _ = world.release()
+    assert code == 1
+    assert stage_status(report)["validate"] == "failed" and report["production_touched"] is False
+    assert world.github.writes() == [] and world.sim.mutations == []
