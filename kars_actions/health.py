@@ -103,7 +103,7 @@ class PollSettings:
     retries: int | None = None  # max attempts per target (None: until the deadline)
     # Requests in flight at once, across every target. httpcore's pool does work per request that grows with
     # its connection count, so on a fast network more than ~10 costs CPU rather than saving time.
-    concurrency: int = 10
+    concurrency: int = 6  # on loopback, 1,000 targets: 6 in flight 1.2 s, 10 in flight 1.9 s (pool CPU)
     max_body: int = DEFAULT_MAX_BODY
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     allow_cross_host_redirects: bool = False

@@ -100,7 +100,7 @@ from kars_actions.report import Result
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=10,
+    default=6,
     show_default=True,
     help="Requests in flight at once, across all targets.",
 )
