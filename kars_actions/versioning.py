@@ -405,12 +405,13 @@ def plan_version(
     base = latest(finals)
     latest_any = latest(before_target)
 
+    base_sha = git.tag_commit(base[0]) if base else None
+    commits = [ConventionalCommit.from_commit(c) for c in git.commits(target_sha, base_sha)]
+
     # A rerun on a commit that already carries the version asked for resumes with it.
     reuse = _existing_release_at_target(reachable, at_target, channel, explicit, prefix)
     if reuse is not None:
         tag, version = reuse
-        base_sha = git.tag_commit(base[0]) if base else None
-        commits = [ConventionalCommit.from_commit(c) for c in git.commits(target_sha, base_sha)]
         notes_base = _notes_base(version, before_target, base)
         notes_commits = _commits_since(git, target_sha, notes_base, commits)
         return VersionPlan(
@@ -428,8 +429,6 @@ def plan_version(
             tag_prefix=prefix,
         )
 
-    base_sha = git.tag_commit(base[0]) if base else None
-    commits = [ConventionalCommit.from_commit(c) for c in git.commits(target_sha, base_sha)]
     detected = bump_for(commits)
 
     if explicit:
