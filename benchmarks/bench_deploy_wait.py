@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kars_actions.railway_api import Credentials, RailwayClient, TokenKind
-from kars_actions.railway_deploy import deploy_services, resolve_target, start_deployment
-from kars_actions.timing import Deadline
+from kars_actions.core.timing import Deadline
+from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
+from kars_actions.railway.deploy import deploy_services, resolve_target, start_deployment
 from tests.fakes.railway_sim import RailwaySim, Script, SimClock
 
 BUILD, DEPLOY = 210.0, 90.0

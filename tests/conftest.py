@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kars_actions import gha
+from kars_actions.core import gha
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
-from kars_actions import gha
-from kars_actions.errors import EXIT_FAILED, EXIT_USAGE, KarsError
-from kars_actions.report import FORMATS, Reporter, Result, make_reporter
+from kars_actions.core import gha
+from kars_actions.core.errors import EXIT_FAILED, EXIT_USAGE, KarsError
+from kars_actions.core.report import FORMATS, Reporter, Result, make_reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -8,8 +8,8 @@ import subprocess
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.errors import ConfigError, UsageError
-from kars_actions.report import Result
+from kars_actions.core.errors import ConfigError, UsageError
+from kars_actions.core.report import Result
 
 
 def resolve_commit(commit: str | None) -> str:
@@ -77,8 +77,8 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.config import load_config
-        from kars_actions.railway import DeployRequest, RailwayClient, clock_from_environ, run_deploy
+        from kars_actions.core.config import load_config
+        from kars_actions.railway.steps import DeployRequest, RailwayClient, clock_from_environ, run_deploy
 
         config = load_config(config_path)
         names = list(services) or list(config.services)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command(name="health")
@@ -149,9 +149,9 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.config import load_config
-        from kars_actions.health import PollSettings, check_health
-        from kars_actions.health_plan import CheckOverrides, HealthPlan, parse_service_urls, plan_targets
+        from kars_actions.core.config import load_config
+        from kars_actions.health.plan import CheckOverrides, HealthPlan, parse_service_urls, plan_targets
+        from kars_actions.health.poll import PollSettings, check_health
 
         plan = HealthPlan(
             urls=urls,

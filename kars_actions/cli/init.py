@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command(name="init")
@@ -65,8 +65,8 @@ def command(
 
     def action() -> Result:
         from kars_actions import __version__
-        from kars_actions.config import load_config
-        from kars_actions.errors import UsageError
+        from kars_actions.core.config import load_config
+        from kars_actions.core.errors import UsageError
         from kars_actions.templates import (
             ActionPin,
             InitResult,

@@ -7,9 +7,9 @@ import subprocess
 
 import click
 
-from kars_actions import gha
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core import gha
+from kars_actions.core.report import Result
 
 
 def _commit_subject(sha: str | None) -> str | None:
@@ -90,8 +90,8 @@ def command(
         gha.SECRETS.register(value)  # before anything can echo a flag value
 
     def action() -> Result:
-        from kars_actions.config import load_config
-        from kars_actions.notify import (
+        from kars_actions.core.config import load_config
+        from kars_actions.notify.alerts import (
             Alert,
             ChannelOverrides,
             NotifyResult,

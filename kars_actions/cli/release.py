@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command("release")
@@ -141,8 +141,8 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.health_plan import parse_service_urls
-        from kars_actions.pipeline import ReleaseOptions, run_release
+        from kars_actions.health.plan import parse_service_urls
+        from kars_actions.release.pipeline import ReleaseOptions, run_release
 
         options = ReleaseOptions(
             config_path=config_path,

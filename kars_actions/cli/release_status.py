@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command("release-status")
@@ -40,14 +40,14 @@ def command(
     """
     reporter = start(fmt, color)
     if github_token:
-        from kars_actions import gha
+        from kars_actions.core import gha
 
         gha.SECRETS.register(github_token)
 
     def action() -> Result:
-        from kars_actions.config import load_config
-        from kars_actions.errors import UsageError
-        from kars_actions.github import ReleaseStatusRequest, run_release_status
+        from kars_actions.core.config import load_config
+        from kars_actions.core.errors import UsageError
+        from kars_actions.github.client import ReleaseStatusRequest, run_release_status
 
         if success is None:
             raise UsageError("say how the release went: --success or --failure")

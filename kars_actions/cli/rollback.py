@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command("rollback")
@@ -52,8 +52,8 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.config import load_config
-        from kars_actions.railway import RailwayClient, RollbackRequest, clock_from_environ, run_rollback
+        from kars_actions.core.config import load_config
+        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ, run_rollback
 
         config = load_config(config_path)
         railway_service, label = service, None

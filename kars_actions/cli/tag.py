@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command("tag")
@@ -57,15 +57,15 @@ def command(
     """
     reporter = start(fmt, color)
     if github_token:
-        from kars_actions import gha
+        from kars_actions.core import gha
 
         gha.SECRETS.register(github_token)
 
     def action() -> Result:
         from pathlib import Path
 
-        from kars_actions.config import load_config
-        from kars_actions.github import TagRequest, run_tag
+        from kars_actions.core.config import load_config
+        from kars_actions.github.client import TagRequest, run_tag
 
         config = load_config(config_path, Path(repo_dir))
         channel = prerelease

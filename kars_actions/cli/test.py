@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 @click.command(name="test")
@@ -51,8 +51,8 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.config import load_config
-        from kars_actions.testrun import plan_test_runs, run_tests
+        from kars_actions.core.config import load_config
+        from kars_actions.testrun.runner import plan_test_runs, run_tests
 
         base = Path(root).resolve() if root else None
         config = load_config(config_path, base)

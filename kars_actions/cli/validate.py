@@ -7,7 +7,7 @@ from datetime import date
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.report import Result
+from kars_actions.core.report import Result
 
 
 def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
@@ -64,7 +64,7 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.railway_config import ValidateOptions, validate
+        from kars_actions.railway.config import ValidateOptions, validate
 
         return validate(
             ValidateOptions(

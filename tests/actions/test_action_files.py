@@ -6,7 +6,6 @@ import ast
 import importlib
 import importlib.util
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from kars_actions.cli import COMMANDS
+from tests.actions.tools import zizmor as zizmor_path
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_ACTIONS = ["test", "validate", "tag", "deploy", "health", "rollback", "notify"]
@@ -254,9 +254,10 @@ def test_templates_have_properties_files() -> None:
             re.compile(pattern)
 
 
-@pytest.mark.skipif(shutil.which("zizmor") is None and not Path("/work/venv/bin/zizmor").exists(), reason="no zizmor")
+@pytest.mark.skipif(zizmor_path() is None, reason="no zizmor")
 def test_zizmor_pedantic_reports_nothing() -> None:
-    zizmor = shutil.which("zizmor") or "/work/venv/bin/zizmor"
+    zizmor = zizmor_path()
+    assert zizmor is not None
     files = [str(p) for p in ACTION_FILES + TEMPLATE_FILES + WORKFLOW_FILES]
     completed = subprocess.run(
         [zizmor, "--offline", "--persona=pedantic", "--no-progress", *files],

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from kars_actions import __version__, templates
 from kars_actions.cli import cli
+from tests.actions.tools import zizmor as zizmor_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -46,7 +47,7 @@ def test_shipped_templates_are_identical_to_workflows_templates() -> None:
     shipped = ROOT / "kars_actions" / "templates"
     source = ROOT / "workflows-templates"
     names = sorted(p.name for p in source.iterdir())
-    assert names == sorted(p.name for p in shipped.iterdir() if p.name != "__pycache__")
+    assert names == sorted(p.name for p in shipped.iterdir() if p.name not in ("__pycache__", "__init__.py"))
     for name in names:
         assert (shipped / name).read_bytes() == (source / name).read_bytes(), f"kars_actions/templates/{name} differs"
 
@@ -182,11 +183,12 @@ def test_pin_is_looked_up_from_the_release_tag_with_git(tmp_path: Path) -> None:
     assert code == 3 and f"no tag v{__version__}" in output and "--action-sha" in output
 
 
-@pytest.mark.skipif(not Path("/work/venv/bin/zizmor").exists() and shutil.which("zizmor") is None, reason="no zizmor")
+@pytest.mark.skipif(zizmor_path() is None, reason="no zizmor")
 def test_filled_templates_stay_clean_under_zizmor(tmp_path: Path) -> None:
     (tmp_path / "kars.yml").write_text(KARS_YML)
     invoke("ci", "release", "staging", "rollback", "validate-railway", "--dir", str(tmp_path), "--action-sha", SHA)
-    zizmor = shutil.which("zizmor") or "/work/venv/bin/zizmor"
+    zizmor = zizmor_path()
+    assert zizmor is not None
     files = sorted(str(p) for p in (tmp_path / ".github/workflows").iterdir())
     completed = subprocess.run(
         [zizmor, "--offline", "--persona=pedantic", "--no-progress", *files],

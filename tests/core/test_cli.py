@@ -72,9 +72,9 @@ def test_error_edge_turns_unexpected_exceptions_into_one_redacted_line() -> None
 
     import pytest
 
-    from kars_actions import gha
     from kars_actions.cli._common import run
-    from kars_actions.report import TextReporter
+    from kars_actions.core import gha
+    from kars_actions.core.report import TextReporter
 
     gha.SECRETS.register("leaky-token-value")
     err = io.StringIO()
@@ -96,8 +96,8 @@ def test_error_edge_maps_kars_errors_to_their_exit_codes() -> None:
     import pytest
 
     from kars_actions.cli._common import run
-    from kars_actions.errors import AuthError, ConfigError
-    from kars_actions.report import TextReporter
+    from kars_actions.core.errors import AuthError, ConfigError
+    from kars_actions.core.report import TextReporter
 
     for error, code in ((ConfigError("bad config"), 2), (AuthError("no", service="Railway"), 3)):
 

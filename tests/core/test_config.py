@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions import gha
-from kars_actions.config import find_config, kars_schema, load_config
-from kars_actions.errors import EXIT_USAGE, ConfigError
+from kars_actions.core import gha
+from kars_actions.core.config import find_config, kars_schema, load_config
+from kars_actions.core.errors import EXIT_USAGE, ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

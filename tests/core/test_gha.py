@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions import gha
+from kars_actions.core import gha
 
 
 def test_annotation_escapes_data_and_properties_like_the_toolkit() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from kars_actions import gha
-from kars_actions.errors import ConfigError, Location
-from kars_actions.report import (
+from kars_actions.core import gha
+from kars_actions.core.errors import ConfigError, Location
+from kars_actions.core.report import (
     Annotation,
     BaseResult,
     GithubReporter,

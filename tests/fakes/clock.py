@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from kars_actions.timing import Clock
+from kars_actions.core.timing import Clock
 
 
 class FakeClock(Clock):

@@ -2,7 +2,7 @@
 their statuses on a clock the test controls, rollbacks, logs, and injectable faults.
 
 Every document is validated against Railway's real schema (the introspection result in
-``<repo>/../shared/reference/railway-graphql-schema.json``) and executed by walking its parsed operation.
+``tests/fakes/schemas/railway-graphql-schema.json``, vendored) and executed by walking its parsed operation.
 
 Time: the simulator reads ``SimClock``. A test either shares that clock with the client (the client's sleeps
 advance it) or sets ``advance_per_request`` so each request moves time on (for a CLI in another process).
@@ -47,7 +47,7 @@ from graphql.utilities import value_from_ast_untyped
 from tests.fakes.clock import FakeClock
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO.parent / "shared" / "reference" / "railway-graphql-schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "railway-graphql-schema.json"
 EPOCH = datetime(2026, 3, 1, tzinfo=UTC)
 LIVE = ("SUCCESS", "SLEEPING")
 
@@ -56,15 +56,15 @@ _schema_loaded = False
 _schema_lock = threading.Lock()
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema | None:
-    """Railway's schema, built once; None when the reference file is absent (validation is then skipped)."""
+def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema:
+    """Railway's schema, built once from the vendored copy (a missing copy is an error, never a skipped check)."""
     global _schema, _schema_loaded
     with _schema_lock:
         if not _schema_loaded:
-            if path.is_file():
-                raw = json.loads(path.read_text(encoding="utf-8"))
-                _schema = build_client_schema(raw.get("data", raw), assume_valid=True)
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            _schema = build_client_schema(raw.get("data", raw), assume_valid=True)
             _schema_loaded = True
+        assert _schema is not None
         return _schema
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.timing import Deadline
+from kars_actions.core.timing import Deadline
 from tests.fakes.clock import FakeClock
 from tests.fakes.github_fake import GitHubFake
 from tests.versioning.gitrepo import GIT_ENV, GitRepo

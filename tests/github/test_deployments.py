@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.errors import AuthError
-from kars_actions.github import GitHubReleases
+from kars_actions.core.errors import AuthError
+from kars_actions.github.client import GitHubReleases
 from tests.fakes.github_fake import GitHubFake
 from tests.github.conftest import TOKEN, FakeClock, deadline
 from tests.versioning.gitrepo import GitRepo

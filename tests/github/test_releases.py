@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.errors import AuthError, CheckFailed, RateLimited
-from kars_actions.github import FAILED_MARKER, GitHubReleases
-from kars_actions.versioning import VersionPlan, plan_version
+from kars_actions.core.errors import AuthError, CheckFailed, RateLimited
+from kars_actions.github.client import FAILED_MARKER, GitHubReleases
+from kars_actions.github.versioning import VersionPlan, plan_version
 from tests.fakes.github_fake import GitHubFake, RateLimit
 from tests.github.conftest import TOKEN, FakeClock, deadline
 from tests.versioning.gitrepo import GitRepo

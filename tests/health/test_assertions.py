@@ -8,9 +8,8 @@ import random
 
 import pytest
 
-from kars_actions.errors import UsageError
-from kars_actions.health import Backoff
-from kars_actions.health_assertions import (
+from kars_actions.core.errors import UsageError
+from kars_actions.health.assertions import (
     HealthCheck,
     JsonExpectation,
     Observation,
@@ -22,7 +21,8 @@ from kars_actions.health_assertions import (
     parse_typed,
     version_matches,
 )
-from kars_actions.health_http import parse_retry_after, same_host
+from kars_actions.health.http import parse_retry_after, same_host
+from kars_actions.health.poll import Backoff
 
 
 def answer(payload: object, status: int = 200, **headers: str) -> Observation:

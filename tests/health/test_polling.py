@@ -6,10 +6,10 @@ import email.utils
 import time
 import tracemalloc
 
-from kars_actions import gha
-from kars_actions.health import HealthTarget, PollSettings, check_health
-from kars_actions.health_assertions import HealthCheck, JsonExpectation
-from kars_actions.timing import Clock
+from kars_actions.core import gha
+from kars_actions.core.timing import Clock
+from kars_actions.health.assertions import HealthCheck, JsonExpectation
+from kars_actions.health.poll import HealthTarget, PollSettings, check_health
 from tests.fakes.health_servers import Reply, ScriptedServer, Seen, big_body, sequence
 from tests.health.conftest import FakeClock
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.config import load_config
-from kars_actions.errors import ConfigError, UsageError
-from kars_actions.health import targets_from_config
-from kars_actions.health_assertions import StatusRange
-from kars_actions.health_plan import CheckOverrides, HealthPlan, parse_service_urls, plan_targets
+from kars_actions.core.config import load_config
+from kars_actions.core.errors import ConfigError, UsageError
+from kars_actions.health.assertions import StatusRange
+from kars_actions.health.plan import CheckOverrides, HealthPlan, parse_service_urls, plan_targets
+from kars_actions.health.poll import targets_from_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kars-app" / "kars.yml"
 

@@ -13,11 +13,13 @@ import pytest
 from click.testing import CliRunner
 from pytest_httpx import HTTPXMock
 
-from kars_actions import gha
 from kars_actions.cli import cli
-from kars_actions.config import AlertsConfig
-from kars_actions.errors import ConfigError
-from kars_actions.notify import (
+from kars_actions.core import gha
+from kars_actions.core.config import AlertsConfig
+from kars_actions.core.errors import ConfigError
+from kars_actions.core.report import Style
+from kars_actions.core.timing import SYSTEM_CLOCK
+from kars_actions.notify.alerts import (
     DISCORD_DESCRIPTION,
     DISCORD_EMBED_TOTAL,
     DISCORD_FIELD_VALUE,
@@ -34,8 +36,6 @@ from kars_actions.notify import (
     run_url_from_environ,
     send_alerts,
 )
-from kars_actions.report import Style
-from kars_actions.timing import SYSTEM_CLOCK
 from tests.fakes.clock import FakeClock
 
 SLACK = "https://hooks.slack.example/services/T000/B000/slacksecretpart"

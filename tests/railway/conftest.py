@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from kars_actions.railway_api import Credentials, RailwayClient, TokenKind
+from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
 from tests.fakes.railway_sim import RailwaySim, SimClock
 
 OLD = "0" * 40

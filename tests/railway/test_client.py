@@ -8,8 +8,9 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from kars_actions.errors import AuthError, ConfigError, RateLimited
-from kars_actions.railway_api import (
+from kars_actions.core.errors import AuthError, ConfigError, RateLimited
+from kars_actions.core.timing import Deadline
+from kars_actions.railway.api import (
     DEFAULT_ENDPOINT,
     Credentials,
     OutcomeUnknown,
@@ -19,7 +20,6 @@ from kars_actions.railway_api import (
     RetryPolicy,
     TokenKind,
 )
-from kars_actions.timing import Deadline
 from tests.fakes.railway_sim import SimClock
 
 URL = "https://railway.test/graphql/v2"

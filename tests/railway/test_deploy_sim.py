@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.errors import CheckFailed, ConfigError, RateLimited
-from kars_actions.railway import (
-    DeployRequest,
-    RollbackRequest,
-    run_deploy,
-    run_rollback,
-)
-from kars_actions.railway_api import TokenKind
-from kars_actions.railway_deploy import (
+from kars_actions.core.errors import CheckFailed, ConfigError, RateLimited
+from kars_actions.core.timing import Deadline
+from kars_actions.railway.api import TokenKind
+from kars_actions.railway.deploy import (
     PollPolicy,
     deploy_services,
     record_rollback_targets,
@@ -20,7 +15,12 @@ from kars_actions.railway_deploy import (
     rollback_service,
     start_deployment,
 )
-from kars_actions.timing import Deadline
+from kars_actions.railway.steps import (
+    DeployRequest,
+    RollbackRequest,
+    run_deploy,
+    run_rollback,
+)
 from tests.fakes.railway_sim import Script
 from tests.railway.conftest import NEW, World
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kars_actions import gha
 from kars_actions.cli import cli
-from kars_actions.config import Config, ServiceConfig
-from kars_actions.errors import UsageError
-from kars_actions.report import Style
-from kars_actions.testrun import TestGateResult, plan_test_runs, run_tests
+from kars_actions.core import gha
+from kars_actions.core.config import Config, ServiceConfig
+from kars_actions.core.errors import UsageError
+from kars_actions.core.report import Style
+from kars_actions.testrun.runner import TestGateResult, plan_test_runs, run_tests
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="needs node")
 PLAIN = Style(False)

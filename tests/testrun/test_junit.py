@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.junit import JUnitError, NotJUnit, locate_failure, parse_junit_file, parse_junit_text
+from kars_actions.testrun.junit import JUnitError, NotJUnit, locate_failure, parse_junit_file, parse_junit_text
 
 JEST_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="jest tests" tests="3" failures="1" errors="0" time="1.234">

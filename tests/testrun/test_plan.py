@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.config import Config, ServiceConfig
-from kars_actions.errors import UsageError
-from kars_actions.testrun import TestRun, plan_test_runs
+from kars_actions.core.config import Config, ServiceConfig
+from kars_actions.core.errors import UsageError
+from kars_actions.testrun.runner import TestRun, plan_test_runs
 
 DEPS = {"dependencies": {"express": "^4.19.0"}}
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.errors import UsageError
-from kars_actions.railway_config import (
+from kars_actions.core.errors import UsageError
+from kars_actions.core.report import Style
+from kars_actions.railway.config import (
     FileResult,
     ValidateOptions,
     ValidationResult,
@@ -18,7 +19,6 @@ from kars_actions.railway_config import (
     deprecation_notice,
     validate,
 )
-from kars_actions.report import Style
 
 
 def one(result: FileResult) -> tuple[str, int | None, int | None, str]:

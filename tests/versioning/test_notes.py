@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kars_actions.gitlog import Commit, Git
-from kars_actions.versioning import ConventionalCommit, RepoLinks, release_notes
+from kars_actions.github.gitlog import Commit, Git
+from kars_actions.github.versioning import ConventionalCommit, RepoLinks, release_notes
 from tests.versioning.gitrepo import GitRepo
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.errors import CheckFailed, ConfigError, UsageError
-from kars_actions.versioning import RepoLinks, plan_version
+from kars_actions.core.errors import CheckFailed, ConfigError, UsageError
+from kars_actions.github.versioning import RepoLinks, plan_version
 from tests.versioning.gitrepo import GitRepo
 
 

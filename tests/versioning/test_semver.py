@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kars_actions.versioning import SemVer, parse_tag
+from kars_actions.github.versioning import SemVer, parse_tag
 
 
 def reference_compare(a: str, b: str) -> int:

@@ -6,14 +6,14 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kars_actions import gha
-from kars_actions.errors import EXIT_FAILED, EXIT_OK
-from kars_actions.health_assertions import Failure, Observation
-from kars_actions.report import Annotation, BaseResult, Style, text_table
-from kars_actions.timing import human_duration
+from kars_actions.core import gha
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK
+from kars_actions.core.report import Annotation, BaseResult, Style, text_table
+from kars_actions.core.timing import human_duration
+from kars_actions.health.assertions import Failure, Observation
 
 if TYPE_CHECKING:
-    from kars_actions.health import HealthTarget
+    from kars_actions.health.poll import HealthTarget
 
 REASONS = {
     "healthy": "healthy",

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kars_actions.errors import UsageError
+from kars_actions.core.errors import UsageError
 
 _MISSING = object()
 _HEX = re.compile(r"^[0-9a-fA-F]+$")

@@ -14,8 +14,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO, runtime_checkable
 
-from kars_actions import gha
-from kars_actions.errors import KarsError
+from kars_actions.core import gha
+from kars_actions.core.errors import KarsError
 
 FORMATS = ("text", "json", "github")
 MAX_ANNOTATIONS_PER_LEVEL = 10  # GitHub shows at most 10 of each level per step; the rest go to the summary

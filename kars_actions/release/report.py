@@ -6,19 +6,19 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kars_actions import gha
-from kars_actions.errors import EXIT_FAILED, EXIT_OK, KarsError
-from kars_actions.report import Annotation, BaseResult, Style, text_table
-from kars_actions.timing import human_duration
+from kars_actions.core import gha
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, KarsError
+from kars_actions.core.report import Annotation, BaseResult, Style, text_table
+from kars_actions.core.timing import human_duration
 
 if TYPE_CHECKING:
-    from kars_actions.github import ReleaseRef
-    from kars_actions.health import HealthTarget
-    from kars_actions.health_report import HealthResult
-    from kars_actions.notify import NotifyResult
-    from kars_actions.railway_config import ValidationResult
-    from kars_actions.railway_deploy import DeployOutcome, RollbackOutcome
-    from kars_actions.versioning import VersionPlan
+    from kars_actions.github.client import ReleaseRef
+    from kars_actions.github.versioning import VersionPlan
+    from kars_actions.health.poll import HealthTarget
+    from kars_actions.health.report import HealthResult
+    from kars_actions.notify.alerts import NotifyResult
+    from kars_actions.railway.config import ValidationResult
+    from kars_actions.railway.deploy import DeployOutcome, RollbackOutcome
 
 # The stages in the order they run; the last four belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {

@@ -7,8 +7,10 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from kars_actions.errors import CheckFailed, ConfigError, ExternalError, RateLimited
-from kars_actions.railway_api import (
+from kars_actions.core.errors import CheckFailed, ConfigError, ExternalError, RateLimited
+from kars_actions.core.report import Progress, no_progress
+from kars_actions.core.timing import Deadline, human_duration
+from kars_actions.railway.api import (
     FAILED_STATUSES,
     HELD_STATUSES,
     IN_PROGRESS_STATUSES,
@@ -21,8 +23,6 @@ from kars_actions.railway_api import (
     RailwayUnavailable,
     TokenKind,
 )
-from kars_actions.report import Progress, no_progress
-from kars_actions.timing import Deadline, human_duration
 
 DASHBOARD = "https://railway.com"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)

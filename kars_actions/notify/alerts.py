@@ -13,15 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kars_actions import gha
-from kars_actions.errors import EXIT_EXTERNAL, EXIT_OK, ConfigError
-from kars_actions.report import Annotation, BaseResult, Progress, Style, no_progress
-from kars_actions.timing import SYSTEM_CLOCK, Clock
+from kars_actions.core import gha
+from kars_actions.core.errors import EXIT_EXTERNAL, EXIT_OK, ConfigError
+from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
     import httpx
 
-    from kars_actions.config import AlertsConfig
+    from kars_actions.core.config import AlertsConfig
 
 EVENTS = ("failure", "rollback", "recovery", "success")
 TRUNCATED = "… (truncated)"

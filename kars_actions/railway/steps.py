@@ -9,8 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kars_actions import gha
-from kars_actions.railway_api import (
+from kars_actions.core import gha
+from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
+from kars_actions.railway.api import (
     ACCOUNT_TOKEN_ENV,
     DEFAULT_ENDPOINT,
     ENDPOINT_ENV,
@@ -20,7 +22,7 @@ from kars_actions.railway_api import (
     RailwayClient,
     TokenKind,
 )
-from kars_actions.railway_deploy import (
+from kars_actions.railway.deploy import (
     DEFAULT_POLICY,
     DeployOutcome,
     PollPolicy,
@@ -40,8 +42,6 @@ from kars_actions.railway_deploy import (
     start_deployment,
     wait_for_deployments,
 )
-from kars_actions.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
-from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
 
 __all__ = [
     "ACCOUNT_TOKEN_ENV",

@@ -16,17 +16,17 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kars_actions import gha
-from kars_actions.errors import UsageError
-from kars_actions.report import Annotation, BaseResult, Style
+from kars_actions.core import gha
+from kars_actions.core.errors import UsageError
+from kars_actions.core.report import Annotation, BaseResult, Style
 
 # Only a file with problems needs positions, hints or schema errors: keep them off the import path of a clean run.
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-    from kars_actions.positions import JsonPath, Position, Positions
+    from kars_actions.railway.positions import JsonPath, Position, Positions
 
-SCHEMA_FILE = Path(__file__).parent / "schemas" / "railway.schema.json"
+SCHEMA_FILE = Path(__file__).parent.parent / "schemas" / "railway.schema.json"
 SCHEMA_URL = "https://railway.com/railway.schema.json"
 CONFIG_NAMES = ("railway.toml", "railway.json")  # the order Railway prefers them in one folder
 MAX_BYTES = 5 * 1024 * 1024  # a real railway.json is a few hundred bytes
@@ -294,7 +294,7 @@ def files_from_paths(paths: Iterable[str]) -> list[Path]:
 
 def files_from_repo(config_path: str | None, root: Path) -> tuple[list[Path], Path]:
     """The files kars.yml names, else railway.json/toml in the repo root and each immediate subfolder."""
-    from kars_actions.config import load_config
+    from kars_actions.core.config import load_config
 
     config = load_config(config_path, root)
     root = config.root
@@ -522,7 +522,7 @@ class _Locator:
     @property
     def positions(self) -> Positions:
         if self._positions is None:
-            from kars_actions.positions import locate_json, locate_toml
+            from kars_actions.railway.positions import locate_json, locate_toml
 
             self._positions = locate_json(self.text) if self.fmt == "json" else locate_toml(self.text)
         return self._positions
@@ -631,7 +631,7 @@ def _parse_json(text: str) -> tuple[Any, bool] | Finding:
 def _json_constant_error(text: str, message: str) -> Finding:
     name = message.split(" ", 1)[0]
     offset = max(text.find(name), 0)
-    from kars_actions.positions import Positions
+    from kars_actions.railway.positions import Positions
 
     pos = Positions(text).at(offset)
     return Finding(
@@ -820,7 +820,7 @@ def _collect(error: ValidationError) -> tuple[set[str], list[ValidationError]]:
 
 def schema_findings(instance: Any, checker: SchemaChecker, locator: _Locator, *, strict: bool) -> list[Finding]:
     """Every schema error, one finding per problem, at the offending key or value."""
-    from kars_actions.schema_fast import is_valid
+    from kars_actions.railway.schema_fast import is_valid
 
     if is_valid(instance, checker.schema) is True:
         return []  # the common case answers without importing jsonschema (~40 ms)
@@ -856,7 +856,7 @@ def _explain(error: ValidationError, checker: SchemaChecker, locator: _Locator, 
     if error.validator == "enum":
         values: Any = error.validator_value
         allowed = list(values)
-        from kars_actions.railway_config_hints import enum_hint
+        from kars_actions.railway.hints import enum_hint
 
         hint, case_only = enum_hint(name, error.instance, allowed)
         listed = ", ".join(str(a) for a in allowed)
@@ -953,7 +953,7 @@ def _unknown_keys(
     import re
 
     elsewhere: dict[str, Iterable[str]] = {}
-    from kars_actions.railway_config_hints import LEGACY_HINT, section_of, unknown_key_hint
+    from kars_actions.railway.hints import LEGACY_HINT, section_of, unknown_key_hint
 
     if section_of(path) == "" and len(path) in (0, 2):
         elsewhere = {"deploy": checker.section_keys("deploy"), "build": checker.section_keys("build")}
@@ -1046,7 +1046,7 @@ def _deploy_warnings(
         )
     cron = deploy.get("cronSchedule")
     if isinstance(cron, str):
-        from kars_actions.railway_config_cron import cron_problem
+        from kars_actions.railway.cron import cron_problem
 
         problem = cron_problem(cron)
         if problem:

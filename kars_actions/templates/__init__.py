@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from kars_actions import __version__
-from kars_actions.config import Config
-from kars_actions.errors import ExternalError, UsageError
-from kars_actions.gha import md_escape, md_table
-from kars_actions.report import BaseResult, Style, text_table
+from kars_actions.core.config import Config
+from kars_actions.core.errors import ExternalError, UsageError
+from kars_actions.core.gha import md_escape, md_table
+from kars_actions.core.report import BaseResult, Style, text_table
 
 ACTION_REPOSITORY = "kars/deploy-action"
 ACTION_REPOSITORY_URL = f"https://github.com/{ACTION_REPOSITORY}.git"

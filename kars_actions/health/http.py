@@ -14,8 +14,8 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from kars_actions.errors import UsageError
-from kars_actions.health_assertions import Observation
+from kars_actions.core.errors import UsageError
+from kars_actions.health.assertions import Observation
 
 if TYPE_CHECKING:
     import httpx

@@ -21,14 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kars_actions import gha
-from kars_actions.errors import EXIT_FAILED, EXIT_OK, UsageError
-from kars_actions.junit import JUnitError, JUnitReport, NotJUnit, parse_junit_file
-from kars_actions.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
-from kars_actions.timing import human_duration
+from kars_actions.core import gha
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, UsageError
+from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
+from kars_actions.core.timing import human_duration
+from kars_actions.testrun.junit import JUnitError, JUnitReport, NotJUnit, parse_junit_file
 
 if TYPE_CHECKING:
-    from kars_actions.config import Config
+    from kars_actions.core.config import Config
 
 DEFAULT_TIMEOUT = 900.0
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL for a process group that ran out of time

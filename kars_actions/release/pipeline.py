@@ -15,19 +15,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kars_actions.config import Config, EnvironmentConfig, load_config
-from kars_actions.errors import ConfigError, KarsError, UsageError
-from kars_actions.pipeline_report import ReleaseResult, Stage
-from kars_actions.report import Progress, no_progress
-from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.core.config import Config, EnvironmentConfig, load_config
+from kars_actions.core.errors import ConfigError, KarsError, UsageError
+from kars_actions.core.report import Progress, no_progress
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.release.report import ReleaseResult, Stage
 
 if TYPE_CHECKING:
-    from kars_actions.github import DeploymentRef, GitHubReleases, ReleaseRef
-    from kars_actions.health import HealthTarget
-    from kars_actions.health_report import HealthResult
-    from kars_actions.notify import Alert
-    from kars_actions.railway_api import RailwayClient
-    from kars_actions.railway_deploy import RailwayTarget, ServiceSnapshot
+    from kars_actions.github.client import DeploymentRef, GitHubReleases, ReleaseRef
+    from kars_actions.health.poll import HealthTarget
+    from kars_actions.health.report import HealthResult
+    from kars_actions.notify.alerts import Alert
+    from kars_actions.railway.api import RailwayClient
+    from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
 
 DEFAULT_ENVIRONMENT = "production"
 
@@ -242,7 +242,7 @@ def _stage(ctx: _Context, key: str, *, stop_on_failure: bool = True) -> Iterator
 
 
 def _validate(ctx: _Context) -> None:
-    from kars_actions.railway_config import ValidateOptions, validate
+    from kars_actions.railway.config import ValidateOptions, validate
 
     with _stage(ctx, "validate") as stage:
         paths = _railway_configs(ctx)
@@ -263,7 +263,7 @@ def _validate(ctx: _Context) -> None:
 
 def _railway_configs(ctx: _Context) -> list[str]:
     """Each service's railway config: the one kars.yml names, else the one in the service's folder."""
-    from kars_actions.railway_config import CONFIG_NAMES
+    from kars_actions.railway.config import CONFIG_NAMES
 
     paths = []
     for name in ctx.services:
@@ -281,7 +281,7 @@ def _railway_configs(ctx: _Context) -> list[str]:
 
 def _version(ctx: _Context) -> bool:
     """Compute the version; False when there is nothing to release (a distinct, successful outcome)."""
-    from kars_actions.versioning import plan_version
+    from kars_actions.github.versioning import plan_version
 
     options = ctx.options
     with _stage(ctx, "version") as stage:
@@ -306,7 +306,7 @@ def _version(ctx: _Context) -> bool:
 
 
 def _open_github(ctx: _Context) -> None:
-    from kars_actions.github import GitHubReleases
+    from kars_actions.github.client import GitHubReleases
 
     token = ctx.options.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if ctx.options.dry_run and not (token and os.environ.get("GITHUB_REPOSITORY")):
@@ -362,7 +362,7 @@ def _github_deployment(ctx: _Context) -> None:
 
 
 def _open_railway(ctx: _Context) -> None:
-    from kars_actions.railway import RailwayClient, clock_from_environ, resolve_target
+    from kars_actions.railway.steps import RailwayClient, clock_from_environ, resolve_target
 
     has_token = bool(os.environ.get("RAILWAY_TOKEN") or os.environ.get("RAILWAY_API_TOKEN"))
     if ctx.options.dry_run and not has_token:
@@ -388,7 +388,7 @@ def _railway_deadline(ctx: _Context, seconds: float) -> Deadline:
 
 
 def _preflight(ctx: _Context) -> None:
-    from kars_actions.railway import check_variables, preflight_variables
+    from kars_actions.railway.steps import check_variables, preflight_variables
 
     with _stage(ctx, "preflight") as stage:
         required = {s: ctx.config.services[s].required_variables for s in ctx.services if s in ctx.config.services}
@@ -407,7 +407,7 @@ def _preflight(ctx: _Context) -> None:
 
 
 def _record_targets(ctx: _Context) -> None:
-    from kars_actions.railway import snapshot_services
+    from kars_actions.railway.steps import snapshot_services
 
     with _stage(ctx, "record-targets") as stage:
         if ctx.railway is None or ctx.target is None:
@@ -425,7 +425,7 @@ def _record_targets(ctx: _Context) -> None:
 
 def _plan(ctx: _Context) -> None:
     """Dry run: what the deploy and health stages would do, with the checks and assertions spelled out."""
-    from kars_actions.railway_deploy import plan_deploy
+    from kars_actions.railway.deploy import plan_deploy
 
     plan = ctx.result.plan
     assert plan is not None
@@ -459,7 +459,7 @@ def _service_urls(ctx: _Context) -> dict[str, str]:
 
 
 def _health_targets(ctx: _Context, service_urls: dict[str, str]) -> list[HealthTarget]:
-    from kars_actions.health_plan import CheckOverrides, HealthPlan, plan_targets
+    from kars_actions.health.plan import CheckOverrides, HealthPlan, plan_targets
 
     overrides = CheckOverrides(expect_status=ctx.options.expect_status, expect_json=ctx.options.expect_json)
     plan = HealthPlan(
@@ -476,7 +476,7 @@ def _reports_version(target: HealthTarget) -> bool:
 
 
 def _deploy(ctx: _Context) -> None:
-    from kars_actions.railway import deploy_services
+    from kars_actions.railway.steps import deploy_services
 
     assert ctx.railway is not None and ctx.target is not None and ctx.result.plan is not None
     with _stage(ctx, "deploy") as stage:
@@ -502,7 +502,7 @@ def _deploy(ctx: _Context) -> None:
 
 
 def _health(ctx: _Context) -> None:
-    from kars_actions.health import check_health
+    from kars_actions.health.poll import check_health
 
     plan = ctx.result.plan
     assert plan is not None
@@ -602,7 +602,7 @@ def _fail(ctx: _Context) -> None:
 
 
 def _rollback(ctx: _Context, live: list[Any]) -> None:
-    from kars_actions.railway import rollback_service
+    from kars_actions.railway.steps import rollback_service
 
     assert ctx.railway is not None and ctx.target is not None
     with _stage(ctx, "rollback", stop_on_failure=False) as stage:
@@ -621,7 +621,7 @@ def _rollback(ctx: _Context, live: list[Any]) -> None:
                     deadline=_railway_deadline(ctx, ctx.options.deploy_timeout),
                 )
             except KarsError as error:
-                from kars_actions.railway import RollbackOutcome
+                from kars_actions.railway.steps import RollbackOutcome
 
                 outcome = RollbackOutcome(
                     service=service.service,
@@ -643,7 +643,7 @@ def _rollback(ctx: _Context, live: list[Any]) -> None:
 
 def _recheck_restored(ctx: _Context) -> None:
     """The restored version must answer healthy too (it is the old version: no version assertion)."""
-    from kars_actions.health import check_health
+    from kars_actions.health.poll import check_health
 
     with _stage(ctx, "restored-health", stop_on_failure=False) as stage:
         restored = {r.service for r in ctx.result.rollbacks if r.live}
@@ -690,7 +690,7 @@ def _failure_summary(ctx: _Context) -> str:
 
 def _alert(ctx: _Context, event: str, *, summary: str, failure: str | None = None) -> None:
     """Alert when kars.yml asks for it. A failed alert is a warning: it never changes the release's result."""
-    from kars_actions.notify import ChannelOverrides, channels_from_config, send_alerts, wanted
+    from kars_actions.notify.alerts import ChannelOverrides, channels_from_config, send_alerts, wanted
 
     if not wanted(event, ctx.config.alerts) and not (event == "success" and ctx.options.alert_on_success):
         return
@@ -717,7 +717,7 @@ def _alert(ctx: _Context, event: str, *, summary: str, failure: str | None = Non
 
 
 def _make_alert(ctx: _Context, event: str, summary: str, failure: str | None) -> Alert:
-    from kars_actions.notify import Alert, run_url_from_environ
+    from kars_actions.notify.alerts import Alert, run_url_from_environ
 
     result = ctx.result
     rollback = "; ".join(f"{r.service}: {r.message or r.status}" for r in result.rollbacks) or None

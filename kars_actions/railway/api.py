@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from kars_actions import gha
-from kars_actions.errors import AuthError, ConfigError, ExternalError, RateLimited
-from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.core import gha
+from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 
 if TYPE_CHECKING:
     import httpx

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from kars_actions.errors import CheckFailed, ConfigError, UsageError
-from kars_actions.gitlog import Commit, Git
+from kars_actions.core.errors import CheckFailed, ConfigError, UsageError
+from kars_actions.github.gitlog import Commit, Git
 
 Bump = Literal["major", "minor", "patch"]
 BUMPS: tuple[Bump, ...] = ("patch", "minor", "major")

@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kars_actions import gha
-from kars_actions.errors import AuthError, CheckFailed, ConfigError, ExternalError, RateLimited, UsageError
-from kars_actions.gha import md_escape, md_table
-from kars_actions.report import BaseResult, Progress, Style, no_progress
-from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
+from kars_actions.core import gha
+from kars_actions.core.errors import AuthError, CheckFailed, ConfigError, ExternalError, RateLimited, UsageError
+from kars_actions.core.gha import md_escape, md_table
+from kars_actions.core.report import BaseResult, Progress, Style, no_progress
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
 
 if TYPE_CHECKING:
-    from kars_actions.versioning import VersionPlan
+    from kars_actions.github.versioning import VersionPlan
 
 T = TypeVar("T")
 SERVICE = "GitHub"
@@ -581,7 +581,7 @@ class GitHubReleases:
             )
         release = found[0]
         sha = self._tag_commit_or_none(tag) or str(release.target_commitish or "")
-        from kars_actions.versioning import SemVer
+        from kars_actions.github.versioning import SemVer
 
         version = tag
         for cut in range(len(tag)):
@@ -967,7 +967,7 @@ def _github_for(token: str | None, dry_run: bool, progress: Progress, clock: Clo
 
 def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock = SYSTEM_CLOCK) -> TagResult:
     """The tag step: plan the version from git, then make (or reuse) the tag and the draft release."""
-    from kars_actions.versioning import DefaultReleaseSettings, plan_version
+    from kars_actions.github.versioning import DefaultReleaseSettings, plan_version
 
     if request.github_token:
         gha.SECRETS.register(request.github_token)

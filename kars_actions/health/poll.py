@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from kars_actions import gha
-from kars_actions.config import Config, HealthCheckConfig, ServiceConfig
-from kars_actions.errors import ConfigError, UsageError
-from kars_actions.health_assertions import Failure, HealthCheck, JsonExpectation, Observation, parse_statuses
-from kars_actions.health_http import (
+from kars_actions.core import gha
+from kars_actions.core.config import Config, HealthCheckConfig, ServiceConfig
+from kars_actions.core.errors import ConfigError, UsageError
+from kars_actions.core.report import Progress, no_progress
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.health.assertions import Failure, HealthCheck, JsonExpectation, Observation, parse_statuses
+from kars_actions.health.http import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_REDIRECTS,
     RequestOptions,
@@ -27,9 +29,7 @@ from kars_actions.health_http import (
     fetch,
     make_client,
 )
-from kars_actions.health_report import HealthResult, TargetOutcome
-from kars_actions.report import Progress, no_progress
-from kars_actions.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.health.report import HealthResult, TargetOutcome
 
 if TYPE_CHECKING:
     import httpx

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kars_actions.errors import ConfigError, UsageError
+from kars_actions.core.errors import ConfigError, UsageError
 
 # Every field of a ``git log`` record ends with NUL: git refuses NUL bytes in commit messages, so the parse is
 # exact for any message, including ones holding newlines, tabs or the ASCII separator characters.

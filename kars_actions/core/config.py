@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kars_actions.errors import ConfigError, Location
+from kars_actions.core.errors import ConfigError, Location
 
 SEARCH_ORDER = (".github/kars.yml", ".github/kars.yaml", "kars.yml", "kars.yaml")
 DEFAULT_TEST_TIMEOUT = 900.0
@@ -298,7 +298,7 @@ def _suggest(word: str, options: list[str]) -> str:
 
 def _expand_env(value: str) -> str:
     """``${NAME}`` in header values reads the environment; the result is a secret."""
-    from kars_actions import gha
+    from kars_actions.core import gha
 
     def repl(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TextIO
 
-from kars_actions.errors import ConfigError
+from kars_actions.core.errors import ConfigError
 
 # Environment variables whose values are secrets wherever they appear. Names matching SECRET_NAME_PARTS are
 # treated the same way, so a new input such as KARS_INPUT_SLACK_WEBHOOK is covered without a code change.

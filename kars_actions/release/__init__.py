@@ -1,0 +1,1 @@
+"""The release pipeline: the state machine from preflight to publish or rollback, and its report."""
