@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kars_actions.health.assertions import HealthCheck, JsonExpectation  # noqa: E402
-from kars_actions.health.poll import HealthTarget, PollSettings, check_health_async  # noqa: E402
+from kars_actions.health.poll import PollSettings, check_health_async  # noqa: E402
+from kars_actions.health.targets import HealthTarget  # noqa: E402
 from tests.fakes.health_servers import ManyEndpointsServer, Reply, ScriptedServer, Seen  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "health.md"

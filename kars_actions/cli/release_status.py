@@ -47,7 +47,7 @@ def command(
     def action() -> Result:
         from kars_actions.core.config import load_config
         from kars_actions.core.errors import UsageError
-        from kars_actions.github.client import ReleaseStatusRequest, run_release_status
+        from kars_actions.github.steps import ReleaseStatusRequest, run_release_status
 
         if success is None:
             raise UsageError("say how the release went: --success or --failure")

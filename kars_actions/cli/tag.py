@@ -65,7 +65,7 @@ def command(
         from pathlib import Path
 
         from kars_actions.core.config import load_config
-        from kars_actions.github.client import TagRequest, run_tag
+        from kars_actions.github.steps import TagRequest, run_tag
 
         config = load_config(config_path, Path(repo_dir))
         channel = prerelease

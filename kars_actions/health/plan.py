@@ -11,7 +11,7 @@ from kars_actions.core.config import Config
 from kars_actions.core.errors import UsageError
 from kars_actions.health.assertions import HealthCheck, JsonExpectation, parse_header, parse_statuses
 from kars_actions.health.http import display_url
-from kars_actions.health.poll import HealthTarget, targets_from_config
+from kars_actions.health.targets import HealthTarget, targets_from_config
 
 HEADERS_ENV = "KARS_HEALTH_HEADERS"  # "Name: value" lines; a secret, so it stays out of argv
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kars_actions.core import gha
 from kars_actions.core.errors import EXIT_FAILED, EXIT_OK
 from kars_actions.core.report import Annotation, BaseResult, Style, text_table
 from kars_actions.core.timing import human_duration
 from kars_actions.health.assertions import Failure, Observation
-
-if TYPE_CHECKING:
-    from kars_actions.health.poll import HealthTarget
+from kars_actions.health.targets import HealthTarget
 
 REASONS = {
     "healthy": "healthy",

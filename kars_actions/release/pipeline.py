@@ -22,9 +22,10 @@ from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.release.report import ReleaseResult, Stage
 
 if TYPE_CHECKING:
-    from kars_actions.github.client import DeploymentRef, GitHubReleases, ReleaseRef
-    from kars_actions.health.poll import HealthTarget
+    from kars_actions.github.api import DeploymentRef, ReleaseRef
+    from kars_actions.github.client import GitHubReleases
     from kars_actions.health.report import HealthResult
+    from kars_actions.health.targets import HealthTarget
     from kars_actions.notify.alerts import Alert
     from kars_actions.railway.api import RailwayClient
     from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot

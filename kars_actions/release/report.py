@@ -12,10 +12,10 @@ from kars_actions.core.report import Annotation, BaseResult, Style, text_table
 from kars_actions.core.timing import human_duration
 
 if TYPE_CHECKING:
-    from kars_actions.github.client import ReleaseRef
+    from kars_actions.github.api import ReleaseRef
     from kars_actions.github.versioning import VersionPlan
-    from kars_actions.health.poll import HealthTarget
     from kars_actions.health.report import HealthResult
+    from kars_actions.health.targets import HealthTarget
     from kars_actions.notify.alerts import NotifyResult
     from kars_actions.railway.config import ValidationResult
     from kars_actions.railway.deploy import DeployOutcome, RollbackOutcome

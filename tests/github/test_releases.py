@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kars_actions.core.errors import AuthError, CheckFailed, RateLimited
-from kars_actions.github.client import FAILED_MARKER, GitHubReleases
+from kars_actions.github.api import FAILED_MARKER
+from kars_actions.github.client import GitHubReleases
 from kars_actions.github.versioning import VersionPlan, plan_version
 from tests.fakes.github_fake import GitHubFake, RateLimit
 from tests.github.conftest import TOKEN, FakeClock, deadline

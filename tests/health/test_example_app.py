@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from kars_actions.health.assertions import HealthCheck, JsonExpectation
-from kars_actions.health.poll import HealthTarget, PollSettings, check_health
+from kars_actions.health.poll import PollSettings, check_health
+from kars_actions.health.targets import HealthTarget
 from tests.fakes.health_servers import TcpListener
 
 SERVER = Path(__file__).resolve().parents[2] / "examples" / "kars-app" / "backend" / "server.js"

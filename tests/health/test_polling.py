@@ -9,7 +9,8 @@ import tracemalloc
 from kars_actions.core import gha
 from kars_actions.core.timing import Clock
 from kars_actions.health.assertions import HealthCheck, JsonExpectation
-from kars_actions.health.poll import HealthTarget, PollSettings, check_health
+from kars_actions.health.poll import PollSettings, check_health
+from kars_actions.health.targets import HealthTarget
 from tests.fakes.health_servers import Reply, ScriptedServer, Seen, big_body, sequence
 from tests.health.conftest import FakeClock
 

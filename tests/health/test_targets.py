@@ -10,7 +10,7 @@ from kars_actions.core.config import load_config
 from kars_actions.core.errors import ConfigError, UsageError
 from kars_actions.health.assertions import StatusRange
 from kars_actions.health.plan import CheckOverrides, HealthPlan, parse_service_urls, plan_targets
-from kars_actions.health.poll import targets_from_config
+from kars_actions.health.targets import targets_from_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kars-app" / "kars.yml"
 

@@ -1,0 +1,237 @@
+"""The `tag` and `release-status` steps: plain requests in, result objects out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from kars_actions.core import gha
+from kars_actions.core.errors import UsageError
+from kars_actions.core.gha import md_escape, md_table
+from kars_actions.core.report import BaseResult, Progress, Style, no_progress
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from kars_actions.github.versioning import VersionPlan
+from kars_actions.github.api import PublishOutcome, ReleaseRef
+from kars_actions.github.client import GitHubReleases
+
+# The `tag` and `release-status` steps ----------------------------------------------------------------------------
+
+
+@dataclass
+class TagRequest:
+    """Everything ``kars-actions tag`` was asked, already merged with kars.yml by the caller."""
+
+    repo_dir: str = "."
+    target: str | None = None
+    bump: str = "auto"
+    version: str | None = None
+    prerelease: str | None = None
+    tag_prefix: str = "v"
+    initial_version: str = "0.1.0"
+    draft: bool = True
+    force: bool = False
+    move_major: bool = True
+    github_token: str | None = None
+    dry_run: bool = False
+
+
+class TagResult(BaseResult):
+    """What the tag step decided and made."""
+
+    def __init__(
+        self, plan: VersionPlan, release: ReleaseRef | None, published: PublishOutcome | None = None, note: str = ""
+    ) -> None:
+        self.plan = plan
+        self.release = published.release if published else release
+        self.published = published
+        self.note = note
+
+    def outputs(self) -> dict[str, str]:
+        plan, release = self.plan, self.release
+        return {
+            "version": plan.version or "",
+            "tag": plan.tag or "",
+            "previous-tag": plan.previous_tag or "",
+            "released": "true" if plan.released else "false",
+            "release-id": str(release.release_id) if release and release.release_id else "",
+            "release-url": release.html_url if release else "",
+            "changelog": plan.notes_markdown,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_json(),
+            "release": self.release.to_json() if self.release else None,
+            "published": self.published.to_json() if self.published else None,
+            "dry_run": bool(self.release and self.release.dry_run),
+            "note": self.note,
+            "outputs": {k: v for k, v in self.outputs().items() if k != "changelog"},
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        plan = self.plan
+        if not plan.released:
+            return [
+                f"{style.warn('nothing to release')}: {plan.reason.removeprefix('nothing to release: ')}",
+                f"  latest release: {plan.previous_tag or 'none'}; {len(plan.commits)} commit(s) since",
+            ]
+        dry = self.release is not None and self.release.dry_run
+        verb = "would release" if dry or self.release is None else "released"
+        lines = [f"{style.ok(verb)} {style.bold(plan.tag or '')} at {plan.target_sha[:7]} ({plan.reason})"]
+        if self.release is not None:
+            state = "draft" if self.release.draft else "published"
+            made = "created" if self.release.release_created else "reused"
+            tag_made = "created" if self.release.tag_created else "reused"
+            lines.append(
+                f"  tag {tag_made}; {state} release {made}"
+                + (f": {self.release.html_url}" if self.release.html_url else "")
+            )
+        if self.note:
+            lines.append(f"  {style.dim(self.note)}")
+        lines.append("")
+        lines.extend(plan.notes_markdown.rstrip("\n").splitlines())
+        return lines
+
+    def summary_markdown(self) -> str:
+        plan = self.plan
+        if not plan.released:
+            return f"### Tag: nothing to release\n\n{md_escape(plan.reason)}\n"
+        release = self.release
+        rows = [
+            ["version", f"`{plan.tag}`"],
+            ["previous", f"`{plan.previous_tag}`" if plan.previous_tag else "none"],
+            ["commit", f"`{plan.target_sha[:12]}`"],
+            ["why", plan.reason],
+        ]
+        if release is not None:
+            link = f"[{'draft' if release.draft else 'release'}]({release.html_url})" if release.html_url else "-"
+            rows.append(["release", link + (" (dry run)" if release.dry_run else "")])
+        return f"### Tag {plan.tag}\n\n" + md_table(["", ""], rows) + "\n" + plan.notes_markdown
+
+
+class ReleaseStatusResult(BaseResult):
+    def __init__(self, release: ReleaseRef, success: bool, reason: str, published: PublishOutcome | None) -> None:
+        self.release = published.release if published else release
+        self.success = success
+        self.reason = reason
+        self.published = published
+
+    def outputs(self) -> dict[str, str]:
+        return {
+            "tag": self.release.tag,
+            "release-id": str(self.release.release_id) if self.release.release_id else "",
+            "release-url": self.release.html_url,
+            "published": "true" if self.success else "false",
+            "major-tag": self.published.major_tag or "" if self.published else "",
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "reason": self.reason,
+            "release": self.release.to_json(),
+            "published": self.published.to_json() if self.published else None,
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        dry = self.release.dry_run
+        if self.success:
+            verb = "would publish" if dry else "published"
+            lines = [f"{style.ok(verb)} {style.bold(self.release.tag)} {self.release.html_url}".rstrip()]
+            if self.published and self.published.major_tag:
+                moved = "moved" if self.published.major_moved else "already at this commit"
+                lines.append(f"  {self.published.major_tag}: {moved}")
+            return lines
+        verb = "would mark failed" if dry else "marked failed"
+        return [f"{style.bad(verb)} {style.bold(self.release.tag)}: {self.reason}"]
+
+    def summary_markdown(self) -> str:
+        if self.success:
+            return f"### Release {self.release.tag} published\n\n{self.release.html_url}\n"
+        return f"### Release {self.release.tag} marked failed\n\n{md_escape(self.reason)}\n"
+
+
+def _github_for(token: str | None, dry_run: bool, progress: Progress, clock: Clock) -> GitHubReleases | None:
+    env_token = token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if dry_run and (not env_token or not os.environ.get("GITHUB_REPOSITORY")):
+        return None  # local git only: nothing to read from and nothing may be written
+    return GitHubReleases.from_env(env_token, dry_run=dry_run, progress=progress, clock=clock)
+
+
+def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock = SYSTEM_CLOCK) -> TagResult:
+    """The tag step: plan the version from git, then make (or reuse) the tag and the draft release."""
+    from kars_actions.github.versioning import DefaultReleaseSettings, plan_version
+
+    if request.github_token:
+        gha.SECRETS.register(request.github_token)
+    plan = plan_version(
+        request.repo_dir,
+        request.target,
+        DefaultReleaseSettings(request.tag_prefix, request.initial_version),
+        request.bump,
+        request.version,
+        request.prerelease,
+        request.force,
+    )
+    if not plan.released:
+        return TagResult(plan, None)
+    github = _github_for(request.github_token, request.dry_run, progress, clock)
+    if github is None:
+        ref = ReleaseRef(
+            plan.tag or "",
+            plan.version or "",
+            plan.target_sha,
+            0,
+            "",
+            request.draft,
+            plan.prerelease,
+            not plan.existing_tag,
+            True,
+            True,
+            plan.tag or "",
+            plan.notes_markdown,
+            plan.major_tag,
+        )
+        return TagResult(plan, ref, note="dry run without GITHUB_TOKEN/GITHUB_REPOSITORY: local git only")
+    with github:
+        ref = github.ensure_tag_and_draft(plan, draft=True)
+        published = None
+        if not request.draft:
+            published = github.publish(ref, move_major=request.move_major)
+        return TagResult(plan, ref, published)
+
+
+@dataclass
+class ReleaseStatusRequest:
+    tag: str
+    success: bool
+    reason: str = ""
+    move_major: bool = True
+    github_token: str | None = None
+    dry_run: bool = False
+
+
+def run_release_status(
+    request: ReleaseStatusRequest, progress: Progress = no_progress, clock: Clock = SYSTEM_CLOCK
+) -> ReleaseStatusResult:
+    """Publish the release of ``tag`` (and move the major tag), or mark it failed and keep it a draft."""
+    if request.github_token:
+        gha.SECRETS.register(request.github_token)
+    if not request.success and not request.reason.strip():
+        raise UsageError("--failure needs --reason saying what failed", hint='e.g. --reason "health check failed"')
+    github = _github_for(request.github_token, request.dry_run, progress, clock)
+    if github is None:
+        ref = ReleaseRef(request.tag, request.tag, "", 0, "", True, False, False, False, True)
+        if request.success:
+            return ReleaseStatusResult(ref, True, "", PublishOutcome(ref, True, None, False))
+        return ReleaseStatusResult(ref, False, request.reason, None)
+    with github:
+        ref = github.release_for_tag(request.tag)
+        if request.dry_run:
+            ref = ReleaseRef(**{**asdict(ref), "dry_run": True})
+        if request.success:
+            return ReleaseStatusResult(ref, True, "", github.publish(ref, move_major=request.move_major))
+        return ReleaseStatusResult(github.mark_failed(ref, request.reason), False, request.reason, None)
