@@ -10,12 +10,16 @@ Rules (documented in docs/steps/tag.md):
   the previous one.
 * No releasable commit → nothing to release (unless ``force``, which cuts a patch). Never a silent bump.
 * The target already carrying a tag of the kind asked for → that same version again, so a rerun resumes.
+* A version whose release was never published (a failed release whose tag survived: ``unpublished``) is not a
+  base: the bump and the notes cover every commit since the last PUBLISHED release, and the new version is
+  numbered past the failed one, whose number the notes name — a failed version is never skipped silently.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -268,8 +272,10 @@ def release_notes(
     *,
     previous_tag: str | None = None,
     tag: str | None = None,
+    unpublished: Sequence[str] = (),
 ) -> str:
-    """Markdown notes grouped by kind; merge commits are left out (the commits they bring are listed)."""
+    """Markdown notes grouped by kind; merge commits are left out (the commits they bring are listed).
+    ``unpublished``: failed versions these notes also cover, named so that no version vanishes unexplained."""
     groups: dict[str, list[str]] = {name: [] for name in NOTE_SECTIONS}
     for c in commits:
         if c.commit.is_merge:
@@ -281,6 +287,9 @@ def release_notes(
             parts.append(f"### {name}\n\n" + "\n".join(groups[name]))
     if not parts:
         parts.append("No changes since the previous release.")
+    if unpublished:
+        names = ", ".join(unpublished)
+        parts.append(f"_Includes the changes of {names}, which failed and was never published._")
     if previous_tag and tag:
         compare = links.compare(previous_tag, tag)
         if compare:
@@ -323,6 +332,7 @@ class VersionPlan:
     reason: str = ""
     existing_tag: bool = False
     tag_prefix: str = "v"
+    unpublished: tuple[str, ...] = ()  # failed versions (never published) whose changes this one carries
 
     @property
     def major_tag(self) -> str | None:
@@ -345,6 +355,7 @@ class VersionPlan:
             "prerelease": self.prerelease,
             "existing_tag": self.existing_tag,
             "reason": self.reason,
+            "unpublished": list(self.unpublished),
             "commits": [
                 {"sha": c.commit.sha, "subject": c.commit.subject, "type": c.type, "breaking": c.breaking}
                 for c in self.commits
@@ -372,8 +383,13 @@ def plan_version(
     force: bool = False,
     *,
     links: RepoLinks | None = None,
+    unpublished: Collection[str] = (),
 ) -> VersionPlan:
-    """Compute the next version for ``target`` (default ``GITHUB_SHA``, then ``HEAD``) from local git only."""
+    """Compute the next version for ``target`` (default ``GITHUB_SHA``, then ``HEAD``) from local git.
+
+    ``unpublished``: tags whose GitHub release exists but was never published (read from GitHub by the caller);
+    they are not a base for the bump or the notes.
+    """
     settings: ReleaseSettings = release_cfg or DefaultReleaseSettings()
     prefix = settings.tag_prefix
     links = links or RepoLinks.from_env()
@@ -402,7 +418,13 @@ def plan_version(
 
     before_target = {t: v for t, v in reachable.items() if t not in at_target}
     finals = {t: v for t, v in before_target.items() if not v.is_prerelease}
-    base = latest(finals)
+    # The bump and the notes start at the last published release; the number must pass every tag, failed or not.
+    base = latest({t: v for t, v in finals.items() if t not in unpublished})
+    highest = latest(finals)
+    failed = sorted(
+        (t for t, v in finals.items() if t in unpublished and (base is None or v > base[1])),
+        key=lambda t: finals[t].precedence_key(),
+    )
     latest_any = latest(before_target)
 
     base_sha = git.tag_commit(base[0]) if base else None
@@ -422,7 +444,9 @@ def plan_version(
             bump=None,
             target_sha=target_sha,
             commits=commits,
-            notes_markdown=release_notes(notes_commits, links, previous_tag=notes_base, tag=tag),
+            notes_markdown=release_notes(
+                notes_commits, links, previous_tag=notes_base, tag=tag, unpublished=_before(failed, finals, version)
+            ),
             prerelease=version.is_prerelease,
             reason=f"{tag} already points at {target_sha[:7]}; reusing it",
             existing_tag=True,
@@ -440,18 +464,21 @@ def plan_version(
             )
         chosen: str | None = "explicit"
     else:
-        if base is None:
+        if highest is None:
             next_final = parse_version_input(settings.initial_version, prefix)
             chosen = "initial"
         else:
             level: Bump | None = detected if bump == "auto" else bump  # type: ignore[assignment]
+            if level is None and base is None:
+                level = "patch"  # the first release failed: the first published one must still come
             if level is None:
                 if not force:
+                    assert base is not None
                     return _nothing_to_release(target_sha, base[0], commits, prefix, "no releasable commit")
                 level = "patch"
-            level = effective_bump(base[1], level)
+            level = effective_bump(highest[1], level)
             chosen = level
-            next_final = base[1].bumped(level)
+            next_final = highest[1].bumped(level)
         version = next_final
         if channel:
             previous = _latest_in_channel(before_target, next_final.final, channel)
@@ -480,21 +507,33 @@ def plan_version(
         bump=chosen,
         target_sha=target_sha,
         commits=commits,
-        notes_markdown=release_notes(notes_commits, links, previous_tag=notes_base, tag=tag),
+        notes_markdown=release_notes(
+            notes_commits, links, previous_tag=notes_base, tag=tag, unpublished=_before(failed, finals, version)
+        ),
         prerelease=version.is_prerelease,
-        reason=_reason(chosen, detected, base[0] if base else None),
+        reason=_reason(chosen, detected, base[0] if base else None, _before(failed, finals, version)),
         tag_prefix=prefix,
+        unpublished=tuple(_before(failed, finals, version)),
     )
 
 
-def _reason(chosen: str | None, detected: Bump | None, base: str | None) -> str:
+def _before(failed: list[str], finals: dict[str, SemVer], version: SemVer) -> list[str]:
+    """The failed (never published) versions below ``version``: the ones its notes stand in for."""
+    return [t for t in failed if finals[t] < version]
+
+
+def _reason(chosen: str | None, detected: Bump | None, base: str | None, failed: Sequence[str] = ()) -> str:
     if chosen == "explicit":
-        return "version given explicitly"
-    if chosen == "initial":
-        return "first release: no earlier release tag"
-    if detected is None:
-        return f"forced patch release: no releasable commit since {base}"
-    return f"{chosen} bump from the commits since {base}"
+        reason = "version given explicitly"
+    elif chosen == "initial":
+        reason = "first release: no earlier release tag"
+    elif detected is None:
+        reason = f"forced patch release: no releasable commit since {base or 'the start'}"
+    else:
+        reason = f"{chosen} bump from the commits since {base or 'the start'}"
+    if failed:
+        reason += f"; {', '.join(failed)} never published (failed), so its changes are in these notes"
+    return reason
 
 
 def _nothing_to_release(
