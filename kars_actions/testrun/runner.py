@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 900.0
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL for a process group that ran out of time
+STOP_GRACE = 0.3  # the same after Ctrl-C or SIGTERM: the whole run must end within a second
+POLL = 0.05  # how often a waiting worker looks for a stop request
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024  # per service; the head is dropped past this, the end is what matters
 REPORT_DIR_PLACEHOLDER = "{report_dir}"
 NPM_DEFAULT_TEST = 'echo "Error: no test specified" && exit 1'
@@ -376,8 +378,47 @@ def _kill_group(pgid: int, sig: int) -> None:
         return
 
 
-def _run_command(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int | None, str, bool]:
-    """Run one command in its own process group. Returns (exit status, output, timed out)."""
+class _StopRequest:
+    """Set from a SIGINT/SIGTERM handler: every worker stops its process group and no new command starts.
+
+    Test commands run in their own sessions (so a runaway suite can be killed as a group), which also means the
+    terminal's Ctrl-C never reaches them: the gate has to pass it on itself."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_name = ""
+
+    def set(self, signum: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float, stop: _StopRequest | None) -> str | None:
+    """Wait for ``process``; "timeout" or "stopped" when it had to be ended early, else None."""
+    deadline = time.monotonic() + max(timeout, 0.001)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        if stop is not None and stop.requested:
+            return "stopped"
+        try:
+            process.wait(timeout=min(remaining, POLL) if stop is not None else remaining)
+            return None
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _run_command(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float, stop: _StopRequest | None = None
+) -> tuple[int | None, str, bool]:
+    """Run one command in its own process group. Returns (exit status, output, ended early).
+
+    Ended early: out of time, or stopped by a signal (``stop``); the exit status is then None."""
     process = subprocess.Popen(
         argv,
         cwd=cwd,
@@ -388,18 +429,16 @@ def _run_command(argv: list[str], cwd: Path, env: dict[str, str], timeout: float
         start_new_session=True,
     )
     buffer = _OutputBuffer(process.stdout)
-    timed_out = False
-    try:
-        process.wait(timeout=max(timeout, 0.001))
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    ended = _wait(process, timeout, stop)
+    timed_out = ended is not None
+    if ended is not None:
         _kill_group(process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=KILL_GRACE)
+            process.wait(timeout=STOP_GRACE if ended == "stopped" else KILL_GRACE)
     # Whatever the outcome, nothing the command started may outlive it (servers, watchers, stuck workers).
     _kill_group(process.pid, signal.SIGKILL)
     code = process.wait()
-    output = buffer.text(wait=5.0)
+    output = buffer.text(wait=0.2 if stop is not None and stop.requested else 5.0)
     if process.stdout is not None:
         process.stdout.close()
     return (None if timed_out else code), output, timed_out
@@ -442,7 +481,7 @@ def _collect_reports(run: TestRun, report_dir: Path, started_at: float) -> tuple
     return combined, warnings
 
 
-def _execute(run: TestRun, progress: Progress) -> ServiceTestResult:
+def _execute(run: TestRun, progress: Progress, stop: _StopRequest | None = None) -> ServiceTestResult:
     result = ServiceTestResult(
         service=run.service,
         directory=run.relative_directory,
@@ -452,6 +491,9 @@ def _execute(run: TestRun, progress: Progress) -> ServiceTestResult:
     )
     if run.skip_reason:
         result.status, result.message = "skipped", run.skip_reason
+        return result
+    if stop is not None and stop.requested:
+        result.status, result.message = "interrupted", f"not started: {stop.signal_name} received"
         return result
     started = time.monotonic()
     started_wall = time.time()
@@ -466,7 +508,9 @@ def _execute(run: TestRun, progress: Progress) -> ServiceTestResult:
             remaining = run.timeout - (time.monotonic() - started)
             chunks.append(f"$ {command.display()}\n")
             try:
-                code, output, timed_out = _run_command(command.resolve(str(report_dir)), run.directory, env, remaining)
+                code, output, timed_out = _run_command(
+                    command.resolve(str(report_dir)), run.directory, env, remaining, stop
+                )
             except FileNotFoundError:
                 program = command.resolve(str(report_dir))[0]
                 result.status = "error"
@@ -477,6 +521,12 @@ def _execute(run: TestRun, progress: Progress) -> ServiceTestResult:
                 result.message = f"could not start `{command.display()}`: {error.strerror}"
                 break
             chunks.append(output if output.endswith("\n") or not output else output + "\n")
+            if timed_out and stop is not None and stop.requested:
+                result.status = "interrupted"
+                result.message = (
+                    f"stopped by {stop.signal_name} during `{command.display()}`; its process group was killed"
+                )
+                break
             if timed_out:
                 result.status = "timed out"
                 result.message = (
@@ -507,11 +557,35 @@ def _execute(run: TestRun, progress: Progress) -> ServiceTestResult:
 
 
 def run_tests(runs: Sequence[TestRun], jobs: int | None = None, progress: Progress = no_progress) -> TestGateResult:
-    """Run every service's tests, at most ``jobs`` at once (default: CPU count), each output kept whole."""
+    """Run every service's tests, at most ``jobs`` at once (default: CPU count), each output kept whole.
+
+    SIGINT and SIGTERM stop every running test process group, remove the report folders and return the result
+    so far (services marked "interrupted"), well within a second."""
     workers = max(1, jobs or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(runs)))) as pool:
-        results = list(pool.map(lambda run: _execute(run, progress), runs))
-    return TestGateResult(results)
+    stop = _StopRequest()
+    with _stop_on_signals(stop), ThreadPoolExecutor(max_workers=min(workers, max(1, len(runs)))) as pool:
+        results = list(pool.map(lambda run: _execute(run, progress, stop), runs))
+    return TestGateResult(results, interrupted=stop.signal_name or None)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: _StopRequest) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into a stop request for the duration of the run (main thread only: Python's rule)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, _frame: object) -> None:
+        stop.set(signum)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 # The result -------------------------------------------------------------------------------------------------
@@ -530,9 +604,12 @@ class TestGateResult(BaseResult):
 
     __test__ = False
 
-    def __init__(self, services: list[ServiceTestResult], grouped: bool = False) -> None:
+    def __init__(
+        self, services: list[ServiceTestResult], grouped: bool = False, interrupted: str | None = None
+    ) -> None:
         self.services = services
         self.grouped = grouped
+        self.interrupted = interrupted  # the signal that stopped the run, if one did
 
     @property
     def passed(self) -> bool:
@@ -546,7 +623,11 @@ class TestGateResult(BaseResult):
         return EXIT_OK if self.passed else EXIT_FAILED
 
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "services": [s.to_json() for s in self.services]}
+        return {
+            "passed": self.passed,
+            "interrupted": self.interrupted,
+            "services": [s.to_json() for s in self.services],
+        }
 
     def outputs(self) -> dict[str, str]:
         reports = [s.report for s in self.services if s.report]
@@ -600,7 +681,9 @@ class TestGateResult(BaseResult):
                 first = failed.message.splitlines()[0] if failed.message else failed.kind
                 lines.append(f"  {style.bad('✗')} {service.service}  {where}  {failed.title}: {first}")
         broken = self.failed_services
-        if broken:
+        if self.interrupted:
+            lines.append(style.bad(f"interrupted by {self.interrupted}: the tests did not finish"))
+        elif broken:
             lines.append(
                 style.bad(f"{len(broken)} of {len(self.services)} service(s) failed: ")
                 + ", ".join(s.service for s in broken)
@@ -611,7 +694,7 @@ class TestGateResult(BaseResult):
         return lines
 
     def summary_markdown(self) -> str:
-        icon = {"passed": "✅", "failed": "❌", "timed out": "⏱️", "error": "❌", "skipped": "⚠️"}
+        icon = {"passed": "✅", "failed": "❌", "timed out": "⏱️", "error": "❌", "skipped": "⚠️", "interrupted": "⏹️"}
         rows = [
             [
                 s.service,
