@@ -35,8 +35,20 @@ from kars_actions.core.report import Result
 @click.option("--expect-json-present", multiple=True, metavar="PATH", help="JSON field must exist (repeatable).")
 @click.option("--expect-body", default=None, metavar="TEXT", help="Body must contain this text.")
 @click.option("--expect-body-regex", default=None, metavar="RE", help="Body must match this regex.")
-@click.option("--expect-header", "expect_headers", multiple=True, metavar="'NAME: VALUE'", help="Response header.")
-@click.option("--max-response-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS")
+@click.option(
+    "--expect-header",
+    "expect_headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Response header that must have this value (repeatable).",
+)
+@click.option(
+    "--max-response-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Slowest answer that still passes.",
+)
 @click.option(
     "--expect-version",
     "expect_versions",
@@ -45,8 +57,25 @@ from kars_actions.core.report import Result
     metavar="VERSION",
     help="The version or commit being released (v optional; sha prefix of 7+ matches). Repeat to accept either.",
 )
-@click.option("--version-field", default=None, metavar="PATH", help="JSON field holding the version (default version).")
-@click.option("--version-header", default=None, metavar="NAME", help="Read the version from this header instead.")
+@click.option(
+    "--version-field",
+    default=None,
+    metavar="PATH",
+    help="JSON field holding the version or commit (default: version, then commit).",
+)
+@click.option(
+    "--version-header",
+    default=None,
+    metavar="NAME",
+    help="Header holding the version or commit (default: X-App-Version, then X-Commit-Sha).",
+)
+@click.option(
+    "--version-check",
+    type=click.Choice(["auto", "required", "off"]),
+    default=None,
+    help="auto (default): a version or commit the answer reports must be the expected one; "
+    "required: the answer must report one; off: ignore versions.",
+)
 @click.option(
     "--header",
     "headers",
@@ -55,9 +84,26 @@ from kars_actions.core.report import Result
     help="Request header, masked in all output; never sent to another host (repeatable). "
     "KARS_HEALTH_HEADERS may hold more, one per line.",
 )
-@click.option("--method", type=click.Choice(["GET", "HEAD"], case_sensitive=False), default=None)
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
-@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["GET", "HEAD"], case_sensitive=False),
+    default=None,
+    help="Request method (default GET, or the kars.yml check's).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds one request may take, redirects and body included.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Seconds every target has to prove healthy.",
+)
 @click.option(
     "--interval",
     type=click.FloatRange(min=0, min_open=True),
@@ -65,8 +111,20 @@ from kars_actions.core.report import Result
     show_default=True,
     help="First wait between attempts; it grows by --backoff up to --max-interval.",
 )
-@click.option("--backoff", type=click.FloatRange(min=1), default=1.5, show_default=True)
-@click.option("--max-interval", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=1),
+    default=1.5,
+    show_default=True,
+    help="Factor the wait grows by after each failed attempt.",
+)
+@click.option(
+    "--max-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=4.0,
+    show_default=True,
+    help="Longest wait between attempts.",
+)
 @click.option(
     "--confirm-interval",
     type=click.FloatRange(min=0, min_open=True),
@@ -74,7 +132,13 @@ from kars_actions.core.report import Result
     show_default=True,
     help="Wait between the passes that confirm a target is steadily healthy.",
 )
-@click.option("--jitter", type=click.Choice(["full", "decorrelated", "none"]), default="full", show_default=True)
+@click.option(
+    "--jitter",
+    type=click.Choice(["full", "decorrelated", "none"]),
+    default="full",
+    show_default=True,
+    help="Randomness in the waits, so many pollers do not ask in step.",
+)
 @click.option(
     "--stable",
     "stable_passes",
@@ -89,8 +153,21 @@ from kars_actions.core.report import Result
 @click.option(
     "--retries", type=click.IntRange(min=1), default=None, help="Max attempts per target (default: deadline)."
 )
-@click.option("--max-body", type=click.IntRange(min=1), default=1024 * 1024, show_default=True, metavar="BYTES")
-@click.option("--max-redirects", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    metavar="BYTES",
+    help="Most of a body read; a longer one is cut (and fails JSON checks).",
+)
+@click.option(
+    "--max-redirects",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Redirects followed per request.",
+)
 @click.option(
     "--allow-cross-host-redirects",
     is_flag=True,
@@ -120,6 +197,7 @@ def command(
     expect_versions: tuple[str, ...],
     version_field: str | None,
     version_header: str | None,
+    version_check: str | None,
     headers: tuple[str, ...],
     method: str | None,
     timeout: float,
@@ -167,6 +245,7 @@ def command(
                 max_response_time=max_response_time,
                 version_field=version_field,
                 version_header=version_header,
+                version_check=version_check,
                 headers=headers,
                 method=method,
             ),

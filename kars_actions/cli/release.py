@@ -90,6 +90,13 @@ from kars_actions.core.report import Result
     help="JSON assertion on every health response (repeatable).",
 )
 @click.option(
+    "--version-check",
+    type=click.Choice(["auto", "required", "off"]),
+    default=None,
+    help="How health proves the new version: auto (default: a version or commit the app reports must be the "
+    "release's), required (the app must report one), off.",
+)
+@click.option(
     "--alert-on-success", is_flag=True, help="Alert on success too (failures, rollbacks and recoveries always alert)."
 )
 @click.option(
@@ -123,6 +130,7 @@ def command(
     health_urls: tuple[str, ...],
     expect_status: tuple[str, ...],
     expect_json: tuple[str, ...],
+    version_check: str | None,
     alert_on_success: bool,
     move_major: bool | None,
     slack_webhook: str | None,
@@ -162,6 +170,7 @@ def command(
             health_urls=health_urls,
             expect_status=expect_status,
             expect_json=expect_json,
+            version_check=version_check,
             alert_on_success=alert_on_success,
             move_major_tag=move_major,
             slack_webhook=slack_webhook,

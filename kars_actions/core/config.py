@@ -37,6 +37,7 @@ class HealthCheckConfig:
     max_response_time: float | None = None
     version_field: str | None = None
     version_header: str | None = None
+    version_check: str = "auto"
     headers: dict[str, str] = field(default_factory=dict)
     stable_passes: int | None = None
 
@@ -339,6 +340,7 @@ def _health(raw: dict[str, Any]) -> HealthCheckConfig:
         max_response_time=raw.get("max_response_time"),
         version_field=raw.get("version_field"),
         version_header=raw.get("version_header"),
+        version_check=str(raw.get("version_check", "auto")),
         headers={k: _expand_env(v) for k, v in (raw.get("headers") or {}).items()},
         stable_passes=raw.get("stable_passes"),
     )

@@ -223,6 +223,27 @@ class JsonExpectation:
 
 # Versions -------------------------------------------------------------------------------------------------------
 
+# The version rule (docs/steps/health.md, "Proving the new version"). An answer proves which version runs when it
+# reports one: a JSON field ``version`` or ``commit`` (Railway injects RAILWAY_GIT_COMMIT_SHA into every
+# deployment), or a header ``X-App-Version`` / ``X-Commit-Sha``. ``auto`` (the default): a reported value must match
+# the release — the tag, the version or the commit — or the answer comes from another version; an answer that reports
+# nothing passes on its other checks, since nothing can tell its version. ``required``: it must report one.
+# ``off``: no version check. The same rule holds whether or not JSON fields are asserted.
+VERSION_RULES = ("auto", "required", "off")
+VERSION_FIELDS = ("version", "commit")
+VERSION_HEADERS = ("X-App-Version", "X-Commit-Sha")
+
+
+def parse_version_rule(value: str | None) -> str:
+    """``auto`` (default), ``required`` or ``off``."""
+    rule = (value or "auto").strip().lower()
+    if rule not in VERSION_RULES:
+        raise UsageError(
+            f"unknown version check {value!r}",
+            hint="use auto (check the version when the app reports one), required, or off",
+        )
+    return rule
+
 
 def _strip_v(text: str) -> str:
     text = text.strip()
@@ -288,10 +309,12 @@ class HealthCheck:
     headers: tuple[tuple[str, str], ...] = ()
     max_response_time: float | None = None
     expect_versions: tuple[str, ...] = ()
-    version_field: str = "version"
-    version_header: str | None = None
+    version_field: str | None = None  # None: the fields in VERSION_FIELDS
+    version_header: str | None = None  # None: the headers in VERSION_HEADERS
+    version_rule: str = "auto"  # see VERSION_RULES
 
     def __post_init__(self) -> None:
+        parse_version_rule(self.version_rule)
         if self.body_regex is not None:
             try:
                 re.compile(self.body_regex)
@@ -302,7 +325,11 @@ class HealthCheck:
 
     @property
     def needs_json(self) -> bool:
-        return bool(self.json) or (bool(self.expect_versions) and not self.version_header)
+        return bool(self.json)
+
+    @property
+    def checks_version(self) -> bool:
+        return bool(self.expect_versions) and self.version_rule != "off"
 
     def evaluate(self, seen: Observation) -> list[Failure]:
         """Every failed assertion, in the order a reader would check them; empty means a pass."""
@@ -345,31 +372,63 @@ class HealthCheck:
                 "json body", "a JSON document", f"invalid JSON: {_excerpt(seen.body.decode(errors='replace'))}"
             )
 
+    @property
+    def version_fields(self) -> tuple[str, ...]:
+        """JSON fields that may report the version. A configured field or header replaces the defaults."""
+        if self.version_field or self.version_header:
+            return (self.version_field,) if self.version_field else ()
+        return VERSION_FIELDS
+
+    @property
+    def version_headers(self) -> tuple[str, ...]:
+        if self.version_field or self.version_header:
+            return (self.version_header,) if self.version_header else ()
+        return VERSION_HEADERS
+
+    def _sources(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return self.version_fields, self.version_headers
+
+    def reported_versions(self, seen: Observation, document: Any = _MISSING) -> list[tuple[str, str]]:
+        """Every (where, value) the answer reports as its version or commit."""
+        fields, headers = self._sources()
+        found: list[tuple[str, str]] = []
+        for name in headers:
+            value = seen.header(name)
+            if value is not None and value.strip():
+                found.append((f"version header {name}", value.strip()))
+        if fields:
+            if is_missing(document):
+                document = _lenient_json(seen)
+            for path in fields:
+                value = lookup(document, path)
+                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+                    found.append((f"version field {path}", str(value).strip()))
+        return found
+
+    def _where(self) -> str:
+        fields, headers = self._sources()
+        return "version " + " or ".join([f"field {f}" for f in fields] + [f"header {h}" for h in headers])
+
     def _version(self, seen: Observation, document: Any) -> list[Failure]:
-        if not self.expect_versions:
+        if not self.checks_version:
             return []
         expected = " or ".join(self.expect_versions)
-        if self.version_header:
-            raw: Any = seen.header(self.version_header)
-            where = f"version header {self.version_header}"
-            if raw is None:
-                raw = _MISSING
-        else:
-            raw = lookup(document, self.version_field)
-            where = f"version field {self.version_field}"
-        if is_missing(raw) or raw is None:
-            return [Failure(where, expected, "(missing)")]
-        actual = str(raw)
-        if any(version_matches(v, actual) for v in self.expect_versions):
+        reported = self.reported_versions(seen, document)
+        if not reported:
+            if self.version_rule == "required":
+                return [Failure(self._where(), expected, "(missing)")]
+            return []  # auto: an answer that names no version cannot be told apart; its other checks decide
+        if any(version_matches(v, actual) for v in self.expect_versions for _, actual in reported):
             return []
+        where, actual = reported[0]
         return [Failure(where, expected, f"{actual} (another version is answering)")]
 
     def describe(self) -> list[str]:
         """The assertions in words, for the summary."""
         lines = ["status " + " or ".join(str(r) for r in self.statuses)]
-        if self.expect_versions:
-            source = f"header {self.version_header}" if self.version_header else f"field {self.version_field}"
-            lines.append(f"version ({source}) = {' or '.join(self.expect_versions)}")
+        if self.checks_version:
+            when = "must be reported" if self.version_rule == "required" else "when reported"
+            lines.append(f"{self._where()} = {' or '.join(self.expect_versions)} ({when})")
         lines.extend(e.describe() for e in self.json)
         if self.body_contains is not None:
             lines.append(f"body contains {self.body_contains!r}")
@@ -379,6 +438,16 @@ class HealthCheck:
         if self.max_response_time is not None:
             lines.append(f"response time <= {self.max_response_time:g}s")
         return lines
+
+
+def _lenient_json(seen: Observation) -> Any:
+    """The body as JSON when it is a whole JSON document, else missing: the version is looked for, not demanded."""
+    if seen.truncated or seen.body.lstrip()[:1] not in (b"{", b"["):
+        return _MISSING
+    try:
+        return json.loads(seen.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _MISSING
 
 
 def _excerpt(text: str, limit: int = 60) -> str:

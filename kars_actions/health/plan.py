@@ -9,7 +9,13 @@ from dataclasses import dataclass, field, replace
 from kars_actions.core import gha
 from kars_actions.core.config import Config
 from kars_actions.core.errors import UsageError
-from kars_actions.health.assertions import HealthCheck, JsonExpectation, parse_header, parse_statuses
+from kars_actions.health.assertions import (
+    HealthCheck,
+    JsonExpectation,
+    parse_header,
+    parse_statuses,
+    parse_version_rule,
+)
 from kars_actions.health.http import display_url
 from kars_actions.health.targets import HealthTarget, targets_from_config
 
@@ -29,6 +35,7 @@ class CheckOverrides:
     max_response_time: float | None = None
     version_field: str | None = None
     version_header: str | None = None
+    version_check: str | None = None
     headers: Sequence[str] = ()
     method: str | None = None
 
@@ -61,6 +68,8 @@ class CheckOverrides:
             changes["version_field"] = self.version_field
         if self.version_header is not None:
             changes["version_header"] = self.version_header
+        if self.version_check is not None:
+            changes["version_rule"] = parse_version_rule(self.version_check)
         return replace(check, **changes)  # type: ignore[arg-type]
 
 

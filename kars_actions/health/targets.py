@@ -27,7 +27,7 @@ class HealthTarget:
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
     service: str | None = None
-    # False for a fallback check of "/" (a static site): it carries no version to compare.
+    # False where no version may be expected: the restored previous version after a rollback.
     check_version: bool = True
     timeout: float | None = None
     interval: float | None = None
@@ -62,8 +62,9 @@ def check_from_config(hc: HealthCheckConfig) -> HealthCheck:
         body_regex=hc.expect_body_regex,
         headers=tuple(hc.expect_headers.items()),
         max_response_time=hc.max_response_time,
-        version_field=hc.version_field or "version",
+        version_field=hc.version_field,
         version_header=hc.version_header,
+        version_rule=hc.version_check,
     )
 
 
@@ -136,7 +137,6 @@ def targets_from_config(
                     name=service.name,
                     url=_join(base, railway_path or "/"),
                     service=service.name,
-                    check_version=railway_path is not None,
                 )
             )
             continue

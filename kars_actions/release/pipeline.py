@@ -11,7 +11,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,7 @@ class ReleaseOptions:
     health_urls: tuple[str, ...] = ()
     expect_status: tuple[str, ...] = ()
     expect_json: tuple[str, ...] = ()
+    version_check: str | None = None
     alert_on_success: bool = False
     move_major_tag: bool | None = None
     slack_webhook: str | None = None
@@ -462,18 +463,15 @@ def _service_urls(ctx: _Context) -> dict[str, str]:
 def _health_targets(ctx: _Context, service_urls: dict[str, str]) -> list[HealthTarget]:
     from kars_actions.health.plan import CheckOverrides, HealthPlan, plan_targets
 
-    overrides = CheckOverrides(expect_status=ctx.options.expect_status, expect_json=ctx.options.expect_json)
+    overrides = CheckOverrides(
+        expect_status=ctx.options.expect_status,
+        expect_json=ctx.options.expect_json,
+        version_check=ctx.options.version_check,
+    )
     plan = HealthPlan(
         urls=ctx.options.health_urls, services=tuple(ctx.services), service_urls=service_urls, overrides=overrides
     )
-    return [replace(t, check_version=t.check_version and _reports_version(t)) for t in plan_targets(plan, ctx.config)]
-
-
-def _reports_version(target: HealthTarget) -> bool:
-    """Only an endpoint that answers JSON (or names a version header) can report the version it runs; a static
-    page checked for a body substring cannot, and demanding it would fail every release."""
-    check = target.check
-    return bool(check.json or check.version_header or check.version_field != "version")
+    return plan_targets(plan, ctx.config)
 
 
 def _deploy(ctx: _Context) -> None:

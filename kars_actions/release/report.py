@@ -341,9 +341,11 @@ def _assertions(target: HealthTarget) -> list[str]:
     out += [f"header {name}: {value}" for name, value in check.headers]
     if check.max_response_time:
         out.append(f"response within {check.max_response_time:g}s")
-    if target.check_version:
-        where = f"header {check.version_header}" if check.version_header else f"JSON {check.version_field}"
-        out.append(f"{where} = the released version or commit")
+    if target.check_version and check.version_rule != "off":
+        fields, headers = check.version_fields, check.version_headers
+        where = " or ".join([f"JSON {f}" for f in fields] + [f"header {h}" for h in headers])
+        when = "must report" if check.version_rule == "required" else "when it reports"
+        out.append(f"{where} = the released version or commit ({when} one)")
     return out
 
 

@@ -117,10 +117,66 @@ def test_the_old_version_answering_is_named_as_such() -> None:
 
 
 def test_the_version_can_come_from_a_header() -> None:
-    check = HealthCheck(expect_versions=("1.4.0",), version_header="X-App-Version")
+    check = HealthCheck(expect_versions=("1.4.0",), version_header="X-App-Version", version_rule="required")
     assert check.evaluate(Observation(status=200, body=b"plain", headers={"x-app-version": "v1.4.0"})) == []
     missing = check.evaluate(Observation(status=200, body=b"plain"))
     assert missing[0].actual == "(missing)"
+
+
+# The version rule: one rule, with or without JSON assertions -------------------------------------------------
+
+RELEASE = ("v1.4.0", "1.4.0", "0123456789abcdef0123456789abcdef01234567")
+
+
+@pytest.mark.parametrize("json_asserted", [False, True])
+def test_a_plain_status_ok_answer_passes_by_default(json_asserted: bool) -> None:
+    check = HealthCheck(expect_versions=RELEASE, json=(JsonExpectation.parse("status=ok"),) if json_asserted else ())
+    assert check.evaluate(answer({"status": "ok"})) == []
+
+
+@pytest.mark.parametrize("json_asserted", [False, True])
+@pytest.mark.parametrize(
+    ("reported", "where"),
+    [
+        ({"status": "ok", "version": "1.3.0"}, "version field version"),
+        ({"status": "ok", "commit": "fedcba9876543210fedcba9876543210fedcba98"}, "version field commit"),
+    ],
+)
+def test_an_old_version_that_reports_itself_is_refused(
+    json_asserted: bool, reported: dict[str, str], where: str
+) -> None:
+    check = HealthCheck(expect_versions=RELEASE, json=(JsonExpectation.parse("status=ok"),) if json_asserted else ())
+    failures = check.evaluate(answer(reported))
+    assert [f.check for f in failures] == [where] and "another version" in failures[0].actual
+
+
+def test_the_commit_railway_injects_proves_the_new_version() -> None:
+    check = HealthCheck(expect_versions=RELEASE)
+    assert check.evaluate(answer({"status": "ok", "version": "dev", "commit": RELEASE[2]})) == []
+    assert check.evaluate(answer({"status": "ok", "commit": RELEASE[2][:7]})) == []
+
+
+def test_a_default_header_reports_the_version_of_a_non_json_answer() -> None:
+    check = HealthCheck(expect_versions=RELEASE)
+    assert check.evaluate(Observation(status=200, body=b"<html>", headers={"x-app-version": "1.4.0"})) == []
+    old = check.evaluate(Observation(status=200, body=b"<html>", headers={"x-commit-sha": "fedcba98765"}))
+    assert old[0].check == "version header X-Commit-Sha"
+
+
+def test_required_refuses_an_answer_that_reports_no_version() -> None:
+    check = HealthCheck(expect_versions=RELEASE, version_rule="required")
+    failures = check.evaluate(answer({"status": "ok"}))
+    assert failures[0].actual == "(missing)" and "field version or field commit" in failures[0].check
+
+
+def test_off_accepts_any_version() -> None:
+    check = HealthCheck(expect_versions=RELEASE, version_rule="off")
+    assert check.evaluate(answer({"status": "ok", "version": "0.0.1"})) == []
+
+
+def test_an_unknown_version_rule_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown version check"):
+        HealthCheck(version_rule="sometimes")
 
 
 def test_status_failure_comes_alone_with_expected_and_actual() -> None:

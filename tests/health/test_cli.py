@@ -107,3 +107,46 @@ def test_the_real_command_exits_by_health() -> None:
         )
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
+
+
+def run_health(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "kars_actions", "health", *args, "--format", "json", *FAST],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("json_asserted", [[], ["--expect-json", "status=ok"]])
+def test_a_plain_status_ok_app_passes_the_version_rule(json_asserted: list[str]) -> None:
+    with ScriptedServer(sequence(Reply.json({"status": "ok"}))) as server:
+        proc = run_health(
+            server.url("/api/health"), "--expect-version", "v1.4.0", "--expect-version", SHA, *json_asserted
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("json_asserted", [[], ["--expect-json", "status=ok"]])
+def test_an_old_version_still_answering_is_refused(json_asserted: list[str]) -> None:
+    old = Reply.json({"status": "ok", "commit": "fedcba9876543210fedcba9876543210fedcba98"})
+    with ScriptedServer(sequence(old)) as server:
+        proc = run_health(server.url(), "--expect-version", SHA, "--retries", "2", *json_asserted)
+    assert proc.returncode == 1
+    failure = json.loads(proc.stdout)["targets"][0]["failures"][0]
+    assert failure["check"] == "version field commit" and "another version" in failure["actual"]
+
+
+@pytest.mark.subprocess
+def test_version_check_required_refuses_an_app_that_reports_no_version() -> None:
+    with ScriptedServer(sequence(Reply.json({"status": "ok"}))) as server:
+        proc = run_health(server.url(), "--expect-version", SHA, "--version-check", "required", "--retries", "2")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["targets"][0]["failures"][0]["actual"] == "(missing)"

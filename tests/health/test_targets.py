@@ -63,7 +63,7 @@ def test_railway_toml_wins_over_json_and_a_static_site_is_checked_at_root(tmp_pa
     targets = targets_from_config(load_config(str(tmp_path / "kars.yml")), urls)
     assert [(t.url, t.check_version) for t in targets] == [
         ("https://api.example.com/from-toml", True),
-        ("https://web.example.com/", False),
+        ("https://web.example.com/", True),  # the version rule decides: a static page reports none and passes
     ]
 
 
