@@ -209,6 +209,11 @@ class RailwaySim:
         self.requests_per_token: Counter[str] = Counter()
         self.rate_limit: tuple[int, float] | None = None
         self._window: dict[str, tuple[float, int]] = {}
+        # Service settings as Railway keeps them: the EnvironmentConfig entry of each (service, environment).
+        self.settings: dict[tuple[str, str], dict[str, Any]] = {}
+        self.patches: dict[str, list[dict[str, Any]]] = {}  # environment id -> committed patches, oldest first
+        self.dropped_settings: set[tuple[str, str]] = set()  # (section, key) Railway accepts and does not keep
+        self._hooks: list[_Hook] = []
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -220,9 +225,19 @@ class RailwaySim:
         self.projects[pid] = {"id": pid, "name": name}
         return pid
 
-    def add_environment(self, project_id: str, name: str) -> str:
+    def add_environment(
+        self, project_id: str, name: str, *, ephemeral: bool = False, source: str | None = None, pr: int | None = None
+    ) -> str:
+        """An environment; ``ephemeral`` with ``source`` (the environment id it was forked from) is a PR environment."""
         eid = str(uuid.uuid4())
-        self.environments[eid] = {"id": eid, "name": name, "projectId": project_id}
+        self.environments[eid] = {
+            "id": eid,
+            "name": name,
+            "projectId": project_id,
+            "ephemeral": ephemeral,
+            "source": source,
+            "pr": pr,
+        }
         return eid
 
     def add_service(
@@ -422,6 +437,7 @@ class RailwaySim:
                 self._drop(handler)
                 return
         payload = self._execute(document, op, request.get("variables") or {}, kind, value)
+        self._run_hooks(name, fields)
         if fault is not None and fault.after:
             # The operation ran; its answer never reaches the client.
             self._record(name, fields, is_mutation, value, 0 if fault.kind != "http" else fault.status)
@@ -711,6 +727,177 @@ class RailwaySim:
         self._create(d.service_id, d.environment_id, d.commit, script, self.clock.monotonic(), {"rollbackFrom": d.id})
         return True
 
+    # Environment config: service settings, patches, and edits by someone else ----------------------------------
+    # Railway keeps each service instance's settings in the environment's EnvironmentConfig, keyed by service id.
+    # A patch is deep-merged into it (null removes an entry); configEtag is a digest of the whole config, so it
+    # changes with every change, whoever made it.
+
+    def set_settings(self, service_id: str, environment_id: str, settings: dict[str, Any]) -> None:
+        """Seed a service instance's settings (``{"build": {...}, "deploy": {...}, "configFile": ...}``)."""
+        with self.lock:
+            self.settings[(service_id, environment_id)] = json.loads(json.dumps(settings))
+
+    def settings_of(self, service_id: str, environment_id: str) -> dict[str, Any]:
+        with self.lock:
+            return json.loads(json.dumps(self._instance_settings(service_id, environment_id)))
+
+    def edit_settings(
+        self, environment_id: str, patch: dict[str, Any], message: str = "Edited in the dashboard"
+    ) -> None:
+        """Someone else changes the environment now (the dashboard, the CLI, another job)."""
+        with self.lock:
+            self._commit_patch(environment_id, patch, message)
+
+    def edit_after(
+        self, operation: str, environment_id: str, patch: dict[str, Any], *, times: int = 1, message: str = "Edited"
+    ) -> None:
+        """Someone else edits the environment right after ``operation`` has been served ``times`` times."""
+        with self.lock:
+            self._hooks.append(_Hook(operation, times, lambda: self._commit_patch(environment_id, patch, message)))
+
+    def config_etag(self, environment_id: str) -> str:
+        with self.lock:
+            return _etag(self._environment_config(environment_id))
+
+    def _run_hooks(self, name: str | None, fields: tuple[str, ...]) -> None:
+        with self.lock:
+            for hook in list(self._hooks):
+                if hook.operation == name or hook.operation in fields:
+                    hook.remaining -= 1
+                    if hook.remaining == 0:
+                        self._hooks.remove(hook)
+                        hook.action()
+
+    def _instance_settings(self, service_id: str, environment_id: str) -> dict[str, Any]:
+        key = (service_id, environment_id)
+        if key not in self.settings:
+            # What a new service instance holds: Railway's default builder and nothing else of the file's kind.
+            self.settings[key] = {
+                "source": {"repo": "kars/kars-app", "branch": "main"},
+                "build": {"builder": "RAILPACK"},
+                "deploy": {},
+            }
+        return self.settings[key]
+
+    def _environment_config(self, environment_id: str) -> dict[str, Any]:
+        project_id = self.environments[environment_id]["projectId"]
+        services = {
+            sid: self._instance_settings(sid, environment_id)
+            for sid, service in self.services.items()
+            if service["projectId"] == project_id
+        }
+        return {"services": services, "sharedVariables": {}, "volumes": {}, "buckets": {}}
+
+    def _commit_patch(self, environment_id: str, patch: Any, message: str | None) -> str:
+        if not isinstance(patch, dict):
+            raise SimError("Invalid EnvironmentConfig patch: expected an object")
+        project_id = self.environments[environment_id]["projectId"]
+        services = patch.get("services") or {}
+        if not isinstance(services, dict):
+            raise SimError("Invalid EnvironmentConfig patch: services must be an object keyed by service id")
+        for sid, entry in services.items():
+            service = self.services.get(sid)
+            if service is None or service["projectId"] != project_id:
+                raise SimError(f"Service {sid} not found in environment")
+            if not isinstance(entry, dict):
+                raise SimError(f"Invalid EnvironmentConfig patch at services.{sid}: expected an object")
+            _check_settings(sid, entry)
+        # Railway validates the whole patch before it changes anything.
+        for sid, entry in services.items():
+            kept = {
+                section: (
+                    {k: v for k, v in value.items() if (section, k) not in self.dropped_settings}
+                    if isinstance(value, dict)
+                    else value
+                )
+                for section, value in entry.items()
+            }
+            _deep_merge(self._instance_settings(sid, environment_id), kept)
+        patch_id = str(uuid.uuid4())
+        self.patches.setdefault(environment_id, []).append(
+            {
+                "id": patch_id,
+                "environmentId": environment_id,
+                "message": message,
+                "patch": json.loads(json.dumps(patch)),
+                "status": "COMMITTED",
+                "createdAt": self._iso(self.clock.monotonic()),
+                "appliedAt": self._iso(self.clock.monotonic()),
+            }
+        )
+        return patch_id
+
+    def _env_node(self, environment_id: str) -> dict[str, Any]:
+        env = self.environments[environment_id]
+        source = self.environments.get(env.get("source") or "")
+        config = self._environment_config(environment_id)
+        return {
+            "id": env["id"],
+            "name": env["name"],
+            "projectId": env["projectId"],
+            "isEphemeral": bool(env.get("ephemeral")),
+            "sourceEnvironment": {"id": source["id"], "name": source["name"]} if source else None,
+            "meta": {"prNumber": env.get("pr"), "branch": None},
+            "config": json.loads(json.dumps(config)),
+            "configEtag": _etag(config),
+        }
+
+    def _r_environment(self, auth: _Auth, id: str, projectId: str | None = None) -> dict[str, Any]:
+        env = self.environments.get(id)
+        if env is None:
+            raise SimError("Environment not found")
+        auth.allow(env["projectId"], id)
+        return self._env_node(id)
+
+    def _r_environmentPatches(
+        self, auth: _Auth, environmentId: str, first: int | None = None, **_: Any
+    ) -> dict[str, Any]:
+        env = self.environments.get(environmentId)
+        if env is None:
+            raise SimError("Environment not found")
+        auth.allow(env["projectId"], environmentId)
+        newest_first = list(reversed(self.patches.get(environmentId, [])))[: first or 100]
+        return {
+            "edges": [{"cursor": p["id"], "node": p} for p in newest_first],
+            "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None},
+        }
+
+    def _r_environmentPatchCommit(
+        self, auth: _Auth, environmentId: str, patch: Any = None, commitMessage: str | None = None
+    ) -> str:
+        env = self.environments.get(environmentId)
+        if env is None:
+            raise SimError("Environment not found")
+        auth.allow(env["projectId"], environmentId)
+        return self._commit_patch(environmentId, patch or {}, commitMessage)
+
+    def _r_serviceInstanceUpdate(
+        self, auth: _Auth, serviceId: str, input: dict[str, Any], environmentId: str | None = None
+    ) -> bool:
+        service = self.services.get(serviceId)
+        if service is None:
+            raise SimError("Service not found")
+        if environmentId is None:
+            raise SimError("environmentId is required")
+        auth.allow(service["projectId"], environmentId)
+        entry: dict[str, Any] = {}
+        for key, value in input.items():
+            if key == "railwayConfigFile":
+                if value:
+                    raise SimError(
+                        "Config as Code (railway.json / railway.toml) is deprecated. Use Infrastructure as Code "
+                        "(.railway/railway.ts) instead"
+                    )
+                entry["configFile"] = None
+            elif key in _BUILD_INPUTS:
+                entry.setdefault("build", {})[key] = value
+            else:
+                entry.setdefault("deploy", {})[key] = value
+        self._commit_patch(environmentId, {"services": {serviceId: entry}}, None)
+        # serviceInstanceUpdate writes the settings directly: it leaves no patch in the history.
+        self.patches[environmentId].pop()
+        return True
+
 
 @dataclass
 class _Auth:
@@ -731,6 +918,69 @@ class _Auth:
         scope = self.sim.project_tokens.get(self.token)
         if scope is None or (project_id and project_id != scope[0]) or (environment_id and environment_id != scope[1]):
             raise SimError("Not Authorized")
+
+
+_BUILD_INPUTS = frozenset({"builder", "buildCommand", "dockerfilePath", "watchPatterns", "nixpacksPlan"})
+_ENUMS = {
+    ("build", "builder"): {"NIXPACKS", "DOCKERFILE", "RAILPACK", "HEROKU", "PAKETO"},
+    ("build", "buildEnvironment"): {"V2", "V3"},
+    ("deploy", "restartPolicyType"): {"ON_FAILURE", "ALWAYS", "NEVER"},
+    ("deploy", "runtime"): {"UNSPECIFIED", "LEGACY", "V2"},
+}
+_INTEGERS = {"healthcheckTimeout", "numReplicas", "restartPolicyMaxRetries", "overlapSeconds", "drainingSeconds"}
+
+
+@dataclass
+class _Hook:
+    operation: str
+    remaining: int
+    action: Callable[[], Any]
+
+
+def _etag(config: dict[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _check_settings(service_id: str, entry: dict[str, Any]) -> None:
+    """What Railway's EnvironmentConfig schema refuses: wrong enums, fractional seconds, a non-list preDeploy."""
+    if entry.get("configFile"):
+        raise SimError("Config as Code (railway.json / railway.toml) is deprecated. Use Infrastructure as Code instead")
+    for section in ("build", "deploy"):
+        values = entry.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise SimError(f"Invalid config at services.{service_id}.{section}: expected an object")
+        for key, value in values.items():
+            where = f"services.{service_id}.{section}.{key}"
+            allowed = _ENUMS.get((section, key))
+            if allowed and value is not None and value not in allowed:
+                raise SimError(f"Invalid config at {where}: {value!r} is not one of {sorted(allowed)}")
+            if key in _INTEGERS and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise SimError(f"Invalid config at {where}: expected an integer")
+            if (
+                key == "preDeployCommand"
+                and value is not None
+                and not (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            ):
+                raise SimError(f"Invalid config at {where}: expected a list of strings")
+
+
+def _deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """Railway's patch semantics: objects merge key by key, null removes the entry, anything else replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_merge(target[key], value)
+        elif isinstance(value, dict):
+            fresh: dict[str, Any] = {}
+            _deep_merge(fresh, value)
+            target[key] = fresh
+        else:
+            target[key] = json.loads(json.dumps(value))
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
