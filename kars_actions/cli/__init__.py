@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("kars_actions.cli.rollback", "Put a service's previous Railway deployment back and wait for it."),
     "notify": ("kars_actions.cli.notify", "Send a release alert to Slack, Discord or a signed webhook."),
     "init": ("kars_actions.cli.init", "Write a workflow template into .github/workflows/."),
+    "config": (
+        "kars_actions.cli.config",
+        "Plan, apply or migrate railway.json settings now that Railway no longer reads the file.",
+    ),
 }
 
 
