@@ -8,6 +8,7 @@ import errno
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -16,6 +17,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from kars_actions.core.errors import UsageError
 from kars_actions.health.assertions import Observation
+from kars_actions.health.unpack import OFFERED, Unpacker, UnsupportedEncoding
 
 if TYPE_CHECKING:
     import httpx
@@ -182,7 +184,7 @@ async def _follow(
                 seen.add(target)
                 current = target
                 continue
-            body, truncated = await _read_capped(response, options.max_body)
+            body, truncated, refusal = await _read_capped(response, options.max_body)
         except (httpx.HTTPError, OSError) as error:
             return Observation(error=describe_error(error), latency=time.perf_counter() - started, url=current)
         finally:
@@ -193,6 +195,7 @@ async def _follow(
             body=body,
             truncated=truncated,
             latency=time.perf_counter() - started,
+            error=refusal,
             url=current,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
@@ -205,20 +208,42 @@ def _failed(message: str, started: float, url: str, response: httpx.Response) ->
     return Observation(error=f"HTTP {response.status_code}: {message}", latency=time.perf_counter() - started, url=url)
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
-    """Read at most ``cap`` bytes and stop: a 100 MB body must not be loaded to check a health answer."""
+async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool, str | None]:
+    """(body, truncated, refusal): at most ``cap`` bytes AFTER unpacking, read and decoded as they arrive.
+
+    A 100 MB body must not be loaded to check a health answer, and neither may 38 KB that unpack to 16 GiB:
+    an encoded body that unpacks past the cap is refused there, with what was sent and what it grew to.
+    """
     if response.request.method == "HEAD":
-        return b"", False
+        return b"", False, None
+    try:
+        unpacker = Unpacker(response.headers.get("content-encoding", ""), cap)
+    except UnsupportedEncoding as error:
+        return b"", False, f"the answer came with Content-Encoding {error}, which was not offered ({OFFERED})"
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        room = cap - size
-        if len(chunk) > room:
-            chunks.append(chunk[:room])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), False
+    try:
+        async for raw in response.aiter_raw():
+            chunks.append(unpacker.feed(raw))
+            if unpacker.over:
+                break
+    except zlib.error:
+        return b"", False, f"the {unpacker.encoding} body is corrupt and cannot be unpacked"
+    body = b"".join(chunks)
+    if unpacker.over and unpacker.compressed:
+        return (
+            body,
+            True,
+            (
+                f"refused as a possible compression bomb: {unpacker.wire:,} bytes sent {unpacker.encoding} unpack to "
+                f"more than {_size(cap)} (--max-body); raise --max-body if the answer is meant to be this large"
+            ),
+        )
+    return body, unpacker.over, None
+
+
+def _size(count: int) -> str:
+    mib = 1024 * 1024
+    return f"{count // mib} MiB" if count % mib == 0 else f"{count:,} bytes"
 
 
 def make_client(
@@ -246,6 +271,6 @@ def make_client(
         trust_env=True,
         timeout=httpx.Timeout(timeout),
         limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json, */*;q=0.5"},
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json, */*;q=0.5", "Accept-Encoding": OFFERED},
         transport=transport,
     )
