@@ -107,16 +107,16 @@ from kars_actions.core.report import Result
 @click.option(
     "--interval",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
+    default=0.25,
     show_default=True,
-    help="First wait between attempts; it grows by --backoff up to --max-interval.",
+    help="Wait between attempts at a target not healthy yet; it grows by --backoff up to --max-interval.",
 )
 @click.option(
     "--backoff",
     type=click.FloatRange(min=1),
-    default=1.5,
+    default=1.0,
     show_default=True,
-    help="Factor the wait grows by after each failed attempt.",
+    help="Factor the wait grows by after each failed attempt (1: a steady pace).",
 )
 @click.option(
     "--max-interval",
@@ -128,9 +128,17 @@ from kars_actions.core.report import Result
 @click.option(
     "--confirm-interval",
     type=click.FloatRange(min=0, min_open=True),
-    default=0.5,
+    default=0.2,
     show_default=True,
     help="Wait between the passes that confirm a target is steadily healthy.",
+)
+@click.option(
+    "--max-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    metavar="PER_SECOND",
+    help="Most requests a second to any one target, whatever the waits above.",
 )
 @click.option(
     "--jitter",
@@ -159,7 +167,8 @@ from kars_actions.core.report import Result
     default=1024 * 1024,
     show_default=True,
     metavar="BYTES",
-    help="Most of a body read; a longer one is cut (and fails JSON checks).",
+    help="Most of a body read, counted after unpacking gzip or deflate; a longer one is cut (and fails JSON checks), "
+    "a compressed one is refused as a possible compression bomb.",
 )
 @click.option(
     "--max-redirects",
@@ -206,6 +215,7 @@ def command(
     backoff: float,
     max_interval: float,
     confirm_interval: float,
+    max_rate: float,
     jitter: str,
     stable_passes: int,
     stable_for: float | None,
@@ -258,6 +268,7 @@ def command(
             backoff=backoff,
             max_interval=max_interval,
             confirm_interval=confirm_interval,
+            max_rate=max_rate,
             jitter=jitter,
             stable_passes=stable_passes,
             stable_for=stable_for,

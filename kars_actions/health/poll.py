@@ -48,10 +48,13 @@ class PollSettings:
 
     timeout: float = 10.0  # per request, redirects and body included
     deadline: float = 300.0  # for the whole check
-    interval: float = 1.0  # first wait after a failure
-    backoff: float = 1.5  # growth of the wait after each further failure
+    # A target that is not healthy yet is asked again soon: the delay between the app turning healthy and the
+    # poller noticing is about half this. ``max_rate`` keeps that from hammering a slow or starting app.
+    interval: float = 0.25  # wait after a failure
+    backoff: float = 1.0  # growth of the wait after each further failure (1: none)
     max_interval: float = 4.0  # the wait never grows past this
-    confirm_interval: float = 0.5  # wait between passes while confirming stability
+    confirm_interval: float = 0.2  # wait between passes while confirming stability: the proof costs this much
+    max_rate: float = 5.0  # requests per second to one target, at most, whatever the waits above
     jitter: str = "full"  # "full" | "decorrelated" | "none"
     stable_passes: int = 2  # consecutive passes before a target counts healthy
     stable_for: float | None = None  # and/or passing for this long
@@ -83,6 +86,8 @@ class PollSettings:
             raise UsageError("stable passes must be at least 1")
         if self.retries is not None and self.retries < 1:
             raise UsageError("retries (max attempts) must be at least 1")
+        if self.max_rate <= 0:
+            raise UsageError(f"health max rate must be above 0 requests a second, got {self.max_rate:g}")
         if self.concurrency < 1:
             raise UsageError("concurrency must be at least 1")
         if self.max_body < 1:
@@ -156,15 +161,28 @@ async def _poll_one(
     passing_since: float | None = None
     last: Observation | None = None
     failures: list[Failure] = []
+    min_gap = 1.0 / settings.max_rate
     while True:
         if deadline.expired():
             return _outcome(target, False, attempts, deadline, last, failures, "deadline")
         if retries is not None and attempts >= retries:
             return _outcome(target, False, attempts, deadline, last, failures, "retries")
-        attempts += 1
-        request_options = replace(options, timeout=max(0.001, min(options.timeout, deadline.remaining())))
-        async with gate:
-            last = await fetch(client, target.url, target.headers, request_options)
+        # Waiting for a free request slot counts against the deadline, and the request gets only the time left
+        # once it has its slot: twelve hanging targets with six slots must not end at twice the deadline.
+        try:
+            async with asyncio.timeout(deadline.remaining()):
+                await gate.acquire()
+        except TimeoutError:
+            return _outcome(target, False, attempts, deadline, last, failures, "deadline")
+        try:
+            left = deadline.remaining()
+            if left <= 0:
+                return _outcome(target, False, attempts, deadline, last, failures, "deadline")
+            attempts += 1
+            asked_at = clock.monotonic()
+            last = await fetch(client, target.url, target.headers, replace(options, timeout=min(options.timeout, left)))
+        finally:
+            gate.release()
         failures = target.check.evaluate(last)
         now = clock.monotonic()
         if failures:
@@ -185,6 +203,7 @@ async def _poll_one(
             if settings.stable_for is not None and streak >= need:
                 delay = min(delay, settings.stable_for - held)
             progress(_line(target, attempts, last, f"passing, confirming ({streak}/{need})"))
+        delay = max(delay, min_gap - (now - asked_at))  # the per-target rate cap, counted from request start
         await clock.asleep(min(delay, deadline.remaining()))
 
 
