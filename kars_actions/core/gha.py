@@ -171,6 +171,16 @@ def _append(path: str, text: str) -> None:
         handle.write(text)
 
 
+def writes_outputs() -> bool:
+    """Whether Actions gave this step an outputs file (else outputs need not be built)."""
+    return bool(os.environ.get("GITHUB_OUTPUT"))
+
+
+def writes_summary() -> bool:
+    """Whether Actions gave this step a summary file (else the summary need not be built)."""
+    return bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+
+
 def set_outputs(outputs: Mapping[str, str], registry: SecretRegistry = SECRETS) -> bool:
     """Append outputs to ``$GITHUB_OUTPUT``; returns False outside Actions (nothing written)."""
     path = os.environ.get("GITHUB_OUTPUT")

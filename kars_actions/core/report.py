@@ -156,9 +156,15 @@ class Reporter:
             self._write(self.err, f"  {self.style.dim('hint')}: {error.hint}")
 
     def _side_channels(self, result: Result) -> None:
-        """Outputs and the step summary go to their files whenever Actions provides them, whatever the format."""
-        gha.set_outputs(result.outputs())
-        gha.append_summary(result.summary_markdown())
+        """Outputs and the step summary go to their files whenever Actions provides them, whatever the format.
+
+        Each is built only when there is a file to write it to: for thousands of health targets the summary
+        table costs as much as the polling did.
+        """
+        if gha.writes_outputs():
+            gha.set_outputs(result.outputs())
+        if gha.writes_summary():
+            gha.append_summary(result.summary_markdown())
 
 
 class TextReporter(Reporter):

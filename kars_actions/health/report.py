@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from kars_actions.core import gha
@@ -102,23 +103,32 @@ class HealthResult(BaseResult):
         return {
             "healthy": self.healthy,
             "expect_version": list(self.versions),
-            "targets": [o.to_json() for o in self.outcomes],
+            "targets": self._targets_json,
         }
 
+    # Built once each, in one pass over the outcomes: the text table, the JSON and the summary of 2,000 targets
+    # must not cost more than the polling did.
+    @cached_property
+    def _targets_json(self) -> list[dict[str, Any]]:
+        return [o.to_json() for o in self.outcomes]
+
+    @cached_property
     def _show_urls(self) -> bool:
         return any(o.target.name != o.target.shown_url for o in self.outcomes)
 
     def _headers(self) -> list[str]:
-        return [h for h in self.HEADERS if h != "url" or self._show_urls()]
+        return [h for h in self.HEADERS if h != "url" or self._show_urls]
 
+    @cached_property
     def _rows(self) -> list[list[str]]:
+        show_urls = self._show_urls
         rows = []
         for o in self.outcomes:
             failure = o.failure
             rows.append(
                 [
                     o.target.name,
-                    *([o.target.shown_url] if self._show_urls() else []),
+                    *([o.target.shown_url] if show_urls else []),
                     o.verdict(),
                     str(o.attempts),
                     human_duration(o.elapsed),
@@ -132,7 +142,7 @@ class HealthResult(BaseResult):
     HEADERS = ("target", "url", "verdict", "attempts", "time", "last answer", "latency", "failing check")
 
     def text_lines(self, style: Style) -> list[str]:
-        lines = text_table(self._headers(), self._rows())
+        lines = text_table(self._headers(), self._rows)
         coloured = [style.bold(lines[0])]
         for line, outcome in zip(lines[1:], self.outcomes, strict=True):
             coloured.append(style.ok(line) if outcome.healthy else style.bad(line))
@@ -146,7 +156,7 @@ class HealthResult(BaseResult):
     def summary_markdown(self) -> str:
         head = "✅ Healthy" if self.healthy else "❌ Not healthy"
         version = f" — version {gha.md_escape(' or '.join(self.versions))}" if self.versions else ""
-        return f"### Health: {head}{version}\n\n" + gha.md_table(self._headers(), self._rows())
+        return f"### Health: {head}{version}\n\n" + gha.md_table(self._headers(), self._rows)
 
     def annotations(self) -> list[Annotation]:
         return [
@@ -162,5 +172,5 @@ class HealthResult(BaseResult):
     def outputs(self) -> dict[str, str]:
         return {
             "healthy": "true" if self.healthy else "false",
-            "results": json.dumps([o.to_json() for o in self.outcomes], separators=(",", ":")),
+            "results": json.dumps(self._targets_json, separators=(",", ":")),
         }

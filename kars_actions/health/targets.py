@@ -7,6 +7,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,8 +50,9 @@ class HealthTarget:
         if password:
             gha.SECRETS.register(password)
 
-    @property
+    @cached_property
     def shown_url(self) -> str:
+        """The URL without user:password, for output (parsed once: tables of many targets read it often)."""
         return display_url(self.url)
 
 
