@@ -61,4 +61,22 @@ def cli() -> None:
 
 
 def main(args: list[str] | None = None, **kwargs: Any) -> None:
-    cli.main(args=args, prog_name="kars-actions", **kwargs)
+    """The process entry. Before click parses anything, stdout and stderr go behind the redaction layer and
+    every secret the process can know of (environment, credential flags, the variables kars.yml names) is
+    registered and masked: a usage error or a test's output cannot print one."""
+    import sys
+
+    from kars_actions.cli._common import report_crash
+    from kars_actions.core import gha
+    from kars_actions.core.masking import register_process_secrets
+
+    gha.install_redacting_streams()
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        register_process_secrets(argv)
+        cli.main(args=argv, prog_name="kars-actions", **kwargs)
+    except Exception as error:  # noqa: BLE001 - outside a command's own edge (click, a command's import)
+        report_crash(error)
+        sys.exit(1)
+    finally:
+        gha.drain_streams()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -67,18 +68,26 @@ def run(reporter: Reporter, action: Callable[[], Result]) -> None:
         sys.exit(130)
     except click.exceptions.Exit:
         raise
-    except Exception as error:  # the last line of defence: one redacted line, never a traceback
-        if os.environ.get("KARS_DEBUG"):
-            raise
-        reporter.error(
-            KarsError(
-                f"internal error: {type(error).__name__}: {error}",
-                hint="this is a bug in kars-actions; rerun with KARS_DEBUG=1 for the traceback and report it",
-            )
-        )
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one redacted line, never a bare traceback
+        report_crash(error, reporter)
         sys.exit(EXIT_FAILED)
     reporter.result(result)
     sys.exit(result.exit_code())
+
+
+def report_crash(error: BaseException, reporter: Reporter | None = None) -> None:
+    """An unexpected exception as one error line; with KARS_DEBUG, its traceback after it, redacted."""
+    debug = bool(os.environ.get("KARS_DEBUG"))
+    hint = (
+        "this is a bug in kars-actions; the traceback follows — please report it"
+        if debug
+        else "this is a bug in kars-actions; rerun with KARS_DEBUG=1 for the traceback and report it"
+    )
+    (reporter or make_reporter()).error(KarsError(f"internal error: {type(error).__name__}: {error}", hint=hint))
+    if debug:
+        trace = "".join(traceback.format_exception(error))
+        sys.stderr.write(gha.SECRETS.redact(trace))
+        sys.stderr.flush()
 
 
 def usage_exit(reporter: Reporter, message: str, hint: str | None = None) -> None:

@@ -1,14 +1,22 @@
-"""The GitHub Actions runtime: masks, outputs, step summary, annotations, groups — and secret redaction."""
+"""The GitHub Actions runtime: masks, outputs, step summary, annotations, groups — and the one redaction layer."""
 
 from __future__ import annotations
 
+import atexit
+import base64
+import binascii
+import html
+import io
+import json
 import logging
 import os
+import re
 import secrets as _random
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TextIO
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from kars_actions.core.errors import ConfigError
 
@@ -21,11 +29,32 @@ SECRET_ENV_VARS = (
     "GH_TOKEN",
     "DATABASE_URL",
     "KARS_WEBHOOK_SECRET",
+    "KARS_WEBHOOK_URL",
+    "KARS_SLACK_WEBHOOK",
+    "KARS_DISCORD_WEBHOOK",
+    "KARS_HEALTH_HEADERS",
+    "SLACK_WEBHOOK_URL",
+    "DISCORD_WEBHOOK_URL",
 )
 SECRET_NAME_PARTS = ("TOKEN", "WEBHOOK", "SECRET", "PASSWORD", "DATABASE_URL", "HEADERS", "API_KEY")
+# Any other variable named like a credential (NPM_TOKEN, ACTIONS_RUNTIME_TOKEN, ...) is a secret too, when its
+# value looks like one: a flag such as USE_TOKEN=true must not turn every "true" in the output into ***.
+_GENERIC_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|WEBHOOK_URL|WEBHOOK)$")
+_GENERIC_MIN_LEN = 8
 # Short values would redact ordinary words; GitHub masks them anyway, but our own filter does not.
 _MIN_REDACT_LEN = 4
+# A secret cut short by a truncation must not leave this much of its start (or end) behind.
+_PIECE_LEN = 6
 REDACTED = "***"
+
+# Words that introduce a credential in a header value: the bare token after them is a secret of its own.
+_SCHEME_WORD = re.compile(r"^(?:bearer|token|basic|bot|digest|apikey|api-key)\s+(\S+)$", re.IGNORECASE)
+_HEADER_LINE = re.compile(r"^[A-Za-z0-9!#$&'*+.^_`|~-]+\s*:\s*(\S.*)$")
+# The credentials part of any URL the program prints, registered or not: scheme://user:password@host.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
+# Where a truncated excerpt ends (or a left-truncated one starts): a piece of a secret next to one of these.
+_CUT_AFTER = re.compile(r"(?=\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`]|$)")
+_CUT_BEFORE = re.compile(r"(?:^|\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`])")
 
 
 def in_actions() -> bool:
@@ -42,53 +71,378 @@ def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
+def md_escape(text: str) -> str:
+    """Escape text for a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+
+
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def url_credentials(value: str) -> set[str]:
+    """user, password, user:password and its base64 (the Basic header httpx builds) of a URL with userinfo."""
+    try:
+        parts = urlsplit(value.strip())
+        user, password = parts.username, parts.password
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    if not parts.scheme or "@" not in parts.netloc:
+        return found
+    if user:
+        found.add(user)
+        found.add(unquote(user))
+    if password:
+        found |= {password, unquote(password), f"{user or ''}:{password}", f"{unquote(user or '')}:{unquote(password)}"}
+        found.add(_basic(unquote(user or ""), unquote(password)))
+    elif user:
+        found.add(_basic(unquote(user), ""))
+    return found
+
+
+def _roots(value: str) -> set[str]:
+    """The secret and the pieces of it that travel alone: each line, a header's value, the token after Bearer,
+    the user:password inside a Basic credential or a URL."""
+    roots = {value, value.strip()}
+    roots |= {line.strip() for line in value.splitlines() if line.strip()}
+    for root in list(roots):
+        header = _HEADER_LINE.match(root)
+        if header and not header.group(1).startswith("//"):
+            roots.add(header.group(1).strip())
+    for root in list(roots):
+        scheme = _SCHEME_WORD.match(root)
+        if scheme:
+            token = scheme.group(1)
+            roots.add(token)
+            if root.lower().startswith("basic"):
+                try:
+                    decoded = base64.b64decode(token, validate=True).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    decoded = ""
+                if decoded:
+                    roots.add(decoded)
+                    roots.add(decoded.partition(":")[2])
+    for root in list(roots):
+        if "://" in root:
+            roots |= url_credentials(root)
+            path = _url_path(root)
+            if path:
+                roots.add(path)
+    return {r for r in roots if len(r) >= _MIN_REDACT_LEN}
+
+
+def _cuttable(root: str) -> bool:
+    """Whether a piece of ``root`` is itself secret: not for text with spaces or a header's name in front
+    (``Authorization`` alone gives nothing away)."""
+    return not any(c.isspace() for c in root) and not (_HEADER_LINE.match(root) and "://" not in root)
+
+
+def _url_path(value: str) -> str | None:
+    """The part of a secret URL after its host (a webhook's secret lives there); printed re-encoded or with a
+    different host spelling, it must still be found."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    return rest if len(rest.strip("/")) >= _PIECE_LEN + 2 else None
+
+
+def _encodings(root: str) -> set[str]:
+    """How a value looks once printed through each escaping the program uses."""
+    first = {
+        root,
+        quote(root, safe=""),
+        quote(root, safe="/:@"),
+        quote(root, safe="/:@?&=+$,;~!*'()#[]%"),
+        quote_plus(root),
+        json.dumps(root)[1:-1],
+        json.dumps(root, ensure_ascii=False)[1:-1],
+        repr(root)[1:-1],
+        html.escape(root, quote=True),
+        html.escape(root, quote=False),
+    }
+    forms = set(first)
+    for form in first:
+        forms |= {escape_data(form), escape_property(form), md_escape(form), escape_data(md_escape(form))}
+    return forms
+
+
 class SecretRegistry:
-    """Every secret value the process knows. Registered values are masked in Actions and redacted from all output."""
+    """Every secret value the process knows, with every form it can be printed in.
+
+    Registered values are masked in Actions (``::add-mask::``) and redacted from every byte the program
+    writes, after formatting: escaping, truncation, tables and JSON all happen before ``redact`` runs.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._forms: set[str] = set()
+        self._cut_forms: set[str] = set()
         self._stream: TextIO | None = None
+        self._pattern: re.Pattern[str] | None = None
+        self._tail_pattern: re.Pattern[str] | None = None
+        self._heads: dict[str, list[tuple[str, int]]] = {}
+        self._tails: dict[str, list[tuple[str, int]]] = {}
+        self._httpx_done: set[str] = set()
 
     def register(self, value: str | None) -> None:
         """Know ``value`` as a secret; in Actions, tell the runner to mask it (before anything else is printed)."""
         if not value or not value.strip():
             return
-        parts = {value, *(line.strip() for line in value.splitlines() if line.strip())}
-        new = [p for p in parts if p not in self._values]
+        if value in self._values:
+            return
+        self._values.add(value)
+        new: set[str] = set()
+        cut: set[str] = set()
+        for root in _roots(value):
+            forms = {f for f in _encodings(root) if len(f) >= _MIN_REDACT_LEN}
+            new |= forms
+            if _cuttable(root):
+                cut |= forms
+        self._add_forms(new, cut)
+
+    def _add_forms(self, forms: set[str], cut: set[str]) -> None:
+        new = forms - self._forms
+        self._cut_forms |= cut
         if not new:
             return
-        self._values.update(new)
+        self._forms |= new
+        self._pattern = None
         if in_actions():
-            stream = self._stream or sys.stdout
-            for part in sorted(new, key=len, reverse=True):
-                stream.write(f"::add-mask::{escape_data(part)}\n")
-            stream.flush()
+            self._mask(new)
+
+    def _mask(self, forms: Iterable[str]) -> None:
+        stream = self._stream or sys.stdout
+        lines = "".join(f"::add-mask::{escape_data(p)}\n" for p in sorted(forms, key=len, reverse=True))
+        raw = stream.write_raw if isinstance(stream, RedactingStream) else stream.write
+        raw(lines)
+        stream.flush()
 
     def register_from_environ(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         for name, value in env.items():
-            upper = name.upper()
-            if upper in SECRET_ENV_VARS or (
-                upper.startswith(("KARS_", "INPUT_")) and any(p in upper for p in SECRET_NAME_PARTS)
-            ):
+            if is_secret_name(name, value):
                 self.register(value)
 
+    # --- redaction -----------------------------------------------------------------------------------------
+
+    def _compile(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._forms:
+            ordered = sorted(self._forms, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+            self._heads, self._tails = {}, {}
+            # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too.
+            ends = {f[-8:] for f in self._cut_forms if len(f) >= 12 and _looks_random(f[-8:])}
+            self._tail_pattern = (
+                re.compile("|".join(re.escape(e) for e in sorted(ends, key=len, reverse=True))) if ends else None
+            )
+            for form in sorted(self._cut_forms, key=len, reverse=True):
+                if len(form) < _PIECE_LEN + 2:
+                    continue
+                # A URL's scheme and host are not the secret part: only a piece past them counts.
+                least = _PIECE_LEN
+                if "://" in form:
+                    try:
+                        least = max(least, len(form) - len(_url_path(form) or "") + 1)
+                    except ValueError:
+                        least = len(form)
+                for k in range(least, len(form)):
+                    self._heads.setdefault(form[k - _PIECE_LEN : k], []).append((form, k))
+                for j in range(1, len(form) - _PIECE_LEN + 1):
+                    self._tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
+        return self._pattern
+
+    def _learn_httpx_forms(self) -> None:
+        """httpx logs URLs re-encoded; once it is loaded, know each secret URL the way it will print it."""
+        httpx = sys.modules.get("httpx")
+        if httpx is None:
+            return
+        pending = [v for v in self._values if "://" in v and v not in self._httpx_done]
+        for value in pending:
+            self._httpx_done.add(value)
+            try:
+                shown = str(httpx.URL(value.strip()))
+            except Exception:  # noqa: BLE001 - a value httpx cannot parse is never printed by it either
+                continue
+            forms: set[str] = set()
+            for root in {shown, *(r for r in [_url_path(shown)] if r)}:
+                forms |= {f for f in _encodings(root) if len(f) >= _MIN_REDACT_LEN}
+            self._add_forms(forms, forms)
+
     def redact(self, text: str) -> str:
-        if not self._values or not text:
+        if not text:
             return text
-        for value in sorted(self._values, key=len, reverse=True):
-            if len(value) >= _MIN_REDACT_LEN and value in text:
-                text = text.replace(value, REDACTED)
-        return text
+        text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+        if not self._forms:
+            return text
+        self._learn_httpx_forms()
+        pattern = self._compile()
+        if pattern is None:
+            return text
+        text = pattern.sub(REDACTED, text)
+        if self._tail_pattern is not None:
+            text = self._tail_pattern.sub(REDACTED, text)
+        return self._redact_pieces(text)
+
+    def _redact_pieces(self, text: str) -> str:
+        """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece."""
+        spans: list[tuple[int, int]] = []
+        for match in _CUT_AFTER.finditer(text):
+            end = match.start()
+            key = text[end - _PIECE_LEN : end] if end >= _PIECE_LEN else ""
+            best = 0
+            for form, k in self._heads.get(key, ()):
+                if k > best and text[end - k : end] == form[:k]:
+                    best = k
+            if best:
+                spans.append((end - best, end))
+        for match in _CUT_BEFORE.finditer(text):
+            start = match.end()
+            key = text[start : start + _PIECE_LEN]
+            best = 0
+            for form, j in self._tails.get(key, ()):
+                size = len(form) - j
+                if size > best and text[start : start + size] == form[j:]:
+                    best = size
+            if best:
+                spans.append((start, start + best))
+        if not spans:
+            return text
+        spans.sort()
+        out: list[str] = []
+        cursor = 0
+        for start, end in spans:
+            if end <= cursor:
+                continue
+            out.append(text[cursor : max(start, cursor)])
+            out.append(REDACTED)
+            cursor = end
+        out.append(text[cursor:])
+        return "".join(out)
 
     def __contains__(self, value: object) -> bool:
         return value in self._values
 
     def clear(self) -> None:
         self._values.clear()
+        self._forms.clear()
+        self._cut_forms.clear()
+        self._pattern = None
+        self._tail_pattern = None
+        self._heads, self._tails = {}, {}
+        self._httpx_done.clear()
+
+
+def _looks_random(text: str) -> bool:
+    """A token's end (digits, or mixed case), not an ordinary word such as "database"."""
+    return not any(c.isspace() for c in text) and (
+        any(c.isdigit() for c in text) or (any(c.isupper() for c in text) and any(c.islower() for c in text))
+    )
+
+
+def is_secret_name(name: str, value: str) -> bool:
+    """Whether the environment variable ``name`` holds a secret."""
+    upper = name.upper()
+    if upper in SECRET_ENV_VARS:
+        return True
+    if upper.startswith(("KARS_", "INPUT_")) and any(p in upper for p in SECRET_NAME_PARTS):
+        return True
+    if _GENERIC_SECRET_NAME.search(upper):
+        text = value.strip()
+        return len(text) >= _GENERIC_MIN_LEN and text.lower() not in ("true", "false")
+    return False
 
 
 SECRETS = SecretRegistry()
+
+
+class RedactingStream(io.TextIOBase):
+    """stdout or stderr with every line redacted before it reaches the real stream.
+
+    Text is held until its line is complete, so a secret written in two pieces is still found; whatever is
+    left is written at exit. It has no ``buffer``: nobody (click included) can write around it.
+    """
+
+    _MAX_PENDING = 64 * 1024
+
+    def __init__(self, raw: TextIO, registry: SecretRegistry = SECRETS) -> None:
+        super().__init__()
+        self.raw = raw
+        self.registry = registry
+        self._pending = ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.raw, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "backslashreplace"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.raw, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._pending += text
+        if "\n" in self._pending:
+            head, _, self._pending = self._pending.rpartition("\n")
+            self._emit(head + "\n")
+        if len(self._pending) > self._MAX_PENDING:
+            self.drain()
+        return len(text)
+
+    def _emit(self, text: str) -> None:
+        safe = self.registry.redact(text)
+        try:
+            self.raw.write(safe)
+        except UnicodeEncodeError:
+            encoding = self.encoding
+            self.raw.write(safe.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+
+    def write_raw(self, text: str) -> None:
+        """For ``::add-mask::`` lines only: they must name the secret to hide it."""
+        self.raw.write(text)
+
+    def flush(self) -> None:
+        # A partial line stays held: the rest of it may complete a secret.
+        try:
+            self.raw.flush()
+        except (OSError, ValueError):
+            return
+
+    def drain(self) -> None:
+        """Write the held partial line (at exit, or when it grows too long)."""
+        if self._pending:
+            pending, self._pending = self._pending, ""
+            self._emit(pending)
+        self.flush()
+
+
+def install_redacting_streams(registry: SecretRegistry = SECRETS) -> None:
+    """Put ``sys.stdout`` and ``sys.stderr`` behind the redaction layer (once), for the rest of the process."""
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if current is None or isinstance(current, RedactingStream):
+            continue
+        wrapped = RedactingStream(current, registry)
+        setattr(sys, name, wrapped)
+        atexit.register(wrapped.drain)
+
+
+def drain_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, RedactingStream):
+            stream.drain()
 
 
 class RedactingFilter(logging.Filter):
@@ -166,9 +520,25 @@ def format_output(name: str, value: str) -> str:
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
-def _append(path: str, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
+_FILE_WARNED: set[str] = set()
+
+
+def _append(variable: str, path: str, text: str, registry: SecretRegistry) -> bool:
+    """Append redacted ``text`` to the file Actions named; a failure is one warning on stderr, never a crash:
+    the command's own result and exit code stand."""
+    try:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write(registry.redact(text))
+    except (OSError, ValueError) as error:
+        if variable not in _FILE_WARNED:
+            _FILE_WARNED.add(variable)
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            message = f"cannot write {variable} ({path}): {reason}; its contents for this step are lost"
+            line = workflow_command("warning", message) if in_actions() else f"warning: {message}"
+            sys.stderr.write(registry.redact(line) + "\n")
+            sys.stderr.flush()
+        return False
+    return True
 
 
 def writes_outputs() -> bool:
@@ -182,38 +552,31 @@ def writes_summary() -> bool:
 
 
 def set_outputs(outputs: Mapping[str, str], registry: SecretRegistry = SECRETS) -> bool:
-    """Append outputs to ``$GITHUB_OUTPUT``; returns False outside Actions (nothing written)."""
+    """Append outputs to ``$GITHUB_OUTPUT``; returns False outside Actions or when it cannot be written."""
     path = os.environ.get("GITHUB_OUTPUT")
     if not path or not outputs:
         return False
-    _append(path, "".join(format_output(k, registry.redact(str(v))) for k, v in outputs.items()))
-    return True
+    text = "".join(format_output(k, registry.redact(str(v))) for k, v in outputs.items())
+    return _append("GITHUB_OUTPUT", path, text, registry)
 
 
 def append_summary(markdown: str, registry: SecretRegistry = SECRETS) -> bool:
-    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; returns False outside Actions."""
+    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; returns False outside Actions or when it cannot be written."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path or not markdown:
         return False
-    text = registry.redact(markdown)
-    _append(path, text if text.endswith("\n") else text + "\n")
-    return True
+    return _append("GITHUB_STEP_SUMMARY", path, markdown if markdown.endswith("\n") else markdown + "\n", registry)
 
 
 @contextmanager
 def group(title: str, stream: TextIO | None = None) -> Iterator[None]:
     out = stream or sys.stdout
-    out.write(f"::group::{escape_data(SECRETS.redact(title))}\n")
+    out.write(f"::group::{SECRETS.redact(escape_data(title))}\n")
     try:
         yield
     finally:
         out.write("::endgroup::\n")
         out.flush()
-
-
-def md_escape(text: str) -> str:
-    """Escape text for a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
 
 
 def md_table(headers: Iterable[str], rows: Iterable[Iterable[object]]) -> str:

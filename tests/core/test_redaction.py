@@ -1,0 +1,218 @@
+"""The one redaction layer: every form a secret can be printed in, pieces left by truncation, and the edge
+streams every byte passes through."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from kars_actions.core import gha
+from kars_actions.core.masking import config_secret_names, register_process_secrets
+
+TOKEN = "tok-Canary-0123456789abcdefXYZ"
+
+
+@pytest.fixture
+def registry() -> gha.SecretRegistry:
+    reg = gha.SecretRegistry()
+    reg.register(TOKEN)
+    return reg
+
+
+def test_the_bare_token_of_a_header_value_is_a_secret_of_its_own() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("Authorization: Bearer hdr-Canary-4455667788")
+    reg.register("token gh-Canary-99887766")
+    assert reg.redact("sent hdr-Canary-4455667788 alone") == "sent *** alone"
+    assert reg.redact("echo gh-Canary-99887766") == "echo ***"
+
+
+def test_the_basic_credential_built_from_a_url_is_redacted() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("https://deploy:pw-Canary-123456@app.example.com/health")
+    basic = base64.b64encode(b"deploy:pw-Canary-123456").decode()
+    assert reg.redact(f"Authorization: Basic {basic}") == "Authorization: Basic ***"
+    assert "pw-Canary-123456" not in reg.redact("password pw-Canary-123456")
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        quote('pa%ss|w"rd\\Canary', safe=""),
+        json.dumps('pa%ss|w"rd\\Canary')[1:-1],
+        gha.escape_data('pa%ss|w"rd\\Canary'),
+        gha.escape_property('pa%ss|w"rd\\Canary'),
+        gha.md_escape('pa%ss|w"rd\\Canary'),
+        repr('pa%ss|w"rd\\Canary')[1:-1],
+    ],
+)
+def test_escaped_forms_of_a_secret_are_redacted(shown: str) -> None:
+    reg = gha.SecretRegistry()
+    reg.register('pa%ss|w"rd\\Canary')
+    assert "Canary" not in reg.redact(f"answer: {shown} end")
+
+
+def test_redaction_runs_on_the_final_annotation_and_table_text(registry: gha.SecretRegistry) -> None:
+    secret = "50%|odd\\Canary-secret"
+    registry.register(secret)
+    annotation = gha.annotation_command("error", f"health said {secret}", title=secret)
+    table = gha.md_table(["said"], [[secret]])
+    assert "Canary" not in registry.redact(annotation) + registry.redact(table)
+
+
+@pytest.mark.parametrize("cut", [60, 77, 12, 8])
+def test_a_truncated_excerpt_leaves_no_prefix_of_a_secret(registry: gha.SecretRegistry, cut: int) -> None:
+    body = f'{{"echo": "{TOKEN}"}}'
+    start = body.index(TOKEN)
+    excerpt = body[: start + min(cut, len(TOKEN) - 1)]
+    for shown in (excerpt + "...", excerpt + "…", excerpt, excerpt + "\nnext line"):
+        out = registry.redact(shown)
+        assert TOKEN[:6] not in out, shown
+
+
+def test_a_left_truncated_tail_leaves_no_suffix_of_a_secret(registry: gha.SecretRegistry) -> None:
+    tail = TOKEN[9:]
+    for shown in (f"…{tail} more", f"[dropped]\n{tail}\n", f"...{tail}"):
+        assert TOKEN[-8:] not in registry.redact(shown), shown
+
+
+def test_ordinary_words_that_start_a_header_secret_are_left_alone() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("Authorization: Bearer hdr-Canary-4455667788")
+    text = "health checks never carry Authorization\n"
+    assert reg.redact(text) == text
+
+
+def test_credentials_in_any_printed_url_are_redacted_even_unregistered() -> None:
+    reg = gha.SecretRegistry()
+    out = reg.redact("cloning http://x-access-token:abc123@host/r.git failed")
+    assert out == "cloning http://***@host/r.git failed"
+
+
+def test_the_redacting_stream_finds_a_secret_written_in_pieces(registry: gha.SecretRegistry) -> None:
+    raw = io.StringIO()
+    stream = gha.RedactingStream(raw, registry)
+    stream.write("first " + TOKEN[:10])
+    stream.flush()
+    assert raw.getvalue() == ""
+    stream.write(TOKEN[10:] + " done\nheld")
+    assert raw.getvalue() == "first *** done\n"
+    stream.drain()
+    assert raw.getvalue() == "first *** done\nheld"
+
+
+def test_the_redacting_stream_has_no_buffer_to_write_around_it(registry: gha.SecretRegistry) -> None:
+    stream = gha.RedactingStream(io.StringIO(), registry)
+    assert not hasattr(stream, "buffer")
+    with pytest.raises(TypeError):
+        stream.write(b"bytes")  # type: ignore[arg-type]
+
+
+def test_masks_go_out_raw_through_the_redacting_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    raw = io.StringIO()
+    reg = gha.SecretRegistry()
+    reg._stream = gha.RedactingStream(raw, reg)
+    reg.register(TOKEN)
+    assert f"::add-mask::{TOKEN}\n" in raw.getvalue()
+
+
+def test_an_output_file_that_cannot_be_written_is_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path))  # a folder
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "missing" / "summary.md"))
+    monkeypatch.setattr(gha, "_FILE_WARNED", set())
+    assert gha.set_outputs({"a": "1"}) is False
+    assert gha.set_outputs({"b": "2"}) is False
+    assert gha.append_summary("# x") is False
+    err = capsys.readouterr().err
+    assert err.count("cannot write GITHUB_OUTPUT") == 1
+    assert err.count("cannot write GITHUB_STEP_SUMMARY") == 1
+
+
+def test_process_secrets_cover_credential_flags_urls_and_kars_yml_names(tmp_path: Path) -> None:
+    (tmp_path / "kars.yml").write_text(
+        "alerts:\n  slack_webhook_env: MY_HOOK\nservices:\n  api:\n    health:\n"
+        "      url: http://x/\n      headers: {X-Key: '${API_KEY_VAR}'}\n"
+    )
+    env = {"MY_HOOK": "https://hooks.example/T1/B2/hook-Canary-11", "API_KEY_VAR": "key-Canary-22", "HOME": "/h"}
+    assert config_secret_names([], env, tmp_path) == ["API_KEY_VAR", "MY_HOOK"]
+    reg = gha.SecretRegistry()
+    argv = ["health", "--header", "X-T: hdr-Canary-33", "--github-token=gh-Canary-44", "u:pw-Canary-55@app.example"]
+    register_process_secrets(argv, env, tmp_path, reg)
+    for value in ("hook-Canary-11", "key-Canary-22", "hdr-Canary-33", "gh-Canary-44", "pw-Canary-55"):
+        assert value[-8:] not in reg.redact(f"x {value} y"), value
+    assert "/h" in reg.redact("/h")
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_", "RAILWAY_"))}
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "kars_actions", *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=60
+    )
+
+
+def _leaks(text: str, secret: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith("::add-mask::") and secret[-8:] in line]
+
+
+def test_a_usage_error_never_prints_a_token_given_as_an_argument(tmp_path: Path) -> None:
+    proc = _cli(["tag", "--dry-run", TOKEN], {"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": TOKEN}, tmp_path)
+    assert proc.returncode == 2
+    assert f"::add-mask::{TOKEN}" in proc.stdout.splitlines()[0]
+    assert not _leaks(proc.stdout + proc.stderr, TOKEN)
+    assert "***" in proc.stderr
+
+
+def test_a_test_that_echoes_the_webhook_kars_yml_names_prints_it_masked(tmp_path: Path) -> None:
+    hook = "https://hooks.example.com/services/T0/B0/hook-Canary-7766"
+    (tmp_path / "kars.yml").write_text(
+        "alerts:\n  slack_webhook_env: TEAM_HOOK\nservices:\n  api:\n    directory: .\n"
+        "    test: python3 -c \"import os; print(os.environ['TEAM_HOOK'])\"\n"
+    )
+    proc = _cli(["test"], {"GITHUB_ACTIONS": "true", "TEAM_HOOK": hook}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not _leaks(proc.stdout + proc.stderr, hook)
+    assert "***" in proc.stdout
+
+
+def test_debug_puts_the_redacted_traceback_after_the_message(tmp_path: Path) -> None:
+    # A crash inside a command whose message holds a token: the redacted message first, then the traceback.
+    code = (
+        "import sys\n"
+        "from kars_actions.cli import main\n"
+        "def boom(*a, **k):\n"
+        f"    raise RuntimeError('lost {TOKEN}')\n"
+        "import kars_actions.railway.config as rc\n"
+        "rc.validate = boom\n"
+        "main(['validate'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))}
+    env.update({"KARS_DEBUG": "1", "GITHUB_TOKEN": TOKEN})
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "internal error: RuntimeError: lost ***" in proc.stderr
+    assert proc.stderr.index("internal error") < proc.stderr.index("Traceback")
+    assert TOKEN not in proc.stderr and TOKEN[-8:] not in proc.stderr
+
+
+def test_an_unwritable_output_file_leaves_the_exit_code_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "railway.json").write_text('{"deploy": {"restartPolicyType": "ON_FAILURE"}}')
+    proc = _cli(
+        ["validate", "railway.json"],
+        {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path), "GITHUB_STEP_SUMMARY": str(tmp_path)},
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("cannot write GITHUB_OUTPUT") == 1
