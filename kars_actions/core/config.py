@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,12 @@ from typing import Any
 from kars_actions.core.errors import ConfigError, Location
 
 SEARCH_ORDER = (".github/kars.yml", ".github/kars.yaml", "kars.yml", "kars.yaml")
+# A kars.yml is a few kilobytes. Past this it is a mistake or an attack: parsing it would take seconds to minutes.
+MAX_CONFIG_BYTES = 1024 * 1024
+# Nodes built per byte of the file, beyond which anchors and aliases are expanding it (a "billion laughs").
+ALIAS_BUDGET_PER_BYTE = 2
+ALIAS_BUDGET_FLOOR = 2000
+MAX_DEPTH = 64
 DEFAULT_TEST_TIMEOUT = 900.0
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
@@ -165,16 +172,39 @@ def load_config(explicit: str | None = None, root: Path | None = None) -> Config
 
 
 def read_text(path: Path) -> str:
+    """The file as text: at most MAX_CONFIG_BYTES of UTF-8 without NUL bytes, else a located ConfigError."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}", location=Location(str(path))) from None
+    if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(
-            f"{path} is not UTF-8 text (byte {error.start})", location=Location(str(path)), hint="save it as UTF-8"
+            f"the file is larger than {MAX_CONFIG_BYTES // 1024} KiB; a kars.yml is a few kilobytes",
+            location=Location(str(path)),
+            hint="check that --config / KARS_CONFIG names the right file",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line, col = _line_col(data[: error.start].decode("utf-8", errors="replace"))
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {error.start})",
+            location=Location(str(path), line, col),
+            hint="save it as UTF-8",
         ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, col = _line_col(text[:nul])
+        raise ConfigError(
+            "kars.yml contains a NUL byte", location=Location(str(path), line, col), hint="save it as plain text"
+        )
+    return text
+
+
+def _line_col(before: str) -> tuple[int, int]:
+    """1-based line and column just after ``before``."""
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 def parse_config(text: str, path: Path, root: Path) -> Config:
@@ -182,7 +212,52 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
     if data is None:
         data = {}
     _validate(data, positions, str(path))
+    _check_meaning(data, positions, str(path))
     return _build(data, path, root)
+
+
+def tag_prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot start a git tag name (git check-ref-format's rules, and no way out of refs/tags/)."""
+    if len(prefix) > 64:
+        return "is longer than 64 characters"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c in "~^:?*[\\" for c in prefix):
+        return "contains a space, a control character or one of ~ ^ : ? * [ \\"
+    if ".." in prefix or "@{" in prefix or "//" in prefix:
+        return "contains '..', '@{' or '//'"
+    if prefix.startswith("/") or any(part.startswith(".") for part in prefix.split("/")):
+        return "starts with '/' or has a part starting with '.'"
+    if any(part.endswith(".lock") for part in prefix.split("/")[:-1]):
+        return "has a folder ending in .lock"
+    return None
+
+
+def _check_meaning(data: Any, positions: dict[Path_, tuple[int, int]], filename: str) -> None:
+    """What the schema cannot say: a tag prefix git would refuse (or that escapes refs/tags/), header lines."""
+    release = data.get("release") if isinstance(data, dict) else None
+    prefix = release.get("tag_prefix") if isinstance(release, dict) else None
+    if isinstance(prefix, str):
+        problem = tag_prefix_problem(prefix)
+        if problem:
+            line, col = positions.get(("release", "tag_prefix"), (1, 1))
+            raise ConfigError(
+                f"release.tag_prefix {prefix!r} {problem}",
+                location=Location(filename, line, col),
+                hint="use a plain prefix such as v or release/v",
+            )
+    services = data.get("services") if isinstance(data, dict) else None
+    for name, service in (services or {}).items() if isinstance(services, dict) else ():
+        checks = service.get("health") if isinstance(service, dict) else None
+        for index, check in enumerate(checks if isinstance(checks, list) else [checks]):
+            headers = check.get("headers") if isinstance(check, dict) else None
+            for header, value in (headers or {}).items() if isinstance(headers, dict) else ():
+                if any(c in f"{header}{value}" for c in "\r\n"):
+                    path: Path_ = ("services", name, "health", *([index] if isinstance(checks, list) else []))
+                    line, col = positions.get((*path, "headers", header), (1, 1))
+                    raise ConfigError(
+                        f"{_dotted((*path, 'headers', header))}: a header is one line; this one has a line break",
+                        location=Location(filename, line, col),
+                        hint="remove the line break (a folded YAML block scalar adds one at the end: use |-)",
+                    )
 
 
 # --- YAML with positions -------------------------------------------------------------------------------------
@@ -194,11 +269,27 @@ def parse_yaml_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_
 
     positions: dict[Path_, tuple[int, int]] = {}
     loader = yaml.SafeLoader(text)
+    budget = _Budget(max(ALIAS_BUDGET_FLOOR, ALIAS_BUDGET_PER_BYTE * len(text)))
     try:
         node = loader.get_single_node()
         if node is None:
             return None, positions
-        value = _construct(loader, node, (), positions, filename)
+        value = _construct(loader, node, (), positions, filename, budget)
+    except RecursionError:
+        reached = loader.get_mark()
+        raise ConfigError(
+            f"nested more than {MAX_DEPTH} levels deep",
+            location=Location(filename, reached.line + 1, reached.column + 1),
+            hint="kars.yml needs a handful of levels; check the brackets and indentation",
+        ) from None
+    except yaml.reader.ReaderError as error:
+        at_line, at_col = _line_col(text[: error.position])
+        code = ord(error.character) if isinstance(error.character, str) else int(error.character)
+        raise ConfigError(
+            f"invalid YAML: character {code:#x} is not allowed",
+            location=Location(filename, at_line, at_col),
+            hint="remove the control character",
+        ) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -213,9 +304,37 @@ def parse_yaml_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_
     return value, positions
 
 
-def _construct(loader: Any, node: Any, path: Path_, positions: dict[Path_, tuple[int, int]], filename: str) -> Any:
+class _Budget:
+    """How many more nodes may be built: anchors and aliases may reuse a part, not multiply the file."""
+
+    def __init__(self, nodes: int) -> None:
+        self.left = nodes
+
+
+def _construct(
+    loader: Any,
+    node: Any,
+    path: Path_,
+    positions: dict[Path_, tuple[int, int]],
+    filename: str,
+    budget: _Budget,
+) -> Any:
     import yaml
 
+    where = Location(filename, node.start_mark.line + 1, node.start_mark.column + 1)
+    budget.left -= 1
+    if budget.left < 0:
+        raise ConfigError(
+            "anchors and aliases expand kars.yml far beyond its size",
+            location=where,
+            hint="write the repeated part out, or use fewer nested aliases",
+        )
+    if len(path) > MAX_DEPTH:
+        raise ConfigError(
+            f"nested more than {MAX_DEPTH} levels deep",
+            location=where,
+            hint="kars.yml needs a handful of levels; check the brackets and indentation",
+        )
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -236,11 +355,32 @@ def _construct(loader: Any, node: Any, path: Path_, positions: dict[Path_, tuple
                 )
             seen[key] = key_node.start_mark.line + 1
             positions[(*path, "@key", key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = _construct(loader, value_node, (*path, key), positions, filename)
+            result[key] = _construct(loader, value_node, (*path, key), positions, filename, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, (*path, i), positions, filename) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+        return [
+            _construct(loader, item, (*path, i), positions, filename, budget) for i, item in enumerate(node.value)
+        ]
+    value = loader.construct_object(node, deep=True)
+    _check_scalar(value, where)
+    return value
+
+
+def _check_scalar(value: Any, where: Location) -> None:
+    """Values a later step could not use or print: non-finite numbers, NUL and lone surrogates in text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"{value} is not a usable number here", location=where, hint="write a finite number, e.g. 5 or 0.5"
+        )
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ConfigError("text contains a NUL character (\\0)", location=where, hint="remove it")
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            raise ConfigError(
+                "text contains a lone surrogate (\\ud800-\\udfff), which is not a character",
+                location=where,
+                hint="write the character itself, or a \\U escape of a real code point",
+            )
 
 
 def _dotted(path: Path_) -> str:
@@ -312,6 +452,12 @@ def _expand_env(value: str) -> str:
 
     expanded = _ENV_REF.sub(repl, value)
     gha.SECRETS.register(expanded)
+    if any(c in expanded for c in "\r\n\x00"):
+        # A line break would end the header and start another one: request smuggling, or a broken request.
+        raise ConfigError(
+            "a health-check header value contains a line break or NUL (after reading the environment)",
+            hint="headers are one line: check the value and the variables it reads",
+        )
     return expanded
 
 

@@ -144,3 +144,56 @@ def test_schema_is_valid_draft7_and_shipped_as_package_data() -> None:
     Draft7Validator.check_schema(kars_schema())
     shipped = json.loads((REPO / "kars_actions/schemas/kars.schema.json").read_text())
     assert shipped == kars_schema()
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    names = "abcdefghijklmnop"
+    for low, high in zip(names[:levels], names[1 : levels + 1], strict=True):
+        text += f"{high}: &{high} [" + ",".join([f"*{low}"] * 9) + "]\n"
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        (_alias_bomb(), "anchors and aliases expand", 1),
+        ("project: a\x00b\n", "NUL byte", 1),
+        ('project: "a\\0b"\n', "NUL character", 1),
+        ('project: "\\ud800"\n', "lone surrogate", 1),
+        ("services:\n  api:\n    health:\n      url: http://x/\n      interval: .nan\n", "not a usable number", 5),
+        ("services:\n  api:\n    health:\n      url: http://x/\n      timeout: .inf\n", "not a usable number", 5),
+        ("release:\n  tag_prefix: ../../x\n", "tag_prefix '../../x'", 2),
+        ("x: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than", 1),
+        ("services:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(900)), "nested more than", None),
+        (
+            "services:\n  api:\n    health:\n      url: http://x/\n      headers:\n        X-A: \"a\\r\\nX-B: c\"\n",
+            "a header is one line",
+            6,
+        ),
+    ],
+)
+def test_hostile_kars_yml_is_a_located_config_error(tmp_path: Path, text: str, message: str, line: int | None) -> None:
+    path = write(tmp_path / "kars.yml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert message in caught.value.message
+    assert caught.value.exit_code == EXIT_USAGE
+    assert caught.value.location is not None and caught.value.location.file == str(path)
+    assert caught.value.location.line is not None
+    if line is not None:
+        assert caught.value.location.line == line
+
+
+def test_a_kars_yml_over_one_mebibyte_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = write(tmp_path / "kars.yml", "services:\n" + "".join(f"  s{i}: {{}}\n" for i in range(120_000)))
+    with pytest.raises(ConfigError, match="larger than 1024 KiB"):
+        load_config(str(path))
+
+
+def test_anchors_used_a_few_times_still_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "kars.yml",
+        "services:\n  api:\n    required_variables: &vars [A, B]\n  worker:\n    required_variables: *vars\n",
+    )
+    assert load_config(str(path)).service("worker").required_variables == ["A", "B"]
