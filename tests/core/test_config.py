@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -148,8 +149,8 @@ def test_schema_is_valid_draft7_and_shipped_as_package_data() -> None:
 
 def _alias_bomb(levels: int = 9) -> str:
     text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    names = "abcdefghijklmnop"
-    for low, high in zip(names[:levels], names[1 : levels + 1], strict=True):
+    names = "abcdefghijklmnop"[: levels + 1]
+    for low, high in itertools.pairwise(names):
         text += f"{high}: &{high} [" + ",".join([f"*{low}"] * 9) + "]\n"
     return text
 
