@@ -492,6 +492,7 @@ def _parse_json(text: str) -> tuple[Any, bool] | Finding:
     try:
         value = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
+        error = _same_on_every_python(error, text)
         return Finding(
             ERROR,
             "parse",
@@ -516,6 +517,17 @@ def _json_constant_error(text: str, message: str) -> Finding:
     return Finding(
         ERROR, "parse", f"invalid JSON: {message}", line=pos.line, column=pos.column, hint="write a number, or null"
     )
+
+
+def _same_on_every_python(error: json.JSONDecodeError, text: str) -> json.JSONDecodeError:
+    """Python 3.13 reports a trailing comma at the comma itself ("Illegal trailing comma before end of object");
+    earlier versions report what they expected at the closing bracket. Report it one way, at the bracket, so the
+    position and the hint do not depend on the interpreter."""
+    if not error.msg.startswith("Illegal trailing comma"):
+        return error
+    closing = len(text) - len(text[error.pos + 1 :].lstrip()) if error.pos < len(text) else error.pos
+    expected = "Expecting property name enclosed in double quotes" if "object" in error.msg else "Expecting value"
+    return json.JSONDecodeError(expected, text, closing)
 
 
 def _json_error_hint(error: json.JSONDecodeError, text: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The release, as the state machine in DESIGN.md: each stage checks before it acts, so a rerun resumes.
+"""The release, as the state machine in ARCHITECTURE.md: each stage checks before it acts, so a rerun resumes.
 
 validate → version → tag + draft release → GitHub deployment in_progress → variables preflight → record rollback
 targets → deploy (parallel) → wait → health → publish, deployment success, move the major tag.
@@ -687,6 +687,14 @@ def _failure_summary(ctx: _Context) -> str:
     return f"{version} went live and failed; the rollback did not complete — check Railway now."
 
 
+def _alert_clock(ctx: _Context) -> Clock:
+    """Retries of a failed alert pause on the release's clock, or on the virtual one when the test seam
+    (``KARS_TEST_VIRTUAL_CLOCK=1``) asks for it, as Railway's waits do."""
+    from kars_actions.railway.steps import VIRTUAL_CLOCK_ENV, clock_from_environ
+
+    return clock_from_environ() if os.environ.get(VIRTUAL_CLOCK_ENV) == "1" else ctx.clock
+
+
 def _alert(ctx: _Context, event: str, *, summary: str, failure: str | None = None) -> None:
     """Alert when kars.yml asks for it. A failed alert is a warning: it never changes the release's result."""
     from kars_actions.notify.alerts import ChannelOverrides, channels_from_config, send_alerts, wanted
@@ -706,7 +714,7 @@ def _alert(ctx: _Context, event: str, *, summary: str, failure: str | None = Non
             stage.status = "skipped"
             stage.detail = "no alert channel configured"
             return
-        sent = send_alerts(_make_alert(ctx, event, summary, failure), channels, ctx.clock, ctx.progress)
+        sent = send_alerts(_make_alert(ctx, event, summary, failure), channels, _alert_clock(ctx), ctx.progress)
         ctx.result.alerts = sent
         failed = sent.failed
         stage.status = "warning" if failed else "ok"

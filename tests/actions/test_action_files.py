@@ -1,4 +1,4 @@
-"""The composite actions, templates and workflows follow the security rules in DESIGN.md."""
+"""The composite actions, templates and workflows follow the security rules in ARCHITECTURE.md and docs/steps/actions.md."""
 
 from __future__ import annotations
 
@@ -279,3 +279,29 @@ def test_root_action_outputs_are_written_by_some_command() -> None:
         pytest.skip("kars_actions.cli.release is not written yet")
     declared = set(load(ROOT / "action.yml")["outputs"])
     assert declared <= written, f"action.yml declares outputs no command writes: {declared - written}"
+
+
+# GitHub removed Node 20 from its runners in 2026-09: these are the first majors of each action that run on Node 24.
+NODE24_MAJOR = {"actions/checkout": 5, "actions/setup-python": 6, "actions/setup-node": 5}
+PIN_WITH_VERSION = re.compile(r"uses:\s*(?P<action>[\w.-]+/[\w.-]+)@[0-9a-f]{40}\s*#\s*v(?P<major>\d+)")
+
+
+@pytest.mark.parametrize(
+    "path", [*ACTION_FILES, *TEMPLATE_FILES, *WORKFLOW_FILES, ROOT / "README.md"], ids=lambda p: rel(p)
+)
+def test_pinned_actions_are_on_their_node24_majors(path: Path) -> None:
+    for match in PIN_WITH_VERSION.finditer(path.read_text(encoding="utf-8")):
+        wanted = NODE24_MAJOR.get(match["action"])
+        if wanted is not None:
+            assert int(match["major"]) >= wanted, f"{rel(path)}: {match[0]} runs on a Node removed from the runners"
+
+
+def test_dependabot_watches_every_action_folder_and_the_lock() -> None:
+    config = load(ROOT / ".github" / "dependabot.yml")
+    updates = {u["package-ecosystem"]: u for u in config["updates"]}
+    folders = {"/" + str(p.parent.relative_to(ROOT)).replace(".", "") for p in ROOT.glob("*/action.yml")} | {"/"}
+    watched = set(updates["github-actions"]["directories"])
+    assert folders <= watched, f"add {sorted(folders - watched)} to .github/dependabot.yml"
+    assert updates["pip"]["directory"] == "/requirements" and (ROOT / "requirements" / "action.txt").is_file()
+    for update in updates.values():
+        assert update["schedule"]["interval"] == "weekly" and update["groups"], "one grouped pull request a week"
