@@ -1,4 +1,4 @@
-"""The composite actions, templates and workflows follow the security rules in ARCHITECTURE.md and docs/steps/actions.md."""
+"""The composite actions, templates and workflows follow the security rules in ARCHITECTURE.md."""
 
 from __future__ import annotations
 
