@@ -17,6 +17,7 @@ import json
 import math
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -102,13 +103,45 @@ class Script:
 
     @classmethod
     def healthcheck_failure(cls, build: float = 60, deploy: float = 100, attempts: int = 10) -> Script:
+        # Railway writes its healthcheck to the build log; the app's own log says why it never answered.
+        checks = tuple(
+            f"Attempt #{n} failed with service unavailable. Continuing to retry for {max(0, 100 - 10 * n)}s"
+            for n in range(1, attempts + 1)
+        )
         return cls(
             (("BUILDING", build), ("DEPLOYING", deploy), ("FAILED", None)),
             events=(
                 _event("BUILD_IMAGE"),
                 _event("HEALTHCHECK", error="service unavailable", attempt=attempts, maxAttempts=attempts),
             ),
+            build_logs=(
+                "> npm run build",
+                "build ok",
+                "=== Successfully Built! ===",
+                "====================",
+                "Starting Healthcheck",
+                "====================",
+                "Path: /api/health",
+                "Retry window: 1m40s",
+                *checks,
+                "1/1 replicas never became healthy!",
+                "Healthcheck failed!",
+            ),
             deploy_logs=("Starting Container", "Error: connect ECONNREFUSED 10.0.0.5:5432"),
+        )
+
+    @classmethod
+    def crash_after_success(cls, build: float = 60, deploy: float = 20, up: float = 30) -> Script:
+        """Passes Railway's healthcheck, goes live, then exits ``up`` seconds later."""
+        return cls(
+            (("BUILDING", build), ("DEPLOYING", deploy), ("SUCCESS", up), ("CRASHED", None)),
+            events=(_event("BUILD_IMAGE"), _event("CREATE_CONTAINER", error="container exited with code 1")),
+            deploy_logs=(
+                "Starting Container",
+                "listening on :3000",
+                "Error: Cannot find module './jobs/cleanup'",
+                "exited with code 1",
+            ),
         )
 
     @classmethod
@@ -167,6 +200,7 @@ class Recorded:
     mutation: bool
     token: str
     http_status: int
+    at: float = 0.0  # the simulator's clock when it answered
 
 
 @dataclass
@@ -175,7 +209,8 @@ class Fault:
     operation: str | None = None  # operation name or top-level field; None: any request
     count: int = 1
     status: int = 500
-    retry_after: float = 1.0
+    retry_after: float | None = 1.0  # rate_limit: the Retry-After header (None: none sent)
+    reset_in: float | None = None  # rate_limit: send X-RateLimit-Reset as epoch seconds this far from now (<0: past)
     message: str = "Internal server error"
     after: bool = False  # drop/stall: after the operation ran (its answer is lost), else before
     seconds: float = 5.0
@@ -187,10 +222,18 @@ class SimError(Exception):
 
 class RailwaySim:
     def __init__(
-        self, clock: SimClock | None = None, *, advance_per_request: float = 0.0, validate: bool = True
+        self,
+        clock: SimClock | None = None,
+        *,
+        advance_per_request: float = 0.0,
+        validate: bool = True,
+        follow_client_clock: bool = False,
     ) -> None:
         self.clock = clock or SimClock()
         self.advance_per_request = advance_per_request
+        # A CLI on KARS_TEST_VIRTUAL_CLOCK=1 announces its time; following it times a replayed deploy exactly.
+        self.follow_client_clock = follow_client_clock
+        self._client_base: dict[str, float] = {}
         self.validate = validate
         self.lock = threading.RLock()
         self.projects: dict[str, dict[str, Any]] = {}
@@ -287,6 +330,10 @@ class RailwaySim:
             ("DEPLOYING", took * 0.3),
             (status, None),
         )
+        if status == "SLEEPING":
+            # Serverless: it served, then fell asleep ten minutes ago (or half-way, for a young deployment).
+            awake = max(1.0, age - took - min(600.0, (age - took) / 2))
+            phases = (("BUILDING", took * 0.7), ("DEPLOYING", took * 0.3), ("SUCCESS", awake), ("SLEEPING", None))
         with self.lock:
             self._settle(now - age)
             d = self._create(service_id, environment_id, commit, Script(phases), now - age)
@@ -389,8 +436,24 @@ class RailwaySim:
         with suppress(OSError):
             handler.connection.shutdown(2)
 
+    def _follow(self, header: str) -> None:
+        """Move to the client's virtual time (``X-Kars-Virtual-Clock: <session> <seconds>``): each CLI process
+        counts from 0, so its time is taken relative to where the simulator stood at its first request."""
+        session, _, seconds = header.partition(" ")
+        try:
+            at = float(seconds)
+        except ValueError:
+            return
+        with self.lock:
+            now = self.clock.monotonic()
+            base = self._client_base.setdefault(session, now - at)
+            self.clock.advance(base + at - now)
+
     def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
-        if self.advance_per_request:
+        virtual = handler.headers.get("X-Kars-Virtual-Clock")
+        if self.follow_client_clock and virtual:
+            self._follow(virtual)
+        elif self.advance_per_request:
             self.clock.advance(self.advance_per_request)
         token = handler.headers.get("Project-Access-Token")
         bearer = handler.headers.get("Authorization", "")
@@ -409,12 +472,12 @@ class RailwaySim:
         fault = self._take_fault(name, fields)
         if fault is not None and fault.kind == "rate_limit":
             self._record(name, fields, is_mutation, value, 429)
-            self._send(
-                handler,
-                429,
-                {"errors": [{"message": "Rate limit exceeded"}]},
-                {"Retry-After": f"{fault.retry_after:g}"},
-            )
+            headers = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            if fault.reset_in is not None:
+                headers["X-RateLimit-Reset"] = f"{time.time() + fault.reset_in:.0f}"
+            self._send(handler, 429, {"errors": [{"message": "Rate limit exceeded"}]}, headers)
             return
         limited = self._rate_limited(value)
         if limited is not None:
@@ -453,7 +516,7 @@ class RailwaySim:
 
     def _record(self, name: str | None, fields: tuple[str, ...], mutation: bool, token: str, status: int) -> None:
         with self.lock:
-            self.requests.append(Recorded(name, fields, mutation, token, status))
+            self.requests.append(Recorded(name, fields, mutation, token, status, self.clock.monotonic()))
             self.requests_per_token[token] += 1
 
     def _take_fault(self, name: str | None, fields: tuple[str, ...]) -> Fault | None:
@@ -681,14 +744,38 @@ class RailwaySim:
 
     def _r_deploymentEvents(self, auth: _Auth, id: str, **_: Any) -> dict[str, Any]:
         d = self._find(auth, id)
-        status, since = d.status(self.clock.monotonic())
-        events = d.script.events if status not in ("BUILDING", "QUEUED", "DEPLOYING") else ()
-        return {
-            "edges": [
-                {"node": {"id": f"{d.id}-{i}", "createdAt": self._iso(d.created), "completedAt": self._iso(since), **e}}
-                for i, e in enumerate(events)
+        now = self.clock.monotonic()
+        status, since = d.status(now)
+        if status in ("BUILDING", "QUEUED", "DEPLOYING"):
+            return {"edges": []}
+        if d.script.events:
+            nodes = [
+                {"id": f"{d.id}-{i}", "createdAt": self._iso(d.created), "completedAt": self._iso(since), **e}
+                for i, e in enumerate(d.script.events)
             ]
-        }
+        else:
+            nodes = self._phase_events(d, now)
+        return {"edges": [{"node": n} for n in nodes]}
+
+    def _phase_events(self, d: SimDeployment, now: float) -> list[dict[str, Any]]:
+        """A deployment that went well tells its steps with their times, as Railway's deploymentEvents do."""
+        steps = {"QUEUED": "QUEUE", "BUILDING": "BUILD_IMAGE", "DEPLOYING": "HEALTHCHECK"}
+        out = []
+        at = d.created
+        for i, (status, seconds) in enumerate(d.script.phases):
+            if seconds is None or status not in steps or at + seconds > now:
+                break
+            out.append(
+                {
+                    "id": f"{d.id}-{i}",
+                    "step": steps[status],
+                    "createdAt": self._iso(at),
+                    "completedAt": self._iso(at + seconds),
+                    "payload": {"error": None, "reason": None, "detail": None, "attempt": None, "maxAttempts": None},
+                }
+            )
+            at += seconds
+        return out
 
     def _logs(self, auth: _Auth, deployment_id: str, limit: int | None, build: bool) -> list[dict[str, Any]]:
         d = self._find(auth, deployment_id)
@@ -718,6 +805,15 @@ class RailwaySim:
             raise SimError("Commit not found")
         script = self.scripts.get((serviceId, commitSha)) or self.scripts.get((serviceId, None)) or self.default_script
         return self._create(serviceId, environmentId, commitSha, script, self.clock.monotonic()).id
+
+    def _r_deploymentCancel(self, auth: _Auth, id: str) -> bool:
+        d = self._find(auth, id)
+        status, _ = d.status(self.clock.monotonic())
+        if status not in ("QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING", "NEEDS_APPROVAL"):
+            raise SimError("Deployment cannot be cancelled")
+        d.removed_at = self.clock.monotonic()
+        d.can_rollback = False  # it never served: there is nothing to roll back to
+        return True
 
     def _r_deploymentRollback(self, auth: _Auth, id: str) -> bool:
         d = self._find(auth, id)

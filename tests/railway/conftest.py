@@ -48,9 +48,9 @@ class World:
         }
 
 
-def build_world(advance_per_request: float = 0.0) -> World:
+def build_world(advance_per_request: float = 0.0, *, follow_client_clock: bool = False) -> World:
     clock = SimClock()
-    sim = RailwaySim(clock, advance_per_request=advance_per_request)
+    sim = RailwaySim(clock, advance_per_request=advance_per_request, follow_client_clock=follow_client_clock)
     project = sim.add_project("kars-app")
     env = sim.add_environment(project, "production")
     sim.add_environment(project, "staging")
@@ -85,6 +85,16 @@ def world() -> Iterator[World]:
 def cli_world() -> Iterator[World]:
     """For the CLI in another process (or CliRunner): each request moves simulated time 5 s."""
     w = build_world(advance_per_request=5.0)
+    w.sim.start()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def timed_world() -> Iterator[World]:
+    """For the CLI as a real process on a virtual clock: the simulator follows the CLI's clock exactly, so a
+    deploy's timing (polls, delays, deadlines) plays out as it would for real, in milliseconds."""
+    w = build_world(follow_client_clock=True)
     w.sim.start()
     yield w
     w.close()
