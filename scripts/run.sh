@@ -170,6 +170,7 @@ build_deploy() {
   opt --project "${KARS_INPUT_PROJECT:-}"
   opt --commit "${KARS_INPUT_COMMIT:-}"
   opt --timeout "${KARS_INPUT_TIMEOUT:-${KARS_INPUT_DEPLOY_TIMEOUT:-}}"
+  opt --settle "${KARS_INPUT_SETTLE:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 

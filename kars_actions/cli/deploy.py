@@ -8,26 +8,54 @@ import subprocess
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
-from kars_actions.core.errors import ConfigError, UsageError
+from kars_actions.core import gha
+from kars_actions.core.errors import ConfigError, KarsError, UsageError
 from kars_actions.core.report import Result
+
+FULL_SHA = 40
 
 
 def resolve_commit(commit: str | None) -> str:
-    """``--commit``, else ``GITHUB_SHA``, else ``git rev-parse HEAD``."""
+    """``--commit``, else ``GITHUB_SHA``, else ``git rev-parse HEAD``; a short SHA is completed with local git.
+
+    Railway is always sent the full 40-character SHA: a short one is not a commit to its API, and its "Commit not
+    found" would then send the user looking for a push that is not missing.
+    """
     value = (commit or os.environ.get("GITHUB_SHA") or "").strip()
     if not value:
-        try:
-            value = subprocess.run(
-                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=30
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
+        value = _git_commit("HEAD") or ""
+        if not value:
             raise UsageError(
                 "no commit to deploy: not in a git repository and GITHUB_SHA is unset",
                 hint="pass --commit SHA",
-            ) from None
-    if not all(c in "0123456789abcdefABCDEF" for c in value) or not 7 <= len(value) <= 40:
+            )
+    if not all(c in "0123456789abcdefABCDEF" for c in value) or not 4 <= len(value) <= FULL_SHA:
         raise UsageError(f"--commit must be a git commit SHA, got {value!r}", hint="pass the full 40-character SHA")
+    if len(value) < FULL_SHA:
+        full = _git_commit(value)
+        if full is None:
+            raise UsageError(
+                f"--commit {value} is a short SHA and local git cannot resolve it to one commit (not in this "
+                "repository, not fetched, or ambiguous)",
+                hint="pass the full 40-character SHA (git rev-parse <sha>), or run where the commit is checked out",
+            )
+        value = full
     return value.lower()
+
+
+def _git_commit(revision: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    full = proc.stdout.strip()
+    return full if proc.returncode == 0 and len(full) == FULL_SHA else None
 
 
 @click.command("deploy")
@@ -56,6 +84,14 @@ def resolve_commit(commit: str | None) -> str:
 @click.option(
     "--no-reuse", is_flag=True, help="Always start a new deployment, even if one of this commit is running or live."
 )
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep watching each deployment this long after SUCCESS and fail if it crashes (0: off).",
+)
 @config_option
 @output_options
 def command(
@@ -66,6 +102,7 @@ def command(
     timeout: float,
     dry_run: bool,
     no_reuse: bool,
+    settle: float,
     config_path: str | None,
     fmt: str | None,
     color: bool | None,
@@ -78,7 +115,13 @@ def command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
-        from kars_actions.railway.steps import DeployRequest, RailwayClient, clock_from_environ, run_deploy
+        from kars_actions.railway.steps import (
+            DeployRequest,
+            RailwayClient,
+            clock_from_environ,
+            not_started_report,
+            run_deploy,
+        )
 
         config = load_config(config_path)
         names = list(services) or list(config.services)
@@ -114,8 +157,16 @@ def command(
             required_variables=required,
             environment_url=env_url,
             labels=labels,
+            settle=settle,
         )
-        with RailwayClient.from_env(clock=clock_from_environ()) as client:
-            return run_deploy(request, client, progress=reporter.progress)
+        try:
+            with RailwayClient.from_env(clock=clock_from_environ()) as client:
+                return run_deploy(request, client, progress=reporter.progress)
+        except KarsError:
+            # Stopped before any deployment started: the outputs and the summary still say so.
+            outputs, summary = not_started_report(request.services, request.labels)
+            gha.set_outputs(outputs)
+            gha.append_summary(summary)
+            raise
 
     run(reporter, action)

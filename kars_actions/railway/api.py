@@ -26,6 +26,21 @@ SERVICE = "Railway"
 
 # Messages Railway returns (as HTTP 200 + errors) when a token is wrong for its header, expired or deleted.
 _AUTH_MESSAGES = ("not authorized", "project token not found", "unauthorized", "invalid token", "token expired")
+# Railway answers passing trouble on its side as HTTP 200 + errors too ("Problem processing request"). These are
+# retried like a 5xx; anything else (auth, not found, validation, a refusal) is an answer and is not.
+_TRANSIENT_MESSAGES = (
+    "problem processing request",
+    "internal server error",
+    "service unavailable",
+    "temporarily unavailable",
+    "bad gateway",
+    "gateway timeout",
+    "timed out",
+    "timeout",
+    "try again",
+    "too many requests",
+    "rate limit",
+)
 
 LIVE_STATUSES = frozenset({"SUCCESS", "SLEEPING"})
 FAILED_STATUSES = frozenset({"FAILED", "CRASHED", "REMOVED", "SKIPPED"})
@@ -114,6 +129,7 @@ M_DEPLOY = _document(
   serviceInstanceDeployV2(serviceId: $serviceId, environmentId: $environmentId, commitSha: $commitSha)
 }""",
 )
+M_CANCEL = _document("DeploymentCancel", "mutation DeploymentCancel($id: String!) { deploymentCancel(id: $id) }")
 # Boolean!: Railway rejects a selection set here (the docs' `{ id status }` example is invalid).
 M_ROLLBACK = _document(
     "DeploymentRollback", "mutation DeploymentRollback($id: String!) { deploymentRollback(id: $id) }"
@@ -192,6 +208,15 @@ class RailwayUnavailable(ExternalError):
 
 class OutcomeUnknown(RailwayUnavailable):
     """A mutation was sent but its answer was lost (timeout, 5xx, dropped connection): it may have taken effect."""
+
+
+class RailwayTransientError(RailwayAPIError):
+    """Railway answered HTTP 200 with an error that says its side is in trouble, not that the request is wrong."""
+
+
+def is_transient(messages: Sequence[str]) -> bool:
+    lowered = " ".join(messages).lower()
+    return bool(messages) and any(m in lowered for m in _TRANSIENT_MESSAGES)
 
 
 def auth_error(kind: TokenKind, detail: str) -> AuthError:
@@ -288,6 +313,8 @@ class DeploymentEvent:
     detail: str | None
     attempt: int | None
     max_attempts: int | None
+    created_at: str | None = None
+    completed_at: str | None = None
 
 
 # --- The client ------------------------------------------------------------------------------------------------
@@ -299,6 +326,7 @@ class RetryPolicy:
     base: float = 1.0  # first backoff, seconds
     cap: float = 16.0  # longest backoff between tries
     rate_limit_wait: float = 300.0  # longest total wait for 429s in one call (and never past the deadline)
+    rate_limit_floor: float = 1.0  # least wait after a 429, doubling per 429: "Retry-After: 0" is no busy loop
     call_timeout: float = 180.0  # a call's own deadline when the caller gives none
 
 
@@ -387,6 +415,7 @@ class RailwayClient:
         deadline = deadline or Deadline.after(self.retry.call_timeout, self.clock)
         payload = {"query": document, "variables": dict(variables), "operationName": operation}
         attempt = 0
+        limited = 0
         rate_waited = 0.0
         while True:
             attempt += 1
@@ -394,7 +423,9 @@ class RailwayClient:
                 self.requests_sent += 1
                 self.requests_by_operation[operation] = self.requests_by_operation.get(operation, 0) + 1
             try:
-                response = self._http.post(self.endpoint, json=payload)
+                response = self._http.post(
+                    self.endpoint, json=payload, headers=self._clock_header(), timeout=self._request_timeout(deadline)
+                )
             except httpx.ConnectError as error:
                 failure = f"cannot connect to {self.endpoint} ({type(error).__name__})"
                 self._backoff_or_raise(attempt, deadline, failure, operation, unknown=False)
@@ -408,7 +439,12 @@ class RailwayClient:
                 self._backoff_or_raise(attempt, deadline, failure, operation, unknown=True)
                 continue
             if response.status_code == 429:
+                limited += 1
+                # Railway's wait is honoured; but a Retry-After of 0 or a reset time already past would turn into a
+                # request storm, so such a hint is replaced by a wait that doubles with each 429 in a row.
                 wait = _rate_limit_wait(response.headers)
+                if wait < self.retry.rate_limit_floor:
+                    wait = min(self.retry.cap, self.retry.rate_limit_floor * 2 ** (limited - 1))
                 if wait > deadline.remaining() or rate_waited + wait > self.retry.rate_limit_wait:
                     raise RateLimited(
                         f"rate limit reached during {operation}; Railway asks to wait {wait:.0f}s, "
@@ -428,7 +464,26 @@ class RailwayClient:
                     raise OutcomeUnknown(f"{operation}: {failure}; the request may have been applied", hint=_RETRY_HINT)
                 self._backoff_or_raise(attempt, deadline, failure, operation, unknown=True)
                 continue
-            return self._data(operation, response)
+            try:
+                return self._data(operation, response)
+            except RailwayTransientError as error:
+                failure = f"Railway answered {'; '.join(error.messages)!r}"
+                if not retry_unknown:
+                    raise OutcomeUnknown(
+                        f"{operation}: {failure}; the request may have been applied", hint=_RETRY_HINT
+                    ) from None
+                self._backoff_or_raise(attempt, deadline, failure, operation, unknown=True)
+
+    def _request_timeout(self, deadline: Deadline) -> float:
+        """A request never outlives the deadline by more than a second (the client's own timeout is the most)."""
+        configured = self._http.timeout.read or 30.0
+        return max(1.0, min(configured, deadline.remaining()))
+
+    def _clock_header(self) -> dict[str, str]:
+        # Test seam: a virtual clock (KARS_TEST_VIRTUAL_CLOCK=1) tells the Railway simulator its time, so a
+        # deploy replayed in milliseconds is timed exactly as it would be for real. Real clocks send nothing.
+        session = getattr(self.clock, "announce", None)
+        return {"X-Kars-Virtual-Clock": f"{session} {self.clock.monotonic():.3f}"} if session else {}
 
     def _backoff_or_raise(
         self, attempt: int, deadline: Deadline, failure: str, operation: str, *, unknown: bool
@@ -461,6 +516,10 @@ class RailwayClient:
             lowered = " ".join(messages).lower()
             if any(m in lowered for m in _AUTH_MESSAGES):
                 raise auth_error(self.credentials.kind, "; ".join(messages))
+            if is_transient(messages):
+                raise RailwayTransientError(
+                    f"{operation} failed: {'; '.join(messages)}", operation=operation, messages=messages
+                )
             raise RailwayAPIError(f"{operation} failed: {'; '.join(messages)}", operation=operation, messages=messages)
         if response.status_code >= 400:
             raise RailwayAPIError(f"{operation} failed: HTTP {response.status_code}", operation=operation, messages=[])
@@ -538,6 +597,9 @@ class RailwayClient:
         )
         return str(data["serviceInstanceDeployV2"])
 
+    def cancel(self, deployment_id: str, deadline: Deadline | None = None) -> bool:
+        return bool(self.mutate(M_CANCEL, {"id": deployment_id}, deadline)["deploymentCancel"])
+
     def rollback(self, deployment_id: str, deadline: Deadline | None = None) -> bool:
         return bool(self.mutate(M_ROLLBACK, {"id": deployment_id}, deadline)["deploymentRollback"])
 
@@ -555,6 +617,8 @@ class RailwayClient:
                     detail=payload.get("detail"),
                     attempt=payload.get("attempt"),
                     max_attempts=payload.get("maxAttempts"),
+                    created_at=node.get("createdAt"),
+                    completed_at=node.get("completedAt"),
                 )
             )
         return events

@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from kars_actions.core.errors import CheckFailed, ConfigError, ExternalError, RateLimited
+from kars_actions.core.errors import CheckFailed, ConfigError, ExternalError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import Deadline, human_duration
 from kars_actions.railway.api import (
     FAILED_STATUSES,
-    HELD_STATUSES,
     IN_PROGRESS_STATUSES,
     LIVE_STATUSES,
-    SERVICE,
     Deployment,
     OutcomeUnknown,
     RailwayAPIError,
     RailwayClient,
-    RailwayUnavailable,
     TokenKind,
+)
+from kars_actions.railway.wait import (
+    DEFAULT_POLICY,
+    UNKNOWN,
+    PollPolicy,
+    ServiceDeployment,
+    ServiceRef,
+    StartedDeployment,
+    StatusSource,
+    estimate_duration,
+    settle,
+    wait_for_deployments,
 )
 
 DASHBOARD = "https://railway.com"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-HELD_MESSAGES = {
-    "WAITING": "waiting for GitHub checks (Wait for CI)",
-    "NEEDS_APPROVAL": "needs approval in the Railway dashboard",
-}
 RETENTION_HINT = (
     "Railway keeps the image of a removed deployment for a limited time (Free 24 h, Hobby 72 h, Pro 120 h); "
     "past that, deploy the old commit instead: kars-actions deploy --commit <sha>"
@@ -37,17 +43,6 @@ RETENTION_HINT = (
 
 
 # --- What we deploy to ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceRef:
-    id: str
-    name: str  # the Railway service name
-    key: str = ""  # the name the caller used (kars.yml key); outputs are keyed by it
-
-    @property
-    def label(self) -> str:
-        return self.key or self.name
 
 
 @dataclass(frozen=True)
@@ -182,119 +177,72 @@ def check_variables(missing: Mapping[str, Sequence[str]], target: RailwayTarget)
 
 @dataclass(frozen=True)
 class ServiceSnapshot:
-    """A service instance just before the deploy: what serves now (the rollback target) and its public URL."""
+    """A service instance just before the deploy: what serves now, what to roll back to, and its public URL."""
 
     service: ServiceRef
     rollback_target: Deployment | None
     latest: Deployment | None
     url: str | None
+    expected_seconds: float | None = None  # how long its last successful deploy took: the waiter's estimate
+    serving: Deployment | None = None  # the live deployment now (differs from the target on a rerun)
 
     @property
     def expected_duration(self) -> float | None:
-        """How long the last successful deploy took: the poller's estimate for this one."""
-        return self.rollback_target.duration_seconds() if self.rollback_target else None
+        return self.expected_seconds
+
+
+def _went_live(d: Deployment) -> bool:
+    """Live now, or live once and replaced (Railway keeps a replaced deployment's image: it can be rolled back)."""
+    return d.live or (d.status == "REMOVED" and d.can_rollback)
+
+
+def served_before(history: Sequence[Deployment], commit: str) -> Deployment | None:
+    """The deployment that served before the first deployment of ``commit`` (history newest first)."""
+    ours = [d for d in history if d.commit_hash == commit]
+    if not ours:
+        return None
+    first = min(ours, key=lambda d: d.created_at)
+    return next((d for d in history if d.created_at < first.created_at and _went_live(d)), None)
 
 
 def snapshot_services(
-    client: RailwayClient, target: RailwayTarget, *, deadline: Deadline | None = None
+    client: RailwayClient,
+    target: RailwayTarget,
+    *,
+    commit: str | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, ServiceSnapshot]:
+    """What serves each service now, the rollback target, and how long a deploy takes.
+
+    With ``commit``: when a deployment of that commit already serves (a rerun of a release that went live), the
+    rollback target is the deployment that served before it, never the release's own deployment.
+    """
     snapshots = {}
     for ref in target.services:
         info = client.service_instance(ref.id, target.environment_id, deadline)
+        history = client.deployments(target.project_id, target.environment_id, ref.id, first=20, deadline=deadline)
         live = sorted((d for d in info.active if d.live), key=lambda d: d.created_at, reverse=True)
-        current = live[0] if live else None
-        if current is None:
-            found = client.deployments(
-                target.project_id,
-                target.environment_id,
-                ref.id,
-                first=1,
-                statuses=sorted(LIVE_STATUSES),
-                deadline=deadline,
-            )
-            current = found[0] if found else None
-        snapshots[ref.label] = ServiceSnapshot(ref, current, info.latest, info.url)
+        current = live[0] if live else next((d for d in history if d.live), None)
+        rollback_target = current
+        if commit and current is not None and current.commit_hash == commit:
+            rollback_target = served_before(history, commit)
+        earlier = [d for d in history if not commit or d.commit_hash != commit]
+        expected = estimate_duration(client, earlier, deadline=deadline)
+        snapshots[ref.label] = ServiceSnapshot(
+            ref, rollback_target, info.latest, info.url, expected_seconds=expected, serving=current
+        )
     return snapshots
 
 
 def record_rollback_targets(
-    client: RailwayClient, target: RailwayTarget, *, deadline: Deadline | None = None
+    client: RailwayClient, target: RailwayTarget, *, commit: str | None = None, deadline: Deadline | None = None
 ) -> dict[str, Deployment | None]:
     """The deployment serving each service now. Record it BEFORE deploying: once replaced it goes REMOVED."""
-    return {label: snap.rollback_target for label, snap in snapshot_services(client, target, deadline=deadline).items()}
-
-
-# --- Polling policy -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """When to ask again. One request per ``min_interval`` at most, per deployment; fewer as the wait grows.
-
-    With an estimate of the total duration (the last successful deploy of the service), it polls sparsely until
-    ``lead`` seconds before the estimated end, then every ``min_interval``: the delay to report SUCCESS stays
-    within ``min_interval`` at a fraction of the requests. Without one, it backs off in BUILDING and polls fast
-    for the first minute of DEPLOYING, when Railway's healthcheck is about to decide.
-    """
-
-    min_interval: float = 5.0
-    cap: float = 20.0
-    far_cap: float = 50.0
-    growth: float = 1.0
-    lead: float = 10.0
-    lead_fraction: float = 0.1  # estimates are rarely exact: start fast polling this share of it early too
-    deploying_fast: float = 60.0
-    overrun: float = 30.0
-
-    def interval(self, status: str, since_request: float, in_status: float, expected: float | None) -> float:
-        if expected is not None and status not in HELD_STATUSES:
-            to_window = expected - max(self.lead, expected * self.lead_fraction) - since_request
-            if to_window > 0:
-                return max(self.min_interval, min(self.far_cap, since_request * self.growth, to_window))
-            if since_request <= expected + self.overrun:
-                return self.min_interval
-        if status == "DEPLOYING":
-            if in_status < self.deploying_fast:
-                return self.min_interval
-            in_status -= self.deploying_fast
-        return min(self.cap, max(self.min_interval, in_status * self.growth))
-
-
-DEFAULT_POLICY = PollPolicy()
+    snaps = snapshot_services(client, target, commit=commit, deadline=deadline)
+    return {label: snap.rollback_target for label, snap in snaps.items()}
 
 
 # --- Deploy -------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StartedDeployment:
-    service: ServiceRef
-    deployment_id: str
-    reused: bool
-    started_at: float  # clock time of the request (or of finding the reused deployment)
-
-
-@dataclass(frozen=True)
-class ServiceDeployment:
-    """The outcome for one service. ``status`` is Railway's, or TIMED_OUT / NOT_STARTED / PLANNED."""
-
-    service: str
-    service_id: str
-    commit: str
-    status: str
-    live: bool
-    deployment_id: str | None = None
-    previous_deployment_id: str | None = None
-    reused: bool = False
-    duration: float | None = None
-    url: str | None = None
-    dashboard_url: str | None = None
-    reason: str | None = None
-    log_tail: tuple[str, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        return not self.live and self.status != "PLANNED"
 
 
 @dataclass(frozen=True)
@@ -314,6 +262,10 @@ class DeployOutcome:
     def live_services(self) -> list[ServiceDeployment]:
         return [s for s in self.services if s.live]
 
+    @property
+    def unknown_services(self) -> list[ServiceDeployment]:
+        return [s for s in self.services if s.unknown]
+
 
 def start_deployment(
     client: RailwayClient,
@@ -328,9 +280,9 @@ def start_deployment(
 ) -> StartedDeployment:
     """One request, one deployment. Reuse one of this commit if a rerun finds it; never retry blindly.
 
-    After a lost answer (timeout, 5xx, dropped connection) it looks for a deployment of the commit that was not
-    there before the request, twice ``settle`` seconds apart (the request may still be in flight), and sends
-    the request again only if none appeared.
+    After a lost answer (timeout, 5xx, dropped connection, a "Problem processing request") it looks for a
+    deployment of the commit that was not there before the request, twice ``settle`` seconds apart (the request
+    may still be in flight), and sends the request again only if none appeared.
     """
     clock = client.clock
     existing = client.deployments(target.project_id, target.environment_id, service.id, first=20, deadline=deadline)
@@ -339,7 +291,7 @@ def start_deployment(
             if deployment.commit_hash == commit and (
                 deployment.status in IN_PROGRESS_STATUSES or deployment.status in LIVE_STATUSES
             ):
-                return StartedDeployment(service, deployment.id, True, clock.monotonic())
+                return StartedDeployment(service, deployment.id, True, clock.monotonic(), seen=deployment)
     known = {d.id for d in existing}
     for attempt in range(1, attempts + 1):
         started = clock.monotonic()
@@ -365,32 +317,46 @@ def start_deployment(
     raise AssertionError("unreachable")
 
 
-class DeployRejected(CheckFailed):
-    def __init__(self, service: str, reason: str) -> None:
-        super().__init__(f"{service}: {reason}")
-        self.service = service
-        self.reason = reason
+@dataclass(frozen=True)
+class StartFailed:
+    """A service whose deployment could not be started, or whose start cannot be confirmed."""
+
+    service: str
+    reason: str
+    maybe_started: bool = False  # the request was sent and its answer lost: a deployment may exist
+    external: bool = False  # Railway was unreachable or refused (exit 3), rather than answering no
 
 
-def _start_or_reject(
+def _start_or_fail(
     client: RailwayClient,
     target: RailwayTarget,
     service: ServiceRef,
     commit: str,
     reuse_existing: bool,
     deadline: Deadline | None,
-) -> StartedDeployment | DeployRejected:
+) -> StartedDeployment | StartFailed:
     try:
         return start_deployment(client, target, service, commit, reuse_existing=reuse_existing, deadline=deadline)
+    except OutcomeUnknown as error:
+        return StartFailed(
+            service.label,
+            f"the deploy request was sent but Railway's answer was lost ({error.message}); a deployment of "
+            f"{commit[:12]} may have started — check Railway",
+            maybe_started=True,
+            external=True,
+        )
     except RailwayAPIError as error:
         text = " ".join(error.messages).lower()
         if "commit not found" in text:
-            return DeployRejected(
+            return StartFailed(
                 service.label,
-                f"Railway cannot find commit {commit[:12]} in the service's repository: push it, or check the "
-                "service's source repository in Railway",
+                f"Railway cannot find commit {commit} in the repository connected to service {service.name}: check "
+                "that the commit is pushed to that repository (not only to a fork or another branch of a "
+                "different repository) and that the service's source in Railway is the repository you released",
             )
-        return DeployRejected(service.label, error.message)
+        return StartFailed(service.label, error.message)
+    except ExternalError as error:
+        return StartFailed(service.label, error.message, external=True)
 
 
 def deploy_services(
@@ -403,14 +369,24 @@ def deploy_services(
     snapshots: Mapping[str, ServiceSnapshot] | None = None,
     reuse_existing: bool = True,
     policy: PollPolicy = DEFAULT_POLICY,
+    settle_seconds: float = 0.0,
+    source: StatusSource | None = None,
 ) -> DeployOutcome:
-    """Deploy every service of ``target`` at ``commit`` concurrently, then wait for each outcome."""
+    """Deploy every service of ``target`` at ``commit`` concurrently, then wait for each outcome.
+
+    Never raises for Railway trouble once a deployment may have started: each service ends with a row that says
+    what Railway last told (or UNKNOWN), so the caller can report and undo truthfully.
+    """
     before = client.requests_sent
-    snaps = dict(snapshots) if snapshots is not None else snapshot_services(client, target, deadline=deadline)
+    snaps = (
+        dict(snapshots)
+        if snapshots is not None
+        else snapshot_services(client, target, commit=commit, deadline=deadline)
+    )
     request_deadline = deadline.child(min(180.0, deadline.remaining()))
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(target.services)))) as pool:
         futures = [
-            pool.submit(_start_or_reject, client, target, ref, commit, reuse_existing, request_deadline)
+            pool.submit(_start_or_fail, client, target, ref, commit, reuse_existing, request_deadline)
             for ref in target.services
         ]
         starts = [f.result() for f in futures]
@@ -418,42 +394,46 @@ def deploy_services(
     for s in started:
         verb = "reusing deployment" if s.reused else "deployment"
         progress(f"{s.service.label}: {verb} {s.deployment_id} of {commit[:12]}")
-    expected = {s.service.label: snaps[s.service.label].expected_duration for s in started if s.service.label in snaps}
-    try:
-        finished = wait_for_deployments(
-            client, target, started, progress=progress, deadline=deadline, policy=policy, expected=expected
-        )
-    except RateLimited as error:
-        ids = ", ".join(f"{s.service.label}={s.deployment_id}" for s in started)
-        raise RateLimited(
-            f"{error.message.removeprefix(SERVICE + ': ')}; deployments started: {ids} (they continue on Railway)",
-            service=SERVICE,
-            hint=error.hint,
-        ) from None
-    results = []
+    expected = {s.service.label: snaps[s.service.label].expected_seconds for s in started if s.service.label in snaps}
+    finished = wait_for_deployments(
+        client,
+        target.dashboard_url,
+        started,
+        progress=progress,
+        deadline=deadline,
+        policy=policy,
+        expected=expected,
+        source=source,
+    )
+    rows: list[ServiceDeployment] = []
     for item in starts:
-        if isinstance(item, DeployRejected):
+        if isinstance(item, StartFailed):
             ref = next(r for r in target.services if r.label == item.service)
-            snap = snaps.get(ref.label)
-            results.append(
+            rows.append(
                 ServiceDeployment(
                     service=ref.label,
                     service_id=ref.id,
                     commit=commit,
-                    status="NOT_STARTED",
+                    status=UNKNOWN if item.maybe_started else "NOT_STARTED",
                     live=False,
-                    previous_deployment_id=snap.rollback_target.id if snap and snap.rollback_target else None,
-                    url=snap.url if snap else None,
+                    possibly_live=item.maybe_started,
+                    external=item.external,
                     dashboard_url=target.dashboard_url(ref.id),
                     reason=item.reason,
                 )
             )
-            continue
-        snap = snaps.get(item.service.label)
-        done = finished[item.service.label]
+        else:
+            rows.append(finished[item.service.label])
+    if settle_seconds > 0 and any(r.live for r in rows):
+        rows = settle(
+            client, rows, seconds=settle_seconds, deadline=deadline, progress=progress, policy=policy, source=source
+        )
+    results = []
+    for row in rows:
+        snap = snaps.get(row.service)
         results.append(
             replace(
-                done,
+                row,
                 commit=commit,
                 previous_deployment_id=snap.rollback_target.id if snap and snap.rollback_target else None,
                 url=snap.url if snap else None,
@@ -502,160 +482,6 @@ def plan_deploy(
     return DeployOutcome(target, commit, tuple(rows), dry_run=True, requests=client.requests_sent - before)
 
 
-# --- Wait ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Watch:
-    started: StartedDeployment
-    status: str = "QUEUED"
-    status_since: float = 0.0
-    next_poll: float = 0.0
-    done: bool = False
-    result: ServiceDeployment | None = None
-
-
-def wait_for_deployments(
-    client: RailwayClient,
-    target: RailwayTarget,
-    started: Sequence[StartedDeployment],
-    *,
-    progress: Progress = no_progress,
-    deadline: Deadline,
-    policy: PollPolicy = DEFAULT_POLICY,
-    expected: Mapping[str, float | None] | None = None,
-) -> dict[str, ServiceDeployment]:
-    """Poll each deployment until it is live, failed, or the deadline passes; keyed by service label.
-
-    One thread polls every deployment in turn, each on its own schedule, so the request rate is the sum of the
-    per-deployment budgets and a fake clock drives the whole wait in tests.
-    """
-    clock = client.clock
-    expected = expected or {}
-    watches = [_Watch(s, status_since=s.started_at, next_poll=s.started_at + policy.min_interval) for s in started]
-    results: dict[str, ServiceDeployment] = {}
-    final_round = False
-    while True:
-        pending = [w for w in watches if not w.done]
-        if not pending:
-            break
-        watch = min(pending, key=lambda w: w.next_poll)
-        now = clock.monotonic()
-        if not final_round and watch.next_poll > deadline.at:
-            clock.sleep(max(0.0, deadline.at - now))
-            final_round = True  # one last look at everything before calling it a timeout
-            for w in pending:
-                w.next_poll = clock.monotonic()
-            continue
-        if watch.next_poll > now:
-            clock.sleep(watch.next_poll - now)
-        _poll(client, target, watch, progress, policy, expected.get(watch.started.service.label), final_round)
-        if final_round and not watch.done:
-            watch.done = True
-            watch.result = _timed_out(target, watch, clock.monotonic())
-        if watch.done and watch.result is not None:
-            results[watch.started.service.label] = watch.result
-    return results
-
-
-def _poll(
-    client: RailwayClient,
-    target: RailwayTarget,
-    watch: _Watch,
-    progress: Progress,
-    policy: PollPolicy,
-    expected: float | None,
-    final_round: bool,
-) -> None:
-    clock = client.clock
-    ref = watch.started.service
-    try:
-        deployment = client.deployment(watch.started.deployment_id)
-    except RailwayUnavailable as error:
-        progress(f"{ref.label}: Railway API unreachable, will ask again ({error.message})")
-        now = clock.monotonic()
-        watch.next_poll = now + policy.cap
-        return
-    now = clock.monotonic()
-    elapsed = now - watch.started.started_at
-    if deployment.status != watch.status:
-        watch.status, watch.status_since = deployment.status, now
-        held = HELD_MESSAGES.get(deployment.status)
-        progress(f"{ref.label}: {deployment.status}{f' — {held}' if held else ''} ({human_duration(elapsed)})")
-    base = ServiceDeployment(
-        service=ref.label,
-        service_id=ref.id,
-        commit="",
-        status=deployment.status,
-        live=deployment.live,
-        deployment_id=deployment.id,
-        reused=watch.started.reused,
-        duration=elapsed,
-        dashboard_url=target.dashboard_url(ref.id, deployment.id),
-    )
-    if deployment.live:
-        watch.done, watch.result = True, replace(base, commit=deployment.commit_hash or "")
-    elif deployment.status in FAILED_STATUSES:
-        reason, tail = failure_reason(client, deployment)
-        watch.done, watch.result = (
-            True,
-            replace(base, commit=deployment.commit_hash or "", reason=reason, log_tail=tail),
-        )
-    else:
-        watch.next_poll = now + policy.interval(deployment.status, elapsed, now - watch.status_since, expected)
-
-
-def _timed_out(target: RailwayTarget, watch: _Watch, now: float) -> ServiceDeployment:
-    ref = watch.started.service
-    held = HELD_MESSAGES.get(watch.status)
-    elapsed = now - watch.started.started_at
-    reason = f"still {watch.status} after {human_duration(elapsed)}" + (f": {held}" if held else "")
-    return ServiceDeployment(
-        service=ref.label,
-        service_id=ref.id,
-        commit="",
-        status="TIMED_OUT",
-        live=False,
-        deployment_id=watch.started.deployment_id,
-        reused=watch.started.reused,
-        duration=elapsed,
-        dashboard_url=target.dashboard_url(ref.id, watch.started.deployment_id),
-        reason=reason,
-    )
-
-
-_GENERIC_REASONS = {
-    "FAILED": "the build or deploy failed (the previous deployment keeps serving)",
-    "CRASHED": "the app exited after it started",
-    "REMOVED": "removed before it finished: a newer deployment replaced it",
-    "SKIPPED": "skipped: a GitHub check failed (Wait for CI)",
-}
-
-
-def failure_reason(client: RailwayClient, deployment: Deployment, tail: int = 10) -> tuple[str, tuple[str, ...]]:
-    """Why a deployment failed, from its events and the end of its logs. Best effort: never masks the failure."""
-    reason = _GENERIC_REASONS.get(deployment.status, deployment.status.lower())
-    step = None
-    try:
-        failing = [e for e in client.deployment_events(deployment.id) if e.error or e.reason == "FAILED"]
-    except ExternalError:
-        failing = []
-    if failing:
-        event = failing[-1]
-        step = event.step
-        reason = f"{event.step} failed"
-        if event.attempt and event.attempt > 1:
-            reason += f" after {event.attempt} attempts"
-        if event.error:
-            reason += f": {event.error}"
-    build = deployment.status == "FAILED" and step in (None, "BUILD_IMAGE", "SNAPSHOT_CODE", "PUBLISH_IMAGE")
-    try:
-        lines = tuple(line for line in client.logs(deployment.id, build=build, limit=tail) if line.strip())
-    except ExternalError:
-        lines = ()
-    return reason, lines
-
-
 # --- Rollback -----------------------------------------------------------------------------------------------------
 
 
@@ -680,14 +506,31 @@ class RollbackOutcome:
         return self.live or self.status in ("ALREADY_LIVE", "PLANNED")
 
 
-def _last_successful_before(history: Sequence[Deployment], current: Deployment | None) -> Deployment | None:
-    """The newest deployment that was live before ``current`` (REMOVED ones were live once and then replaced)."""
-    for d in history:  # newest first
-        if current is not None and (d.id == current.id or d.created_at >= current.created_at):
-            continue
-        if d.status in LIVE_STATUSES or d.status == "REMOVED":
-            return d
-    return None
+CANCELLED = "CANCELLED"
+
+
+def _last_successful_before(history: Sequence[Deployment], anchor: Deployment | None) -> Deployment | None:
+    """The newest deployment that was live before ``anchor``: live now, or REMOVED (replaced after serving).
+
+    A REMOVED deployment whose image Railway still keeps is preferred; if none is kept, the newest REMOVED one is
+    returned so that the caller can say why it cannot be restored.
+    """
+    earlier = [
+        d
+        for d in history  # newest first
+        if (anchor is None or (d.id != anchor.id and d.created_at < anchor.created_at))
+        and (d.status in LIVE_STATUSES or d.status == "REMOVED")
+    ]
+    return next((d for d in earlier if d.live or d.can_rollback), earlier[0] if earlier else None)
+
+
+def _never_went_live(deployment: Deployment, current: Deployment | None) -> bool:
+    """FAILED/SKIPPED never served; REMOVED newer than what serves now was replaced before it went live (had it
+    gone live, the older one would have been replaced instead)."""
+    if deployment.status in ("FAILED", "SKIPPED"):
+        return True
+    newer = current is None or deployment.created_at > current.created_at
+    return deployment.status == "REMOVED" and current is not None and newer and deployment.id != current.id
 
 
 def rollback_service(
@@ -702,10 +545,13 @@ def rollback_service(
     dry_run: bool = False,
     policy: PollPolicy = DEFAULT_POLICY,
 ) -> RollbackOutcome:
-    """Put ``target_id`` (or the last successful deployment before the current one) back and wait until it is live.
+    """Put back the deployment that served before, and wait until it is live again.
 
-    ``failed_deployment_id``: the new deployment the pipeline is undoing. If it FAILED it never went live and the
-    previous one still serves: nothing to roll back.
+    ``failed_deployment_id``: the deployment being undone (the pipeline's). If it never went live, the previous
+    one still serves: nothing to roll back; if it is still in progress it is cancelled first, so that it cannot
+    go live later. ``target_id``: what to restore (the recorded rollback target); without it, the deployment that
+    served before the newest one that actually went live — and after a FAILED (or replaced-before-live) newest
+    deployment there is nothing to roll back at all.
     """
     clock = client.clock
     info = client.service_instance(service.id, target.environment_id, deadline)
@@ -723,19 +569,42 @@ def rollback_service(
         url=info.url,
         dry_run=dry_run,
     )
+    serving = f"; deployment {current.id} still serves" if current else ""
+    anchor: Deployment | None = None
     if failed_deployment_id:
-        failed = next((d for d in history if d.id == failed_deployment_id), None) or client.deployment(
+        undone = next((d for d in history if d.id == failed_deployment_id), None) or client.deployment(
             failed_deployment_id, deadline
         )
-        if failed.status in ("FAILED", "SKIPPED"):
-            serving = f"; deployment {current.id} still serves" if current else ""
+        if undone.status in IN_PROGRESS_STATUSES:
+            if dry_run:
+                return replace(base, status="PLANNED", message=f"would cancel deployment {undone.id} ({undone.status})")
+            undone = _cancel(client, undone, progress, deadline, policy)
+            if undone.status in IN_PROGRESS_STATUSES:
+                return replace(
+                    base,
+                    status="ERROR",
+                    message=f"deployment {undone.id} is still {undone.status} after it was cancelled: it may go live "
+                    "— check Railway now",
+                )
+            if not undone.live:
+                return replace(
+                    base,
+                    status=CANCELLED,
+                    live=current is not None,
+                    message=f"deployment {undone.id} was cancelled before it went live{serving}",
+                    dashboard_url=target.dashboard_url(service.id, current.id if current else None),
+                )
+        if _never_went_live(undone, current):
             return replace(
                 base,
-                status="NOTHING_TO_DO",
                 live=current is not None,
-                message=f"deployment {failed.id} {failed.status} before going live: nothing to roll back{serving}",
+                message=f"deployment {undone.id} {undone.status} before going live: nothing to roll back{serving}",
                 dashboard_url=target.dashboard_url(service.id, current.id if current else None),
             )
+        anchor = undone
+        if target_id == undone.id:
+            progress(f"{service.label}: the recorded rollback target is the deployment being undone; looking earlier")
+            target_id = None
     if target_id:
         chosen = next((d for d in history if d.id == target_id), None) or client.deployment(target_id, deadline)
         if chosen.service_id and chosen.service_id != service.id:
@@ -744,7 +613,24 @@ def rollback_service(
                 hint="pass a deployment id of this service (see its Deployments tab)",
             )
     else:
-        found = _last_successful_before(history, current or info.latest)
+        if anchor is None:
+            newest = next((d for d in history if d.status not in IN_PROGRESS_STATUSES), None)
+            if (
+                newest is not None
+                and current is not None
+                and newest.id != current.id
+                and newest.created_at > current.created_at
+                and newest.status != "CRASHED"
+            ):
+                return replace(
+                    base,
+                    live=True,
+                    message=f"the newest deployment {newest.id} {newest.status} before going live, so it never "
+                    f"served: nothing to roll back; deployment {current.id} still serves",
+                    dashboard_url=target.dashboard_url(service.id, current.id),
+                )
+            anchor = current or newest or info.latest
+        found = _last_successful_before(history, anchor)
         if found is None:
             raise CheckFailed(
                 f"{service.label}: no earlier successful deployment to roll back to",
@@ -773,17 +659,21 @@ def rollback_service(
         return replace(base, status="PLANNED", message=f"would roll back to deployment {chosen.id}")
     known = {d.id for d in history}
     started = clock.monotonic()
-    client.rollback(chosen.id, deadline)
-    progress(f"{service.label}: rollback to {chosen.id} requested")
+    try:
+        client.rollback(chosen.id, deadline)
+        progress(f"{service.label}: rollback to {chosen.id} requested")
+    except OutcomeUnknown:
+        progress(f"{service.label}: the answer to the rollback request was lost; looking for the restored deployment")
     restored = _wait_for_restored(client, target, service, chosen, known, started, progress, deadline, policy)
     elapsed = clock.monotonic() - started
     if restored is None:
         return replace(
             base,
-            rolled_back=True,
-            status="TIMED_OUT",
+            rolled_back=False,
+            status=UNKNOWN,
             duration=elapsed,
-            message=f"rollback to {chosen.id} requested, but no restored deployment was live within the deadline",
+            message=f"rollback to {chosen.id} requested, but Railway did not confirm a restored deployment live "
+            "within the deadline — check Railway now",
         )
     live = restored.live
     return replace(
@@ -802,6 +692,22 @@ def rollback_service(
     )
 
 
+def _cancel(
+    client: RailwayClient, deployment: Deployment, progress: Progress, deadline: Deadline, policy: PollPolicy
+) -> Deployment:
+    """Cancel an in-progress deployment and return it as Railway reports it once it has stopped (or the deadline)."""
+    progress(f"cancelling deployment {deployment.id} ({deployment.status}) so that it cannot go live")
+    with contextlib.suppress(OutcomeUnknown):  # looked at below: it either stopped or it did not
+        client.cancel(deployment.id, deadline)
+    latest = deployment
+    while True:
+        with contextlib.suppress(ExternalError):
+            latest = client.deployment(deployment.id, deadline)
+        if latest.status not in IN_PROGRESS_STATUSES or deadline.expired():
+            return latest
+        client.clock.sleep(min(policy.min_interval, deadline.remaining()))
+
+
 def _wait_for_restored(
     client: RailwayClient,
     target: RailwayTarget,
@@ -817,18 +723,26 @@ def _wait_for_restored(
     clock = client.clock
     status = ""
     status_since = started
+    current: Deployment | None = None
     while True:
         clock.sleep(min(policy.min_interval, deadline.remaining()))
-        candidates = client.deployments(target.project_id, target.environment_id, service.id, first=5)
+        try:
+            candidates = client.deployments(
+                target.project_id, target.environment_id, service.id, first=5, deadline=deadline
+            )
+        except ExternalError as error:
+            progress(f"{service.label}: cannot read the rollback's progress from Railway ({error.message})")
+            candidates = []
         fresh = [d for d in candidates if d.id not in known]
-        current = fresh[0] if fresh else next((d for d in candidates if d.id == chosen.id), None)
+        seen = fresh[0] if fresh else next((d for d in candidates if d.id == chosen.id), None)
+        current = seen or current
         now = clock.monotonic()
-        if current is not None:
-            if current.status != status:
-                status, status_since = current.status, now
-                progress(f"{service.label}: {current.status} ({human_duration(now - started)})")
-            if current.live or (fresh and current.status in FAILED_STATUSES):
-                return current
+        if seen is not None:
+            if seen.status != status:
+                status, status_since = seen.status, now
+                progress(f"{service.label}: {seen.status} ({human_duration(now - started)})")
+            if seen.live or (fresh and seen.status in FAILED_STATUSES):
+                return seen
         if deadline.expired():
             return current if current is not None and current.live else None
         wait = policy.interval(status or "DEPLOYING", now - started, now - status_since, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,13 +24,9 @@ from kars_actions.railway.api import (
     TokenKind,
 )
 from kars_actions.railway.deploy import (
-    DEFAULT_POLICY,
     DeployOutcome,
-    PollPolicy,
     RailwayTarget,
     RollbackOutcome,
-    ServiceDeployment,
-    ServiceRef,
     ServiceSnapshot,
     check_variables,
     deploy_services,
@@ -40,6 +37,14 @@ from kars_actions.railway.deploy import (
     rollback_service,
     snapshot_services,
     start_deployment,
+)
+from kars_actions.railway.wait import (
+    DEFAULT_POLICY,
+    UNKNOWN,
+    PollPolicy,
+    ServiceDeployment,
+    ServiceRef,
+    settle,
     wait_for_deployments,
 )
 
@@ -68,12 +73,15 @@ __all__ = [
     "check_variables",
     "clock_from_environ",
     "deploy_services",
+    "not_started_report",
     "preflight_variables",
     "record_rollback_targets",
     "resolve_target",
     "rollback_service",
     "run_deploy",
     "run_rollback",
+    "serving_now",
+    "settle",
     "snapshot_services",
     "start_deployment",
     "wait_for_deployments",
@@ -90,6 +98,8 @@ class VirtualClock(Clock):
     """
 
     def __init__(self) -> None:
+        # The client tells the Railway simulator this clock's time under this name (see RailwayClient).
+        self.announce = uuid.uuid4().hex
         self._now = 0.0
         self._lock = threading.Lock()
 
@@ -130,6 +140,42 @@ class DeployRequest:
     required_variables: Mapping[str, Sequence[str]] = field(default_factory=dict)
     environment_url: str | None = None  # from kars.yml; otherwise the first service's public URL
     labels: Mapping[str, str] = field(default_factory=dict)  # Railway name -> kars.yml key, for outputs
+    settle: float = 30.0  # keep watching this long after SUCCESS: a crash in the window fails the deploy
+
+
+def not_started_report(services: Sequence[str], labels: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """Outputs and summary for a deploy stopped before any deployment started (the error says why)."""
+    names = [labels.get(s) or s for s in services]
+    empty = _json_map({name: "" for name in names})
+    outputs = {
+        "deployment-ids": empty,
+        "previous-deployment-ids": empty,
+        "statuses": _json_map({name: "NOT_STARTED" for name in names}),
+        "service-urls": empty,
+        "environment-url": "",
+        "deployed": "false",
+        "serving": _json_map({name: "unchanged" for name in names}),
+    }
+    summary = (
+        "### Railway deploy\n\nNothing was deployed: the deploy stopped before any deployment started, so "
+        "production was not touched (see the error below).\n"
+    )
+    return outputs, summary
+
+
+def serving_now(row: ServiceDeployment) -> str:
+    """Which deployment serves the service now, in words, from what Railway last said about this deploy."""
+    if row.live:
+        return row.deployment_id or "-"
+    if row.unknown:
+        return f"unknown — deployment {row.deployment_id} may be live" if row.deployment_id else "unknown"
+    if row.status == "CRASHED":
+        return "none: the app crashed"
+    if row.status == "REMOVED":
+        return "a newer deployment"
+    if row.status == "PLANNED":
+        return row.previous_deployment_id or "-"
+    return f"{row.previous_deployment_id} (previous)" if row.previous_deployment_id else "none"
 
 
 class DeployResult(BaseResult):
@@ -139,9 +185,14 @@ class DeployResult(BaseResult):
         self.environment_url = environment_url or (urls[0] if urls else None)
 
     def exit_code(self) -> int:
-        if self.outcome.dry_run:
+        o = self.outcome
+        if o.dry_run or o.deployed:
             return 0
-        return 0 if self.outcome.deployed else 1
+        # A definite failure says more than an unanswered question; only when nothing failed outright does
+        # "Railway could not be asked" (exit 3) decide.
+        if any(s.failed and not s.external for s in o.services):
+            return 1
+        return 3 if any(s.unknown or s.external for s in o.services) else 1
 
     def outputs(self) -> dict[str, str]:
         services = self.outcome.services
@@ -152,6 +203,7 @@ class DeployResult(BaseResult):
             "service-urls": _json_map({s.service: s.url or "" for s in services}),
             "environment-url": self.environment_url or "",
             "deployed": "true" if self.outcome.deployed else "false",
+            "serving": _json_map({s.service: serving_now(s) for s in services}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -178,6 +230,8 @@ class DeployResult(BaseResult):
                     "dashboard_url": s.dashboard_url,
                     "reason": s.reason,
                     "log_tail": list(s.log_tail),
+                    "possibly_live": s.possibly_live,
+                    "serving_now": serving_now(s),
                 }
                 for s in self.outcome.services
             ],
@@ -191,7 +245,11 @@ class DeployResult(BaseResult):
         if o.deployed:
             return f"Deployed {len(o.services)} service(s) to {where}"
         failed = [s.service for s in o.services if s.failed]
-        return f"Deploy to {where} failed for: {', '.join(failed)}"
+        unknown = [f"{s.service} ({s.deployment_id or 'no id'})" for s in o.unknown_services]
+        parts = [f"failed for: {', '.join(failed)}"] if failed else []
+        if unknown:
+            parts.append(f"state unknown for: {', '.join(unknown)} — it may be live, check Railway")
+        return f"Deploy to {where} " + "; ".join(parts)
 
     def text_lines(self, style: Style) -> list[str]:
         o = self.outcome
@@ -212,12 +270,14 @@ class DeployResult(BaseResult):
             "  " + line for line in text_table(["service", "status", "deployment", "previous", "took", "url"], rows)
         ]
         for s in o.services:
-            if s.reason and (s.failed or o.dry_run):
+            if s.reason and (s.failed or s.unknown or o.dry_run):
                 lines.append(f"  {s.service}: {s.reason}")
             for log in s.log_tail:
                 lines.append(style.dim(f"    | {log}"))
-            if s.failed and s.dashboard_url:
+            if (s.failed or s.unknown) and s.dashboard_url:
                 lines.append(f"  {s.service}: {s.dashboard_url}")
+            if not o.dry_run and not s.live:
+                lines.append(f"  {s.service}: serving now: {serving_now(s)}")
         if o.deployed and self.environment_url:
             lines.append(f"environment: {self.environment_url}")
         return lines
@@ -230,32 +290,43 @@ class DeployResult(BaseResult):
             rows.append(
                 [
                     s.service,
-                    ("✅ " if s.live else "❌ " if s.failed else "") + s.status,
+                    ("✅ " if s.live else "❌ " if s.failed else "⚠️ " if s.unknown else "") + s.status,
                     deployment,
                     s.previous_deployment_id or "-",
+                    serving_now(s),
                     human_duration(s.duration) if s.duration is not None else "-",
                     s.url or "-",
                     s.reason or "",
                 ]
             )
         text = f"### Railway deploy\n\n{gha.md_escape(self._headline())}\n\n"
-        text += gha.md_table(["service", "status", "deployment", "previous", "took", "url", "note"], rows)
+        text += gha.md_table(
+            ["service", "status", "deployment", "previous", "serving now", "took", "url", "note"], rows
+        )
         tails = [s for s in o.services if s.log_tail]
         for s in tails:
             logs = "\n".join(s.log_tail).replace("```", "'''")
             summary = f"<summary>{gha.md_escape(s.service)}: last log lines</summary>"
             text += f"\n<details>{summary}\n\n```\n{logs}\n```\n</details>\n"
-        if o.services and any(s.failed and s.status != "NOT_STARTED" for s in o.services):
+        if any(s.status == "FAILED" for s in o.services):
             text += "\nA deployment that FAILED never went live: the previous deployment keeps serving.\n"
+        if o.unknown_services:
+            text += (
+                "\n**The state of production is unknown** for "
+                + ", ".join(s.service for s in o.unknown_services)
+                + ": Railway could not be asked, and the deployment may be live. Check Railway now.\n"
+            )
         return text
 
     def annotations(self) -> list[Annotation]:
         return [
             Annotation(
-                "error", f"{s.service}: {s.status}: {s.reason or 'deploy failed'}", title="Railway deploy failed"
+                "error",
+                f"{s.service}: {s.status}: {s.reason or 'deploy failed'}",
+                title="Railway state unknown" if s.unknown else "Railway deploy failed",
             )
             for s in self.outcome.services
-            if s.failed
+            if s.failed or s.unknown
         ]
 
 
@@ -272,7 +343,7 @@ def run_deploy(
         client, request.project, request.environment, request.services, labels=request.labels, deadline=deadline
     )
     check_variables(preflight_variables(client, target, request.required_variables, deadline=deadline), target)
-    snapshots = snapshot_services(client, target, deadline=deadline)
+    snapshots = snapshot_services(client, target, commit=request.commit, deadline=deadline)
     for label, snap in snapshots.items():
         current = snap.rollback_target
         progress(f"{label}: rollback target {current.id if current else 'none (first deploy)'}")
@@ -290,6 +361,7 @@ def run_deploy(
             snapshots=snapshots,
             reuse_existing=request.reuse_existing,
             policy=policy,
+            settle_seconds=request.settle,
         )
     return DeployResult(replace(outcome, requests=client.requests_sent), request.environment_url)
 
@@ -314,7 +386,9 @@ class RollbackResult(BaseResult):
         self.target = target
 
     def exit_code(self) -> int:
-        return 0 if self.outcome.ok or self.outcome.status == "NOTHING_TO_DO" else 1
+        if self.outcome.ok or self.outcome.status in ("NOTHING_TO_DO", "CANCELLED"):
+            return 0
+        return 3 if self.outcome.status == UNKNOWN else 1
 
     def outputs(self) -> dict[str, str]:
         o = self.outcome

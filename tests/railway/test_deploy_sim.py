@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.core.errors import CheckFailed, ConfigError, RateLimited
+from kars_actions.core.errors import CheckFailed, ConfigError
 from kars_actions.core.timing import Deadline
 from kars_actions.railway.api import TokenKind
 from kars_actions.railway.deploy import (
@@ -13,6 +13,7 @@ from kars_actions.railway.deploy import (
     record_rollback_targets,
     resolve_target,
     rollback_service,
+    snapshot_services,
     start_deployment,
 )
 from kars_actions.railway.steps import (
@@ -145,13 +146,17 @@ def test_429_storm_is_waited_out_on_the_clock(world: World) -> None:
     assert world.clock.sleeps.count(4.0) == 6
 
 
-def test_rate_limit_past_the_deadline_names_the_started_deployments(world: World) -> None:
+def test_rate_limit_past_the_deadline_ends_unknown_naming_the_started_deployment(world: World) -> None:
     client = world.client()
     target = resolve_target(client, None, None, ["api"])
+    snapshots = snapshot_services(client, target, commit=NEW)
     world.sim.rate_limit = (3, 3600)  # three more requests this hour, then 429 until the window ends
-    with pytest.raises(RateLimited) as caught:
-        deploy_services(client, target, NEW, deadline=Deadline.after(600, world.clock))
-    assert "deployments started: api=" in caught.value.message and caught.value.exit_code == 3
+    outcome = deploy_services(client, target, NEW, deadline=Deadline.after(600, world.clock), snapshots=snapshots)
+    row = outcome.services[0]
+    assert row.status == "UNKNOWN" and row.possibly_live and not row.live
+    assert row.deployment_id == world.sim.deployments_of(world.api, NEW)[0].id
+    assert "rate limit" in (row.reason or "") and "may be live" in (row.reason or "")
+    assert world.clock.monotonic() <= 600
 
 
 def test_missing_variables_stop_before_any_mutation_and_never_show_values(world: World) -> None:
