@@ -78,7 +78,9 @@ def cli(world: World, tmp_path: Path, *args: str, cwd: Path | None = None, real_
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
         raise AssertionError(f"no JSON report:\n{proc.stdout}\n{proc.stderr}") from None
-    return Run(proc.returncode, report, proc.stdout, proc.stderr, parse_outputs(outputs.read_text()), summary.read_text())
+    return Run(
+        proc.returncode, report, proc.stdout, proc.stderr, parse_outputs(outputs.read_text()), summary.read_text()
+    )
 
 
 def deploy(world: World, tmp_path: Path, *extra: str, service: str = "api", **kw: Any) -> Run:
@@ -95,7 +97,7 @@ def status_polls(world: World) -> int:
     return world.sim.count("Deployment")
 
 
-# --- item 1: a GraphQL error in an HTTP 200 answer ------------------------------------------------------------------
+# --- item 1: a GraphQL error in an HTTP 200 answer --------------------------------------------------------------------
 
 
 def test_one_graphql_error_in_a_200_on_a_status_poll_is_retried_not_a_lost_deployment(
@@ -128,7 +130,9 @@ def test_graphql_errors_until_the_deadline_end_unknown_exit_3_naming_the_deploym
 # --- items 4 and 5: errors during the wait, Railway unreachable -------------------------------------------------------
 
 
-def test_railway_unreachable_for_the_whole_wait_is_unknown_within_the_timeout(timed_world: World, tmp_path: Path) -> None:
+def test_railway_unreachable_for_the_whole_wait_is_unknown_within_the_timeout(
+    timed_world: World, tmp_path: Path
+) -> None:
     timed_world.sim.inject("http", "Deployment", count=FOREVER, status=502)
     run = deploy(timed_world, tmp_path, "--timeout", "60")
     assert run.code == 3, run.stdout + run.stderr
@@ -192,7 +196,7 @@ def test_reusing_a_deployment_that_is_already_live_does_not_wait(timed_world: Wo
     assert len(timed_world.sim.deployments_of(timed_world.api, NEW)) == 1
 
 
-# --- item 6: the wait estimate ------------------------------------------------------------------------------------------
+# --- item 6: the wait estimate ----------------------------------------------------------------------------------------
 
 
 def five_minute_deploy(world: World, *, previous: str | None) -> str:
@@ -219,7 +223,7 @@ def test_a_five_minute_deploy_is_reported_within_5s_on_few_requests(
     assert status_polls(timed_world) <= most_polls, f"{status_polls(timed_world)} status polls"
 
 
-# --- items 7 and 8: the evidence, and a crash after SUCCESS --------------------------------------------------------------
+# --- items 7 and 8: the evidence, and a crash after SUCCESS -----------------------------------------------------------
 
 
 def test_a_healthcheck_failure_shows_railways_healthcheck_lines_from_the_build_log(
@@ -257,7 +261,7 @@ def test_a_crash_after_the_settle_window_is_not_the_deploys_to_catch(
     assert run.report["services"][0]["status"] == "SUCCESS"
 
 
-# --- item 9: commits -----------------------------------------------------------------------------------------------------
+# --- item 9: commits --------------------------------------------------------------------------------------------------
 
 
 def test_a_short_sha_is_resolved_with_local_git_and_the_full_one_is_sent(timed_world: World, tmp_path: Path) -> None:
@@ -288,7 +292,7 @@ def test_commit_not_found_says_where_railway_looked_not_push_it(timed_world: Wor
     assert timed_world.sim.deployments_of(timed_world.api, NEW) == []
 
 
-# --- item 2: rollback after a FAILED deploy -------------------------------------------------------------------------------
+# --- item 2: rollback after a FAILED deploy ---------------------------------------------------------------------------
 
 
 def test_rollback_after_a_failed_deploy_touches_nothing_and_says_why(timed_world: World, tmp_path: Path) -> None:
