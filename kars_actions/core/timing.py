@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 class Clock:
     """Wall-clock time. Tests pass a fake with the same three methods."""
 
+    # True for a clock whose time moves only when something sleeps on it (tests): a wait for a server push must
+    # then move it along itself instead of waiting for real time that never comes.
+    virtual = False
+
     def monotonic(self) -> float:
         return time.monotonic()
 

@@ -97,6 +97,8 @@ class VirtualClock(Clock):
     waits through a five-minute deploy in milliseconds. Never set it for a real deploy.
     """
 
+    virtual = True
+
     def __init__(self) -> None:
         # The client tells the Railway simulator this clock's time under this name (see RailwayClient).
         self.announce = uuid.uuid4().hex

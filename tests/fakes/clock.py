@@ -11,6 +11,8 @@ from kars_actions.core.timing import Clock
 class FakeClock(Clock):
     """Thread-safe; records every sleep so tests can assert the waits (Retry-After, backoff) exactly."""
 
+    virtual = True
+
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
         self._lock = threading.Lock()
