@@ -390,6 +390,15 @@ class RailwaySim:
                 body = self.rfile.read(length)
                 sim._handle(self, body)
 
+            def do_GET(self) -> None:
+                # Subscriptions: a WebSocket upgrade on the same URL, as Railway serves them.
+                from tests.fakes import railway_stream
+
+                if railway_stream.is_upgrade(self):
+                    railway_stream.serve(sim, self)
+                else:
+                    sim._send(self, 405, {"errors": [{"message": "use POST, or a WebSocket for subscriptions"}]})
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
