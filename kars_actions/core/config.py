@@ -54,7 +54,8 @@ class ServiceConfig:
     name: str
     railway_service: str
     directory: str = "."
-    railway_config: str | None = None
+    railway_config: str | None = None  # the path of its railway.json / railway.toml
+    railway_config_mode: str | None = None  # apply | check | off: how a release keeps that file in force
     test: str | None = None
     test_timeout: float = DEFAULT_TEST_TIMEOUT
     required_variables: list[str] = field(default_factory=list)
@@ -97,6 +98,8 @@ class Config:
     environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    railway_config: str | None = None  # apply | check | off for every service; None: check (see the README)
+    validate: str = "strict"  # strict | lenient: the rules a release validates railway.json with
 
     def service(self, name: str) -> ServiceConfig:
         """A service by its kars.yml key or its Railway name; a clear error listing the known ones otherwise."""
@@ -502,11 +505,13 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
             if health_raw is None
             else [_health(h) for h in (health_raw if isinstance(health_raw, list) else [health_raw])]
         )
+        config_path, config_mode = _railway_config(raw.get("railway_config"))
         services[name] = ServiceConfig(
             name=name,
             railway_service=raw.get("railway_service", name),
             directory=raw.get("directory", "."),
-            railway_config=raw.get("railway_config"),
+            railway_config=config_path,
+            railway_config_mode=config_mode,
             test=raw.get("test"),
             test_timeout=float(raw.get("test_timeout", DEFAULT_TEST_TIMEOUT)),
             required_variables=list(raw.get("required_variables") or []),
@@ -544,4 +549,23 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
             webhook_secret_env=alerts_raw.get("webhook_secret_env"),
             on=list(alerts_raw.get("on") or ["failure", "rollback", "recovery"]),
         ),
+        railway_config=_mode(data.get("railway_config")),
+        validate=str(data.get("validate", "strict")),
     )
+
+
+RAILWAY_CONFIG_MODES = ("apply", "check", "off")
+
+
+def _mode(raw: Any) -> str | None:
+    """YAML 1.1 reads a bare ``off`` as false."""
+    return "off" if raw is False else (None if raw is None else str(raw))
+
+
+def _railway_config(raw: Any) -> tuple[str | None, str | None]:
+    """A service's ``railway_config``: a file path, a mode (apply | check | off), or ``{file, mode}``."""
+    if isinstance(raw, dict):
+        return raw.get("file"), _mode(raw.get("mode"))
+    if raw is False or raw in RAILWAY_CONFIG_MODES:
+        return None, _mode(raw)
+    return raw, None

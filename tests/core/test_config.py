@@ -198,3 +198,26 @@ def test_anchors_used_a_few_times_still_load(tmp_path: Path) -> None:
         "services:\n  api:\n    required_variables: &vars [A, B]\n  worker:\n    required_variables: *vars\n",
     )
     assert load_config(str(path)).service("worker").required_variables == ["A", "B"]
+
+
+def test_railway_config_is_a_path_a_mode_or_both_and_bare_off_works(tmp_path: Path) -> None:
+    (tmp_path / "kars.yml").write_text(
+        "railway_config: off\n"
+        "validate: lenient\n"
+        "services:\n"
+        "  api: {railway_config: apply}\n"
+        "  web: {railway_config: web/railway.json}\n"
+        "  jobs: {railway_config: {file: jobs/railway.toml, mode: check}}\n"
+    )
+    config = load_config(None, tmp_path)
+    assert config.railway_config == "off" and config.validate == "lenient"
+    got = {name: (s.railway_config, s.railway_config_mode) for name, s in config.services.items()}
+    assert got == {"api": (None, "apply"), "web": ("web/railway.json", None), "jobs": ("jobs/railway.toml", "check")}
+
+
+def test_an_unknown_railway_config_mode_is_reported_at_its_value(tmp_path: Path) -> None:
+    (tmp_path / "kars.yml").write_text("services:\n  api:\n    railway_config: enforce\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, tmp_path)
+    assert caught.value.location is not None and caught.value.location.line == 3
+    assert "services.api.railway_config" in caught.value.message
