@@ -131,6 +131,7 @@ build_release() {
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
   lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
   words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
+  opt --railway-config "${KARS_INPUT_RAILWAY_CONFIG:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli.validate import _parse_day
 from kars_actions.core.report import Result
 
 
@@ -111,6 +114,15 @@ from kars_actions.core.report import Result
 @click.option(
     "--webhook-secret", envvar="KARS_WEBHOOK_SECRET", default=None, help="HMAC-SHA256 key for the generic webhook."
 )
+@click.option(
+    "--railway-config",
+    "railway_config",
+    type=click.Choice(["apply", "check", "off"]),
+    default=None,
+    help="How railway.json stays in force now that Railway no longer reads it: apply its settings before the "
+    "deploy, check (refuse to deploy on a difference), or off (default: kars.yml, else check).",
+)
+@click.option("--today", callback=_parse_day, default=None, hidden=True, help="Pretend today is this date.")
 @config_option
 @output_options
 def command(
@@ -137,6 +149,8 @@ def command(
     discord_webhook: str | None,
     webhook_url: str | None,
     webhook_secret: str | None,
+    railway_config: str | None,
+    today: date | None,
     config_path: str | None,
     fmt: str | None,
     color: bool | None,
@@ -177,6 +191,8 @@ def command(
             discord_webhook=discord_webhook,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
+            railway_config=railway_config,
+            today=today,
         )
         return run_release(options, progress=reporter.progress)
 

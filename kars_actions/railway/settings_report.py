@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kars_actions.core import gha
-from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, KarsError
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, KarsError
 from kars_actions.core.report import Annotation, BaseResult, Style, text_table
 from kars_actions.railway.settings import (
+    CUTOFF,
     ApplyOptions,
     EnvironmentApply,
+    EnvironmentPlan,
     FieldChange,
+    ManagedService,
+    ServicePlan,
     SettingsPlan,
+    SettingsScope,
     apply_settings,
     iac_file,
     plan_settings,
+    read_repo_config,
     repo_services,
     resolve_scope,
     shown_value,
@@ -268,3 +277,137 @@ def run_settings(
         except KarsError as error:
             result.error = error
     return result
+
+
+# --- The release's settings stage ----------------------------------------------------------------------------
+
+
+class SettingsDrift(CheckFailed):
+    """A release refused to deploy: the service settings differ from railway.json, which Railway no longer reads."""
+
+    title = "Railway settings differ from railway.json"
+
+
+@dataclass(frozen=True)
+class ReleaseService:
+    """A service of the release: its kars.yml key, Railway name and id, its file, and its railway_config mode."""
+
+    label: str
+    name: str
+    id: str
+    path: Path | None
+    mode: str | None  # apply | check | off; None: check, warning only before the cutoff
+
+
+@dataclass
+class ReleaseSettings:
+    """What the settings stage of a release did: a stage status and detail, the plan, and the error that stops."""
+
+    status: str
+    detail: str
+    result: SettingsResult | None = None
+    error: KarsError | None = None
+
+
+def release_settings(
+    client: RailwayClient,
+    scope: tuple[str, str, str, str],  # project id, project name, environment id, environment name
+    services: Sequence[ReleaseService],
+    *,
+    root: Path,
+    today: date,
+    dry_run: bool,
+    apply: ApplyOptions,
+    deadline: Deadline | None = None,
+) -> ReleaseSettings:
+    """Before the deploy: compare railway.json with the service settings, then apply, refuse, or warn.
+
+    Refusing happens before anything is written, so "production was not touched" stays true.
+    """
+    kept = [s for s in services if s.path is not None and s.mode != "off"]
+    if not kept:
+        off = [s.label for s in services if s.mode == "off"]
+        return ReleaseSettings(
+            "skipped",
+            "railway_config: off" if off and len(off) == len(services) else "no railway.json / railway.toml to keep",
+        )
+    project_id, project_name, env_id, env_name = scope
+    managed = tuple(
+        ManagedService(s.label, s.name, s.id, read_repo_config(s.path, root)) for s in kept if s.path is not None
+    )
+    plan = plan_settings(
+        client,
+        SettingsScope(project_id, project_name, ((env_id, env_name),), managed),
+        repo_iac_file=iac_file(root),
+        deadline=deadline,
+    )
+    modes = {s.label: s.mode for s in kept}
+    env = plan.environments[0]
+    drifted = [s for s in env.services if s.changes]
+    refuse = [s for s in drifted if modes[s.label] == "check" or (modes[s.label] is None and today >= CUTOFF)]
+    to_apply = [s for s in drifted if modes[s.label] == "apply"]
+    result = SettingsResult(plan, command="apply" if to_apply and not refuse else "plan", dry_run=dry_run)
+    notes = _notes(plan)
+    if refuse:
+        error = SettingsDrift(
+            f"the service settings in {env_name} differ from railway.json: {_fields(refuse)}. Railway no longer "
+            f"reads railway.json (since {CUTOFF.isoformat()}), so this deploy would run without them; production "
+            "was not touched",
+            hint="either let kars apply them (railway_config: apply in kars.yml, the railway-config input, or "
+            "`kars-actions config apply`), or move to Railway's Infrastructure as Code (`kars-actions config "
+            "migrate`, then `railway config apply`)",
+        )
+        if dry_run:
+            return ReleaseSettings("warning", f"the release would stop here: {_fields(refuse)} differ", result)
+        result.error = error
+        return ReleaseSettings("failed", error.message, result, error)
+    if to_apply:
+        sub = SettingsPlan(
+            plan.project_id,
+            plan.project_name,
+            [
+                EnvironmentPlan(
+                    env.id,
+                    env.name,
+                    env.etag,
+                    env.ephemeral,
+                    [s for s in env.services if modes[s.label] == "apply"],
+                    env.managed_before,
+                    env.iac_applied,
+                )
+            ],
+            iac_file=plan.iac_file,
+        )
+        options = replace(apply, dry_run=dry_run)
+        try:
+            apply_settings(client, sub, options, deadline=deadline, done=result.applied)
+        except KarsError as error:
+            result.error = error
+            return ReleaseSettings("failed", error.message, result, error)
+        verb = "would apply" if dry_run else "applied"
+        detail = f"{verb} {_fields(to_apply)} in {env_name}"
+        return ReleaseSettings("planned" if dry_run else "ok", detail + notes, result)
+    if drifted:  # the default mode before the cutoff: Railway still reads the file, so it only warns
+        return ReleaseSettings(
+            "warning",
+            f"{_fields(drifted)} differ from railway.json; Railway reads the file until {CUTOFF.isoformat()}, "
+            "from then on a release refuses to deploy (set railway_config: apply or check in kars.yml)" + notes,
+            result,
+        )
+    count = sum(s.in_sync for s in env.services)
+    return ReleaseSettings(
+        "planned" if dry_run else "ok", f"in sync: {count} setting(s) of {len(env.services)} service(s)" + notes, result
+    )
+
+
+def _fields(services: Sequence[ServicePlan]) -> str:
+    return "; ".join(f"{s.label} ({', '.join(c.field for c in s.changes)})" for s in services)
+
+
+def _notes(plan: SettingsPlan) -> str:
+    notes = []
+    if plan.removed:
+        notes.append(f"{len(plan.removed)} setting(s) no longer in the file are kept (config apply --prune resets)")
+    if plan.config_files:
+        notes.append("a leftover railwayConfigFile: clear it with config apply --clear-config-file")
+    return "".join(f"; {n}" for n in notes)

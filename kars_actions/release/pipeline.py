@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,8 @@ class ReleaseOptions:
     discord_webhook: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    railway_config: str | None = None  # apply | check | off for every service, over kars.yml
+    today: date | None = None  # the day the Config-as-Code cutoff is judged against (default: today, UTC)
 
 
 @dataclass
@@ -137,6 +140,7 @@ def _run_stages(ctx: _Context) -> None:
         _github_deployment(ctx)
         _open_railway(ctx)
         _preflight(ctx)
+        _railway_settings(ctx)
         _record_targets(ctx)
         if ctx.options.dry_run:
             _plan(ctx)
@@ -252,7 +256,10 @@ def _validate(ctx: _Context) -> None:
             stage.status = "skipped"
             stage.detail = "no railway.json or railway.toml for these services"
             return
-        checked = validate(ValidateOptions(paths=tuple(paths), deprecation_notice=False, root=ctx.config.root))
+        strict = ctx.config.validate != "lenient"
+        checked = validate(
+            ValidateOptions(paths=tuple(paths), strict=strict, deprecation_notice=False, root=ctx.config.root)
+        )
         ctx.result.validation = checked
         if not checked.valid:
             stage.status = "failed"
@@ -406,6 +413,44 @@ def _preflight(ctx: _Context) -> None:
         stage.detail = f"{ctx.target.project_name} / {ctx.target.environment_name}: " + (
             f"{len(wanted)} required variable(s) present" if wanted else "no variables required"
         )
+
+
+def _railway_settings(ctx: _Context) -> None:
+    """railway.json is no longer read by Railway: put its settings in force (apply), refuse on a difference
+    (check), or skip (off), before anything deploys. See kars_actions.railway.settings."""
+    from kars_actions.railway.settings import ApplyOptions, repo_services
+    from kars_actions.railway.settings_report import ReleaseService, release_settings
+
+    with _stage(ctx, "railway-settings") as stage:
+        files = {f.label: f.path for f in repo_services(ctx.config, ctx.services)}
+        modes = {label: _settings_mode(ctx, label) for label in ctx.services}
+        if ctx.railway is None or ctx.target is None:
+            stage.status = "planned"
+            shown = ", ".join(f"{label}: {modes[label] or 'check'}" for label in ctx.services if files.get(label))
+            stage.detail = "would compare railway.json with the service settings" + (f" ({shown})" if shown else "")
+            return
+        target = ctx.target
+        outcome = release_settings(
+            ctx.railway,
+            (target.project_id, target.project_name, target.environment_id, target.environment_name),
+            [ReleaseService(r.label, r.name, r.id, files.get(r.label), modes.get(r.label)) for r in target.services],
+            root=ctx.config.root,
+            today=ctx.options.today or datetime.now(UTC).date(),
+            dry_run=ctx.options.dry_run,
+            apply=ApplyOptions(commit=ctx.result.commit, repository=os.environ.get("GITHUB_REPOSITORY")),
+            deadline=_railway_deadline(ctx, 120.0),
+        )
+        ctx.result.settings = outcome.result
+        stage.status, stage.detail = outcome.status, outcome.detail
+        if outcome.error is not None:
+            ctx.result.failure = outcome.error.message
+            raise outcome.error
+
+
+def _settings_mode(ctx: _Context, label: str) -> str | None:
+    """The railway-config input (or --railway-config) wins, then the service's kars.yml mode, then the global one."""
+    service = ctx.config.services.get(label)
+    return ctx.options.railway_config or (service.railway_config_mode if service else None) or ctx.config.railway_config
 
 
 def _record_targets(ctx: _Context) -> None:

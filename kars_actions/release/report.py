@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kars_actions.notify.alerts import NotifyResult
     from kars_actions.railway.config import ValidationResult
     from kars_actions.railway.deploy import DeployOutcome, RollbackOutcome
+    from kars_actions.railway.settings_report import SettingsResult
 
 # The stages in the order they run; the last four belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {
@@ -27,6 +28,7 @@ STAGES: dict[str, str] = {
     "release": "Tag + draft release",
     "github-deployment": "GitHub deployment",
     "preflight": "Railway variables",
+    "railway-settings": "Railway settings",
     "record-targets": "Record rollback targets",
     "deploy": "Deploy + wait",
     "health": "Health (new version)",
@@ -36,7 +38,7 @@ STAGES: dict[str, str] = {
     "mark-failed": "Mark failed",
     "alert": "Alert",
 }
-MAIN_PATH = list(STAGES)[:9]
+MAIN_PATH = list(STAGES)[: list(STAGES).index("publish") + 1]
 ICONS = {
     "ok": "✅",
     "failed": "❌",
@@ -79,6 +81,7 @@ class ReleaseResult(BaseResult):
     release: ReleaseRef | None = None
     major_tag: str | None = None
     validation: ValidationResult | None = None
+    settings: SettingsResult | None = None
     deploy: DeployOutcome | None = None
     health: HealthResult | None = None
     planned_health: list[HealthTarget] = field(default_factory=list)
@@ -155,6 +158,8 @@ class ReleaseResult(BaseResult):
                 {"stage": s.key, "title": s.title, "status": s.status, "detail": s.detail, "seconds": s.seconds}
                 for s in self.stages.values()
             ],
+            "validation": self.validation.to_json() if self.validation else None,
+            "railway_settings": self.settings.to_json() if self.settings else None,
             "rollback_targets": self.rollback_targets,
             "deployments": [_deployment_json(s) for s in (self.deploy.services if self.deploy else ())],
             "health": self.health.to_json() if self.health else None,
@@ -180,6 +185,14 @@ class ReleaseResult(BaseResult):
             took = f" ({human_duration(stage.seconds)})" if stage.seconds and stage.seconds >= 0.05 else ""
             text = f"{icon} {stage.title:<26} {stage.status:<8} {stage.detail}{took}"
             lines.append(style.bad(text) if stage.status == "failed" else text)
+        if self.validation is not None and not self.validation.valid:
+            # The same file:line:column lines `kars-actions validate` prints, so the fix is one click away.
+            lines.append("")
+            lines += self.validation.text_lines(style)
+        if self.settings is not None and self.settings.plan is not None and self.settings.plan.drift:
+            lines.append("")
+            lines.append("railway settings (live → railway.json):")
+            lines += ["  " + line for line in self.settings.text_lines(style)[:-1]]
         if self.planned_health:
             lines.append("")
             lines.append("health checks:")
@@ -297,6 +310,10 @@ class ReleaseResult(BaseResult):
                 "### Deployments\n\n"
                 + gha.md_table(["service", "status", "deployment", "previous", "took", "note"], rows)
             )
+        if self.validation is not None and not self.validation.valid:
+            md.append(self.validation.summary_markdown())
+        if self.settings is not None and self.settings.plan is not None:
+            md.append(self.settings.summary_markdown())
         if self.health is not None:
             md.append(self.health.summary_markdown())
         elif self.planned_health:
@@ -319,14 +336,20 @@ class ReleaseResult(BaseResult):
         return "\n".join(md)
 
     def annotations(self) -> list[Annotation]:
+        found: list[Annotation] = []
+        if self.validation is not None:
+            found += [a for a in self.validation.annotations() if a.level != "notice"]
+        if self.settings is not None:
+            found += self.settings.annotations()
         if self.succeeded:
-            return []
+            return found
         return [
+            *found,
             Annotation(
                 "error",
                 self.failure or (self.error.message if self.error else self.headline),
                 title=OUTCOMES.get(self.outcome, "Release failed"),
-            )
+            ),
         ]
 
 

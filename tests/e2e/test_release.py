@@ -229,6 +229,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     )
     for service_id in ids.values():
         sim.add_deployment(service_id, env, OLD, took=120)
+        # The service settings already hold what railway.json says (as after a `config apply`).
+        sim.set_settings(service_id, env, {section: dict(RAILWAY_JSON[section]) for section in ("build", "deploy")})
     token = sim.add_project_token(project, env)
     sim.start()
     github = GitHubFake("kars/app", token="ghs_fake_token").start()
