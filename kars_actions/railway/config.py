@@ -216,16 +216,24 @@ def validate(options: ValidateOptions) -> ValidationResult:
 
 
 def deprecation_notice(today: date) -> str:
-    """Railway stops reading Config as Code files on SUNSET; the wording follows the date."""
-    when = (
-        f"will stop being read on {SUNSET.isoformat()}"
-        if today < SUNSET
-        else f"are no longer read since {SUNSET.isoformat()}"
+    """Railway stops reading Config as Code files on SUNSET; the notice says what is true on the day it runs."""
+    keep = (
+        "`kars-actions config plan` shows where the service settings differ from it and `kars-actions config apply` "
+        "keeps it in force (a release does it with railway_config: apply); `kars-actions config migrate` moves it "
+        "to Railway's Infrastructure as Code (.railway/railway.ts)"
     )
+    if today < SUNSET:
+        days = (SUNSET - today).days
+        return (
+            f"Railway Config as Code files (railway.json / railway.toml) will stop being read on {SUNSET.isoformat()} "
+            f"(in {days} day{'s' if days != 1 else ''}): from then on a deployment runs with the service settings "
+            f"alone, and settings that only this file held are lost. {keep[0].upper()}{keep[1:]}. "
+            f"Migration guide: {MIGRATION_DOCS}"
+        )
     return (
-        f"Railway Config as Code files (railway.json / railway.toml) {when}, replaced by Infrastructure as Code "
-        "(.railway/railway.ts, applied with `railway config plan` / `railway config apply`; "
-        f"`railway config migrate` converts these files). Migration guide: {MIGRATION_DOCS}"
+        f"Railway Config as Code files (railway.json / railway.toml) are no longer read since {SUNSET.isoformat()}: "
+        "Railway deploys with the service settings alone. This file is still checked because kars applies it: "
+        f"{keep}. Migration guide: {MIGRATION_DOCS}"
     )
 
 

@@ -342,6 +342,19 @@ def test_notice_on_or_after_the_date_says_no_longer_read(day: date) -> None:
     assert "are no longer read since 2026-12-01" in deprecation_notice(day)
 
 
+def test_notice_the_day_before_counts_down_and_names_the_way_to_keep_the_settings() -> None:
+    text = deprecation_notice(date(2026, 11, 30))
+    assert "(in 1 day)" in text and "settings that only this file held are lost" in text
+    assert "`kars-actions config apply` keeps it in force" in text
+
+
+def test_notice_after_the_cutoff_says_railway_ignores_the_file_and_kars_keeps_it_in_force() -> None:
+    text = deprecation_notice(date(2026, 12, 1))
+    assert "Railway deploys with the service settings alone" in text
+    assert "`kars-actions config plan` shows where the service settings differ" in text
+    assert "will stop" not in text
+
+
 def test_notice_can_be_silenced_and_never_changes_the_exit_code(tmp_path: Path) -> None:
     (tmp_path / "railway.json").write_text("{}")
     options = ValidateOptions(paths=(str(tmp_path),), today=date(2027, 1, 1))

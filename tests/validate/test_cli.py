@@ -47,6 +47,13 @@ def test_valid_file_exits_0_and_says_ok() -> None:
     assert "will stop being read on 2026-12-01" in out
 
 
+def test_after_the_cutoff_an_invalid_file_still_fails_and_the_notice_says_railway_no_longer_reads_it() -> None:
+    code, out = invoke(str(BAD_JSON), "--format", "text", "--today", "2026-12-02")
+    assert code == 1
+    assert "lowercase-enums.json:6:26: error: restartPolicyType" in out
+    assert "are no longer read since 2026-12-01" in out and "kars-actions config apply" in out
+
+
 def test_invalid_file_exits_1_with_file_line_col() -> None:
     code, out = invoke(str(BAD_JSON), "--format", "text", "--no-deprecation-notice")
     assert code == 1
