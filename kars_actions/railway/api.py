@@ -354,6 +354,7 @@ class RailwayClient:
         self._lock = threading.Lock()
         self.requests_sent = 0
         self.requests_by_operation: dict[str, int] = {}
+        self._server_clock: tuple[float, float] | None = None  # (Railway's epoch time, our monotonic) at an answer
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             transport=transport,
@@ -438,6 +439,7 @@ class RailwayClient:
                     ) from None
                 self._backoff_or_raise(attempt, deadline, failure, operation, unknown=True)
                 continue
+            self._note_server_time(response.headers.get("date"))
             if response.status_code == 429:
                 limited += 1
                 # Railway's wait is honoured; but a Retry-After of 0 or a reset time already past would turn into a
@@ -484,6 +486,28 @@ class RailwayClient:
         # deploy replayed in milliseconds is timed exactly as it would be for real. Real clocks send nothing.
         session = getattr(self.clock, "announce", None)
         return {"X-Kars-Virtual-Clock": f"{session} {self.clock.monotonic():.3f}"} if session else {}
+
+    def _note_server_time(self, date: str | None) -> None:
+        if not date:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            self._server_clock = (when, self.clock.monotonic())
+
+    def server_time(self) -> float:
+        """Railway's time now (epoch seconds), from the Date of its latest answer; the local clock before any.
+
+        Metric windows are asked in Railway's time, so a runner whose clock is off still reads the right minutes.
+        """
+        with self._lock:
+            known = self._server_clock
+        if known is None:
+            return time.time()
+        when, at = known
+        return when + (self.clock.monotonic() - at)
 
     def _backoff_or_raise(
         self, attempt: int, deadline: Deadline, failure: str, operation: str, *, unknown: bool

@@ -13,6 +13,7 @@ Run alone for a self-test workflow: ``python -m tests.fakes.railway_sim --port 8
 from __future__ import annotations
 
 import argparse
+import email.utils
 import json
 import math
 import socket
@@ -46,6 +47,7 @@ from graphql.error import GraphQLSyntaxError
 from graphql.utilities import value_from_ast_untyped
 
 from tests.fakes.clock import FakeClock
+from tests.fakes.railway_sim_watch import WatchBackupSim
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "railway-graphql-schema.json"
@@ -220,7 +222,7 @@ class SimError(Exception):
     pass
 
 
-class RailwaySim:
+class RailwaySim(WatchBackupSim):
     def __init__(
         self,
         clock: SimClock | None = None,
@@ -260,6 +262,7 @@ class RailwaySim:
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._watch_state()
 
     # Seeding ---------------------------------------------------------------------------------------------------
 
@@ -401,6 +404,10 @@ class RailwaySim:
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                # Railway's clock, as a real server's Date header gives it: the simulated one.
+                return email.utils.format_datetime(EPOCH + timedelta(seconds=sim.clock.monotonic()), usegmt=True)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
@@ -659,6 +666,7 @@ class RailwaySim:
             "serviceId": d.service_id,
             "projectId": d.project_id,
             "environmentId": d.environment_id,
+            "instances": self.instances_of(d, now),
         }
 
     # Resolvers (one per top-level field; arguments as in the schema) ---------------------------------------------
@@ -825,6 +833,7 @@ class RailwaySim:
         return True
 
     def _r_deploymentRollback(self, auth: _Auth, id: str) -> bool:
+        self.rollback_requested_at.append(self.clock.monotonic())
         d = self._find(auth, id)
         if not self._node(d)["canRollback"]:
             raise SimError("Deployment cannot be rolled back")
@@ -945,6 +954,7 @@ class RailwaySim:
             "meta": {"prNumber": env.get("pr"), "branch": None},
             "config": json.loads(json.dumps(config)),
             "configEtag": _etag(config),
+            "volumeInstances": self.volume_instances_of(environment_id),
         }
 
     def _r_environment(self, auth: _Auth, id: str, projectId: str | None = None) -> dict[str, Any]:
