@@ -90,6 +90,55 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class WatchConfig:
+    """kars.yml ``watch:``; None fields take the watch's own defaults."""
+
+    duration: float | None = None
+    interval: float | None = None
+    health_interval: float | None = None
+    min_requests: int | None = None
+    error_ratio: float | None = None
+    error_ratio_multiple: float | None = None
+    p95_multiple: float | None = None
+    p99_multiple: float | None = None
+    latency_floor_ms: float | None = None
+    memory_ceiling_gb: float | None = None
+    on_inconclusive: str = "publish"
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """kars.yml ``backup:``: the database service whose volume is backed up before a release's first deploy."""
+
+    service: str
+    when: str = "always"  # always | migrations | never
+    paths: list[str] = field(default_factory=list)
+    timeout: float = 600.0
+    dump: bool = False
+    dump_dir: str | None = None
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h)?\s*$")
+
+
+def parse_duration(value: str | float | int, what: str = "duration") -> float:
+    """Seconds from ``90``, ``"90s"``, ``"10m"`` or ``"1h"``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a number of seconds or a duration like 10m, not {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ConfigError(f"{what} must not be negative, got {value:g}")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ConfigError(
+            f"{what} must be a duration like 90, 90s, 10m or 1h, not {value!r}",
+            hint="seconds by default; s, m and h are the units",
+        )
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     path: Path | None = None
@@ -100,6 +149,8 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     railway_config: str | None = None  # apply | check | off for every service; None: check (see the README)
     validate: str = "strict"  # strict | lenient: the rules a release validates railway.json with
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    backup: BackupConfig | None = None
 
     def service(self, name: str) -> ServiceConfig:
         """A service by its kars.yml key or its Railway name; a clear error listing the known ones otherwise."""
@@ -530,6 +581,8 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
     }
     release_raw = data.get("release") or {}
     alerts_raw = data.get("alerts") or {}
+    watch_raw = data.get("watch") or {}
+    backup_raw = data.get("backup")
     return Config(
         root=root,
         path=path,
@@ -551,6 +604,39 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
         ),
         railway_config=_mode(data.get("railway_config")),
         validate=str(data.get("validate", "strict")),
+        watch=_watch(watch_raw),
+        backup=_backup(backup_raw) if backup_raw else None,
+    )
+
+
+def _optional_duration(raw: dict[str, Any], key: str, what: str) -> float | None:
+    return parse_duration(raw[key], what) if raw.get(key) is not None else None
+
+
+def _watch(raw: dict[str, Any]) -> WatchConfig:
+    return WatchConfig(
+        duration=_optional_duration(raw, "duration", "watch.duration"),
+        interval=_optional_duration(raw, "interval", "watch.interval"),
+        health_interval=_optional_duration(raw, "health_interval", "watch.health_interval"),
+        min_requests=raw.get("min_requests"),
+        error_ratio=raw.get("error_ratio"),
+        error_ratio_multiple=raw.get("error_ratio_multiple"),
+        p95_multiple=raw.get("p95_multiple"),
+        p99_multiple=raw.get("p99_multiple"),
+        latency_floor_ms=raw.get("latency_floor_ms"),
+        memory_ceiling_gb=raw.get("memory_ceiling_gb"),
+        on_inconclusive=raw.get("on_inconclusive", "publish"),
+    )
+
+
+def _backup(raw: dict[str, Any]) -> BackupConfig:
+    return BackupConfig(
+        service=str(raw["service"]),
+        when=raw.get("when", "always"),
+        paths=list(raw.get("paths") or []),
+        timeout=_optional_duration(raw, "timeout", "backup.timeout") or 600.0,
+        dump=bool(raw.get("dump", False)),
+        dump_dir=raw.get("dump_dir"),
     )
 
 

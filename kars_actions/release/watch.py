@@ -1,0 +1,577 @@
+"""The watch window: after go-live, keep looking at each released service — its status and instances, its health,
+its real traffic against the old version's — and fail at the first sign of a bad release.
+
+A look is one Railway request per service per step (``railway.metrics``); health probes go to the app, at a slow
+pace. The verdict per metric is passed, failed or inconclusive ("not enough traffic to judge"), never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kars_actions.core import gha
+from kars_actions.core.config import Config, WatchConfig
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ExternalError
+from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
+from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
+from kars_actions.railway.api import LIVE_STATUSES, RailwayClient, RailwayUnavailable
+from kars_actions.railway.metrics import (
+    Check,
+    Instance,
+    MetricsReader,
+    ResourceSample,
+    Thresholds,
+    TrafficSample,
+    TrafficStats,
+    instance_change,
+    iso,
+    judge_memory,
+    judge_traffic,
+    merge,
+    ms,
+    pct,
+    stats,
+)
+
+DEFAULT_DURATION = 300.0  # five minutes: long enough for a crash loop or an error spike to show
+DEFAULT_STEP = 30
+DEFAULT_HEALTH_INTERVAL = 60.0
+HealthProbe = Callable[[], tuple[bool, str]]  # one slow-paced health round: (all healthy, what was seen)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    duration: float = DEFAULT_DURATION
+    step: int = DEFAULT_STEP  # seconds between looks, and the metrics' step
+    health_interval: float = DEFAULT_HEALTH_INTERVAL
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    on_inconclusive: str = "publish"  # publish | fail
+
+    def budget(self, services: int) -> int:
+        """Railway requests a clean watch may spend: a first look and one per step, per service."""
+        return services * (int(self.duration // max(1, self.step)) + 2)
+
+
+def settings_from_config(config: WatchConfig, duration: float | None = None) -> WatchSettings:
+    """kars.yml ``watch:`` with the defaults filled in; ``duration`` (the root input / ``--watch-duration``) wins."""
+    defaults = Thresholds()
+    thresholds = Thresholds(
+        min_requests=config.min_requests or defaults.min_requests,
+        error_ratio_floor=config.error_ratio if config.error_ratio is not None else defaults.error_ratio_floor,
+        error_ratio_multiple=config.error_ratio_multiple or defaults.error_ratio_multiple,
+        p95_multiple=config.p95_multiple or defaults.p95_multiple,
+        p99_multiple=config.p99_multiple,
+        latency_floor_ms=config.latency_floor_ms if config.latency_floor_ms is not None else defaults.latency_floor_ms,
+        memory_ceiling_gb=config.memory_ceiling_gb,
+    )
+    chosen = duration if duration is not None else config.duration
+    return WatchSettings(
+        duration=DEFAULT_DURATION if chosen is None else chosen,
+        step=max(1, int(config.interval or DEFAULT_STEP)),
+        health_interval=config.health_interval or DEFAULT_HEALTH_INTERVAL,
+        thresholds=thresholds,
+        on_inconclusive=config.on_inconclusive,
+    )
+
+
+@dataclass(frozen=True)
+class WatchedService:
+    label: str
+    service_id: str
+    deployment_id: str
+    live_at: float | None = None  # epoch seconds in Railway's time, when known
+
+
+@dataclass
+class ServiceWatch:
+    """One service through the window: what it looked like before go-live, what it looks like now, the verdict."""
+
+    label: str
+    service_id: str
+    deployment_id: str
+    live_at: float | None = None
+    split_at: float | None = None  # where "before" ends and "during" begins: go-live, or the watch's start
+    status: str = "UNKNOWN"
+    instances_at_start: tuple[Instance, ...] | None = None
+    instances: tuple[Instance, ...] | None = None
+    baseline: list[TrafficSample] = field(default_factory=list)
+    window: list[TrafficSample] = field(default_factory=list)
+    resources: list[ResourceSample] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    recent: TrafficStats | None = None
+    verdict: str = "watching"  # watching | passed | failed | inconclusive
+    reason: str | None = None
+    tripped_at: float | None = None  # epoch, Railway's time
+    tripped_after: float | None = None  # seconds into the watch
+    log_tail: tuple[str, ...] = ()
+    refused: dict[str, str] = field(default_factory=dict)
+    unknown_looks: int = 0
+
+    @property
+    def baseline_stats(self) -> TrafficStats | None:
+        return stats(self.baseline) if self.baseline else None
+
+    @property
+    def window_stats(self) -> TrafficStats | None:
+        return stats(self.window) if self.window else None
+
+    def evidence(self) -> str:
+        """The failure in one line: what tripped, the numbers before and after, and when."""
+        parts = [f"{self.label}: {self.reason or self.verdict}"]
+        if self.tripped_after is not None:
+            when = f"tripped {human_duration(self.tripped_after)} into the watch"
+            if self.tripped_at is not None:
+                when += f" ({iso(self.tripped_at)})"
+            parts.append(when)
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        base, window = self.baseline_stats, self.window_stats
+        return {
+            "service": self.label,
+            "deployment_id": self.deployment_id,
+            "status": self.status,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "tripped_after_seconds": self.tripped_after,
+            "tripped_at": iso(self.tripped_at) if self.tripped_at is not None else None,
+            "checks": [c.__dict__ for c in self.checks],
+            "before": _stats_json(base),
+            "after": _stats_json(window),
+            "latest": _stats_json(self.recent),  # the latest stretch with enough requests: what was judged
+            "log_tail": list(self.log_tail),
+            "unavailable": self.refused,
+        }
+
+
+def _stats_json(value: TrafficStats | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        "requests": round(value.requests),
+        "errors": round(value.errors),
+        "error_ratio": value.error_ratio,
+        "p95_ms": value.p95_ms,
+        "p99_ms": value.p99_ms,
+    }
+
+
+@dataclass
+class WatchResult(BaseResult):
+    settings: WatchSettings
+    services: list[ServiceWatch]
+    verdict: str = "watching"  # passed | failed | inconclusive | skipped
+    seconds: float = 0.0
+    requests: int = 0
+    health_rounds: int = 0
+    health_detail: str | None = None
+    environment: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == "failed" or (self.verdict == "inconclusive" and self.settings.on_inconclusive == "fail")
+
+    @property
+    def budget(self) -> int:
+        return self.settings.budget(len(self.services))
+
+    def failure(self) -> str:
+        bad = [s for s in self.services if s.verdict == "failed"]
+        if bad:
+            return "watch failed: " + "; ".join(s.evidence() for s in bad)
+        if self.verdict == "inconclusive":
+            return "watch inconclusive (on_inconclusive: fail): not enough traffic to judge"
+        return ""
+
+    def exit_code(self) -> int:
+        return EXIT_FAILED if self.failed else EXIT_OK
+
+    def headline(self) -> str:
+        names = ", ".join(s.label for s in self.services)
+        return {
+            "passed": f"Watch passed: {names} stayed healthy for {human_duration(self.seconds)}",
+            "inconclusive": f"Watch inconclusive: {names} stayed up, but there was not enough traffic to judge",
+            "failed": "Watch failed: " + "; ".join(s.evidence() for s in self.services if s.verdict == "failed"),
+            "skipped": "Watch skipped",
+        }.get(self.verdict, self.verdict)
+
+    def outputs(self) -> dict[str, str]:
+        return {
+            "watch-verdict": self.verdict,
+            "watch-evidence": json.dumps([s.to_json() for s in self.services], sort_keys=True, default=str),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "headline": self.headline(),
+            "seconds": self.seconds,
+            "duration": self.settings.duration,
+            "step": self.settings.step,
+            "requests": self.requests,
+            "budget": self.budget,
+            "health_rounds": self.health_rounds,
+            "health": self.health_detail,
+            "thresholds": self.settings.thresholds.__dict__,
+            "services": [s.to_json() for s in self.services],
+            "outputs": self.outputs(),
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        lines = [style.bold("kars-actions watch"), ""]
+        rows = []
+        for s in self.services:
+            for c in s.checks:
+                rows.append([s.label, c.name, c.verdict, c.before, c.seen, c.threshold])
+        if rows:
+            lines += text_table(["service", "check", "verdict", "before", "during", "fails when"], rows)
+            lines.append("")
+        lines.append(f"Railway requests: {self.requests} (budget {self.budget})")
+        verdict = self.headline()
+        lines.append(style.bad(verdict) if self.failed else style.ok(verdict))
+        for s in self.services:
+            if s.log_tail:
+                lines.append(f"{s.label} log tail:")
+                lines += ["  " + line for line in s.log_tail]
+        return lines
+
+    def summary_markdown(self) -> str:
+        icon = "❌" if self.failed else ("⚠️" if self.verdict == "inconclusive" else "✅")
+        return f"## {icon} {gha.md_escape(self.headline())}\n\n" + self.section_markdown()
+
+    def section_markdown(self) -> str:
+        """The watch's part of a step summary: the chart, the thresholds and what was seen, the budget."""
+        md = ["### Watch window\n"]
+        md.append(
+            f"{human_duration(self.seconds)} of {human_duration(self.settings.duration)} watched, one look every "
+            f"{self.settings.step}s; Railway requests: {self.requests} (budget {self.budget}); "
+            f"health rounds: {self.health_rounds}.\n"
+        )
+        rows = []
+        for s in self.services:
+            for c in s.checks:
+                rows.append(
+                    [s.label, c.name, _verdict_icon(c.verdict) + " " + c.verdict, c.before, c.seen, c.threshold]
+                )
+        if rows:
+            md.append(gha.md_table(["service", "check", "verdict", "before", "during", "fails when"], rows))
+        for s in self.services:
+            if s.reason:
+                md.append(f"**{gha.md_escape(s.evidence())}**\n")
+            if s.refused:
+                md.append(
+                    f"{gha.md_escape(s.label)}: Railway refused "
+                    + ", ".join(f"{k} metrics ({v})" for k, v in s.refused.items())
+                    + ": those checks are inconclusive.\n"
+                )
+            chart = chart_markdown(s)
+            if chart:
+                md.append(chart)
+            if s.log_tail:
+                md.append(
+                    "<details><summary>Log tail</summary>\n\n```\n" + "\n".join(s.log_tail) + "\n```\n</details>\n"
+                )
+        return "\n".join(md)
+
+    def annotations(self) -> list[Annotation]:
+        if self.failed:
+            return [Annotation("error", self.failure(), title="Watch failed")]
+        if self.verdict == "inconclusive":
+            return [Annotation("warning", "not enough traffic to judge the release", title="Watch inconclusive")]
+        return []
+
+
+def _verdict_icon(verdict: str) -> str:
+    return {"passed": "✅", "failed": "❌", "inconclusive": "⚠️"}.get(verdict, "")
+
+
+# --- The chart ------------------------------------------------------------------------------------------------------
+
+
+def _groups(samples: Sequence[TrafficSample], count: int) -> list[list[TrafficSample]]:
+    if not samples:
+        return []
+    size = max(1, -(-len(samples) // count))
+    return [list(samples[i : i + size]) for i in range(0, len(samples), size)]
+
+
+def chart_markdown(s: ServiceWatch, points: int = 10) -> str:
+    """Mermaid xycharts of the 5xx ratio and p95 before (the old version) and during the watch."""
+    groups = _groups(s.baseline, points) + _groups(s.window, points)
+    if not groups or s.split_at is None:
+        return ""
+    labels = []
+    ratios = []
+    p95s = []
+    for group in groups:
+        offset = round(group[0].ts - s.split_at)
+        minutes, seconds = divmod(abs(offset), 60)
+        labels.append(f'"{"-" if offset < 0 else "+"}{minutes}:{seconds:02d}"')
+        st = stats(group)
+        ratios.append(round((st.error_ratio or 0.0) * 100, 2))
+        p95s.append(round(st.p95_ms or 0.0))
+    axis = ", ".join(labels)
+    top_ratio = max(max(ratios) * 1.2, 1.0)
+    top_p95 = max(max(p95s) * 1.2, 10.0)
+    return (
+        f'```mermaid\nxychart-beta\n    title "{s.label}: 5xx ratio (%), minutes from go-live"\n'
+        f'    x-axis [{axis}]\n    y-axis "5xx %" 0 --> {top_ratio:.2f}\n    line {json.dumps(ratios)}\n```\n\n'
+        f'```mermaid\nxychart-beta\n    title "{s.label}: p95 latency (ms), minutes from go-live"\n'
+        f'    x-axis [{axis}]\n    y-axis "p95 ms" 0 --> {top_p95:.0f}\n    bar {json.dumps(p95s)}\n```\n'
+    )
+
+
+# --- The loop --------------------------------------------------------------------------------------------------------
+
+
+def run_watch(
+    client: RailwayClient,
+    environment_id: str,
+    services: Sequence[WatchedService],
+    settings: WatchSettings,
+    *,
+    health: HealthProbe | None = None,
+    progress: Progress = no_progress,
+    deadline: Deadline | None = None,
+) -> WatchResult:
+    """Watch every service for ``settings.duration``; stop at the first failure (the caller rolls back)."""
+    clock = client.clock
+    before = client.requests_sent
+    started = clock.monotonic()
+    end = started + settings.duration
+    if deadline is not None:
+        end = min(end, deadline.at)
+    watches = [ServiceWatch(s.label, s.service_id, s.deployment_id, live_at=s.live_at) for s in services]
+    readers = {w.label: MetricsReader(client, w.service_id, environment_id, settings.step) for w in watches}
+    result = WatchResult(settings, watches)
+    next_health = started + settings.health_interval
+    for w in watches:
+        _first_look(client, readers[w.label], w, settings)
+        _judge(client, w, settings, started)
+    progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
+    while not any(w.verdict == "failed" for w in watches):
+        now = clock.monotonic()
+        if now >= end:
+            break
+        clock.sleep(min(settings.step, end - now))
+        for w in watches:
+            _look(client, readers[w.label], w, settings)
+            _judge(client, w, settings, started)
+            if w.verdict == "failed":
+                break
+        if any(w.verdict == "failed" for w in watches):
+            break
+        if health is not None and clock.monotonic() >= next_health:
+            ok, detail = health()
+            result.health_rounds += 1
+            result.health_detail = detail
+            next_health = clock.monotonic() + settings.health_interval
+            if not ok:
+                for w in watches:
+                    _trip(client, w, f"health check failed during the watch: {detail}", started)
+                break
+        progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
+    result.seconds = clock.monotonic() - started
+    result.requests = client.requests_sent - before
+    for w in watches:
+        if w.verdict == "watching":
+            w.verdict = (
+                "inconclusive"
+                if any(c.verdict == "inconclusive" and c.name != "memory" for c in w.checks)
+                else "passed"
+            )
+    verdicts = {w.verdict for w in watches}
+    result.verdict = "failed" if "failed" in verdicts else ("inconclusive" if "inconclusive" in verdicts else "passed")
+    return result
+
+
+def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
+    """Status, instances and the baseline in one request: the window of ``duration`` before go-live.
+
+    Go-live is the deployment's statusUpdatedAt when it is recent. A deployment live for longer than the window
+    (``kars-actions watch`` after a deploy by other means) is compared with its own previous window instead: the
+    old version's traffic is gone by then.
+    """
+    now = client.server_time()
+    span = settings.duration + settings.step
+    try:
+        look = reader.look(now - 2 * span, now + settings.step, deployment_id=w.deployment_id)
+    except RailwayUnavailable as error:
+        w.unknown_looks += 1
+        w.refused["look"] = error.message
+        w.split_at = now
+        return
+    live_at = w.live_at
+    if live_at is None and look.status in LIVE_STATUSES:
+        live_at = look.status_updated_at
+    recent = live_at is not None and now - settings.duration <= live_at <= now + settings.step
+    if recent:
+        w.live_at = live_at
+    split = live_at if recent and live_at is not None else now
+    w.split_at = split
+    w.status = look.status or w.status
+    w.instances_at_start = look.instances
+    w.instances = look.instances
+    # The step that holds the split mixes both sides: it belongs to neither.
+    w.baseline = [s for s in look.traffic if split - settings.duration <= s.ts <= split - settings.step]
+    w.window = [s for s in look.traffic if s.ts >= split]
+    w.resources = [r for r in look.resources if r.ts >= split]
+    w.refused = dict(look.refused)
+
+
+def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
+    now = client.server_time()
+    split = w.split_at if w.split_at is not None else now - settings.step
+    since = w.window[-1].ts if w.window else split
+    try:
+        look = reader.look(since, now + settings.step, deployment_id=w.deployment_id)
+    except RailwayUnavailable:
+        # Unknown is a state of its own: the release may be fine or not; keep watching, never call it a pass.
+        w.unknown_looks += 1
+        return
+    w.status = look.status or w.status
+    if look.instances is not None:
+        if w.instances_at_start is None:
+            w.instances_at_start = look.instances
+        w.instances = look.instances
+    w.window = merge(w.window, [s for s in look.traffic if s.ts >= split])
+    w.resources = merge(w.resources, [r for r in look.resources if r.ts >= split])
+    w.refused = dict(look.refused)
+
+
+def _judge(client: RailwayClient, w: ServiceWatch, settings: WatchSettings, started: float) -> None:
+    if w.verdict == "failed":
+        return
+    t = settings.thresholds
+    if w.status not in LIVE_STATUSES and w.status != "UNKNOWN":
+        w.log_tail = _log_tail(client, w.deployment_id)
+        _trip(client, w, f"deployment {w.deployment_id} is {w.status}", started)
+        return
+    restart = instance_change(w.instances_at_start, w.instances)
+    if restart:
+        w.log_tail = _log_tail(client, w.deployment_id)
+        _trip(client, w, f"deployment {w.deployment_id} {restart}", started)
+        return
+    checks, recent = judge_traffic(w.baseline, w.window, t)
+    for part, names in (("http", ("5xx ratio",)), ("latency", ("p95 latency", "p99 latency"))):
+        if part in w.refused:
+            checks = [
+                Check(c.name, "inconclusive", c.threshold, f"Railway refused {part} metrics", c.before)
+                if c.name in names
+                else c
+                for c in checks
+            ]
+    memory = judge_memory(w.resources, t)
+    if memory is not None:
+        checks.append(memory)
+    w.checks = checks
+    w.recent = recent
+    failed = [c for c in checks if c.failed]
+    if failed:
+        _trip(
+            client,
+            w,
+            "; ".join(f"{c.name} {c.seen} (before {c.before}; fails when {c.threshold})" for c in failed),
+            started,
+        )
+
+
+def _trip(client: RailwayClient, w: ServiceWatch, reason: str, started: float) -> None:
+    w.verdict = "failed"
+    w.reason = reason
+    w.tripped_after = client.clock.monotonic() - started
+    w.tripped_at = client.server_time()
+
+
+def _log_tail(client: RailwayClient, deployment_id: str) -> tuple[str, ...]:
+    try:
+        return tuple(line for line in client.logs(deployment_id, build=False, limit=20) if line.strip())
+    except ExternalError:
+        return ()
+
+
+def _progress_line(watches: Sequence[ServiceWatch], left: float) -> str:
+    parts = [f"watch: {human_duration(left)} left"]
+    for w in watches:
+        base = w.baseline_stats
+        recent = w.recent
+        memory = next((r.memory_gb for r in reversed(w.resources) if r.memory_gb is not None), None)
+        figures = [w.status]
+        if recent is not None:
+            figures.append(f"5xx {pct(recent.error_ratio)} (before {pct(base.error_ratio if base else None)})")
+            figures.append(f"p95 {ms(recent.p95_ms)} (before {ms(base.p95_ms if base else None)})")
+            figures.append(f"{recent.requests:.0f} req")
+        else:
+            figures.append("not enough traffic to judge yet")
+        if memory is not None:
+            figures.append(f"mem {memory:.2f} GB")
+        parts.append(f"{w.label}: " + ", ".join(figures))
+    return " · ".join(parts)
+
+
+# --- ``kars-actions watch`` on its own ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    services: tuple[str, ...]  # kars.yml names or Railway names/ids
+    settings: WatchSettings
+    project: str | None = None
+    environment: str | None = None
+    service_urls: dict[str, str] = field(default_factory=dict)
+    health: bool = True
+
+
+def watch_services(
+    request: WatchRequest,
+    client: RailwayClient,
+    config: Config,
+    *,
+    progress: Progress = no_progress,
+    clock: Clock = SYSTEM_CLOCK,
+) -> WatchResult:
+    """Watch what is live now (after a deploy by other means, say): the same checks as the release's watch."""
+    from kars_actions.health.plan import HealthPlan, plan_targets
+    from kars_actions.health.poll import PollSettings, check_health
+    from kars_actions.railway.api import parse_time
+    from kars_actions.railway.deploy import resolve_target, snapshot_services
+
+    labels = {config.services[s].railway_service if s in config.services else s: s for s in request.services}
+    target = resolve_target(client, request.project or config.project, request.environment, list(labels), labels=labels)
+    snapshots = snapshot_services(client, target)
+    watched = []
+    for ref in target.services:
+        live = snapshots[ref.label].rollback_target
+        if live is None:
+            raise CheckFailed(
+                f"{ref.label} has no live deployment in {target.environment_name}: nothing to watch",
+                hint="deploy it first (kars-actions deploy), then watch",
+            )
+        watched.append(WatchedService(ref.label, ref.id, live.id, live_at=parse_time(live.status_updated_at)))
+    urls = {label: snap.url for label, snap in snapshots.items() if snap.url}
+    urls.update(request.service_urls)
+    probe: HealthProbe | None = None
+    if request.health:
+        targets = [
+            t
+            for t in plan_targets(HealthPlan(services=tuple(labels.values()), service_urls=urls), config)
+            if t.service in labels.values()
+        ]
+
+        def probe_health() -> tuple[bool, str]:
+            health = check_health(
+                targets, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock
+            )
+            if health.healthy:
+                return True, f"{len(health.outcomes)} target(s) healthy"
+            return False, "; ".join(
+                f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in health.unhealthy()
+            )
+
+        probe = probe_health if targets else None
+    result = run_watch(client, target.environment_id, watched, request.settings, health=probe, progress=progress)
+    result.environment = target.environment_name
+    return result
