@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("kars_actions.cli.deploy", "Deploy services to Railway at the exact commit and wait for the outcome."),
     "health": ("kars_actions.cli.health", "Poll health endpoints until the new version proves healthy."),
     "rollback": ("kars_actions.cli.rollback", "Put a service's previous Railway deployment back and wait for it."),
+    "watch": ("kars_actions.cli.watch", "Watch live services: crashes, restarts, health, 5xx and latency vs before."),
+    "backup": ("kars_actions.cli.backup", "Back a database service's Railway volume up and wait until it is taken."),
+    "restore": ("kars_actions.cli.restore", "Restore a volume backup into a database service (asks for --yes)."),
     "notify": ("kars_actions.cli.notify", "Send a release alert to Slack, Discord or a signed webhook."),
     "init": ("kars_actions.cli.init", "Write a workflow template into .github/workflows/."),
     "config": (

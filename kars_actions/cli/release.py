@@ -57,6 +57,11 @@ from kars_actions.core.report import Result
     help="Seconds for the new version to prove healthy.",
 )
 @click.option(
+    "--watch-duration",
+    metavar="DURATION",
+    help="How long to watch the live release before publishing: 90s, 10m; 0 turns it off (default: kars.yml, 5m).",
+)
+@click.option(
     "--timeout",
     "total_timeout",
     type=click.FloatRange(min=1),
@@ -137,6 +142,7 @@ def command(
     github_token: str | None,
     deploy_timeout: float,
     health_deadline: float,
+    watch_duration: str | None,
     total_timeout: float,
     service_urls: tuple[str, ...],
     health_urls: tuple[str, ...],
@@ -163,6 +169,7 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
+        from kars_actions.core.config import parse_duration
         from kars_actions.health.plan import parse_service_urls
         from kars_actions.release.pipeline import ReleaseOptions, run_release
 
@@ -179,6 +186,7 @@ def command(
             github_token=github_token,
             deploy_timeout=deploy_timeout,
             health_deadline=health_deadline,
+            watch_duration=parse_duration(watch_duration, "--watch-duration") if watch_duration else None,
             total_timeout=total_timeout,
             service_urls=parse_service_urls(service_urls),
             health_urls=health_urls,

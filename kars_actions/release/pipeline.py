@@ -65,6 +65,7 @@ class ReleaseOptions:
     webhook_secret: str | None = None
     railway_config: str | None = None  # apply | check | off for every service, over kars.yml
     today: date | None = None  # the day the Config-as-Code cutoff is judged against (default: today, UTC)
+    watch_duration: float | None = None  # seconds; None: kars.yml's (or the default), 0: no watch
 
 
 @dataclass
@@ -142,12 +143,14 @@ def _run_stages(ctx: _Context) -> None:
         _preflight(ctx)
         _railway_settings(ctx)
         _record_targets(ctx)
+        _backup(ctx)
         if ctx.options.dry_run:
             _plan(ctx)
             result.outcome = "planned"
             return
         _deploy(ctx)
         _health(ctx)
+        _watch(ctx)
     except _StageFailed:
         _fail(ctx)
         return
@@ -569,6 +572,93 @@ def _health(ctx: _Context) -> None:
             stage.detail = f"{len(health.outcomes)} target(s) healthy at {plan.tag}"
 
 
+def _backup(ctx: _Context) -> None:
+    """Back the database up before the first deploy; a backup that fails or never finishes stops the release."""
+    from kars_actions.release.backup import take_release_backup
+
+    config = ctx.config.backup
+    if config is None or config.when == "never":
+        return
+    plan = ctx.result.plan
+    assert plan is not None
+    with _stage(ctx, "backup") as stage:
+        outcome = take_release_backup(
+            ctx.railway,
+            ctx.target,
+            config,
+            tag=plan.tag,
+            commit=plan.target_sha,
+            base=plan.previous_tag,
+            repo=ctx.repo_dir,
+            dry_run=ctx.options.dry_run,
+            environment=ctx.environment.name,
+            deadline=_railway_deadline(ctx, config.timeout) if ctx.railway is not None else None,
+            progress=ctx.progress,
+        )
+        ctx.result.backup = outcome
+        stage.status = {"planned": "planned", "skipped": "skipped"}.get(outcome.action, stage.status)
+        stage.detail = outcome.headline()
+        if outcome.error is not None:
+            raise outcome.error
+
+
+def _watch(ctx: _Context) -> None:
+    """Watch the live services before publishing: a failure here rolls back like a failed health check."""
+    from kars_actions.release.watch import WatchedService, run_watch, settings_from_config
+
+    settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
+    if settings.duration <= 0 or ctx.railway is None or ctx.target is None or ctx.result.deploy is None:
+        return
+    with _stage(ctx, "watch") as stage:
+        services = [
+            WatchedService(s.service, s.service_id, s.deployment_id)
+            for s in ctx.result.deploy.services
+            if s.live and s.deployment_id
+        ]
+        watched = run_watch(
+            ctx.railway,
+            ctx.target.environment_id,
+            services,
+            settings,
+            health=lambda: _watch_health(ctx),
+            progress=ctx.progress,
+            deadline=_railway_deadline(ctx, settings.duration + 60.0),
+        )
+        ctx.result.watch = watched
+        stage.detail = watched.headline()
+        if watched.failed:
+            stage.status = "failed"
+            stage.detail = watched.failure()
+            ctx.result.failure = stage.detail
+        elif watched.verdict == "inconclusive":
+            stage.status = "warning"
+
+
+def _watch_health(ctx: _Context) -> tuple[bool, str]:
+    """One slow-paced round of the health checks during the watch: a few tries each, no version demanded again."""
+    from kars_actions.health.poll import PollSettings, check_health
+
+    plan = ctx.result.plan
+    assert plan is not None
+    try:
+        targets = _health_targets(ctx, _service_urls(ctx))
+    except KarsError as error:
+        return True, f"no health checks: {error.message}"
+    if not targets:
+        return True, "no health checks"
+    versions = [v for v in (plan.tag, plan.version, plan.target_sha) if v]
+    health = check_health(
+        targets,
+        expect_version=versions,
+        settings=PollSettings(stable_passes=1, retries=3),
+        deadline=min(60.0, max(ctx.deadline.remaining(), 1.0)),
+        clock=ctx.clock,
+    )
+    if health.healthy:
+        return True, f"{len(health.outcomes)} target(s) healthy"
+    return False, _health_failure(health)
+
+
 def _health_failure(health: HealthResult) -> str:
     parts = []
     for outcome in health.unhealthy():
@@ -724,7 +814,10 @@ def _mark_failed_on_github(ctx: _Context, reason: str) -> None:
 
 def _failure_summary(ctx: _Context) -> str:
     result = ctx.result
-    version = result.plan.tag if result.plan else "the release"
+    version = (result.plan.tag if result.plan else None) or "the release"
+    backup = result.backup.backup if result.backup else None
+    if backup is not None and result.backup is not None:
+        version += f" (database backup {backup.id} was taken first; to restore it: {result.backup.restore_command()})"
     if not result.production_touched:
         return f"{version} did not go live: production was not touched."
     if result.outcome == "rolled-back":

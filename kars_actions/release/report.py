@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from kars_actions.railway.config import ValidationResult
     from kars_actions.railway.deploy import DeployOutcome, RollbackOutcome
     from kars_actions.railway.settings_report import SettingsResult
+    from kars_actions.release.backup import BackupResult
+    from kars_actions.release.watch import WatchResult
 
 # The stages in the order they run; the last four belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {
@@ -30,8 +32,10 @@ STAGES: dict[str, str] = {
     "preflight": "Railway variables",
     "railway-settings": "Railway settings",
     "record-targets": "Record rollback targets",
+    "backup": "Database backup",
     "deploy": "Deploy + wait",
     "health": "Health (new version)",
+    "watch": "Watch window",
     "publish": "Publish release",
     "rollback": "Roll back",
     "restored-health": "Health (restored)",
@@ -39,6 +43,8 @@ STAGES: dict[str, str] = {
     "alert": "Alert",
 }
 MAIN_PATH = list(STAGES)[: list(STAGES).index("publish") + 1]
+# Stages that show in the flowchart only when kars.yml asks for them.
+OPTIONAL_STAGES = ("backup", "watch")
 ICONS = {
     "ok": "✅",
     "failed": "❌",
@@ -89,6 +95,8 @@ class ReleaseResult(BaseResult):
     rollback_targets: dict[str, str | None] = field(default_factory=dict)
     rollbacks: list[RollbackOutcome] = field(default_factory=list)
     alerts: NotifyResult | None = None
+    backup: BackupResult | None = None
+    watch: WatchResult | None = None
     environment_url: str | None = None
     production_touched: bool = False
     failure: str | None = None
@@ -139,6 +147,12 @@ class ReleaseResult(BaseResult):
             "healthy": "true" if healthy else "false",
             "rolled-back": "true" if any(r.rolled_back for r in self.rollbacks) else "false",
             "production-touched": "true" if self.production_touched else "false",
+            "backup-id": self.backup.backup.id if self.backup and self.backup.backup else "",
+            "backup-expires-at": (self.backup.backup.expires_at or "")
+            if self.backup and self.backup.backup
+            else "",
+            "backup-dump-path": self.backup.dump.path if self.backup and self.backup.dump else "",
+            "watch-verdict": self.watch.verdict if self.watch else "",
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -167,6 +181,8 @@ class ReleaseResult(BaseResult):
             "rollbacks": [_rollback_json(r) for r in self.rollbacks],
             "restored_health": self.restored_health.to_json() if self.restored_health else None,
             "alerts": self.alerts.to_json() if self.alerts else None,
+            "backup": self.backup.to_json() if self.backup else None,
+            "watch": self.watch.to_json() if self.watch else None,
             "outputs": self.outputs(),
         }
 
@@ -224,19 +240,20 @@ class ReleaseResult(BaseResult):
 
     # --- step summary ----------------------------------------------------------------------------------------------
     def mermaid(self) -> str:
-        keys = [k for k in STAGES if k in MAIN_PATH or k in self.stages]
+        main_path = [k for k in MAIN_PATH if k not in OPTIONAL_STAGES or k in self.stages]
+        keys = [k for k in STAGES if k in main_path or k in self.stages]
         lines = ["```mermaid", "flowchart LR"]
         for key in keys:
             stage = self.stages.get(key) or Stage(key, STAGES[key])
             label = f"{STAGES[key]}<br/>{stage.status}".replace('"', "'")
             lines.append(f'    {key.replace("-", "_")}["{label}"]:::{stage.status}')
-        main = [k.replace("-", "_") for k in MAIN_PATH]
+        main = [k.replace("-", "_") for k in main_path]
         lines.append("    " + " --> ".join(main))
         failure_path = [
             k.replace("-", "_") for k in ("rollback", "restored-health", "mark-failed", "alert") if k in self.stages
         ]
         if failure_path:
-            failed_at = next((k for k in MAIN_PATH if self.stages.get(k, Stage(k, "")).status == "failed"), None)
+            failed_at = next((k for k in main_path if self.stages.get(k, Stage(k, "")).status == "failed"), None)
             start = failed_at.replace("-", "_") if failed_at else main[-1]
             lines.append(f"    {start} -. failure .-> " + " --> ".join(failure_path))
         lines += [
@@ -288,6 +305,8 @@ class ReleaseResult(BaseResult):
                 ],
             )
         )
+        if self.backup is not None and self.backup.action != "skipped":
+            md.append(self.backup.section_markdown())
         if self.deploy and self.deploy.services:
             rows = []
             for s in self.deploy.services:
@@ -319,6 +338,8 @@ class ReleaseResult(BaseResult):
         elif self.planned_health:
             rows = [[t.name, f"{t.method} {t.shown_url}", "; ".join(_assertions(t))] for t in self.planned_health]
             md.append("### Health checks (planned)\n\n" + gha.md_table(["target", "request", "assertions"], rows))
+        if self.watch is not None:
+            md.append(self.watch.section_markdown())
         if self.rollbacks:
             rows = [
                 [r.service, r.from_deployment_id or "-", r.target_deployment_id or "-", r.status, r.message]

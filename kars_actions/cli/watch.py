@@ -1,0 +1,91 @@
+"""``kars-actions watch``: watch live services for a window — status, restarts, health, real traffic — and judge."""
+
+from __future__ import annotations
+
+import click
+
+from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.core.report import Result
+
+
+@click.command("watch")
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="NAME",
+    help="Service to watch (repeatable; kars.yml name or Railway name/id; default: all in kars.yml).",
+)
+@click.option("--duration", metavar="DURATION", help="How long to watch: 90s, 10m, 1h (default: kars.yml, else 5m).")
+@click.option("--interval", metavar="DURATION", help="Time between looks, also the metrics step (default 30s).")
+@click.option(
+    "--environment", metavar="NAME", help="Environment (kars.yml name or Railway name; default: the token's)."
+)
+@click.option(
+    "--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project, or the project token's)."
+)
+@click.option(
+    "--service-url",
+    "service_urls",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Public URL of a service for its health checks (default: its Railway domain).",
+)
+@click.option("--no-health", is_flag=True, help="Do not run the health checks while watching (metrics only).")
+@config_option
+@output_options
+def command(
+    services: tuple[str, ...],
+    duration: str | None,
+    interval: str | None,
+    environment: str | None,
+    project: str | None,
+    service_urls: tuple[str, ...],
+    no_health: bool,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Watch live Railway services: a crash or restart, a failing health check, a 5xx or latency rise over the
+    traffic before, or memory past its ceiling fails the watch (exit 1). Low traffic says so instead of passing.
+
+    Needs RAILWAY_TOKEN (project token) or RAILWAY_API_TOKEN (account or workspace token).
+    """
+    reporter = start(fmt, color)
+
+    def action() -> Result:
+        from dataclasses import replace
+
+        from kars_actions.core.config import load_config, parse_duration
+        from kars_actions.core.errors import UsageError
+        from kars_actions.health.plan import parse_service_urls
+        from kars_actions.railway.steps import RailwayClient, clock_from_environ
+        from kars_actions.release.watch import WatchRequest, settings_from_config, watch_services
+
+        config = load_config(config_path)
+        chosen = services or tuple(config.services)
+        if not chosen:
+            raise UsageError("which service? pass --service NAME (kars.yml defines none)")
+        settings = settings_from_config(
+            config.watch, parse_duration(duration, "--duration") if duration is not None else None
+        )
+        if interval is not None:
+            settings = replace(settings, step=max(1, int(parse_duration(interval, "--interval"))))
+        if settings.duration <= 0:
+            raise UsageError("--duration must be above 0 to watch anything")
+        railway_env = None
+        if environment:
+            env = config.environment(environment)
+            railway_env = env.railway_environment or env.name
+        request = WatchRequest(
+            services=chosen,
+            settings=settings,
+            project=project,
+            environment=railway_env,
+            service_urls=parse_service_urls(service_urls),
+            health=not no_health,
+        )
+        with RailwayClient.from_env(clock=clock_from_environ()) as client:
+            return watch_services(request, client, config, progress=reporter.progress)
+
+    run(reporter, action)
