@@ -81,7 +81,7 @@ class SettingsResult(BaseResult):
     def outputs(self) -> dict[str, str]:
         plan = self.plan.to_json() if self.plan else None
         out = {
-            "drift": "true" if self.drift else "false",
+            "drift": "unknown" if plan is None else ("true" if self.drift else "false"),
             "plan": json.dumps(plan, separators=(",", ":"), default=str) if plan else "",
         }
         if self.command == "apply":
@@ -140,13 +140,21 @@ class SettingsResult(BaseResult):
                 lines.append("    " + json.dumps(_redacted(step), sort_keys=True))
             for label in step.cleared_config_files:
                 lines.append(f"    cleared the config file of {label}")
+        if self.error is not None:
+            lines.append(f"{style.bad('error')}: {self.error}")
+            if self.error.hint:
+                lines.append(f"  {style.dim('hint')}: {self.error.hint}")
         lines.append(self.verdict(style))
         return lines
 
     def verdict(self, style: Style) -> str:
         plan = self.plan
         if plan is None:
-            return style.bad("no plan")
+            return (
+                style.bad("no plan")
+                + ": the service settings were not read"
+                + ("; nothing was written" if self.command == "apply" else "")
+            )
         if self.command == "apply" and not self.dry_run:
             if self.error is not None:
                 done = [a.environment for a in self.applied if a.committed]
@@ -165,7 +173,8 @@ class SettingsResult(BaseResult):
     def summary_markdown(self) -> str:
         plan = self.plan
         if plan is None:
-            return ""
+            error = gha.md_escape(str(self.error)) if self.error else ""
+            return f"### Railway settings from railway.json: ❌ no plan\n\n{error}\n\n{self.verdict(Style(False))}\n"
         title = {
             (True, "plan"): "⚠️ drift",
             (False, "plan"): "✅ in sync",
@@ -201,6 +210,18 @@ class SettingsResult(BaseResult):
 
     def annotations(self) -> list[Annotation]:
         found: list[Annotation] = []
+        if self.error is not None:
+            where = self.error.location
+            found.append(
+                Annotation(
+                    level="error",
+                    message=self.error.message + (f" — {self.error.hint}" if self.error.hint else ""),
+                    title=self.error.title,
+                    file=where.file if where else None,
+                    line=where.line if where else None,
+                    column=where.column if where else None,
+                )
+            )
         plan = self.plan
         if plan is None:
             return found
@@ -264,12 +285,16 @@ def run_settings(
 ) -> SettingsResult:
     """Plan (and for ``apply``, apply) the repository's settings. A failure after the plan is kept in the result,
     with what was already written, so every exit reports the true state of the settings."""
-    files = repo_services(config, request.services)
-    environments = request.environments or default_environments(config, client)
-    scope = resolve_scope(
-        client, request.project or config.project, environments, files, root=config.root, deadline=deadline
-    )
-    plan = plan_settings(client, scope, repo_iac_file=iac_file(config.root), deadline=deadline)
+    try:
+        files = repo_services(config, request.services)
+        environments = request.environments or default_environments(config, client)
+        scope = resolve_scope(
+            client, request.project or config.project, environments, files, root=config.root, deadline=deadline
+        )
+        plan = plan_settings(client, scope, repo_iac_file=iac_file(config.root), deadline=deadline)
+    except KarsError as error:
+        # No plan: the outputs say the drift is unknown (never "false"), and nothing was written.
+        return SettingsResult(None, command=request.command, check=request.check, error=error)
     result = SettingsResult(plan, command=request.command, check=request.check, dry_run=request.apply.dry_run)
     if request.command == "apply":
         try:

@@ -154,3 +154,13 @@ def test_a_wrong_token_exits_3_and_is_never_printed(cli: Cli) -> None:
     code, out, err, _, _ = cli.run("plan", token="acct-wrong-token-value")
     assert code == 3
     assert "acct-wrong-token-value" not in out + err
+
+
+def test_an_invalid_file_exits_2_naming_its_line_and_the_outputs_say_drift_unknown(cli: Cli) -> None:
+    (cli.root / "api" / "railway.json").write_text('{\n  "deploy": {\n    "overlapSeconds": 2.5\n  }\n}\n')
+    code, out, err, outputs, summary = cli.run("plan", "--check", "--format", "text")
+    assert code == 2, out + err
+    assert "api/railway.json:3:23: overlapSeconds is 2.5" in out
+    assert outputs["drift"] == "unknown" and outputs["plan"] == ""
+    assert "no plan" in summary
+    assert cli.sim.mutations == []
