@@ -83,7 +83,8 @@ Q_SERVICE_INSTANCE = _document(
     "ServiceInstance",
     """query ServiceInstance($serviceId: String!, $environmentId: String!) {
   serviceInstance(serviceId: $serviceId, environmentId: $environmentId) {
-    id serviceName
+    id serviceName rootDirectory railwayConfigFile healthcheckPath
+    source { repo image }
     latestDeployment { ...DeploymentFields }
     activeDeployments { ...DeploymentFields }
     domains { serviceDomains { domain } customDomains { domain } }
@@ -299,6 +300,13 @@ class ServiceInstanceInfo:
     latest: Deployment | None
     active: tuple[Deployment, ...]
     domains: tuple[str, ...]  # custom domains first, then Railway-provided ones
+    # Where the service's code and config live in the repository, as set in Railway (None: not set).
+    root_directory: str | None = None
+    config_file: str | None = None
+    healthcheck_path: str | None = None
+    # What Railway builds from: a GitHub repository ("owner/name") or a Docker image; neither: nothing connected.
+    repo: str | None = None
+    image: str | None = None
 
     @property
     def url(self) -> str | None:
@@ -578,11 +586,17 @@ class RailwayClient:
             d["domain"] for d in domains.get("serviceDomains") or []
         ]
         latest = inst.get("latestDeployment")
+        source = inst.get("source") or {}
         return ServiceInstanceInfo(
             service_id=service_id,
             latest=Deployment.from_node(latest) if latest else None,
             active=tuple(Deployment.from_node(d) for d in inst.get("activeDeployments") or []),
             domains=tuple(n for n in names if n),
+            root_directory=inst.get("rootDirectory") or None,
+            config_file=inst.get("railwayConfigFile") or None,
+            healthcheck_path=inst.get("healthcheckPath") or None,
+            repo=source.get("repo") or None,
+            image=source.get("image") or None,
         )
 
     def deployments(

@@ -287,8 +287,19 @@ class RailwaySim(WatchBackupSim):
         return eid
 
     def add_service(
-        self, project_id: str, name: str, *, domain: str | None = None, custom_domain: str | None = None
+        self,
+        project_id: str,
+        name: str,
+        *,
+        domain: str | None = None,
+        custom_domain: str | None = None,
+        repo: str | None = "kars/app",
+        image: str | None = None,
+        root_directory: str | None = None,
+        config_file: str | None = None,
+        healthcheck_path: str | None = None,
     ) -> str:
+        """A service; by default connected to the GitHub repository kars/app (``repo=None``: not connected)."""
         sid = str(uuid.uuid4())
         self.services[sid] = {
             "id": sid,
@@ -296,6 +307,11 @@ class RailwaySim(WatchBackupSim):
             "projectId": project_id,
             "domain": domain,
             "custom": custom_domain,
+            "repo": repo,
+            "image": image,
+            "rootDirectory": root_directory,
+            "railwayConfigFile": config_file,
+            "healthcheckPath": healthcheck_path,
         }
         return sid
 
@@ -708,6 +724,12 @@ class RailwaySim(WatchBackupSim):
         return {
             "id": f"{serviceId}:{environmentId}",
             "serviceName": service["name"],
+            "rootDirectory": service.get("rootDirectory"),
+            "railwayConfigFile": service.get("railwayConfigFile"),
+            "healthcheckPath": service.get("healthcheckPath"),
+            "source": {"repo": service.get("repo"), "image": service.get("image")}
+            if service.get("repo") or service.get("image")
+            else None,
             "latestDeployment": self._node(mine[0]) if mine else None,
             "activeDeployments": [self._node(d) for d in mine if d.status(now)[0] in LIVE],
             "domains": {
