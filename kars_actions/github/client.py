@@ -6,9 +6,10 @@ modules (``tags``, ``releases``, ``deployments``) over one ``api.RepoSession``; 
 
 from __future__ import annotations
 
+from kars_actions.github.access import AccessOps
 from kars_actions.github.deployments import DeploymentOps
 from kars_actions.github.releases import ReleaseOps
 
 
-class GitHubReleases(ReleaseOps, DeploymentOps):
+class GitHubReleases(ReleaseOps, DeploymentOps, AccessOps):
     """Tags, releases and deployments for one repository. Build it with ``from_env``."""

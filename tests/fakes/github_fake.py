@@ -38,6 +38,7 @@ class RecordedRequest:
     path: str
     query: dict[str, list[str]]
     body: Any
+    status: int = 0  # the answer's HTTP status, once it was handled
 
     @property
     def is_write(self) -> bool:
@@ -198,6 +199,11 @@ class GitHubFake:
             return [r for r in self.releases.values() if r["tag_name"] == tag]
 
     def writes(self) -> list[RecordedRequest]:
+        """Write requests the fake carried out (2xx): what changed the repository's state."""
+        return [r for r in self.requests if r.is_write and 200 <= r.status < 300]
+
+    def write_attempts(self) -> list[RecordedRequest]:
+        """Every write request, refused ones included (a permission probe GitHub answers 403 or 422)."""
         return [r for r in self.requests if r.is_write]
 
     def on(self, method: str, path_regex: str, action: Callable[[GitHubFake], None], *, once: bool = True) -> None:
@@ -354,9 +360,15 @@ class GitHubFake:
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> _Response:
         split = urlsplit(raw_path)
         path = unquote(split.path)
-        query = parse_qs(split.query)
+        recorded = RecordedRequest(method, path, parse_qs(split.query), body)
         with self.lock:
-            self.requests.append(RecordedRequest(method, path, query, body))
+            self.requests.append(recorded)
+        response = self._handle(recorded, headers)
+        recorded.status = response.status
+        return response
+
+    def _handle(self, recorded: RecordedRequest, headers: dict[str, str]) -> _Response:
+        method, path, query, body = recorded.method, recorded.path, recorded.query, recorded.body
         for hook in list(self.hooks):
             if hook.method == method and hook.pattern.search(path):
                 if hook.once:
