@@ -1,8 +1,11 @@
 """The release, as the state machine in ARCHITECTURE.md: each stage checks before it acts, so a rerun resumes.
 
-validate → version → tag + draft release → GitHub deployment in_progress → variables preflight → record rollback
-targets → deploy (parallel) → wait → health → publish, deployment success, move the major tag.
-After a service went live, any failure rolls it back, re-checks the restored version, and alerts.
+preflight (every read-only check: Railway token, project, environment, services, required variables; GitHub access)
+→ validate (railway config + health checks) → version → tag + draft release → GitHub deployment in_progress → record
+rollback targets → deploy (parallel) → wait → health → publish, deployment success, move the major tag.
+Nothing is written before the preflight and the validation have passed. A release that fails before going live takes
+its tag back, so the next run releases the same version; after a service went live, any failure rolls it back,
+re-checks the restored version, and alerts.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.release.report import ReleaseResult, Stage
 
 if TYPE_CHECKING:
+    from kars_actions.github.access import RepositoryAccess
     from kars_actions.github.api import DeploymentRef, ReleaseRef
     from kars_actions.github.client import GitHubReleases
     from kars_actions.health.report import HealthResult
     from kars_actions.health.targets import HealthTarget
     from kars_actions.notify.alerts import Alert
-    from kars_actions.railway.api import RailwayClient
+    from kars_actions.railway.api import RailwayClient, ServiceInstanceInfo
     from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
 
 DEFAULT_ENVIRONMENT = "production"
@@ -86,6 +90,10 @@ class _Context:
     target: RailwayTarget | None = None
     snapshots: dict[str, ServiceSnapshot] = field(default_factory=dict)
     previous_failed: bool = False
+    instances: dict[str, ServiceInstanceInfo] = field(default_factory=dict)
+    access: RepositoryAccess | None = None
+    found: dict[str, str] = field(default_factory=dict)  # service -> how its folder was found (no kars.yml entry)
+    health_targets: list[HealthTarget] = field(default_factory=list)
 
 
 class _StageFailed(Exception):
@@ -131,16 +139,14 @@ def run_release(
 def _run_stages(ctx: _Context) -> None:
     result = ctx.result
     try:
+        _preflight(ctx)
         _validate(ctx)
         if not _version(ctx):
             return
-        _open_github(ctx)
         _tag_and_draft(ctx)
         if result.outcome == "already-released":
             return
         _github_deployment(ctx)
-        _open_railway(ctx)
-        _preflight(ctx)
         _railway_settings(ctx)
         _record_targets(ctx)
         _backup(ctx)
@@ -251,26 +257,60 @@ def _stage(ctx: _Context, key: str, *, stop_on_failure: bool = True) -> Iterator
 
 
 def _validate(ctx: _Context) -> None:
+    """Every service's railway config against Railway's schema, then the health checks the release will make: both
+    are known before anything is written."""
     from kars_actions.railway.config import ValidateOptions, validate
 
     with _stage(ctx, "validate") as stage:
         paths = _railway_configs(ctx)
-        if not paths:
-            stage.status = "skipped"
-            stage.detail = "no railway.json or railway.toml for these services"
-            return
-        strict = ctx.config.validate != "lenient"
-        checked = validate(
-            ValidateOptions(paths=tuple(paths), strict=strict, deprecation_notice=False, root=ctx.config.root)
-        )
-        ctx.result.validation = checked
-        if not checked.valid:
-            stage.status = "failed"
-            stage.detail = f"{checked.error_count} error(s) in railway config"
-            return
-        stage.detail = f"{len(checked.files)} file(s) valid"
-        if checked.warning_count:
-            stage.detail += f", {checked.warning_count} warning(s)"
+        details = []
+        if paths:
+            strict = ctx.config.validate != "lenient"
+            checked = validate(
+                ValidateOptions(paths=tuple(paths), strict=strict, deprecation_notice=False, root=ctx.config.root)
+            )
+            ctx.result.validation = checked
+            if not checked.valid:
+                stage.status = "failed"
+                stage.detail = f"{checked.error_count} error(s) in railway config"
+                return
+            details.append(f"{len(checked.files)} file(s) valid")
+            if checked.warning_count:
+                details.append(f"{checked.warning_count} warning(s)")
+        else:
+            details.append("no railway.json or railway.toml for these services")
+        unchecked = [f"{name}: {how}" for name, how in ctx.found.items() if "no railway" in how]
+        if unchecked:
+            details.append("not validated — " + "; ".join(unchecked))
+        details.append(_plan_health(ctx))
+        stage.detail = "; ".join(details)
+
+
+def _plan_health(ctx: _Context) -> str:
+    """The health targets, before any write: a release that could not check its services must not start."""
+    unresolved = _unresolved_health(ctx)
+    if unresolved:
+        # A dry run without a Railway token cannot know the services' domains: say where each check will go.
+        return "health at " + "; ".join(unresolved)
+    ctx.health_targets = _health_targets(ctx, _service_urls(ctx))
+    ctx.result.planned_health = list(ctx.health_targets)
+    return f"{len(ctx.health_targets)} health target(s)"
+
+
+def _unresolved_health(ctx: _Context) -> list[str]:
+    if ctx.railway is not None or ctx.options.health_urls:
+        return []
+    from kars_actions.health.targets import healthcheck_path
+
+    urls = _service_urls(ctx)
+    described = []
+    for name in ctx.services:
+        service = ctx.config.services.get(name)
+        if service is None or service.url or name in urls or any(h.url or h.port for h in service.health):
+            continue
+        path = next((h.path for h in service.health if h.path), None) or healthcheck_path(ctx.config, service) or "/"
+        described.append(f"{name}: its Railway domain + {path} (read with RAILWAY_TOKEN)")
+    return described
 
 
 def _railway_configs(ctx: _Context) -> list[str]:
@@ -305,6 +345,7 @@ def _version(ctx: _Context) -> bool:
             explicit=options.version,
             prerelease=options.prerelease or ctx.environment.prerelease,
             force=options.force,
+            unpublished=ctx.access.unpublished if ctx.access else (),
         )
         ctx.result.plan = plan
         ctx.result.commit = plan.target_sha
@@ -317,22 +358,6 @@ def _version(ctx: _Context) -> bool:
     return True
 
 
-def _open_github(ctx: _Context) -> None:
-    from kars_actions.github.client import GitHubReleases
-
-    token = ctx.options.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
-    if ctx.options.dry_run and not (token and os.environ.get("GITHUB_REPOSITORY")):
-        return  # a local dry run: the plan says what would be created
-    with _stage(ctx, "release"):
-        ctx.github = GitHubReleases.from_env(
-            token,
-            dry_run=ctx.options.dry_run,
-            clock=ctx.clock,
-            deadline=ctx.deadline,
-            progress=ctx.progress,
-        )
-
-
 def _tag_and_draft(ctx: _Context) -> None:
     plan = ctx.result.plan
     assert plan is not None
@@ -341,6 +366,9 @@ def _tag_and_draft(ctx: _Context) -> None:
             stage.status = "planned"
             stage.detail = f"would create tag {plan.tag} on {plan.target_sha[:12]} and a draft release"
             return
+        if not ctx.options.dry_run and not (ctx.access and plan.tag in ctx.access.published):
+            # The last read-only check, right before the first write: may this token write at all?
+            ctx.github.check_write_access()
         ctx.release = ctx.github.ensure_tag_and_draft(plan, plan.target_sha)
         ctx.result.release = ctx.release
         if not ctx.release.draft and not ctx.release.release_created and not ctx.options.dry_run:
@@ -373,49 +401,101 @@ def _github_deployment(ctx: _Context) -> None:
         stage.detail = f"deployment {ctx.gh_deployment.id}" + ("" if ctx.gh_deployment.created else " (reused)")
 
 
-def _open_railway(ctx: _Context) -> None:
-    from kars_actions.railway.steps import RailwayClient, clock_from_environ, resolve_target
+def _preflight(ctx: _Context) -> None:
+    """Every read-only check before the first write: the Railway token and what it may reach (project, environment,
+    every service and its source, the required variables), each service's folder, and the GitHub repository."""
+    with _stage(ctx, "preflight") as stage:
+        details = [_preflight_railway(ctx)]
+        ctx.config, ctx.found = _find_services(ctx)
+        details += [f"{name}: {how}" for name, how in ctx.found.items()]
+        details.append(_preflight_github(ctx))
+        stage.detail = "; ".join(d for d in details if d)
+        if ctx.options.dry_run:
+            stage.status = "planned" if ctx.railway is None and ctx.github is None else "ok"
+
+
+def _preflight_railway(ctx: _Context) -> str:
+    from kars_actions.railway.api import RailwayClient
+    from kars_actions.railway.deploy import check_variables, preflight_variables, resolve_target
+    from kars_actions.railway.steps import clock_from_environ
 
     has_token = bool(os.environ.get("RAILWAY_TOKEN") or os.environ.get("RAILWAY_API_TOKEN"))
+    required = {s: ctx.config.services[s].required_variables for s in ctx.services if s in ctx.config.services}
+    wanted = sorted({name for names in required.values() for name in names})
     if ctx.options.dry_run and not has_token:
-        return
-    with _stage(ctx, "preflight") as stage:
-        ctx.railway = RailwayClient.from_env(clock=clock_from_environ())
-        names = [_railway_name(ctx, s) for s in ctx.services]
-        labels = {_railway_name(ctx, s): s for s in ctx.services}
-        ctx.target = resolve_target(
-            ctx.railway,
-            ctx.config.project,
-            ctx.environment.railway_environment or ctx.environment.name,
-            names,
-            labels=labels,
-            deadline=_railway_deadline(ctx, 120.0),
+        return "Railway not read (no RAILWAY_TOKEN): would check variables " + (", ".join(wanted) or "(none required)")
+    ctx.railway = RailwayClient.from_env(clock=clock_from_environ())
+    names = [_railway_name(ctx, s) for s in ctx.services]
+    labels = {_railway_name(ctx, s): s for s in ctx.services}
+    ctx.target = resolve_target(
+        ctx.railway,
+        ctx.config.project,
+        ctx.environment.railway_environment or ctx.environment.name,
+        names,
+        labels=labels,
+        deadline=_railway_deadline(ctx, 120.0),
+    )
+    notes = []
+    for ref in ctx.target.services:
+        info = ctx.railway.service_instance(ref.id, ctx.target.environment_id, _railway_deadline(ctx, 60.0))
+        ctx.instances[ref.label] = info
+        notes += _source_problems(ctx, ref.label, info)
+    missing = preflight_variables(ctx.railway, ctx.target, required, deadline=_railway_deadline(ctx, 120.0))
+    check_variables(missing, ctx.target)
+    where = f"{ctx.target.project_name} / {ctx.target.environment_name}"
+    variables = f"{len(wanted)} required variable(s) present" if wanted else "no variables required"
+    return f"{where}: {len(ctx.target.services)} service(s), {variables}" + "".join(f"; {n}" for n in notes)
+
+
+def _source_problems(ctx: _Context, service: str, info: ServiceInstanceInfo) -> list[str]:
+    """A commit can only be deployed from a service connected to the repository it belongs to."""
+    if info.repo is None:
+        source = f"the image {info.image}" if info.image else "no source"
+        raise ConfigError(
+            f"Railway service {service!r} deploys {source}, not a GitHub repository, so it cannot deploy the "
+            "commit being released",
+            hint="connect the service to this repository in Railway (service → Settings → Source → Connect Repo)",
         )
-        stage.detail = f"{ctx.target.project_name} / {ctx.target.environment_name}"
+    repository = os.environ.get("GITHUB_REPOSITORY")
+    if repository and info.repo.lower() != repository.lower():
+        return [f"warning: {service} is connected to {info.repo}, not {repository}"]
+    return []
+
+
+def _find_services(ctx: _Context) -> tuple[Config, dict[str, str]]:
+    from kars_actions.release.services import RailwaySettings, with_found_services
+
+    settings = {
+        label: RailwaySettings(info.root_directory, info.config_file, info.healthcheck_path)
+        for label, info in ctx.instances.items()
+    }
+    railway_names = {ref.label: ref.name for ref in ctx.target.services} if ctx.target else {}
+    return with_found_services(ctx.config, ctx.services, settings, railway_names)
+
+
+def _preflight_github(ctx: _Context) -> str:
+    from kars_actions.github.client import GitHubReleases
+
+    token = ctx.options.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if ctx.options.dry_run and not (token and os.environ.get("GITHUB_REPOSITORY")):
+        return "GitHub not read (no GITHUB_TOKEN and GITHUB_REPOSITORY)"  # a local dry run: the plan says the rest
+    ctx.github = GitHubReleases.from_env(
+        token,
+        dry_run=ctx.options.dry_run,
+        clock=ctx.clock,
+        deadline=ctx.deadline,
+        progress=ctx.progress,
+    )
+    ctx.access = ctx.github.read_access()
+    failed = sorted(ctx.access.unpublished)
+    return f"GitHub {ctx.access.repository} readable" + (
+        f"; never published (failed): {', '.join(failed)}" if failed else ""
+    )
 
 
 def _railway_deadline(ctx: _Context, seconds: float) -> Deadline:
     assert ctx.railway is not None
     return Deadline(min(seconds, ctx.deadline.remaining()), ctx.railway.clock)
-
-
-def _preflight(ctx: _Context) -> None:
-    from kars_actions.railway.steps import check_variables, preflight_variables
-
-    with _stage(ctx, "preflight") as stage:
-        required = {s: ctx.config.services[s].required_variables for s in ctx.services if s in ctx.config.services}
-        wanted = sorted({name for names in required.values() for name in names})
-        if ctx.railway is None or ctx.target is None:
-            stage.status = "planned"
-            stage.detail = "would check variables " + (", ".join(wanted) or "(none required)")
-            return
-        missing = preflight_variables(ctx.railway, ctx.target, required, deadline=_railway_deadline(ctx, 120.0))
-        check_variables(missing, ctx.target)
-        if ctx.options.dry_run:
-            stage.status = "planned"
-        stage.detail = f"{ctx.target.project_name} / {ctx.target.environment_name}: " + (
-            f"{len(wanted)} required variable(s) present" if wanted else "no variables required"
-        )
 
 
 def _railway_settings(ctx: _Context) -> None:
@@ -489,11 +569,12 @@ def _plan(ctx: _Context) -> None:
     deploy.detail = f"would deploy {', '.join(ctx.services)} at {plan.target_sha[:12]} in parallel and wait"
     health = ctx.result.stage("health")
     health.status = "planned"
-    try:
+    if ctx.health_targets:
         ctx.result.planned_health = _health_targets(ctx, _service_urls(ctx))
-        health.detail = f"would check {len(ctx.result.planned_health)} target(s) for version {plan.version}"
-    except KarsError as error:
-        health.detail = f"no health targets yet: {error.message}"
+        shown = ", ".join(f"{t.name} {t.shown_url}" for t in ctx.result.planned_health)
+        health.detail = f"would check {shown} for {plan.tag} or {plan.target_sha[:12]}"
+    else:
+        health.detail = "would check " + "; ".join(_unresolved_health(ctx))
     publish = ctx.result.stage("publish")
     publish.status = "planned"
     major = plan.major_tag if _move_major(ctx) else None
@@ -501,7 +582,8 @@ def _plan(ctx: _Context) -> None:
 
 
 def _service_urls(ctx: _Context) -> dict[str, str]:
-    urls = {label: snap.url for label, snap in ctx.snapshots.items() if snap.url}
+    urls = {label: info.url for label, info in ctx.instances.items() if info.url}
+    urls.update({label: snap.url for label, snap in ctx.snapshots.items() if snap.url})
     if ctx.result.deploy is not None:
         urls.update({s.service: s.url for s in ctx.result.deploy.services if s.url})
     urls.update(ctx.options.service_urls)
@@ -730,7 +812,7 @@ def _fail(ctx: _Context) -> None:
     )
     reason = result.failure or (result.error.message if result.error else "the release failed")
     if ctx.github is not None and not ctx.options.dry_run:
-        _mark_failed_on_github(ctx, reason)
+        _mark_failed_on_github(ctx, reason, take_back_tag=not live)
     if not ctx.options.dry_run:
         _alert(ctx, "rollback" if live else "failure", summary=_failure_summary(ctx), failure=reason)
 
@@ -802,14 +884,20 @@ def _recheck_restored(ctx: _Context) -> None:
         stage.detail = "restored version healthy" if health.healthy else _health_failure(health)
 
 
-def _mark_failed_on_github(ctx: _Context, reason: str) -> None:
+def _mark_failed_on_github(ctx: _Context, reason: str, *, take_back_tag: bool) -> None:
+    """Deployment failure, release marked failed. ``take_back_tag``: the version never went live, so its tag goes
+    (only a draft's tag, which is on this commit): the next run — a fix, say — releases the same version with notes
+    from the last published release, and reuses the draft."""
     assert ctx.github is not None
     with _stage(ctx, "mark-failed", stop_on_failure=False) as stage:
         if ctx.gh_deployment is not None:
             ctx.github.deployment_status(ctx.gh_deployment, "failure", reason)
+        stage.detail = "GitHub deployment failure"
         if ctx.release is not None and ctx.release.draft:
             ctx.result.release = ctx.github.mark_failed(ctx.release, reason)
-        stage.detail = "GitHub deployment failure; release left as a draft marked failed"
+            stage.detail += "; release left as a draft marked failed"
+            if take_back_tag and ctx.github.delete_tag(ctx.release.tag):
+                stage.detail += f"; tag {ctx.release.tag} removed, so the next release reuses the version"
 
 
 def _failure_summary(ctx: _Context) -> str:
@@ -819,7 +907,7 @@ def _failure_summary(ctx: _Context) -> str:
     if backup is not None and result.backup is not None:
         version += f" (database backup {backup.id} was taken first; to restore it: {result.backup.restore_command()})"
     if not result.production_touched:
-        return f"{version} did not go live: production was not touched."
+        return f"{version} did not go live: {ctx.environment.name} was not touched."
     if result.outcome == "rolled-back":
         return f"{version} went live and failed; the previous version is back and serving."
     return f"{version} went live and failed; the rollback did not complete — check Railway now."

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 # The stages in the order they run; the last four belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {
-    "validate": "Validate railway config",
+    "preflight": "Preflight (read-only)",
+    "validate": "Validate config + health",
     "version": "Compute version",
     "release": "Tag + draft release",
     "github-deployment": "GitHub deployment",
-    "preflight": "Railway variables",
     "railway-settings": "Railway settings",
     "record-targets": "Record rollback targets",
     "backup": "Database backup",
@@ -59,7 +59,7 @@ OUTCOMES = {
     "nothing-to-release": "Nothing to release: no releasable commit since the last release",
     "already-released": "Already released: this commit's release is published",
     "planned": "Dry run: plan only, nothing was created or deployed",
-    "failed-before-live": "Failed before going live: production was not touched",
+    "failed-before-live": "Failed before going live: {environment} was not touched",
     "rolled-back": "Failed after going live: rolled back to the previous version",
     "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
     "publish-failed": "Live and healthy, but the GitHub release could not be published: rerun to publish it",
@@ -123,7 +123,7 @@ class ReleaseResult(BaseResult):
     @property
     def headline(self) -> str:
         tag = self.plan.tag if self.plan and self.plan.tag else None
-        text = OUTCOMES.get(self.outcome, self.outcome)
+        text = OUTCOMES.get(self.outcome, self.outcome).replace("{environment}", self.environment)
         return f"{text}" + (f" — {tag} to {self.environment}" if tag else f" — {self.environment}")
 
     # --- outputs --------------------------------------------------------------------------------------------------
@@ -166,6 +166,7 @@ class ReleaseResult(BaseResult):
             "production_touched": self.production_touched,
             "failure": self.failure,
             "error": self.error.message if self.error else None,
+            "hint": self.error.hint if self.error else None,
             "version": self.plan.to_json() if self.plan else None,
             "release": self.release.to_json() if self.release else None,
             "stages": [
@@ -351,7 +352,7 @@ class ReleaseResult(BaseResult):
         if self.failure or self.error:
             md.append(f"**Why:** {gha.md_escape(self.failure or (self.error.message if self.error else ''))}\n")
         if self.outcome == "failed-before-live":
-            md.append("Production was not touched: no service went live with this release.\n")
+            md.append(f"{self.environment} was not touched: no service went live with this release.\n")
         if plan and plan.notes_markdown and self.outcome in ("released", "planned"):
             md.append(f"<details><summary>Release notes</summary>\n\n{plan.notes_markdown}\n</details>\n")
         return "\n".join(md)
@@ -369,7 +370,7 @@ class ReleaseResult(BaseResult):
             Annotation(
                 "error",
                 self.failure or (self.error.message if self.error else self.headline),
-                title=OUTCOMES.get(self.outcome, "Release failed"),
+                title=OUTCOMES.get(self.outcome, "Release failed").replace("{environment}", self.environment),
             ),
         ]
 

@@ -78,6 +78,8 @@ class AppServer:
         self.sim = sim
         self.service_id = service_id
         self.bad_commits: set[str] = set()  # releases whose app comes up broken
+        self.report_version = True  # False: answers {"status": "ok"} only, like most apps' first health endpoint
+        self.stuck_on: str | None = None  # a commit that keeps answering, as an old instance behind the edge would
         self.authorization_seen: list[str] = []
         outer = self
 
@@ -86,15 +88,16 @@ class AppServer:
                 return None
 
             def do_GET(self) -> None:
-                commit = outer.live_commit()
+                commit = outer.stuck_on or outer.live_commit()
                 broken = commit in outer.bad_commits
-                body = json.dumps(
-                    {
-                        "status": "degraded" if broken else "ok",
-                        "database": "disconnected" if broken else "connected",
-                        "version": commit,
-                    }
-                ).encode()
+                answer = {
+                    "status": "degraded" if broken else "ok",
+                    "database": "disconnected" if broken else "connected",
+                    "version": commit,
+                }
+                if not outer.report_version:
+                    del answer["version"]
+                body = json.dumps(answer).encode()
                 self.send_response(503 if broken else 200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
