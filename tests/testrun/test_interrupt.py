@@ -48,7 +48,7 @@ def test_a_signal_stops_a_hanging_test_run_and_cleans_up(tmp_path: Path, sig: si
     )
     pids = [tmp_path / name / "child.pid" for name in ("api", "web")]
     try:
-        for _ in range(600):  # the test commands are up once both have written their child's pid
+        for _ in range(6000):  # the test commands are up once both have written their child's pid
             if all(p.is_file() and p.read_text().strip() for p in pids):
                 break
             time.sleep(0.01)
@@ -56,7 +56,7 @@ def test_a_signal_stops_a_hanging_test_run_and_cleans_up(tmp_path: Path, sig: si
             pytest.fail("the test commands never started")
         assert list(scratch.glob("kars-junit-*"))  # the report folders exist while the tests run
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
