@@ -28,6 +28,7 @@ SECRET_ENV_VARS = (
     "GITHUB_TOKEN",
     "GH_TOKEN",
     "DATABASE_URL",
+    "DATABASE_PUBLIC_URL",  # what backup.dump reads: the database's public address, password included
     "KARS_WEBHOOK_SECRET",
     "KARS_WEBHOOK_URL",
     "KARS_SLACK_WEBHOOK",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from graphql import parse, validate
 
+import kars_actions.railway.backup  # registers the volume backup documents
+import kars_actions.railway.metrics  # registers the watch window's look documents
 import kars_actions.railway.settings  # noqa: F401 - registers the settings documents beside the client's own
 from kars_actions.railway.api import DOCUMENTS
 from tests.fakes.railway_sim import load_schema
@@ -25,6 +27,8 @@ def test_the_registry_holds_every_operation_the_client_uses() -> None:
     assert {"ServiceInstanceDeployV2", "DeploymentRollback", "Deployment", "Deployments", "Variables"} <= set(DOCUMENTS)
     settings = {"EnvironmentSettings", "EnvironmentEtag", "EnvironmentPatchCommit", "ServiceInstanceClearConfigFile"}
     assert settings <= set(DOCUMENTS)
+    backups = {"EnvironmentVolumes", "VolumeInstanceBackupCreate", "WorkflowStatus", "VolumeInstanceBackupList"}
+    assert backups | {"VolumeInstanceBackupRestore", "WatchStatusHttpLatencyResources"} <= set(DOCUMENTS)
 
 
 def test_rollback_with_a_selection_set_is_rejected_by_the_schema(schema) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,55 @@
+"""``kars-actions watch`` on its own, as a real process: what is live now, judged against its previous window."""
+
+from __future__ import annotations
+
+from tests.fakes.railway_sim import Script
+from tests.fakes.railway_sim_watch import Traffic
+from tests.watch.conftest import World
+
+
+def watch(world: World, *extra: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    run = world.cli("watch", "--config", str(world.repo.path / "kars.yml"), *urls, *extra)
+    return run.code, run.report, run.stderr
+
+
+def test_a_quiet_service_passes_and_the_budget_is_kept(world: World) -> None:
+    code, report, err = watch(world, "--service", "backend", "--service", "frontend", "--duration", "10m")
+    assert code == 0, err
+    assert report["verdict"] == "passed" and report["requests"] <= report["budget"] < 100
+    assert all(c["verdict"] == "passed" for s in report["services"] for c in s["checks"])
+
+
+def test_a_deploy_by_other_means_that_starts_failing_is_caught(world: World) -> None:
+    new = "b" * 40
+    sim = world.sim
+    sim.script_for(world.ids["backend"], Script.success(build=30, deploy=10), new)
+    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.2), after=120)
+    with sim.lock:
+        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
+    sim.clock.advance(60)  # live for 20 s when the watch starts
+    code, report, err = watch(world, "--service", "backend", "--duration", "5m")
+    assert code == 1, err
+    backend = report["services"][0]
+    assert backend["verdict"] == "failed" and backend["reason"].startswith("5xx ratio")
+    assert backend["latest"]["error_ratio"] > 0.1
+    assert backend["before"]["error_ratio"] < 0.01  # the old version's traffic, from before go-live
+
+
+def test_metrics_railway_refuses_make_their_checks_inconclusive_not_passed(world: World) -> None:
+    world.sim.refuse_metrics.add("httpDurationMetrics")
+    code, report, err = watch(world, "--service", "backend", "--duration", "2m")
+    assert code == 0, err
+    checks = {c["name"]: c for c in report["services"][0]["checks"]}
+    assert checks["5xx ratio"]["verdict"] == "passed"
+    assert checks["p95 latency"]["verdict"] == "inconclusive" and "refused" in checks["p95 latency"]["seen"]
+    assert report["verdict"] == "inconclusive"
+
+
+def test_watch_without_a_live_deployment_says_so(world: World) -> None:
+    sim = world.sim
+    with sim.lock:
+        for d in sim.deployments_of(world.ids["frontend"]):
+            d.removed_at = sim.clock.monotonic()
+    code, report, _ = watch(world, "--service", "frontend", "--duration", "1m")
+    assert code == 1 and "nothing to watch" in report["error"]["message"]
