@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one kars-actions command from an action step: KARS_INPUT_* environment -> argv, never through eval.
 #
-#   run.sh <command>      command: release | test | validate | tag | deploy | health | rollback | notify
+#   run.sh <command>      command: release | test | validate | tag | deploy | health | watch | rollback | notify
 #
 # Every action input arrives as an environment variable (KARS_INPUT_<NAME>), never as text spliced into the
 # script, so a value containing quotes, $(...), backticks or newlines is only ever data. A flag is passed only when
@@ -126,6 +126,7 @@ build_release() {
   opt --prerelease "${KARS_INPUT_PRERELEASE:-}"
   opt --deploy-timeout "${KARS_INPUT_DEPLOY_TIMEOUT:-}"
   opt --health-deadline "${KARS_INPUT_HEALTH_DEADLINE:-}"
+  opt --watch-duration "${KARS_INPUT_WATCH_DURATION:-}"
   opt --timeout "${KARS_INPUT_TOTAL_TIMEOUT:-}"
   lines --health-url "${KARS_INPUT_HEALTH_URLS:-}"
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
@@ -203,6 +204,18 @@ build_rollback() {
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
+build_watch() {
+  common_config
+  railway_tokens
+  words --service "${KARS_INPUT_SERVICES:-}"
+  opt --duration "${KARS_INPUT_DURATION:-${KARS_INPUT_WATCH_DURATION:-}}"
+  opt --interval "${KARS_INPUT_INTERVAL:-}"
+  opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
+  opt --project "${KARS_INPUT_PROJECT:-}"
+  lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
+  switch health --health --no-health "${KARS_INPUT_HEALTH:-}"
+}
+
 build_notify() {
   common_config
   webhooks
@@ -220,9 +233,9 @@ build_notify() {
 }
 
 case "$command" in
-  release | test | validate | tag | deploy | health | rollback | notify) "build_$command" ;;
-  "") fail "no command given: run.sh <release|test|validate|tag|deploy|health|rollback|notify>" ;;
-  *) fail "unknown command '$command': use release, test, validate, tag, deploy, health, rollback or notify" ;;
+  release | test | validate | tag | deploy | health | watch | rollback | notify) "build_$command" ;;
+  "") fail "no command given: run.sh <release|test|validate|tag|deploy|health|watch|rollback|notify>" ;;
+  *) fail "unknown command '$command': use release, test, validate, tag, deploy, health, watch, rollback or notify" ;;
 esac
 
 workdir="$(trim "${KARS_INPUT_WORKING_DIRECTORY:-}")"

@@ -31,7 +31,9 @@ from kars_actions.core.report import Result
     metavar="NAME=URL",
     help="Public URL of a service for its health checks (default: its Railway domain).",
 )
-@click.option("--no-health", is_flag=True, help="Do not run the health checks while watching (metrics only).")
+@click.option(
+    "--health/--no-health", default=True, help="Run the health checks while watching (default) or watch metrics only."
+)
 @config_option
 @output_options
 def command(
@@ -41,7 +43,7 @@ def command(
     environment: str | None,
     project: str | None,
     service_urls: tuple[str, ...],
-    no_health: bool,
+    health: bool,
     config_path: str | None,
     fmt: str | None,
     color: bool | None,
@@ -83,7 +85,7 @@ def command(
             project=project,
             environment=railway_env,
             service_urls=parse_service_urls(service_urls),
-            health=not no_health,
+            health=health,
         )
         with RailwayClient.from_env(clock=clock_from_environ()) as client:
             return watch_services(request, client, config, progress=reporter.progress)

@@ -17,7 +17,7 @@ from kars_actions.cli import COMMANDS
 from tests.actions.tools import zizmor as zizmor_path
 
 ROOT = Path(__file__).resolve().parents[2]
-STEP_ACTIONS = ["test", "validate", "tag", "deploy", "health", "rollback", "notify"]
+STEP_ACTIONS = ["test", "validate", "tag", "deploy", "health", "watch", "rollback", "notify"]
 ACTION_FILES = [ROOT / "action.yml", *(ROOT / step / "action.yml" for step in STEP_ACTIONS)]
 TEMPLATE_FILES = sorted((ROOT / "workflows-templates").glob("*.yml"))
 WORKFLOW_FILES = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -218,3 +218,13 @@ def test_release_passes_health_urls_and_service_urls_one_flag_per_line(recorder:
         "api=https://api.example",
         "web=https://web.example",
     ]
+
+
+def test_watch_step_and_the_root_watch_duration_reach_their_flags(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "watch", {"services": "api, web", "duration": "10m", "health": "false"})
+    args = cli_args(data)
+    assert args[args.index("--duration") + 1] == "10m" and "--no-health" in args
+    assert args.count("--service") == 2
+    _, data = run(recorder, tmp_path, None, {"watch-duration": "0"})
+    args = cli_args(data)
+    assert args[args.index("--watch-duration") + 1] == "0"
