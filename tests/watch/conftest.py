@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -235,8 +236,9 @@ def _read_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@contextmanager
+def release_world(tmp_path: Path) -> Iterator[World]:
+    """The world, built in ``tmp_path`` and torn down after (the fixture below, and benchmarks/bench_watch.py)."""
     repo = GitRepo(tmp_path / "app")
     (repo.path / "kars.yml").write_text(KARS_YML)
     for service in ("backend", "frontend"):
@@ -244,8 +246,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         (repo.path / service / "index.js").write_text("// app\n")
     repo.git("add", "-A")
     head = repo.commit("feat: first release of the app")
-    monkeypatch.delenv("GITHUB_SHA", raising=False)
-    monkeypatch.delenv("GITHUB_REF_NAME", raising=False)
 
     sim = RailwaySim(SimClock(), follow_client_clock=True)
     project = sim.add_project("kars-app")
@@ -264,10 +264,19 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     github.add_commit(head)
     apps = {name: AppServer(sim, ids[name]) for name in ("backend", "frontend")}
     alerts = AlertSink()
-    world = World(repo, github, sim, token, env, ids, apps, alerts, head, tmp_path)
-    yield world
-    for app in apps.values():
-        app.stop()
-    alerts.stop()
-    github.stop()
-    sim.stop()
+    try:
+        yield World(repo, github, sim, token, env, ids, apps, alerts, head, tmp_path)
+    finally:
+        for app in apps.values():
+            app.stop()
+        alerts.stop()
+        github.stop()
+        sim.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    monkeypatch.delenv("GITHUB_REF_NAME", raising=False)
+    with release_world(tmp_path) as built:
+        yield built

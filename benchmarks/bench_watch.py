@@ -1,0 +1,108 @@
+"""The watch window's cost and speed, through the CLI as a real process against the Railway simulator.
+
+1. Railway requests per watch minute per service: ``kars-actions watch`` of two services for 10 minutes, against
+   what a hand-written poller spends asking status, 5xx counts and latency as three queries every 5 s or 30 s.
+2. Time from a regression starting (the new release's 5xx ratio jumps to 8 % some minutes after go-live, while
+   /api/health stays green) to the rollback request reaching Railway: ``kars-actions release`` with a 30 s
+   metrics step, the regression placed at several offsets within the step. The alternative, health checks
+   alone (the usual deploy action), never sees it.
+
+The CLI runs on the virtual clock (KARS_TEST_VIRTUAL_CLOCK=1) and the simulator follows it, so ten simulated
+minutes take a second or two; every figure is in simulated seconds and Railway requests, which do not depend on
+the machine.
+
+    python benchmarks/bench_watch.py [--write benchmarks/results/watch.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.railway_sim_watch import Traffic
+from tests.watch.conftest import World, release_world
+
+MINUTES = 10
+OFFSETS = (180, 187, 195, 202, 210, 217)  # seconds after go-live: spread across one 30 s step
+
+
+def requests_per_minute() -> tuple[int, float]:
+    with tempfile.TemporaryDirectory() as tmp, release_world(Path(tmp)) as world:
+        before = len(world.sim.requests)
+        run = _watch(world)
+        assert run.code == 0, run.stderr
+        spent = len(world.sim.requests) - before
+    return spent, spent / MINUTES / 2
+
+
+def _watch(world: World):  # type: ignore[no-untyped-def]
+    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    return world.cli(
+        "watch",
+        "--service",
+        "backend",
+        "--service",
+        "frontend",
+        "--duration",
+        f"{MINUTES}m",
+        "--interval",
+        "30s",
+        *urls,
+    )
+
+
+def time_to_rollback(offset: float) -> float:
+    with tempfile.TemporaryDirectory() as tmp, release_world(Path(tmp)) as world:
+        world.sim.release_behaves(world.ids["backend"], world.head, Traffic(error_ratio=0.08), after=offset)
+        run = world.release()
+        assert run.code == 1 and run.report["outcome"] == "rolled-back", run.stderr
+        regression = world.live_since("backend", world.head) + offset
+        return world.sim.rollback_requested_at[0] - regression
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, help="write the Markdown table here")
+    args = parser.parse_args()
+    for name in ("GITHUB_SHA", "GITHUB_REF_NAME"):
+        os.environ.pop(name, None)
+    spent, per_minute = requests_per_minute()
+    delays = [time_to_rollback(offset) for offset in OFFSETS]
+    lines = [
+        "# Watch window",
+        "",
+        "`python benchmarks/bench_watch.py` — the CLI as a real process on the virtual clock, against the Railway "
+        "simulator; simulated seconds.",
+        "",
+        "| what | kars-actions | the alternative | ratio |",
+        "|---|---:|---:|---:|",
+        f"| Railway requests, 10-minute watch of 2 services | {spent} | three queries every 30 s: 120 | "
+        f"{spent / 120:.2f}× |",
+        f"| requests per watch minute per service | {per_minute:.2f} | three queries every 5 s: 36 | "
+        f"{per_minute / 36:.3f}× |",
+        f"| regression start → rollback request (30 s step), mean of {len(delays)} | "
+        f"{statistics.mean(delays):.0f} s | health checks only: never (the 5xx never reaches /api/health) | — |",
+        f"| same, fastest / slowest | {min(delays):.0f} s / {max(delays):.0f} s | — | aim: under 60 s |",
+        "",
+        "Regression offsets after go-live (s): "
+        + ", ".join(str(o) for o in OFFSETS)
+        + "; delays (s): "
+        + ", ".join(f"{d:.0f}" for d in delays)
+        + ". The request count includes resolving the project and services (4 requests) and one look per service"
+        " per step; the 5 s and 30 s pollers are arithmetic (3 queries × 12 or × 2 a minute), not measured.",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        args.write.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
