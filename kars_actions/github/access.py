@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kars_actions.github.api import RepoSession, quote_ref
+from kars_actions.core.report import Progress, no_progress
+from kars_actions.github.api import GitHubApi, quote_ref
+from kars_actions.github.releases import Releases
 
 # No commit has this id, so a write aimed at it can only be refused: 403 without the permission, 422 with it.
 _NO_COMMIT = "0" * 40
@@ -20,22 +22,28 @@ class RepositoryAccess:
     unpublished: frozenset[str]  # tags whose releases are all drafts (a release that failed)
 
 
-class AccessOps(RepoSession):
+class Access:
     """Read-only checks of the token and the repository, run before a release's first write."""
+
+    def __init__(
+        self, api: GitHubApi | None, releases: Releases, *, repository: str, progress: Progress = no_progress
+    ) -> None:
+        self.api = api
+        self.releases = releases
+        self.repository = repository
+        self.progress = progress
 
     def read_access(self) -> RepositoryAccess:
         """Read the repository and its releases; a token that cannot see it is refused here (exit 3)."""
-        self._get_json(f"reading {self.context.repository}", "")
+        if self.api is None:
+            return RepositoryAccess(self.repository, frozenset(), frozenset())
+        self.api.get(f"reading {self.repository}", "")
         published: set[str] = set()
         drafts: set[str] = set()
-
-        def collect() -> None:
-            for release in self._repo.get_releases():
-                (drafts if release.draft else published).add(str(release.tag_name))
-
         # Drafts are listed only to a token that may write contents; a read-only token sees no failed versions.
-        self.api.call(f"listing the releases of {self.context.repository}", None, collect)
-        return RepositoryAccess(self.context.repository, frozenset(published), frozenset(drafts - published))
+        for release in self.releases.listed():
+            (drafts if release.get("draft") else published).add(str(release.get("tag_name")))
+        return RepositoryAccess(self.repository, frozenset(published), frozenset(drafts - published))
 
     def check_write_access(self) -> None:
         """Prove ``contents: write`` and ``deployments: write`` without creating anything.
@@ -44,41 +52,40 @@ class AccessOps(RepoSession):
         cannot exist is refused with 403 ("Resource not accessible by integration") when the permission is missing
         and with 422 when it is there. Either way nothing is created.
         """
-        from github import GithubException
-
-        url = self._repo.url
+        if self.api is None:
+            return
         probes: tuple[tuple[str, str, str, dict[str, object]], ...] = (
-            ("contents", "creating a tag", f"{url}/git/refs", {"ref": _PROBE_REF, "sha": _NO_COMMIT}),
+            ("contents", "creating a tag", "/git/refs", {"ref": _PROBE_REF, "sha": _NO_COMMIT}),
             (
                 "deployments",
                 "creating a deployment",
-                f"{url}/deployments",
+                "/deployments",
                 {"ref": _NO_COMMIT, "required_contexts": [], "auto_merge": False, "environment": "kars-check"},
             ),
         )
-        for permission, what, target, body in probes:
-
-            def send(target: str = target, body: dict[str, object] = body) -> object:
-                return self._requester().requestJsonAndCheck("POST", target, input=body)
-
-            try:
-                self.api.call(f"checking the permission for {what}", permission, send, passthrough=(422,))
-            except GithubException:
-                continue  # 422: allowed, and (as intended) nothing was created
+        for permission, what, path, body in probes:
+            # 422: allowed, and (as intended) nothing was created; 403 becomes an error naming the permission.
+            self.api.request(
+                "POST",
+                path,
+                what=f"checking the permission for {what}",
+                permission=permission,
+                body=body,
+                expect=(422,),
+            )
 
     def delete_tag(self, tag: str) -> bool:
         """Remove ``refs/tags/<tag>``; False when it was already gone."""
-        from github import GithubException
-
-        url = f"{self._repo.url}/git/refs/tags/{quote_ref(tag)}"
-        try:
-            self.api.call(
-                f"deleting the tag {tag}",
-                "contents",
-                lambda: self._requester().requestJsonAndCheck("DELETE", url),
-                passthrough=(404, 422),
-            )
-        except GithubException:
+        if self.api is None:
+            return False
+        answer = self.api.request(
+            "DELETE",
+            f"/git/refs/tags/{quote_ref(tag)}",
+            what=f"deleting the tag {tag}",
+            permission="contents",
+            expect=(404, 422),
+        )
+        if answer.status >= 400:
             return False
         self.progress(f"deleted the tag {tag}: the release never went live")
         return True

@@ -1,33 +1,50 @@
-"""GitHub's API through PyGithub: the repository context, errors turned into KarsErrors, rate limits waited out
-within the deadline, and the session every part (tags, releases, deployments) shares."""
+"""GitHub's REST API over httpx: the documented headers, rate limits waited out within a hard deadline, errors
+that say which permission to grant, and the records (release, deployment, repository context) every part shares.
+
+Every request carries ``Accept: application/vnd.github+json``, ``X-GitHub-Api-Version`` and a ``User-Agent``
+with our version, as GitHub asks. No request outlives the deadline: each one's timeout is cut to the time left,
+and a rate limit longer than that time is an error, not a wait. A ``Retry-After: 0`` or a reset already in the
+past never turns into a tight retry loop: consecutive limits back off exponentially from one second.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from kars_actions import __version__
 from kars_actions.core import gha
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
 
 if TYPE_CHECKING:
-    pass
-from typing import Self
+    import httpx
 
-T = TypeVar("T")
 SERVICE = "GitHub"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 DESCRIPTION_LIMIT = 140  # GitHub refuses longer deployment status descriptions
-SECONDARY_LIMIT_WAIT = 60.0  # GitHub's advice when a secondary limit names no time
 FAILED_MARKER = "<!-- kars:release-failed -->"
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
-PERMISSION_FOR = {"contents": "contents: write", "deployments": "deployments: write"}
+API_VERSION = "2022-11-28"
+MEDIA_TYPE = "application/vnd.github+json"
+USER_AGENT = f"kars-actions/{__version__}"
+REQUEST_TIMEOUT = 30.0
+PER_PAGE = 100
+FIRST_BACKOFF = 1.0  # the shortest wait after a rate limit, whatever Retry-After says
+SECONDARY_LIMIT_WAIT = 60.0  # GitHub's advice when a secondary limit names no time
+# What each kind of write needs, in the words of a workflow's `permissions:` block.
+PERMISSION_FOR = {
+    "contents": "contents: write",
+    "deployments": "deployments: write",
+    "workflows": "workflows: write",
+}
 
 
 @dataclass(frozen=True)
@@ -48,23 +65,37 @@ class ReleaseRef:
     body: str = ""
     major_tag: str | None = None
 
+    @property
+    def tag_prefix(self) -> str:
+        """``v`` for ``v1.2.3``: what this project puts before its versions."""
+        return self.tag[: -len(self.version)] if self.version and self.tag.endswith(self.version) else ""
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class PublishOutcome:
+    """Publishing a release: whether this call published it, whether it is Latest (and why not), and what
+    happened to the major tag (moved, or left alone and why)."""
+
     release: ReleaseRef
     published_now: bool
     major_tag: str | None = None
     major_moved: bool = False
+    latest: bool = False
+    latest_reason: str = ""
+    major_kept_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release.to_json(),
             "published_now": self.published_now,
+            "latest": self.latest,
+            "latest_reason": self.latest_reason,
             "major_tag": self.major_tag,
             "major_moved": self.major_moved,
+            "major_kept_reason": self.major_kept_reason,
         }
 
 
@@ -115,109 +146,6 @@ class GitHubContext:
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 
 
-@dataclass
-class _Api:
-    """Turns PyGithub exceptions into KarsErrors and waits out rate limits within the deadline."""
-
-    clock: Clock
-    deadline: Deadline
-    progress: Progress
-    wall_time: Callable[[], float] = time.time
-    waited: list[float] = field(default_factory=list)
-
-    def call(self, what: str, permission: str | None, fn: Callable[[], T], passthrough: tuple[int, ...] = ()) -> T:
-        from github import GithubException
-        from requests.exceptions import RequestException
-
-        while True:
-            try:
-                return fn()
-            except GithubException as error:
-                status = error.status
-                headers = {k.lower(): v for k, v in (error.headers or {}).items()}
-                message = _message(error.data)
-                wait = self._rate_limit_wait(status, headers, message)
-                if wait is not None:
-                    self._wait(what, wait, headers)
-                    continue
-                if status in passthrough:
-                    raise
-                raise self._translate(what, permission, status, message) from None
-            except RequestException as error:
-                raise ExternalError(
-                    f"{what}: could not reach the API ({type(error).__name__})",
-                    service=SERVICE,
-                    hint="check GITHUB_API_URL and the runner's network; rerun the job",
-                ) from None
-
-    def _rate_limit_wait(self, status: int, headers: dict[str, str], message: str) -> float | None:
-        if status not in (403, 429):
-            return None
-        retry_after = headers.get("retry-after")
-        if retry_after is not None:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                return SECONDARY_LIMIT_WAIT
-        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-            try:
-                return max(1.0, float(headers["x-ratelimit-reset"]) - self.wall_time())
-            except ValueError:
-                return SECONDARY_LIMIT_WAIT
-        lowered = message.lower()
-        if status == 429 or "rate limit" in lowered:
-            return SECONDARY_LIMIT_WAIT
-        return None
-
-    def _wait(self, what: str, seconds: float, headers: dict[str, str]) -> None:
-        remaining = self.deadline.remaining()
-        if seconds > remaining:
-            reset = headers.get("x-ratelimit-reset")
-            when = f" (resets at {time.strftime('%H:%M:%S', time.gmtime(float(reset)))} UTC)" if reset else ""
-            raise RateLimited(
-                f"{what}: rate limited for another {human_duration(seconds)}{when}, "
-                f"more than the {human_duration(remaining)} left before the deadline",
-                service=SERVICE,
-                hint="rerun the job later, or use a token with a higher limit (a GitHub App installation token)",
-            )
-        self.progress(f"GitHub rate limit reached; waiting {human_duration(seconds)} before retrying {what}")
-        self.waited.append(seconds)
-        self.clock.sleep(seconds)
-
-    def _translate(self, what: str, permission: str | None, status: int, message: str) -> Exception:
-        if status == 401:
-            return AuthError(
-                f"{what}: the token was refused ({message or 'Bad credentials'})",
-                service=SERVICE,
-                hint="pass a valid token: github-token defaults to ${{ github.token }}",
-            )
-        if status == 403 and ("not accessible" in message.lower() or "permission" in message.lower()):
-            line = PERMISSION_FOR.get(permission or "", "the right permission")
-            return AuthError(
-                f"{what}: {message or 'forbidden'} — the token lacks `{line}`",
-                service=SERVICE,
-                hint=f"add `permissions:` with `{line}` to the job (or workflow) that runs this step",
-            )
-        if status == 404:
-            return ExternalError(
-                f"{what}: not found (404)",
-                service=SERVICE,
-                hint="check GITHUB_REPOSITORY and that the token can see the repository",
-            )
-        return ExternalError(f"{what}: HTTP {status}: {message or 'no message'}", service=SERVICE)
-
-
-def _message(data: Any) -> str:
-    if isinstance(data, dict):
-        text = str(data.get("message") or "")
-        errors = data.get("errors")
-        if isinstance(errors, list) and errors:
-            details = [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
-            text = f"{text} ({'; '.join(details)})"
-        return text
-    return str(data or "")
-
-
 def is_production(environment: str) -> bool:
     return environment.strip().lower() in PRODUCTION_NAMES
 
@@ -229,107 +157,269 @@ def truncate(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
 
 def failure_body(reason: str, run_url: str | None, original: str) -> str:
     """The release body after a failure: a banner naming what failed and the run, then the original notes."""
-    kept = original.split(FAILED_MARKER)[-1].lstrip("\n") if FAILED_MARKER in original else original
+    kept = clean_body(original)
     link = f"\n> Run: {run_url}" if run_url else ""
     return f"> [!CAUTION]\n> This release failed: {reason}{link}\n\n{FAILED_MARKER}\n\n{kept}"
 
 
-def quote_ref(ref: str) -> str:
-    from urllib.parse import quote
+def clean_body(body: str) -> str:
+    """The release notes without an earlier failure banner."""
+    return body.split(FAILED_MARKER)[-1].lstrip("\n") if FAILED_MARKER in body else body
 
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: status, the decoded JSON body (None when empty), the headers."""
+
+    status: int
+    data: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return error_message(self.data)
+
+
+def error_message(data: Any) -> str:
+    """GitHub's ``message``, with the ``errors`` details it lists (codes and fields, never request data)."""
+    if isinstance(data, dict):
+        text = str(data.get("message") or "")
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            details = []
+            for item in errors:
+                if isinstance(item, dict):
+                    details.append(str(item.get("message") or item.get("code") or "invalid"))
+                else:
+                    details.append(str(item))
+            text = f"{text} ({'; '.join(details)})"
+        return text
+    return str(data or "")
+
+
+def quote_ref(ref: str) -> str:
     return quote(ref, safe="/")
 
 
-class RepoSession:
-    """A connection to one repository: the PyGithub client, the repository, and the call wrapper."""
+class GitHubApi:
+    """One repository's REST API. ``request`` answers or raises a KarsError; ``expect`` lets a caller handle a
+    status itself (a 404 that means "not there yet", a 422 that means "someone else was first")."""
 
     def __init__(
         self,
-        context: GitHubContext,
-        token: str | None,
+        api_url: str,
+        repository: str,
+        token: str,
         *,
-        dry_run: bool = False,
         clock: Clock = SYSTEM_CLOCK,
         deadline: Deadline | None = None,
         progress: Progress = no_progress,
         wall_time: Callable[[], float] = time.time,
-        timeout: int = 30,
+        timeout: float = REQUEST_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.context = context
-        self.dry_run = dry_run
+        import httpx
+
+        gha.SECRETS.register(token)
+        self.api_url = api_url.rstrip("/")
+        self.repo_url = f"{self.api_url}/repos/{repository}"
+        self.clock = clock
+        self.deadline = deadline or Deadline.after(600, clock)
         self.progress = progress
-        self.api = _Api(clock, deadline or Deadline.after(600, clock), progress, wall_time)
-        self._gh: Any = None
-        self._repo: Any = None
-        if token:
-            gha.SECRETS.register(token)
-            from github import Auth, Github
-
-            self._gh = Github(
-                base_url=context.api_url,
-                auth=Auth.Token(token),
-                timeout=timeout,
-                retry=None,  # no urllib3 retries and no GithubRetry sleeps: _Api decides
-                seconds_between_requests=0,
-                seconds_between_writes=0,
-                lazy=True,
-                user_agent="kars-actions",
-            )
-            self._repo = self._gh.get_repo(context.repository)
-        elif not dry_run:
-            raise AuthError(
-                "no GitHub token: GITHUB_TOKEN is not set and --github-token was not given",
-                service=SERVICE,
-                hint="pass github-token (default ${{ github.token }}) with `permissions: contents: write`",
-            )
-
-    @classmethod
-    def from_env(
-        cls,
-        token: str | None = None,
-        *,
-        repository: str | None = None,
-        dry_run: bool = False,
-        clock: Clock = SYSTEM_CLOCK,
-        deadline: Deadline | None = None,
-        progress: Progress = no_progress,
-        environ: Mapping[str, str] | None = None,
-        wall_time: Callable[[], float] = time.time,
-    ) -> Self:
-        env = os.environ if environ is None else environ
-        token = token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None
-        context = GitHubContext.from_env(env, repository)
-        return cls(
-            context, token, dry_run=dry_run, clock=clock, deadline=deadline, progress=progress, wall_time=wall_time
+        self.wall_time = wall_time
+        self.timeout = timeout
+        self.waited: list[float] = []
+        self._http = httpx.Client(
+            headers={
+                "Accept": MEDIA_TYPE,
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": USER_AGENT,
+                "Authorization": f"Bearer {token}",
+            },
+            transport=transport,
+            follow_redirects=False,  # a redirect to another host must not carry the token
+            trust_env=False,
         )
-
-    @property
-    def can_read(self) -> bool:
-        return self._repo is not None
 
     def close(self) -> None:
-        if self._gh is not None:
-            self._gh.close()
+        self._http.close()
 
-    def __enter__(self) -> Self:
-        return self
+    # Requests ---------------------------------------------------------------------------------------------------
+    def get(
+        self, what: str, path: str, params: Mapping[str, Any] | None = None, expect: tuple[int, ...] = ()
+    ) -> Answer:
+        return self.request("GET", path, what=what, params=params, expect=expect)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        permission: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        expect: tuple[int, ...] = (),
+    ) -> Answer:
+        """``path`` is relative to the repository (``/releases``) or a full URL GitHub handed out (pagination)."""
+        url = path if path.startswith(("http://", "https://")) else f"{self.repo_url}{path}"
+        limited = 0
+        while True:
+            answer = self._send(method, url, what, params, body)
+            if answer.status < 400:
+                return answer
+            wait = self._rate_limit_wait(answer, limited)
+            if wait is None:
+                if answer.status in expect:
+                    return answer
+                raise self.translate(what, permission, answer)
+            self._wait(what, wait, answer.headers)
+            limited += 1
 
-    # Reads ----------------------------------------------------------------------------------------------------
+    def _send(
+        self, method: str, url: str, what: str, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None
+    ) -> Answer:
+        import httpx
 
-    def _requester(self) -> Any:
-        return self._gh.requester
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise ExternalError(
+                f"{what}: the time for this run ran out before GitHub was asked",
+                service=SERVICE,
+                hint="rerun the job: every step resumes where it stopped; raise --timeout if this repeats",
+            )
+        budget = min(self.timeout, remaining)
+        try:
+            response = self._http.request(method, url, params=params, json=body, timeout=budget)
+        except httpx.TimeoutException:
+            raise ExternalError(
+                f"{what}: GitHub did not answer within {human_duration(budget)}",
+                service=SERVICE,
+                hint="GitHub may be slow or down (https://www.githubstatus.com); rerun the job, it resumes",
+            ) from None
+        except httpx.HTTPError as error:
+            raise ExternalError(
+                f"{what}: could not reach the API ({type(error).__name__})",
+                service=SERVICE,
+                hint="check GITHUB_API_URL and the runner's network; rerun the job",
+            ) from None
+        data: Any = None
+        if response.content:
+            try:
+                data = response.json()
+            except ValueError:
+                data = response.text[:200]
+        return Answer(response.status_code, data, {k.lower(): v for k, v in response.headers.items()})
 
-    def _get_json(
-        self, what: str, path: str, params: dict[str, Any] | None = None, passthrough: tuple[int, ...] = ()
-    ) -> Any:
-        url = f"{self._repo.url}{path}"
-        _, data = self.api.call(
-            what,
-            None,
-            lambda: self._requester().requestJsonAndCheck("GET", url, parameters=params),
-            passthrough=passthrough,
-        )
-        return data
+    def paginate(self, what: str, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Every item of a list endpoint, following GitHub's ``Link: rel="next"`` (only back to the same API)."""
+        url: str | None = path
+        query: Mapping[str, Any] | None = {**(params or {}), "per_page": PER_PAGE}
+        while url is not None:
+            answer = self.request("GET", url, what=what, params=query)
+            yield from answer.data if isinstance(answer.data, list) else ()
+            url = _next_link(answer.headers.get("link", ""))
+            query = None  # the next link carries the query
+            if url is not None and not url.startswith(self.api_url + "/"):
+                raise ExternalError(f"{what}: GitHub sent a next page on another host", service=SERVICE)
+
+    def first_page(self, what: str, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        answer = self.get(what, path, {**(params or {}), "per_page": PER_PAGE})
+        return list(answer.data) if isinstance(answer.data, list) else []
+
+    # Rate limits --------------------------------------------------------------------------------------------------
+    def _rate_limit_wait(self, answer: Answer, limited_before: int) -> float | None:
+        """How long to wait before asking again, or None when this is no rate limit. Consecutive limits on one
+        request back off (1 s, 2 s, 4 s ...), so a ``Retry-After: 0`` or a reset in the past never spins."""
+        if answer.status not in (403, 429):
+            return None
+        backoff = FIRST_BACKOFF * 2.0**limited_before
+        headers = answer.headers
+        retry_after = headers.get("retry-after")
+        if retry_after is not None:
+            try:
+                return max(float(retry_after), backoff)
+            except ValueError:
+                return max(SECONDARY_LIMIT_WAIT, backoff)
+        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+            try:
+                return max(float(headers["x-ratelimit-reset"]) - self.wall_time(), backoff)
+            except ValueError:
+                return max(SECONDARY_LIMIT_WAIT, backoff)
+        if answer.status == 429 or "rate limit" in answer.message.lower():
+            return SECONDARY_LIMIT_WAIT * 2.0**limited_before
+        return None
+
+    def _wait(self, what: str, seconds: float, headers: Mapping[str, str]) -> None:
+        remaining = self.deadline.remaining()
+        if seconds >= remaining:
+            reset = headers.get("x-ratelimit-reset", "")
+            when = ""
+            if reset.isdigit() and float(reset) > self.wall_time():
+                when = f" (resets at {time.strftime('%H:%M:%S', time.gmtime(float(reset)))} UTC)"
+            raise RateLimited(
+                f"{what}: rate limited for another {human_duration(seconds)}{when}, "
+                f"more than the {human_duration(remaining)} left before the deadline",
+                service=SERVICE,
+                hint="rerun the job later, or use a token with a higher limit (a GitHub App installation token)",
+            )
+        self.progress(f"GitHub rate limit reached; waiting {human_duration(seconds)} before retrying {what}")
+        self.waited.append(seconds)
+        self.clock.sleep(seconds)
+
+    # Errors -----------------------------------------------------------------------------------------------------
+    def translate(self, what: str, permission: str | None, answer: Answer) -> ExternalError:
+        status, message = answer.status, answer.message
+        if status == 401:
+            return AuthError(
+                f"{what}: the token was refused ({message or 'Bad credentials'})",
+                service=SERVICE,
+                hint="pass a valid token: github-token defaults to ${{ github.token }}",
+            )
+        accepted = _accepted_permission(answer.headers.get("x-accepted-github-permissions", ""))
+        lowered = message.lower()
+        if status == 403 and (accepted or "not accessible" in lowered or "permission" in lowered):
+            line = accepted or PERMISSION_FOR.get(permission or "", "the right permission")
+            return permission_error(f"{what}: {message or 'forbidden'}", line)
+        if status == 404:
+            return ExternalError(
+                f"{what}: not found (404)",
+                service=SERVICE,
+                hint="check GITHUB_REPOSITORY and that the token can see the repository",
+            )
+        if status >= 500:
+            return ExternalError(
+                f"{what}: GitHub answered HTTP {status}",
+                service=SERVICE,
+                hint="GitHub may be having an incident (https://www.githubstatus.com); rerun the job, it resumes",
+            )
+        return ExternalError(f"{what}: HTTP {status}: {message or 'no message'}", service=SERVICE)
+
+
+def permission_error(what: str, line: str) -> AuthError:
+    return AuthError(
+        f"{what} — the token lacks `{line}`",
+        service=SERVICE,
+        hint=f"add `permissions:` with `{line}` to the job (or workflow) that runs this step",
+    )
+
+
+def _accepted_permission(header: str) -> str | None:
+    """``X-Accepted-GitHub-Permissions: contents=write`` (alternatives separated by ``;``) as ``contents: write``."""
+    for option in header.split(";"):
+        for part in option.split(","):
+            name, _, level = part.strip().partition("=")
+            if name and level:
+                return f"{name}: {level}"
+    return None
+
+
+def _next_link(header: str) -> str | None:
+    for part in header.split(","):
+        section = part.split(";")
+        if len(section) < 2:
+            continue
+        target = section[0].strip()
+        if any(p.strip() in ('rel="next"', "rel=next") for p in section[1:]) and target.startswith("<"):
+            return target.strip("<>")
+    return None

@@ -126,6 +126,7 @@ class ReleaseStatusResult(BaseResult):
             "release-url": self.release.html_url,
             "published": "true" if self.success else "false",
             "major-tag": self.published.major_tag or "" if self.published else "",
+            "latest": "true" if self.published and self.published.latest else "false",
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -141,9 +142,14 @@ class ReleaseStatusResult(BaseResult):
         if self.success:
             verb = "would publish" if dry else "published"
             lines = [f"{style.ok(verb)} {style.bold(self.release.tag)} {self.release.html_url}".rstrip()]
-            if self.published and self.published.major_tag:
-                moved = "moved" if self.published.major_moved else "already at this commit"
-                lines.append(f"  {self.published.major_tag}: {moved}")
+            published = self.published
+            if published and not dry and not published.latest and published.latest_reason:
+                lines.append(f"  not made Latest: {published.latest_reason}")
+            if published and published.major_tag:
+                moved = "moved" if published.major_moved else "already at this commit"
+                if published.major_kept_reason:
+                    moved = f"left alone: {published.major_kept_reason}"
+                lines.append(f"  {published.major_tag}: {moved}")
             return lines
         verb = "would mark failed" if dry else "marked failed"
         return [f"{style.bad(verb)} {style.bold(self.release.tag)}: {self.reason}"]

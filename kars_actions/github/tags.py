@@ -1,126 +1,146 @@
-"""The version tag and the moving major tag (v1): created on the exact commit, checked before every write."""
+"""Git tags on GitHub: the annotated release tag on exactly one commit, and the major tag (``v1``) moved forward.
+
+A tag is made once: a rerun finds it on the same commit and reuses it, a tag on another commit stops the release,
+and two jobs racing to create it end with the winner's (when it is on the same commit).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kars_actions.core.errors import CheckFailed, ExternalError
+from kars_actions.core.report import Progress, no_progress
+from kars_actions.github.api import SERVICE, GitHubApi, quote_ref
 
-if TYPE_CHECKING:
-    pass
-from kars_actions.github.api import SERVICE, RepoSession, _message, quote_ref
+MAX_TAG_DEPTH = 5  # a tag of a tag is legal; GitHub's own UI stops after a few levels too
 
 
-class TagOps(RepoSession):
-    """Tags of one repository."""
+class Tags:
+    def __init__(self, api: GitHubApi | None, *, dry_run: bool = False, progress: Progress = no_progress) -> None:
+        self.api = api
+        self.dry_run = dry_run
+        self.progress = progress
 
-    def tag_commit(self, tag: str) -> str | None:
-        """The commit ``refs/tags/<tag>`` ends at on GitHub (annotated tags peeled), or None."""
-        if self._repo is None:
+    def ref(self, tag: str) -> dict[str, Any] | None:
+        """``refs/tags/<tag>`` as GitHub answers it, or None when there is no such tag."""
+        if self.api is None:
             return None
-        from github import GithubException
+        answer = self.api.get(f"reading tag {tag}", f"/git/ref/tags/{quote_ref(tag)}", expect=(404,))
+        if answer.status == 404 or not isinstance(answer.data, dict):
+            return None
+        return answer.data
 
-        try:
-            ref = self._get_json(f"reading tag {tag}", f"/git/ref/tags/{quote_ref(tag)}", passthrough=(404,))
-        except GithubException as error:
-            if error.status == 404:
-                return None
-            raise
-        return self._peel(tag, ref)
+    def commit_of(self, tag: str) -> str | None:
+        """The commit ``refs/tags/<tag>`` ends at (annotated tags peeled), or None."""
+        ref = self.ref(tag)
+        return None if ref is None else self._peel(tag, ref)
 
     def _peel(self, tag: str, ref: dict[str, Any]) -> str:
+        assert self.api is not None
         obj = ref.get("object") or {}
         sha, kind = str(obj.get("sha", "")), obj.get("type")
-        for _ in range(5):  # a tag of a tag is legal; GitHub's own UI stops at a few levels too
+        for _ in range(MAX_TAG_DEPTH):
             if kind != "tag":
                 return sha
-            data = self._get_json(f"reading tag object of {tag}", f"/git/tags/{sha}")
+            data = self.api.get(f"reading tag object of {tag}", f"/git/tags/{sha}").data or {}
             obj = data.get("object") or {}
             sha, kind = str(obj.get("sha", "")), obj.get("type")
         return sha
 
-    def _tag_commit_or_none(self, tag: str) -> str | None:
-        from github import GithubException
-
-        try:
-            return self.tag_commit(tag)
-        except GithubException:
-            return None
-
-    def _ensure_tag(self, tag: str, sha: str, message: str) -> bool:
-        """True when this call created the tag. A tag on another commit stops the release."""
-        on_github = self.tag_commit(tag)
+    def ensure_annotated(self, tag: str, sha: str, message: str) -> bool:
+        """The annotated tag on exactly ``sha``; True when this call created it."""
+        on_github = self.commit_of(tag)
         if on_github is not None:
-            self._same_commit_or_stop(tag, on_github, sha)
+            same_commit_or_stop(tag, on_github, sha)
             self.progress(f"tag {tag} already on {sha[:7]}; reusing it")
             return False
-        if self.dry_run:
+        if self.dry_run or self.api is None:
             self.progress(f"dry run: would create the annotated tag {tag} on {sha[:7]}")
             return True
-        from github import GithubException
-
-        tag_object = self.api.call(
-            f"creating the tag object {tag}",
-            "contents",
-            lambda: self._repo.create_git_tag(tag, message or tag, sha, "commit"),
+        api = self.api
+        tag_object = api.request(
+            "POST",
+            "/git/tags",
+            what=f"creating the tag object {tag}",
+            permission="contents",
+            body={"tag": tag, "message": message or tag, "object": sha, "type": "commit"},
+        ).data
+        created = api.request(
+            "POST",
+            "/git/refs",
+            what=f"creating refs/tags/{tag}",
+            permission="contents",
+            body={"ref": f"refs/tags/{tag}", "sha": tag_object["sha"]},
+            expect=(422,),
         )
-        try:
-            self.api.call(
-                f"creating refs/tags/{tag}",
-                "contents",
-                lambda: self._repo.create_git_ref(f"refs/tags/{tag}", tag_object.sha),
-                passthrough=(422,),
-            )
-        except GithubException as error:
-            if "already exists" not in _message(error.data).lower():
-                raise self.api._translate(f"creating refs/tags/{tag}", "contents", 422, _message(error.data)) from None
+        if created.status == 422:
+            if "already exists" not in created.message.lower():
+                raise api.translate(f"creating refs/tags/{tag}", "contents", created)
             # Another job created the ref between our read and our write.
-            winner = self.tag_commit(tag)
+            winner = self.commit_of(tag)
             if winner is None:
-                raise ExternalError(f"refs/tags/{tag} exists and vanished again", service=SERVICE) from None
-            self._same_commit_or_stop(tag, winner, sha)
+                raise ExternalError(f"refs/tags/{tag} exists and vanished again", service=SERVICE)
+            same_commit_or_stop(tag, winner, sha)
             self.progress(f"tag {tag} was created by a concurrent run on the same commit; reusing it")
             return False
         self.progress(f"created the annotated tag {tag} on {sha[:7]}")
         return True
 
-    @staticmethod
-    def _same_commit_or_stop(tag: str, existing: str, wanted: str) -> None:
-        if existing != wanted:
-            raise CheckFailed(
-                f"tag {tag} already exists on commit {existing}, but this release is for commit {wanted}",
-                hint="a version is released once: release the new commit under a higher version (--version or a "
-                "new commit), or delete the stray tag if it was made by mistake",
-            )
-
-    def move_major_tag(self, major: str, sha: str) -> bool:
-        """Point ``v1`` (a lightweight tag) at ``sha``. True when it moved or was created."""
-        from github import GithubException
-
-        current = self.tag_commit(major)
+    def point(self, tag: str, sha: str) -> bool:
+        """Point the lightweight tag ``tag`` (a major tag such as ``v1``) at ``sha``; True when it changed."""
+        current = self.commit_of(tag)
         if current == sha:
             return False
-        if self.dry_run:
-            self.progress(f"dry run: would move {major} to {sha[:7]}")
+        if self.dry_run or self.api is None:
+            self.progress(f"dry run: would point {tag} at {sha[:7]}")
             return True
+        api = self.api
         if current is None:
-            try:
-                self.api.call(
-                    f"creating {major}",
-                    "contents",
-                    lambda: self._repo.create_git_ref(f"refs/tags/{major}", sha),
-                    passthrough=(422,),
-                )
-                self.progress(f"created {major} at {sha[:7]}")
+            created = api.request(
+                "POST",
+                "/git/refs",
+                what=f"creating {tag}",
+                permission="contents",
+                body={"ref": f"refs/tags/{tag}", "sha": sha},
+                expect=(422,),
+            )
+            if created.status != 422:
+                self.progress(f"created {tag} at {sha[:7]}")
                 return True
-            except GithubException as error:
-                if "already exists" not in _message(error.data).lower():
-                    raise self.api._translate(f"creating {major}", "contents", 422, _message(error.data)) from None
-        url = f"{self._repo.url}/git/refs/tags/{quote_ref(major)}"
-        self.api.call(
-            f"moving {major}",
-            "contents",
-            lambda: self._requester().requestJsonAndCheck("PATCH", url, input={"sha": sha, "force": True}),
+            if "already exists" not in created.message.lower():
+                raise api.translate(f"creating {tag}", "contents", created)
+        api.request(
+            "PATCH",
+            f"/git/refs/tags/{quote_ref(tag)}",
+            what=f"moving {tag}",
+            permission="contents",
+            body={"sha": sha, "force": True},
         )
-        self.progress(f"moved {major} to {sha[:7]}")
+        self.progress(f"moved {tag} to {sha[:7]}")
         return True
+
+    def can_write(self, tag: str) -> bool | None:
+        """Whether the token may write tags, proven by rewriting ``tag`` to the object it already names (a write
+        that changes nothing). None when there is no such tag to try it on."""
+        ref = self.ref(tag)
+        if ref is None or self.api is None:
+            return None
+        obj = ref.get("object") or {}
+        answer = self.api.request(
+            "PATCH",
+            f"/git/refs/tags/{quote_ref(tag)}",
+            what=f"checking write access with {tag}",
+            permission="contents",
+            body={"sha": obj.get("sha"), "force": False},
+            expect=(403, 404),
+        )
+        return answer.status < 400
+
+
+def same_commit_or_stop(tag: str, existing: str, wanted: str) -> None:
+    if existing != wanted:
+        raise CheckFailed(
+            f"tag {tag} already exists on commit {existing}, but this release is for commit {wanted}",
+            hint="a version is released once: release the new commit under a higher version (--version or a "
+            "new commit), or delete the stray tag if it was made by mistake",
+        )

@@ -1,10 +1,18 @@
 """An in-memory GitHub REST API on 127.0.0.1 that PyGithub talks to through its base URL.
 
-It keeps refs, annotated tag objects, commits (seeded by the test), releases, deployments and their statuses,
-answers with the JSON shapes PyGithub reads, and reproduces GitHub's awkward corners: drafts invisible to
-``GET /releases/tags/{tag}``, 422 "Reference already exists", 403 "Resource not accessible by integration" when
-a permission is off, and rate limits with ``x-ratelimit-*`` / ``retry-after`` headers. Every request is
-recorded, and hooks run before a request is handled, so a test can let "another job" act in between.
+It keeps refs, annotated tag objects, commits (seeded by the test, with the files each one changes), releases,
+deployments and their statuses, answers with the JSON shapes GitHub documents, and reproduces GitHub's awkward
+corners: drafts invisible to ``GET /releases/tags/{tag}`` and, for tokens without ``contents: write``, to every
+listing; ``make_latest`` as ``true`` / ``false`` / ``legacy`` (newest created, then the higher version);
+deployments listed newest first; ``auto_inactive`` (prior non-transient deployments that were ``success``);
+422 "Reference already exists"; 403 "Resource not accessible by integration" with
+``X-Accepted-GitHub-Permissions`` when a permission is off; the 404 for a release create or update whose
+``target_commitish`` is a commit changing ``.github/workflows/`` (that needs a ``workflows`` permission
+``GITHUB_TOKEN`` never has); and rate limits with ``x-ratelimit-*`` / ``retry-after`` headers.
+
+Every request is recorded with its headers. Hooks run before a request is handled, so a test can let "another
+job" act in between; faults answer a chosen request with an error; gates hold requests until several arrived, so
+two runs can be forced to interleave.
 
 Run standalone: ``python -m tests.fakes.github_fake --port 8123 [--repo owner/name] [--commit SHA ...]``.
 """
@@ -19,17 +27,25 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 NOT_ACCESSIBLE = "Resource not accessible by integration"
+WORKFLOWS_DIR = ".github/workflows/"
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _semver_key(tag: str) -> tuple[int, ...] | None:
+    """A final version's order (``v1.2.3`` → (1, 2, 3)); None for prereleases and other tags."""
+    match = re.fullmatch(r"[^0-9]*(\d+)\.(\d+)\.(\d+)", tag)
+    return tuple(int(g) for g in match.groups()) if match else None
 
 
 @dataclass
@@ -39,6 +55,7 @@ class RecordedRequest:
     query: dict[str, list[str]]
     body: Any
     status: int = 0  # the answer's HTTP status, once it was handled
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_write(self) -> bool:
@@ -63,6 +80,27 @@ class Hook:
 
 
 @dataclass
+class Fault:
+    """Answer matching requests with an error instead of handling them (``times`` requests, then gone)."""
+
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    message: str
+    when: Callable[[Any], bool] | None = None
+    times: int = 1
+
+
+@dataclass
+class Gate:
+    """Hold matching requests until ``parties`` of them have arrived, then let them all through at once."""
+
+    method: str
+    pattern: re.Pattern[str]
+    barrier: threading.Barrier
+
+
+@dataclass
 class _Response:
     status: int
     body: Any = None
@@ -70,11 +108,18 @@ class _Response:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
+        self.headers = headers or {}
 
 
 class GitHubFake:
@@ -86,15 +131,20 @@ class GitHubFake:
         self._port = port
         self.lock = threading.RLock()
         self.commits: set[str] = set()
+        self.commit_files: dict[str, list[str]] = {}  # sha -> the paths the commit changes
         self.refs: dict[str, dict[str, str]] = {}  # "refs/tags/v1" -> {"type": "tag"|"commit", "sha": ...}
         self.tag_objects: dict[str, dict[str, Any]] = {}
         self.releases: dict[int, dict[str, Any]] = {}
         self.deployments: dict[int, dict[str, Any]] = {}
         self.statuses: dict[int, list[dict[str, Any]]] = {}
-        self.permissions: dict[str, bool] = {"contents": True, "deployments": True}
+        # True: write; False: read only (GITHUB_TOKEN never has `workflows`).
+        self.permissions: dict[str, bool] = {"contents": True, "deployments": True, "workflows": False}
         self.requests: list[RecordedRequest] = []
         self.rate_limit: RateLimit | None = None
         self.hooks: list[Hook] = []
+        self.faults: list[Fault] = []
+        self.gates: list[Gate] = []
+        self._created = 0  # a creation clock: every release and deployment is one second younger than the last
         self._next_id = 1000
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -148,9 +198,11 @@ class GitHubFake:
             self._next_id += 1
             return self._next_id
 
-    def add_commit(self, *shas: str) -> None:
+    def add_commit(self, *shas: str, files: list[str] | None = None) -> None:
         with self.lock:
             self.commits.update(shas)
+            for sha in shas:
+                self.commit_files[sha] = list(files or [])
 
     def add_tag(self, name: str, sha: str, *, annotated: bool = True) -> None:
         """A tag some earlier run (or a person) created."""
@@ -177,11 +229,14 @@ class GitHubFake:
                 }
             )
 
-    def add_deployment(self, environment: str, sha: str, *, state: str | None = "success") -> dict[str, Any]:
+    def add_deployment(
+        self, environment: str, sha: str, *, state: str | None = "success", transient: bool = False
+    ) -> dict[str, Any]:
         with self.lock:
-            deployment = self._make_deployment({"ref": sha, "environment": environment}, sha)
+            body = {"ref": sha, "environment": environment, "transient_environment": transient}
+            deployment = self._make_deployment(body, sha)
             if state:
-                self._make_status(deployment["id"], {"state": state})
+                self._make_status(deployment["id"], {"state": state, "auto_inactive": False})
             return deployment
 
     def tag_commit(self, name: str) -> str | None:
@@ -209,6 +264,35 @@ class GitHubFake:
     def on(self, method: str, path_regex: str, action: Callable[[GitHubFake], None], *, once: bool = True) -> None:
         """Run ``action(fake)`` just before a matching request is handled (e.g. another job wins a race)."""
         self.hooks.append(Hook(method.upper(), re.compile(path_regex), action, once))
+
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int = 502,
+        message: str = "Server Error",
+        when: Callable[[Any], bool] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` matching requests (whose body passes ``when``) with ``status``."""
+        self.faults.append(Fault(method.upper(), re.compile(path_regex), status, message, when, times))
+
+    def gate(self, method: str, path_regex: str, parties: int = 2, timeout: float = 60.0) -> None:
+        """Hold matching requests until ``parties`` of them arrived (bounded by ``timeout`` real seconds)."""
+        self.gates.append(Gate(method.upper(), re.compile(path_regex), threading.Barrier(parties, timeout=timeout)))
+
+    def latest_release(self) -> dict[str, Any] | None:
+        with self.lock:
+            return next((r for r in self.releases.values() if r["latest"]), None)
+
+    def deployments_of(self, environment: str, sha: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                d
+                for d in self.deployments.values()
+                if d["environment"] == environment and (sha is None or d["sha"] == sha)
+            ]
 
     def state_of(self, deployment_id: int) -> str | None:
         with self.lock:
@@ -254,6 +338,10 @@ class GitHubFake:
         self.tag_objects[obj_sha] = obj
         return obj
 
+    def _created_at(self) -> str:
+        self._created += 1
+        return (_EPOCH + timedelta(seconds=self._created)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def _make_release(self, body: dict[str, Any]) -> dict[str, Any]:
         rid = self._id()
         tag = str(body.get("tag_name", ""))
@@ -272,7 +360,7 @@ class GitHubFake:
             "draft": draft,
             "prerelease": bool(body.get("prerelease", False)),
             "make_latest": body.get("make_latest", "true"),
-            "created_at": _now(),
+            "created_at": self._created_at(),
             "published_at": None if draft else _now(),
             "author": self._user(),
             "assets": [],
@@ -282,20 +370,35 @@ class GitHubFake:
         }
         self.releases[rid] = release
         if not draft:
-            self._on_publish(release)
+            self._on_publish(release, str(release["make_latest"]))
         return release
 
-    def _on_publish(self, release: dict[str, Any]) -> None:
+    def _on_publish(self, release: dict[str, Any], make_latest: str) -> None:
+        """A release was published (or updated while published) with ``make_latest``: ``true`` makes it Latest,
+        ``false`` leaves Latest alone, ``legacy`` lets GitHub choose: the newest created, then the higher version.
+        Drafts and prereleases are never Latest."""
         tag = release["tag_name"]
         if f"refs/tags/{tag}" not in self.refs:
             # Publishing a release whose tag does not exist makes GitHub create it at target_commitish.
             self.refs[f"refs/tags/{tag}"] = {"type": "commit", "sha": release["target_commitish"]}
         release["html_url"] = f"{self.html_base}/releases/tag/{tag}"
         release["published_at"] = release["published_at"] or _now()
-        if not release["prerelease"] and release.get("make_latest", "true") == "true":
+        if release["prerelease"] or release["draft"]:
+            return
+        if make_latest == "true":
             for other in self.releases.values():
                 other["latest"] = False
             release["latest"] = True
+        elif make_latest == "legacy" or self.latest_release() is None:
+            self._legacy_latest()
+
+    def _legacy_latest(self) -> None:
+        candidates = [r for r in self.releases.values() if not r["draft"] and not r["prerelease"]]
+        for other in self.releases.values():
+            other["latest"] = False
+        if candidates:
+            best = max(candidates, key=lambda r: (r["created_at"], _semver_key(r["tag_name"]) or ()))
+            best["latest"] = True
 
     def _make_deployment(self, body: dict[str, Any], sha: str) -> dict[str, Any]:
         did = self._id()
@@ -312,7 +415,7 @@ class GitHubFake:
             "environment": environment,
             "description": body.get("description"),
             "creator": self._user(),
-            "created_at": _now(),
+            "created_at": self._created_at(),
             "updated_at": _now(),
             "statuses_url": f"{self.repo_url}/deployments/{did}/statuses",
             "repository_url": self.repo_url,
@@ -346,12 +449,15 @@ class GitHubFake:
         }
         self.statuses[did].append(status)
         if body["state"] == "success" and body.get("auto_inactive", True):
+            # GitHub's auto_inactive: prior deployments to the same environment that were successful get an
+            # inactive status; transient ones are skipped (GitHub shows them as destroyed once inactive).
             for other_id, other in self.deployments.items():
                 if (
-                    other_id != did
+                    other_id < did
                     and other["environment"] == deployment["environment"]
+                    and not other["transient_environment"]
                     and self.statuses[other_id]
-                    and self.statuses[other_id][-1]["state"] != "inactive"
+                    and self.statuses[other_id][-1]["state"] == "success"
                 ):
                     self._make_status(other_id, {"state": "inactive", "auto_inactive": False})
         return status
@@ -360,7 +466,7 @@ class GitHubFake:
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> _Response:
         split = urlsplit(raw_path)
         path = unquote(split.path)
-        recorded = RecordedRequest(method, path, parse_qs(split.query), body)
+        recorded = RecordedRequest(method, path, parse_qs(split.query), body, headers=dict(headers))
         with self.lock:
             self.requests.append(recorded)
         response = self._handle(recorded, headers)
@@ -374,6 +480,12 @@ class GitHubFake:
                 if hook.once:
                     self.hooks.remove(hook)
                 hook.action(self)
+        for gate in list(self.gates):
+            if gate.method == method and gate.pattern.search(path):
+                gate.barrier.wait()  # outside the lock: the other party's request must get in
+        fault = self._fault(method, path, body)
+        if fault is not None:
+            return fault
         limited = self._rate_limited()
         if limited is not None:
             return limited
@@ -394,7 +506,20 @@ class GitHubFake:
             payload: dict[str, Any] = {"message": error.message, "documentation_url": "https://docs.github.com/rest"}
             if error.errors:
                 payload["errors"] = error.errors
-            return _Response(error.status, payload)
+            return _Response(error.status, payload, error.headers)
+
+    def _fault(self, method: str, path: str, body: Any) -> _Response | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.method != method or not fault.pattern.search(path):
+                    continue
+                if fault.when is not None and not fault.when(body if isinstance(body, dict) else {}):
+                    continue
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return _Response(fault.status, {"message": fault.message})
+        return None
 
     def _rate_limited(self) -> _Response | None:
         with self.lock:
@@ -422,7 +547,22 @@ class GitHubFake:
 
     def _need(self, permission: str) -> None:
         if not self.permissions.get(permission, True):
-            raise ApiError(403, NOT_ACCESSIBLE)
+            raise ApiError(403, NOT_ACCESSIBLE, headers={"x-accepted-github-permissions": f"{permission}=write"})
+
+    def _can_push(self) -> bool:
+        return bool(self.permissions.get("contents", True))
+
+    def _visible(self, release: dict[str, Any]) -> bool:
+        """Drafts are shown only to tokens with push access."""
+        return not release["draft"] or self._can_push()
+
+    def _check_target(self, body: dict[str, Any]) -> None:
+        """A release write naming a commit that changes .github/workflows/ needs the workflows permission;
+        without it GitHub answers 404, as if the repository were not there."""
+        target = str(body.get("target_commitish") or "")
+        files = self.commit_files.get(target, [])
+        if any(f.startswith(WORKFLOWS_DIR) for f in files) and not self.permissions.get("workflows", False):
+            raise ApiError(404, "Not Found")
 
     def _paginate(self, items: list[dict[str, Any]], query: dict[str, list[str]], path: str) -> _Response:
         per_page = min(100, int((query.get("per_page") or ["30"])[0]))
@@ -501,10 +641,11 @@ class GitHubFake:
             return _Response(200, found)
         # releases
         if rest == "/releases" and method == "GET":
-            items = sorted(self.releases.values(), key=lambda r: r["id"], reverse=True)
+            items = sorted((r for r in self.releases.values() if self._visible(r)), key=lambda r: r["id"], reverse=True)
             return self._paginate(items, query, full)
         if rest == "/releases" and method == "POST":
             self._need("contents")
+            self._check_target(body)
             tag = str(body.get("tag_name", ""))
             if not tag:
                 raise ApiError(
@@ -528,13 +669,16 @@ class GitHubFake:
             raise ApiError(404, "Not Found")
         m = re.fullmatch(r"/releases/(\d+)", rest)
         if m:
+            if method in WRITE_METHODS:
+                self._need("contents")  # GitHub checks the token's permission before it looks for the release
             release = self.releases.get(int(m.group(1)))
-            if release is None:
+            if release is None or not self._visible(release):
                 raise ApiError(404, "Not Found")
             if method == "GET":
                 return _Response(200, release)
             if method == "PATCH":
                 self._need("contents")
+                self._check_target(body)
                 was_draft = release["draft"]
                 for key in ("tag_name", "name", "body", "draft", "prerelease", "target_commitish", "make_latest"):
                     if key in body:
@@ -550,14 +694,24 @@ class GitHubFake:
                             "Validation Failed",
                             [{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
                         )
-                    self._on_publish(release)
-                elif not release["draft"] and body.get("make_latest") == "true":
-                    self._on_publish(release)
+                    self._on_publish(release, str(body.get("make_latest") or "true"))
+                elif not release["draft"] and "make_latest" in body:
+                    self._on_publish(release, str(body["make_latest"]))
                 return _Response(200, release)
             if method == "DELETE":
                 self._need("contents")
                 del self.releases[release["id"]]
+                if release["latest"]:
+                    self._legacy_latest()
                 return _Response(204)
+        # commits (the files a commit changes)
+        m = re.fullmatch(r"/commits/([0-9a-f]{7,40})", rest)
+        if m and method == "GET":
+            sha = m.group(1)
+            if sha not in self.commits:
+                raise ApiError(422, f"No commit found for SHA: {sha}")
+            files = [{"filename": name, "status": "modified"} for name in self.commit_files.get(sha, [])]
+            return _Response(200, {"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "files": files})
         # deployments
         if rest == "/deployments" and method == "GET":
             items = sorted(self.deployments.values(), key=lambda d: d["id"], reverse=True)

@@ -124,3 +124,7 @@ def test_tag_as_a_real_process(repo: GitRepo, fake: GitHubFake, tmp_path: Path) 
     assert "v1.1.0" in completed.stdout
     assert read_outputs(tmp_path / "o.txt")["tag"] == "v1.1.0"
     assert fake.tag_commit("v1.1.0") == repo.head()
+    for request in fake.requests:
+        assert request.headers["accept"] == "application/vnd.github+json"
+        assert request.headers["x-github-api-version"] == "2022-11-28"
+        assert request.headers["user-agent"].startswith("kars-actions/")

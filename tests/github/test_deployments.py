@@ -6,6 +6,7 @@ import pytest
 
 from kars_actions.core.errors import AuthError
 from kars_actions.github.client import GitHubReleases
+from kars_actions.github.deployments import is_ephemeral
 from tests.fakes.github_fake import GitHubFake
 from tests.github.conftest import TOKEN, FakeClock, deadline
 from tests.versioning.gitrepo import GitRepo
@@ -31,11 +32,20 @@ def test_deployment_lifecycle(repo: GitRepo, fake: GitHubFake, clock: FakeClock)
     assert fake.state_of(old["id"]) == "inactive"
 
 
-def test_staging_is_transient(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:
+def test_staging_is_not_transient(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:
+    # Transient is for environments that go away (PR previews): GitHub shows an inactive transient deployment as
+    # destroyed, and its auto_inactive skips them.
     with gh(clock) as client:
         ref = client.start_deployment("staging", repo.head())
-    assert fake.deployments[ref.id]["transient_environment"] is True
+    assert fake.deployments[ref.id]["transient_environment"] is False
     assert fake.deployments[ref.id]["production_environment"] is False
+
+
+def test_a_pull_request_environment_is_transient(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:
+    with gh(clock) as client:
+        ref = client.start_deployment("app-pr-12", repo.head(), transient=is_ephemeral("app-pr-12"))
+    assert fake.deployments[ref.id]["transient_environment"] is True
+    assert not is_ephemeral("staging") and not is_ephemeral("production") and is_ephemeral("pr-7")
 
 
 def test_failure_description_is_cut_to_140(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:

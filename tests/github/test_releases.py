@@ -196,3 +196,41 @@ def test_dry_run_without_token_reads_nothing(repo: GitRepo, fake: GitHubFake, cl
 def test_no_token_without_dry_run_is_an_auth_error(clock: FakeClock, env: dict[str, str]) -> None:
     with pytest.raises(AuthError, match="no GitHub token"):
         client(clock, token=None)
+
+
+def test_release_writes_never_name_a_commit(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:
+    # The annotated tag is made first, so no release create or update needs target_commitish.
+    with client(clock) as gh:
+        ref = gh.ensure_tag_and_draft(the_plan(repo))
+        gh.ensure_tag_and_draft(the_plan(repo))  # a rerun updates the draft
+        gh.mark_failed(ref, "health check failed")
+        gh.publish(ref)
+    writes = [r for r in fake.writes() if r.path.endswith("/releases") or "/releases/" in r.path]
+    assert len(writes) == 4
+    assert all("target_commitish" not in (r.body or {}) for r in writes)
+
+
+def test_an_rc_from_a_commit_changing_workflows_gets_its_release(
+    repo: GitRepo, fake: GitHubFake, clock: FakeClock
+) -> None:
+    # GitHub answers 404 to a release write naming such a commit unless the token has `workflows`, which
+    # GITHUB_TOKEN never has.
+    fake.commit_files[repo.head()] = [".github/workflows/release.yml"]
+    plan = plan_version(repo.path, prerelease="rc")
+    with client(clock) as gh:
+        ref = gh.ensure_tag_and_draft(plan)
+        gh.ensure_tag_and_draft(plan)
+        gh.publish(ref)
+    [release] = fake.releases_for("v1.1.0-rc.1")
+    assert release["draft"] is False and fake.tag_commit("v1.1.0-rc.1") == repo.head()
+
+
+def test_a_refused_release_write_on_a_workflow_commit_explains_the_workflows_permission(
+    repo: GitRepo, fake: GitHubFake, clock: FakeClock
+) -> None:
+    fake.commit_files[repo.head()] = [".github/workflows/release.yml"]
+    fake.fail("POST", r"/releases$", status=404, message="Not Found")
+    with client(clock) as gh, pytest.raises(AuthError) as caught:
+        gh.ensure_tag_and_draft(the_plan(repo))
+    assert ".github/workflows/" in caught.value.message and "`workflows` permission" in caught.value.message
+    assert "GITHUB_REPOSITORY" not in caught.value.message and caught.value.exit_code == 3
