@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run one kars-actions command from an action step: KARS_INPUT_* environment -> argv, never through eval.
 #
-#   run.sh <command>      command: release | test | validate | tag | deploy | health | watch | rollback | notify
+#   run.sh <command>      command: release | test | validate | tag | release-status | deploy | health | watch |
+#                         rollback | notify
 #
 # Every action input arrives as an environment variable (KARS_INPUT_<NAME>), never as text spliced into the
 # script, so a value containing quotes, $(...), backticks or newlines is only ever data. A flag is passed only when
@@ -27,6 +28,7 @@ python="${KARS_PYTHON:-}"
 [[ -n "$python" ]] || fail "KARS_PYTHON is not set: scripts/setup.sh must run first"
 
 args=()
+value=""
 
 trim() { # trim TEXT -> TEXT without surrounding whitespace (and without a Windows \r)
   local text="${1//$'\r'/}"
@@ -95,6 +97,14 @@ switch() { # switch NAME --on [--off] VALUE: "true" -> --on, "false" -> --off (w
   esac
 }
 
+renamed() { # renamed NEW_VALUE OLD_VALUE new-name old-name: $value is the new input, else the old name's (warned)
+  value="${1:-}"
+  if [[ -z "$(trim "$value")" && -n "$(trim "${2:-}")" ]]; then
+    value="$2"
+    printf '::warning title=kars-actions::input "%s" is deprecated and will be removed: name it "%s"\n' "$4" "$3"
+  fi
+}
+
 secret_env() { # secret_env NAME VALUE: export NAME=VALUE for the CLI when VALUE is not blank
   if [[ -n "$(trim "${2:-}")" ]]; then
     export "$1=$2"
@@ -133,6 +143,8 @@ build_release() {
   lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
   words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
   opt --railway-config "${KARS_INPUT_RAILWAY_CONFIG:-}"
+  opt --version-check "${KARS_INPUT_VERSION_CHECK:-}"
+  switch move-major --move-major --no-move-major "${KARS_INPUT_MOVE_MAJOR:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
@@ -164,6 +176,23 @@ build_tag() {
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
+build_release_status() {
+  common_config
+  github_token
+  opt --tag "${KARS_INPUT_TAG:-}"
+  local status
+  status="$(trim "${KARS_INPUT_STATUS:-}")"
+  case "${status,,}" in
+    success) args+=(--success) ;;
+    failure) args+=(--failure) ;;
+    "") fail "input status is required for release-status: success or failure" ;;
+    *) fail "input status must be success or failure, not '$status'" ;;
+  esac
+  opt --reason "${KARS_INPUT_REASON:-}"
+  switch move-major --move-major --no-move-major "${KARS_INPUT_MOVE_MAJOR:-}"
+  switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+}
+
 build_deploy() {
   common_config
   railway_tokens
@@ -171,7 +200,8 @@ build_deploy() {
   opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
   opt --project "${KARS_INPUT_PROJECT:-}"
   opt --commit "${KARS_INPUT_COMMIT:-}"
-  opt --timeout "${KARS_INPUT_TIMEOUT:-${KARS_INPUT_DEPLOY_TIMEOUT:-}}"
+  renamed "${KARS_INPUT_DEPLOY_TIMEOUT:-}" "${KARS_INPUT_TIMEOUT:-}" deploy-timeout timeout
+  opt --timeout "$value"
   opt --settle "${KARS_INPUT_SETTLE:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
@@ -185,11 +215,14 @@ build_health() {
   lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
   opt --expect-version "${KARS_INPUT_EXPECT_VERSION:-}"
   opt --timeout "${KARS_INPUT_TIMEOUT:-}"
-  opt --deadline "${KARS_INPUT_DEADLINE:-${KARS_INPUT_HEALTH_DEADLINE:-}}"
+  renamed "${KARS_INPUT_HEALTH_DEADLINE:-}" "${KARS_INPUT_DEADLINE:-}" health-deadline deadline
+  opt --deadline "$value"
   opt --interval "${KARS_INPUT_INTERVAL:-}"
   opt --stable "${KARS_INPUT_STABLE:-}"
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
-  positional "${KARS_INPUT_URLS:-${KARS_INPUT_HEALTH_URLS:-}}"
+  opt --version-check "${KARS_INPUT_VERSION_CHECK:-}"
+  renamed "${KARS_INPUT_HEALTH_URLS:-}" "${KARS_INPUT_URLS:-}" health-urls urls
+  positional "$value"
 }
 
 build_rollback() {
@@ -197,10 +230,12 @@ build_rollback() {
   railway_tokens
   # One service per rollback: the root action's "services" input is accepted when it names exactly one.
   opt --service "${KARS_INPUT_SERVICE:-${KARS_INPUT_SERVICES:-}}"
-  opt --to "${KARS_INPUT_TO:-}"
+  renamed "${KARS_INPUT_ROLLBACK_TO:-}" "${KARS_INPUT_TO:-}" rollback-to to
+  opt --to "$value"
   opt --environment "${KARS_INPUT_ENVIRONMENT:-}"
   opt --project "${KARS_INPUT_PROJECT:-}"
-  opt --timeout "${KARS_INPUT_TIMEOUT:-${KARS_INPUT_DEPLOY_TIMEOUT:-}}"
+  renamed "${KARS_INPUT_DEPLOY_TIMEOUT:-}" "${KARS_INPUT_TIMEOUT:-}" deploy-timeout timeout
+  opt --timeout "$value"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
@@ -234,8 +269,11 @@ build_notify() {
 
 case "$command" in
   release | test | validate | tag | deploy | health | watch | rollback | notify) "build_$command" ;;
-  "") fail "no command given: run.sh <release|test|validate|tag|deploy|health|watch|rollback|notify>" ;;
-  *) fail "unknown command '$command': use release, test, validate, tag, deploy, health, watch, rollback or notify" ;;
+  release-status) build_release_status ;;
+  "") fail "no command given: run.sh <release|test|validate|tag|release-status|deploy|health|watch|rollback|notify>" ;;
+  *)
+    fail "unknown command '$command': use release, test, validate, tag, release-status, deploy, health, watch, rollback or notify"
+    ;;
 esac
 
 workdir="$(trim "${KARS_INPUT_WORKING_DIRECTORY:-}")"

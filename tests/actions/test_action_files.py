@@ -17,7 +17,7 @@ from kars_actions.cli import COMMANDS
 from tests.actions.tools import zizmor as zizmor_path
 
 ROOT = Path(__file__).resolve().parents[2]
-STEP_ACTIONS = ["test", "validate", "tag", "deploy", "health", "watch", "rollback", "notify"]
+STEP_ACTIONS = ["test", "validate", "tag", "release-status", "deploy", "health", "watch", "rollback", "notify"]
 ACTION_FILES = [ROOT / "action.yml", *(ROOT / step / "action.yml" for step in STEP_ACTIONS)]
 TEMPLATE_FILES = sorted((ROOT / "workflows-templates").glob("*.yml"))
 WORKFLOW_FILES = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -104,7 +104,9 @@ def test_every_input_reaches_the_cli_through_env(path: Path) -> None:
 def test_run_script_reads_each_variable_inside_the_builder_of_that_command(path: Path) -> None:
     """A variable read only by another command's builder would be silently ignored for this action."""
     script = RUN_SCRIPT.read_text(encoding="utf-8")
-    builders = dict(re.findall(r"(?ms)^build_([a-z]+)\(\) \{\n(.*?)^\}", script))
+    builders = {
+        name.replace("_", "-"): body for name, body in re.findall(r"(?ms)^build_([a-z_]+)\(\) \{\n(.*?)^\}", script)
+    }
     helpers = {
         name: one_line or block
         for name, one_line, block in re.findall(r"(?m)^([a-z_]+)\(\) \{(?: (.*); \}$|\n((?:.*\n)*?)\})", script)

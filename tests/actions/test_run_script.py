@@ -228,3 +228,73 @@ def test_watch_step_and_the_root_watch_duration_reach_their_flags(recorder: Path
     _, data = run(recorder, tmp_path, None, {"watch-duration": "0"})
     args = cli_args(data)
     assert args[args.index("--watch-duration") + 1] == "0"
+
+
+def test_release_status_through_the_entry_script_publishes_the_draft(tmp_path: Path) -> None:
+    """The step-by-step path: the release-status action's script runs the real command against GitHub."""
+    import sys
+
+    from tests.fakes.github_fake import GitHubFake
+
+    sha = "a" * 40
+    with GitHubFake("kars/app", token="ghs_fake_token") as fake:
+        fake.add_commit(sha)
+        fake.add_tag("v1.0.0", sha)
+        fake.add_release("v1.0.0", draft=True, target=sha)
+        env = {
+            "PATH": os.environ["PATH"],
+            "KARS_PYTHON": sys.executable,
+            "KARS_INPUT_TAG": "v1.0.0",
+            "KARS_INPUT_STATUS": "success",
+            "KARS_INPUT_GITHUB_TOKEN": "ghs_fake_token",
+            "GITHUB_API_URL": fake.url,
+            "GITHUB_REPOSITORY": "kars/app",
+        }
+        completed = subprocess.run(
+            ["bash", str(RUN), "release-status"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        release = fake.releases_for("v1.0.0")[0]
+        assert release["draft"] is False
+        assert fake.tag_commit("v1") == sha  # 1.0.0 publishes, so @v1 exists
+    assert "ghs_fake_token" not in completed.stdout + completed.stderr
+
+
+def test_release_status_needs_a_status(recorder: Path, tmp_path: Path) -> None:
+    completed, data = run(recorder, tmp_path, "release-status", {"tag": "v1.0.0"})
+    assert completed.returncode == 2 and data is None
+    assert "input status is required" in completed.stdout
+    completed, data = run(recorder, tmp_path, "release-status", {"tag": "v1.0.0", "status": "failure", "reason": "x"})
+    assert completed.returncode == 0
+    assert cli_args(data)[-5:] == ["--tag", "v1.0.0", "--failure", "--reason", "x"]
+
+
+@pytest.mark.parametrize(
+    ("command", "old", "new", "flag"),
+    [
+        ("health", "deadline", "health-deadline", "--deadline"),
+        ("deploy", "timeout", "deploy-timeout", "--timeout"),
+        ("rollback", "to", "rollback-to", "--to"),
+        ("rollback", "timeout", "deploy-timeout", "--timeout"),
+    ],
+)
+def test_old_input_names_still_work_with_a_deprecation_warning(
+    recorder: Path, tmp_path: Path, command: str, old: str, new: str, flag: str
+) -> None:
+    inputs = {"service": "api"} if command == "rollback" else {}
+    completed, data = run(recorder, tmp_path, command, {**inputs, old: "42"})
+    assert completed.returncode == 0, completed.stderr
+    args = cli_args(data)
+    assert args[args.index(flag) + 1] == "42"
+    assert f'::warning title=kars-actions::input "{old}" is deprecated' in completed.stdout
+    assert f'name it "{new}"' in completed.stdout
+    completed, data = run(recorder, tmp_path, command, {**inputs, new: "43", old: "42"})
+    args = cli_args(data)
+    assert args[args.index(flag) + 1] == "43" and "deprecated" not in completed.stdout
+
+
+def test_health_urls_is_the_one_name_and_urls_an_alias(recorder: Path, tmp_path: Path) -> None:
+    completed, data = run(recorder, tmp_path, "health", {"health-urls": "http://a/x"})
+    assert cli_args(data)[-2:] == ["--", "http://a/x"] and "deprecated" not in completed.stdout
+    completed, data = run(recorder, tmp_path, "health", {"urls": "http://b/y"})
+    assert cli_args(data)[-2:] == ["--", "http://b/y"] and '"urls" is deprecated' in completed.stdout
