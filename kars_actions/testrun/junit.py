@@ -100,6 +100,34 @@ def _clean_message(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
+def _restore_newlines(message: str, body: str) -> str:
+    """The message with its line breaks back, taken from the element's text.
+
+    A message attribute cannot hold a raw line break (XML turns it into a space, and node's reporter drops it), so
+    a diff arrives as one line; the element's text usually carries the same message whole."""
+    if not message or "\n" in message or not body:
+        return message
+    for joiner in ("", " "):
+        flat: list[str] = []
+        origin: list[int] = []
+        for index, char in enumerate(body):
+            if char == "\r":
+                continue
+            if char == "\n":
+                if joiner:
+                    flat.append(joiner)
+                    origin.append(index)
+                continue
+            flat.append(char)
+            origin.append(index)
+        at = "".join(flat).find(message)
+        if at >= 0:
+            restored = body[origin[at] : origin[at + len(message) - 1] + 1].replace("\r", "")
+            if "\n" in restored:
+                return restored
+    return message
+
+
 def _relative(candidate: str, base: Path, root: Path) -> str | None:
     """``candidate`` as a path relative to ``root`` if it is a file inside it (and not a dependency)."""
     path = Path(candidate)
@@ -169,7 +197,7 @@ def _failed_test(case: ET.Element, problem: ET.Element, base: Path, root: Path) 
     return FailedTest(
         name=name,
         classname=classname,
-        message=_clean_message(message),
+        message=_clean_message(_restore_newlines(message, body)),
         kind=problem.tag,
         file=file,
         line=line,

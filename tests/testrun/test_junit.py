@@ -129,3 +129,43 @@ def test_real_pytest_report_with_xunit1_attributes(tmp_path: Path) -> None:
     [failed] = report.failed
     assert (failed.file, failed.line) == ("test_x.py", 5)  # the assertion, not the definition
     assert report.sources == ["out.xml"]
+
+
+# node --test's junit reporter drops the line breaks of the message attribute; the element's text keeps them.
+NODE_DIFF = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites>
+  <testcase name="compares objects" time="0.01" classname="test">
+    <failure type="testCodeFailure" message="MESSAGE">
+Error [ERR_TEST_FAILURE]: Expected values to be strictly deep-equal:
++ actual - expected
+
+  {
++   a: 1,
+-   a: 2
+  }
+    at TestContext.&lt;anonymous&gt; (/nowhere/a.test.js:2:41)
+    </failure>
+  </testcase>
+</testsuites>
+""".replace("MESSAGE", "Expected values to be strictly deep-equal:+ actual - expected  {+   a: 1,-   a: 2  }")
+
+
+@pytest.mark.parametrize("attribute_joiner", ["", " "])
+def test_a_failing_diff_keeps_its_line_breaks(tmp_path: Path, attribute_joiner: str) -> None:
+    text = NODE_DIFF
+    if attribute_joiner:  # a reporter that writes raw line breaks, which XML turns into spaces
+        text = text.replace(
+            "deep-equal:+ actual - expected  {+   a: 1,-   a: 2  }", "deep-equal: + actual - expected    {"
+        )
+    [failed] = parse_junit_text(text, base=tmp_path, root=tmp_path).failed
+    lines = failed.message.splitlines()
+    assert lines[0] == "Expected values to be strictly deep-equal:"
+    assert lines[1] == "+ actual - expected"
+    if not attribute_joiner:
+        assert "+   a: 1," in lines and "-   a: 2" in lines
+
+
+def test_a_message_found_nowhere_in_the_text_is_kept_as_it_came(tmp_path: Path) -> None:
+    text = NODE_DIFF.replace('message="Expected', 'message="Something else. Expected')
+    [failed] = parse_junit_text(text, base=tmp_path, root=tmp_path).failed
+    assert failed.message.startswith("Something else.") and "\n" not in failed.message
