@@ -601,16 +601,17 @@ def send_alerts(
     now: Callable[[], float] = time.time,
 ) -> NotifyResult:
     """Send ``alert`` to every channel. Never raises for a delivery failure: each channel's outcome is returned."""
+    if not channels:
+        # Said in a dry run too: a dry run that prints nothing reads as "all set" when nothing would be sent.
+        return NotifyResult(
+            alert, [], strict=strict, skipped="no alert channel configured (set a Slack, Discord or webhook URL)"
+        )
     if dry_run:
         outcomes = []
         for channel in channels:
             body, _ = _request(channel, alert, now)
             outcomes.append(ChannelOutcome(channel.kind, False, payload=json.loads(body), dry_run=True))
         return NotifyResult(alert, outcomes, strict=strict)
-    if not channels:
-        return NotifyResult(
-            alert, [], strict=strict, skipped="no alert channel configured (set a Slack, Discord or webhook URL)"
-        )
     import httpx
 
     own = client is None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +342,20 @@ def test_cli_with_no_channel_says_so_and_exits_0(in_repo: Path) -> None:
     result = CliRunner().invoke(cli, ["notify", "--event", "failure", "--format", "text"])
     assert result.exit_code == 0
     assert "no alert channel configured" in result.output
+
+
+def test_a_dry_run_with_no_channel_says_nothing_would_be_sent(in_repo: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KARS_", "GITHUB_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kars_actions", "notify", "--event", "failure", "--dry-run", "--format", "text"],
+        cwd=in_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no alert sent: no alert channel configured" in proc.stdout
 
 
 def test_the_documented_verification_recipe_accepts_our_signature_and_rejects_tampering(
