@@ -57,12 +57,12 @@ class Git:
         if shutil.which("git") is None:
             raise ConfigError("git is not installed or not on PATH", hint="install git, then rerun")
         if not self.repo_dir.is_dir():
-            raise UsageError(f"{self.repo_dir}: no such directory", hint="pass --repo-dir pointing at a git checkout")
+            raise UsageError(f"{self.repo_dir}: no such directory", hint="run it inside the repository's git checkout")
         probe = self._run_raw(["rev-parse", "--is-inside-work-tree"], check=False)
         if probe.returncode != 0:
             raise ConfigError(
                 f"{self.repo_dir.resolve()} is not a git repository",
-                hint="run inside a checkout (actions/checkout with fetch-depth: 0) or pass --repo-dir",
+                hint="run it inside the repository's checkout (actions/checkout with fetch-depth: 0)",
             )
 
     def _run_raw(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
