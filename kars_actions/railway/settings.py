@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kars_actions.core import gha
 from kars_actions.core.errors import CheckFailed, ConfigError, Location
 from kars_actions.railway.api import DOCUMENTS, OutcomeUnknown, RailwayClient, TokenKind
 from kars_actions.railway.config import CONFIG_NAMES, SUNSET
@@ -201,6 +202,8 @@ def normalise(section: str, key: str, value: Any, where: Any = None) -> Any:
         return _whole_number(key, value, where)
     if (section, key) == ("deploy", "preDeployCommand") and isinstance(value, str):
         return [value]
+    if (section, key) in SECRET_KEYS and isinstance(value, Mapping):
+        gha.SECRETS.register(str(value.get("password") or ""))  # a registry password never reaches the output
     return value
 
 

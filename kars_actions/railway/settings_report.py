@@ -376,7 +376,7 @@ def release_settings(
     if refuse:
         error = SettingsDrift(
             f"the service settings in {env_name} differ from railway.json: {_fields(refuse)}. Railway no longer "
-            f"reads railway.json (since {CUTOFF.isoformat()}), so this deploy would run without them; production "
+            f"reads railway.json (since {CUTOFF.isoformat()}), so this deploy would run without them; {env_name} "
             "was not touched",
             hint="either let kars apply them (railway_config: apply in kars.yml, the railway-config input, or "
             "`kars-actions config apply`), or move to Railway's Infrastructure as Code (`kars-actions config "

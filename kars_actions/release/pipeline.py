@@ -907,7 +907,12 @@ def _failure_summary(ctx: _Context) -> str:
     if backup is not None and result.backup is not None:
         version += f" (database backup {backup.id} was taken first; to restore it: {result.backup.restore_command()})"
     if not result.production_touched:
-        return f"{version} did not go live: {ctx.environment.name} was not touched."
+        settings = (
+            " (its service settings were updated from railway.json; the running deployments were not changed)"
+            if result.settings is not None and result.settings.written
+            else ""
+        )
+        return f"{version} did not go live: {ctx.environment.name} was not touched{settings}."
     if result.outcome == "rolled-back":
         return f"{version} went live and failed; the previous version is back and serving."
     return f"{version} went live and failed; the rollback did not complete — check Railway now."

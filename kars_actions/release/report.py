@@ -353,6 +353,11 @@ class ReleaseResult(BaseResult):
             md.append(f"**Why:** {gha.md_escape(self.failure or (self.error.message if self.error else ''))}\n")
         if self.outcome == "failed-before-live":
             md.append(f"{self.environment} was not touched: no service went live with this release.\n")
+            if self.settings is not None and self.settings.written:
+                md.append(
+                    "The service settings were updated from railway.json before the failure (see Railway settings); "
+                    "the running deployments were not changed.\n"
+                )
         if plan and plan.notes_markdown and self.outcome in ("released", "planned"):
             md.append(f"<details><summary>Release notes</summary>\n\n{plan.notes_markdown}\n</details>\n")
         return "\n".join(md)

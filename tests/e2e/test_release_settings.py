@@ -120,3 +120,16 @@ def test_validate_lenient_in_kars_yml_lets_a_lower_case_enum_through(world: Worl
     code, report, _ = world.release("--dry-run")
     assert code == 0, report["stages"]
     assert stage_status(report)["validate"] == "ok"
+
+
+def test_a_failure_after_applying_says_the_settings_changed_but_no_deployment_did(world: World) -> None:
+    from tests.fakes.railway_sim import Script
+
+    lose_backend_settings(world)
+    world.sim.script_for(world.ids["backend"], Script.build_failure())
+    code, report, _ = world.release("--today", "2026-12-01", "--railway-config", "apply", "--service", "backend")
+    assert code == 1
+    assert report["outcome"] == "failed-before-live"
+    assert report["railway_settings"]["applied"][0]["committed"] is True
+    alert = json.dumps(world.alerts.received)
+    assert "production was not touched (its service settings were updated from railway.json" in alert

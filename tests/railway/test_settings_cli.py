@@ -164,3 +164,15 @@ def test_an_invalid_file_exits_2_naming_its_line_and_the_outputs_say_drift_unkno
     assert outputs["drift"] == "unknown" and outputs["plan"] == ""
     assert "no plan" in summary
     assert cli.sim.mutations == []
+
+
+def test_a_registry_password_in_railway_json_is_applied_but_never_printed(cli: Cli) -> None:
+    data = json.loads(json.dumps(API_JSON))
+    data["deploy"]["registryCredentials"] = {"username": "kars", "password": "registry-pass-very-secret"}
+    (cli.root / "api" / "railway.json").write_text(json.dumps(data))
+    for args in (("plan", "--format", "json"), ("apply", "--format", "text"), ("plan", "--format", "github")):
+        code, out, err, outputs, summary = cli.run(*args)
+        assert code == 0, out + err
+        assert "registry-pass-very-secret" not in out + err + summary + json.dumps(outputs)
+    held = cli.sim.settings_of(cli.api, cli.production)["deploy"]["registryCredentials"]
+    assert held == {"username": "kars", "password": "registry-pass-very-secret"}
