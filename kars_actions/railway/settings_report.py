@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from kars_actions.railway.settings import (
     EnvironmentApply,
     EnvironmentPlan,
     FieldChange,
+    IacOwned,
     ManagedService,
     ServicePlan,
     SettingsPlan,
@@ -326,15 +327,18 @@ class ReleaseService:
 
 @dataclass
 class ReleaseSettings:
-    """What the settings stage of a release did: a stage status and detail, the plan, and the error that stops."""
+    """What the settings stage of a release did: a stage status and detail, the plan, the error that stops it, and
+    the part of the plan still to apply right before the deploy."""
 
     status: str
     detail: str
     result: SettingsResult | None = None
     error: KarsError | None = None
+    to_apply: SettingsPlan | None = None
+    notes: str = ""
 
 
-def release_settings(
+def check_release_settings(
     client: RailwayClient,
     scope: tuple[str, str, str, str],  # project id, project name, environment id, environment name
     services: Sequence[ReleaseService],
@@ -342,13 +346,11 @@ def release_settings(
     root: Path,
     today: date,
     dry_run: bool,
-    apply: ApplyOptions,
     deadline: Deadline | None = None,
 ) -> ReleaseSettings:
-    """Before the deploy: compare railway.json with the service settings, then apply, refuse, or warn.
-
-    Refusing happens before anything is written, so "production was not touched" stays true.
-    """
+    """Read-only, before the release writes anything: compare railway.json with the service settings, refuse on a
+    difference (check, or the default from the cutoff), warn (the default before it), or keep the plan of the
+    apply-mode services for :func:`apply_release_settings` right before the deploy."""
     kept = [s for s in services if s.path is not None and s.mode != "off"]
     if not kept:
         off = [s.label for s in services if s.mode == "off"]
@@ -387,6 +389,15 @@ def release_settings(
         result.error = error
         return ReleaseSettings("failed", error.message, result, error)
     if to_apply:
+        if plan.iac_owner:
+            owned = IacOwned(
+                f"railway_config: apply, but {plan.iac_owner}: Railway's Infrastructure as Code owns these "
+                f"settings; {env_name} was not touched",
+                hint="keep one owner per setting: set railway_config: off (or check) for these services, or remove "
+                "the IaC file to let kars apply railway.json",
+            )
+            result.error = owned
+            return ReleaseSettings("failed", owned.message, result, owned)
         sub = SettingsPlan(
             plan.project_id,
             plan.project_name,
@@ -403,15 +414,9 @@ def release_settings(
             ],
             iac_file=plan.iac_file,
         )
-        options = replace(apply, dry_run=dry_run)
-        try:
-            apply_settings(client, sub, options, deadline=deadline, done=result.applied)
-        except KarsError as error:
-            result.error = error
-            return ReleaseSettings("failed", error.message, result, error)
-        verb = "would apply" if dry_run else "applied"
-        detail = f"{verb} {_fields(to_apply)} in {env_name}"
-        return ReleaseSettings("planned" if dry_run else "ok", detail + notes, result)
+        verb = "would apply" if dry_run else "will apply"
+        detail = f"{verb} {_fields(to_apply)} right before the deploy"
+        return ReleaseSettings("planned" if dry_run else "ok", detail + notes, result, to_apply=sub, notes=notes)
     if drifted:  # the default mode before the cutoff: Railway still reads the file, so it only warns
         return ReleaseSettings(
             "warning",
@@ -423,6 +428,29 @@ def release_settings(
     return ReleaseSettings(
         "planned" if dry_run else "ok", f"in sync: {count} setting(s) of {len(env.services)} service(s)" + notes, result
     )
+
+
+def apply_release_settings(
+    client: RailwayClient,
+    checked: ReleaseSettings,
+    apply: ApplyOptions,
+    *,
+    deadline: Deadline | None = None,
+) -> ReleaseSettings:
+    """Right before the deploy, so the deploy uses the new settings: write what the check planned. The etag taken
+    by the check guards it: an edit since then stops the release before anything deploys."""
+    sub, result = checked.to_apply, checked.result
+    if sub is None or result is None:
+        return checked
+    try:
+        apply_settings(client, sub, apply, deadline=deadline, done=result.applied)
+    except KarsError as error:
+        result.error = error
+        return ReleaseSettings("failed", error.message, result, error)
+    env = sub.environments[0]
+    verb = "would apply" if apply.dry_run else "applied"
+    detail = f"{verb} {_fields([s for s in env.services if s.changes])} in {env.name}"
+    return ReleaseSettings("planned" if apply.dry_run else "ok", detail + checked.notes, result)
 
 
 def _fields(services: Sequence[ServicePlan]) -> str:

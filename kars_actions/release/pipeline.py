@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kars_actions.notify.alerts import Alert
     from kars_actions.railway.api import RailwayClient, ServiceInstanceInfo
     from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
+    from kars_actions.railway.settings_report import ReleaseSettings
 
 DEFAULT_ENVIRONMENT = "production"
 
@@ -93,6 +94,7 @@ class _Context:
     instances: dict[str, ServiceInstanceInfo] = field(default_factory=dict)
     access: RepositoryAccess | None = None
     found: dict[str, str] = field(default_factory=dict)  # service -> how its folder was found (no kars.yml entry)
+    settings: ReleaseSettings | None = None  # the settings check, and what it left to apply before the deploy
     health_targets: list[HealthTarget] = field(default_factory=list)
 
 
@@ -141,15 +143,16 @@ def _run_stages(ctx: _Context) -> None:
     try:
         _preflight(ctx)
         _validate(ctx)
+        _railway_settings(ctx)
         if not _version(ctx):
             return
         _tag_and_draft(ctx)
         if result.outcome == "already-released":
             return
         _github_deployment(ctx)
-        _railway_settings(ctx)
         _record_targets(ctx)
         _backup(ctx)
+        _apply_railway_settings(ctx)
         if ctx.options.dry_run:
             _plan(ctx)
             result.outcome = "planned"
@@ -499,10 +502,10 @@ def _railway_deadline(ctx: _Context, seconds: float) -> Deadline:
 
 
 def _railway_settings(ctx: _Context) -> None:
-    """railway.json is no longer read by Railway: put its settings in force (apply), refuse on a difference
-    (check), or skip (off), before anything deploys. See kars_actions.railway.settings."""
-    from kars_actions.railway.settings import ApplyOptions, repo_services
-    from kars_actions.railway.settings_report import ReleaseService, release_settings
+    """Railway no longer reads railway.json: compare it with the service settings before the release writes anything,
+    and refuse (check), warn, or keep the plan to apply right before the deploy. See kars_actions.railway.settings."""
+    from kars_actions.railway.settings import repo_services
+    from kars_actions.railway.settings_report import ReleaseService, check_release_settings
 
     with _stage(ctx, "railway-settings") as stage:
         files = {f.label: f.path for f in repo_services(ctx.config, ctx.services)}
@@ -513,21 +516,39 @@ def _railway_settings(ctx: _Context) -> None:
             stage.detail = "would compare railway.json with the service settings" + (f" ({shown})" if shown else "")
             return
         target = ctx.target
-        outcome = release_settings(
+        ctx.settings = check_release_settings(
             ctx.railway,
             (target.project_id, target.project_name, target.environment_id, target.environment_name),
             [ReleaseService(r.label, r.name, r.id, files.get(r.label), modes.get(r.label)) for r in target.services],
             root=ctx.config.root,
             today=ctx.options.today or datetime.now(UTC).date(),
             dry_run=ctx.options.dry_run,
-            apply=ApplyOptions(commit=ctx.result.commit, repository=os.environ.get("GITHUB_REPOSITORY")),
             deadline=_railway_deadline(ctx, 120.0),
         )
-        ctx.result.settings = outcome.result
-        stage.status, stage.detail = outcome.status, outcome.detail
-        if outcome.error is not None:
-            ctx.result.failure = outcome.error.message
-            raise outcome.error
+        _settings_outcome(ctx, stage, ctx.settings)
+
+
+def _apply_railway_settings(ctx: _Context) -> None:
+    """Write what the check planned for apply-mode services, right before the deploy (the deploy uses them)."""
+    from kars_actions.railway.settings import ApplyOptions
+    from kars_actions.railway.settings_report import apply_release_settings
+
+    if ctx.settings is None or ctx.settings.to_apply is None or ctx.railway is None:
+        return
+    with _stage(ctx, "railway-settings") as stage:
+        options = ApplyOptions(
+            commit=ctx.result.commit, repository=os.environ.get("GITHUB_REPOSITORY"), dry_run=ctx.options.dry_run
+        )
+        outcome = apply_release_settings(ctx.railway, ctx.settings, options, deadline=_railway_deadline(ctx, 120.0))
+        _settings_outcome(ctx, stage, outcome)
+
+
+def _settings_outcome(ctx: _Context, stage: Stage, outcome: ReleaseSettings) -> None:
+    ctx.result.settings = outcome.result
+    stage.status, stage.detail = outcome.status, outcome.detail
+    if outcome.error is not None:
+        ctx.result.failure = outcome.error.message
+        raise outcome.error
 
 
 def _settings_mode(ctx: _Context, label: str) -> str | None:

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 STAGES: dict[str, str] = {
     "preflight": "Preflight (read-only)",
     "validate": "Validate config + health",
+    "railway-settings": "Railway settings",
     "version": "Compute version",
     "release": "Tag + draft release",
     "github-deployment": "GitHub deployment",
-    "railway-settings": "Railway settings",
     "record-targets": "Record rollback targets",
     "backup": "Database backup",
     "deploy": "Deploy + wait",

@@ -37,8 +37,9 @@ def test_from_the_cutoff_a_drifted_service_is_not_deployed_and_production_is_not
     assert "backend (deploy.startCommand, deploy.healthcheckPath, deploy.restartPolicyType)" in report["failure"]
     changes = report["railway_settings"]["plan"]["environments"][0]["services"][0]["changes"]
     assert {"field": "deploy.startCommand", "live": None, "repo": "node server.js"} in changes
-    assert world.github_state() == "failure"
-    assert world.sim.count("environmentPatchCommit") == 0
+    # Refused in the read-only part, before the release wrote anything: no tag, no draft, no GitHub deployment.
+    assert world.github.writes() == [] and world.github.releases_for("v0.1.0") == []
+    assert world.sim.mutations == []
 
 
 def test_check_refuses_on_drift_before_the_cutoff_too(world: World) -> None:
@@ -133,3 +134,17 @@ def test_a_failure_after_applying_says_the_settings_changed_but_no_deployment_di
     assert report["railway_settings"]["applied"][0]["committed"] is True
     alert = json.dumps(world.alerts.received)
     assert "production was not touched (its service settings were updated from railway.json" in alert
+
+
+def test_an_edit_between_the_check_and_the_apply_stops_the_release_before_it_deploys(world: World) -> None:
+    lose_backend_settings(world)
+    env = next(iter(world.sim.environments))
+    hotfix = {"services": {world.ids["backend"]: {"deploy": {"startCommand": "node hotfix.js"}}}}
+    world.sim.edit_after("EnvironmentSettings", env, hotfix)  # right after the read-only check read the settings
+    code, report, _ = world.release("--today", "2026-12-01", "--railway-config", "apply")
+    assert code == 1
+    assert report["outcome"] == "failed-before-live"
+    assert "changed since the plan" in report["failure"]
+    assert world.sim.count("environmentPatchCommit") == 0
+    assert world.deployments_of("backend", world.head) == []
+    assert world.sim.settings_of(world.ids["backend"], env)["deploy"] == {"startCommand": "node hotfix.js"}
