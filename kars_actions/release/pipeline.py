@@ -596,10 +596,26 @@ def _plan(ctx: _Context) -> None:
         health.detail = f"would check {shown} for {plan.tag} or {plan.target_sha[:12]}"
     else:
         health.detail = "would check " + "; ".join(_unresolved_health(ctx))
+    _plan_watch(ctx)
     publish = ctx.result.stage("publish")
     publish.status = "planned"
     major = plan.major_tag if _move_major(ctx) else None
     publish.detail = f"would publish {plan.tag}" + (f" and move {major}" if major else "")
+
+
+def _plan_watch(ctx: _Context) -> None:
+    from kars_actions.core.timing import human_duration
+    from kars_actions.release.watch import settings_from_config
+
+    settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
+    if settings.duration <= 0:
+        return
+    watch = ctx.result.stage("watch")
+    watch.status = "planned"
+    watch.detail = (
+        f"would watch {', '.join(ctx.services)} for {human_duration(settings.duration)}: status, restarts, health, "
+        f"5xx and p95 against the traffic before (at most {settings.budget(len(ctx.services))} Railway requests)"
+    )
 
 
 def _service_urls(ctx: _Context) -> dict[str, str]:

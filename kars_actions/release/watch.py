@@ -17,7 +17,7 @@ from kars_actions.core.config import Config, WatchConfig
 from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ExternalError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
-from kars_actions.railway.api import LIVE_STATUSES, RailwayClient, RailwayUnavailable
+from kars_actions.railway.api import LIVE_STATUSES, RailwayClient
 from kars_actions.railway.metrics import (
     Check,
     Instance,
@@ -109,6 +109,8 @@ class ServiceWatch:
     log_tail: tuple[str, ...] = ()
     refused: dict[str, str] = field(default_factory=dict)
     unknown_looks: int = 0
+    unknown_reason: str | None = None
+    first_look_done: bool = False  # the baseline is read with the first look Railway answers
 
     @property
     def baseline_stats(self) -> TrafficStats | None:
@@ -144,6 +146,7 @@ class ServiceWatch:
             "latest": _stats_json(self.recent),  # the latest stretch with enough requests: what was judged
             "log_tail": list(self.log_tail),
             "unavailable": self.refused,
+            "unknown_looks": self.unknown_looks,
         }
 
 
@@ -169,6 +172,7 @@ class WatchResult(BaseResult):
     health_rounds: int = 0
     health_detail: str | None = None
     environment: str | None = None
+    cut_short: bool = False  # the release's own time limit ended the window early
 
     @property
     def failed(self) -> bool:
@@ -191,9 +195,15 @@ class WatchResult(BaseResult):
 
     def headline(self) -> str:
         names = ", ".join(s.label for s in self.services)
+        short = (
+            f" (cut short at {human_duration(self.seconds)} of {human_duration(self.settings.duration)} by the "
+            "release's time limit)"
+            if self.cut_short
+            else ""
+        )
         return {
-            "passed": f"Watch passed: {names} stayed healthy for {human_duration(self.seconds)}",
-            "inconclusive": f"Watch inconclusive: {names} stayed up, but there was not enough traffic to judge",
+            "passed": f"Watch passed: {names} stayed healthy for {human_duration(self.seconds)}{short}",
+            "inconclusive": f"Watch inconclusive: {names} stayed up, but there was not enough traffic to judge{short}",
             "failed": "Watch failed: " + "; ".join(s.evidence() for s in self.services if s.verdict == "failed"),
             "skipped": "Watch skipped",
         }.get(self.verdict, self.verdict)
@@ -266,6 +276,11 @@ class WatchResult(BaseResult):
                     f"{gha.md_escape(s.label)}: Railway refused "
                     + ", ".join(f"{k} metrics ({v})" for k, v in s.refused.items())
                     + ": those checks are inconclusive.\n"
+                )
+            if s.unknown_looks:
+                md.append(
+                    f"{gha.md_escape(s.label)}: Railway could not be asked {s.unknown_looks} time(s) "
+                    f"({gha.md_escape(s.unknown_reason or 'no answer')}); those looks decided nothing.\n"
                 )
             chart = chart_markdown(s)
             if chart:
@@ -344,9 +359,10 @@ def run_watch(
     end = started + settings.duration
     if deadline is not None:
         end = min(end, deadline.at)
+    cut_short = end < started + settings.duration
     watches = [ServiceWatch(s.label, s.service_id, s.deployment_id, live_at=s.live_at) for s in services]
     readers = {w.label: MetricsReader(client, w.service_id, environment_id, settings.step) for w in watches}
-    result = WatchResult(settings, watches)
+    result = WatchResult(settings, watches, cut_short=cut_short)
     next_health = started + settings.health_interval
     for w in watches:
         _first_look(client, readers[w.label], w, settings)
@@ -396,22 +412,25 @@ def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, s
     old version's traffic is gone by then.
     """
     now = client.server_time()
+    # A first look retried after Railway did not answer keeps the watch's start as its reference.
+    start = w.split_at if w.split_at is not None else now
     span = settings.duration + settings.step
     try:
-        look = reader.look(now - 2 * span, now + settings.step, deployment_id=w.deployment_id)
-    except RailwayUnavailable as error:
+        look = reader.look(start - 2 * span, now + settings.step, deployment_id=w.deployment_id)
+    except ExternalError as error:
         w.unknown_looks += 1
-        w.refused["look"] = error.message
-        w.split_at = now
+        w.unknown_reason = error.message
+        w.split_at = start
         return
     live_at = w.live_at
     if live_at is None and look.status in LIVE_STATUSES:
         live_at = look.status_updated_at
-    recent = live_at is not None and now - settings.duration <= live_at <= now + settings.step
+    recent = live_at is not None and start - settings.duration <= live_at <= now + settings.step
     if recent:
         w.live_at = live_at
-    split = live_at if recent and live_at is not None else now
+    split = live_at if recent and live_at is not None else start
     w.split_at = split
+    w.first_look_done = True
     w.status = look.status or w.status
     w.instances_at_start = look.instances
     w.instances = look.instances
@@ -423,14 +442,19 @@ def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, s
 
 
 def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
+    if not w.first_look_done:
+        _first_look(client, reader, w, settings)
+        return
     now = client.server_time()
     split = w.split_at if w.split_at is not None else now - settings.step
     since = w.window[-1].ts if w.window else split
     try:
         look = reader.look(since, now + settings.step, deployment_id=w.deployment_id)
-    except RailwayUnavailable:
+    except ExternalError as error:
         # Unknown is a state of its own: the release may be fine or not; keep watching, never call it a pass.
+        # Rolling back over an API hiccup would do harm too: a look Railway does not answer decides nothing.
         w.unknown_looks += 1
+        w.unknown_reason = error.message
         return
     w.status = look.status or w.status
     if look.instances is not None:

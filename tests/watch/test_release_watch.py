@@ -110,3 +110,43 @@ def test_watch_duration_zero_turns_the_watch_off(world: World) -> None:
     run = world.release("--watch-duration", "0")
     assert run.code == 0, run.stderr
     assert "watch" not in stages(run.report) and run.report["watch"] is None
+
+
+def test_memory_past_its_ceiling_rolls_back(world: World) -> None:
+    world.write_config((world.repo.path / "kars.yml").read_text() + "  memory_ceiling_gb: 0.5\n")
+    leaking = Traffic(memory_gb=0.3, memory_growth_gb_per_min=0.1)
+    world.sim.release_behaves(world.ids["backend"], world.head, leaking)
+    run = world.release()
+    assert run.code == 1 and run.report["outcome"] == "rolled-back"
+    assert "backend: memory" in run.report["failure"] and "> 0.5 GB" in run.report["failure"]
+
+
+def test_looks_railway_does_not_answer_decide_nothing_and_roll_nothing_back(world: World) -> None:
+    # Five tries of one look fail (it is unknown), then Railway answers again: the release is judged on the rest.
+    world.sim.inject("http", "WatchStatusHttpLatencyResources", count=5, status=503)
+    run = world.release()
+    assert run.code == 0, run.stderr
+    assert run.report["watch"]["verdict"] == "passed"
+    assert sum(s["unknown_looks"] for s in run.report["watch"]["services"]) == 1
+    assert world.sim.count("deploymentRollback") == 0
+    assert "could not be asked 1 time(s)" in run.summary
+
+
+def test_a_dry_run_plans_the_watch_and_the_backup_and_takes_nothing(world: World) -> None:
+    world.write_config((world.repo.path / "kars.yml").read_text() + "backup:\n  service: Postgres\n")
+    run = world.release("--dry-run")
+    assert run.code == 0, run.stderr
+    status = stages(run.report)
+    assert status["watch"] == "planned" and status["backup"] == "planned"
+    assert "would watch backend, frontend for 10m00s" in json.dumps(run.report)
+    assert world.sim.mutations == []
+
+
+def test_a_failed_watch_alert_names_the_backup_and_how_to_restore_it(world: World) -> None:
+    world.write_config((world.repo.path / "kars.yml").read_text() + "backup:\n  service: Postgres\n")
+    world.sim.release_behaves(world.ids["backend"], world.head, Traffic(error_ratio=0.5), after=60)
+    run = world.release()
+    assert run.code == 1 and run.report["outcome"] == "rolled-back"
+    backup_id = world.sim.backups[0].id
+    alert = json.dumps(world.alerts.received[-1])
+    assert f"kars-actions restore --backup {backup_id} --service Postgres" in alert
