@@ -1,3 +1,3 @@
 """kars_actions: release, validate, deploy to Railway, verify health, roll back."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

@@ -202,8 +202,27 @@ def _fill(name: str, text: str, values: TemplateValues) -> str:
         text = _fill_choice(text, "environment", values.environments, default=values.production_environment)
     elif name in ("ci", "validate-railway"):
         text = text.replace("branches: [main]", f"branches: [{values.production_branch}]")
+    text = _fill_tokens(name, text, values)
     text = text.replace("secrets.SLACK_WEBHOOK_URL", f"secrets.{values.slack_secret}")
     return text.replace("secrets.DISCORD_WEBHOOK_URL", f"secrets.{values.discord_secret}")
+
+
+def token_secret(environment: str) -> str:
+    """The secret holding an environment's Railway project token: a project token reaches one environment only."""
+    return "RAILWAY_TOKEN_" + (re.sub(r"[^A-Za-z0-9]+", "_", environment).strip("_").upper() or "DEFAULT")
+
+
+def _fill_tokens(name: str, text: str, values: TemplateValues) -> str:
+    if name == "release":
+        return text.replace("RAILWAY_TOKEN_PRODUCTION", token_secret(values.production_environment))
+    if name == "staging":
+        return text.replace("RAILWAY_TOKEN_STAGING", token_secret(values.staging_environment))
+    if name == "rollback" and values.environments:
+        choices = " || ".join(
+            f"(inputs.environment == '{env}' && secrets.{token_secret(env)})" for env in values.environments
+        )
+        return re.sub(r"(?m)^(\s+railway-token: \$\{\{ ).*( \}\})$", rf"\g<1>{choices} || ''\g<2>", text, count=1)
+    return text
 
 
 def _fill_choice(text: str, input_name: str, options: Sequence[str], default: str | None) -> str:
@@ -368,7 +387,10 @@ class InitResult(BaseResult):
                 + f"replace {PLACEHOLDER_SHA} with the commit of the release tag before committing "
                 + f"(git ls-remote {ACTION_REPOSITORY_URL} refs/tags/v{__version__})"
             )
-        lines.append("next: add the RAILWAY_TOKEN secret (and any alert webhooks) under Settings → Secrets")
+        lines.append(
+            "next: add one Railway project token per environment (RAILWAY_TOKEN_PRODUCTION, RAILWAY_TOKEN_STAGING, …)"
+            " and any alert webhooks under Settings → Secrets"
+        )
         return lines
 
     def summary_markdown(self) -> str:

@@ -197,3 +197,18 @@ def test_filled_templates_stay_clean_under_zizmor(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_each_environment_gets_its_own_railway_token_secret() -> None:
+    """Railway project tokens reach one environment: one secret per environment, never a shared RAILWAY_TOKEN."""
+    values = templates.TemplateValues(production_environment="live", staging_environment="qa-eu")
+    values = templates.TemplateValues(**{**values.__dict__, "environments": ["live", "qa-eu"]})
+    release = templates.render("release", values)
+    staging = templates.render("staging", values)
+    rollback = templates.render("rollback", values)
+    assert "secrets.RAILWAY_TOKEN_LIVE" in release and "RAILWAY_TOKEN_QA_EU" not in release
+    assert "secrets.RAILWAY_TOKEN_QA_EU" in staging
+    assert "(inputs.environment == 'live' && secrets.RAILWAY_TOKEN_LIVE)" in rollback
+    assert "(inputs.environment == 'qa-eu' && secrets.RAILWAY_TOKEN_QA_EU)" in rollback
+    for text in (release, staging, rollback):
+        assert "secrets.RAILWAY_TOKEN }}" not in text
