@@ -70,6 +70,7 @@ class EnvironmentConfig:
     prerelease: str | None = None
     railway_environment: str = ""
     url: str | None = None
+    transient: bool | None = None  # None: decided by the name (PR environments are transient)
 
 
 @dataclass(frozen=True)
@@ -576,6 +577,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
             prerelease=(raw or {}).get("prerelease"),
             railway_environment=(raw or {}).get("railway_environment", name),
             url=(raw or {}).get("url"),
+            transient=(raw or {}).get("transient"),
         )
         for name, raw in (data.get("environments") or {}).items()
     }

@@ -62,7 +62,7 @@ OUTCOMES = {
     "failed-before-live": "Failed before going live: {environment} was not touched",
     "rolled-back": "Failed after going live: rolled back to the previous version",
     "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
-    "publish-failed": "Live and healthy, but the GitHub release could not be published: rerun to publish it",
+    "github-incomplete": "Live and healthy, but not finished on GitHub: rerun the job to finish it",
     "running": "Running",
 }
 
@@ -102,6 +102,9 @@ class ReleaseResult(BaseResult):
     failure: str | None = None
     error: KarsError | None = None
     stages: dict[str, Stage] = field(default_factory=dict)
+    # The success steps on GitHub that did not complete (a rerun finishes them), and whether this run did any.
+    unfinished: list[str] = field(default_factory=list)
+    finished_now: bool = False
 
     def stage(self, key: str) -> Stage:
         if key not in self.stages:
@@ -116,7 +119,7 @@ class ReleaseResult(BaseResult):
     def exit_code(self) -> int:
         if self.succeeded:
             return EXIT_OK
-        if self.error is not None and (not self.production_touched or self.outcome == "publish-failed"):
+        if self.error is not None and (not self.production_touched or self.outcome == "github-incomplete"):
             return self.error.exit_code  # 2 config, 3 external: what stopped the release without a rollback
         return EXIT_FAILED
 
@@ -124,6 +127,11 @@ class ReleaseResult(BaseResult):
     def headline(self) -> str:
         tag = self.plan.tag if self.plan and self.plan.tag else None
         text = OUTCOMES.get(self.outcome, self.outcome).replace("{environment}", self.environment)
+        if self.outcome == "github-incomplete" and self.unfinished:
+            text = (
+                f"Live and healthy, but not finished on GitHub: {', '.join(self.unfinished)} did not complete "
+                "— rerun the job to finish them"
+            )
         return f"{text}" + (f" — {tag} to {self.environment}" if tag else f" — {self.environment}")
 
     # --- outputs --------------------------------------------------------------------------------------------------
@@ -148,9 +156,7 @@ class ReleaseResult(BaseResult):
             "rolled-back": "true" if any(r.rolled_back for r in self.rollbacks) else "false",
             "production-touched": "true" if self.production_touched else "false",
             "backup-id": self.backup.backup.id if self.backup and self.backup.backup else "",
-            "backup-expires-at": (self.backup.backup.expires_at or "")
-            if self.backup and self.backup.backup
-            else "",
+            "backup-expires-at": (self.backup.backup.expires_at or "") if self.backup and self.backup.backup else "",
             "backup-dump-path": self.backup.dump.path if self.backup and self.backup.dump else "",
             "watch-verdict": self.watch.verdict if self.watch else "",
         }
@@ -159,6 +165,7 @@ class ReleaseResult(BaseResult):
         return {
             "outcome": self.outcome,
             "headline": self.headline,
+            "unfinished": self.unfinished,
             "environment": self.environment,
             "services": self.services,
             "commit": self.commit,

@@ -440,7 +440,7 @@ def test_publish_refused_after_a_healthy_deploy_keeps_production_and_says_rerun(
     world.github.on("PATCH", r"/releases/\d+$", revoke)
     code, report, _ = world.release()
     assert code == 3
-    assert report["outcome"] == "publish-failed" and report["production_touched"] is True
+    assert report["outcome"] == "github-incomplete" and report["production_touched"] is True
     assert "contents: write" in report["error"]
     assert world.sim.count("deploymentRollback") == 0
     assert all(app.live_commit() == world.head for app in world.apps.values())

@@ -98,6 +98,7 @@ class Gate:
     method: str
     pattern: re.Pattern[str]
     barrier: threading.Barrier
+    when: Callable[[Any], bool] | None = None
 
 
 @dataclass
@@ -278,9 +279,19 @@ class GitHubFake:
         """Answer the next ``times`` matching requests (whose body passes ``when``) with ``status``."""
         self.faults.append(Fault(method.upper(), re.compile(path_regex), status, message, when, times))
 
-    def gate(self, method: str, path_regex: str, parties: int = 2, timeout: float = 60.0) -> None:
-        """Hold matching requests until ``parties`` of them arrived (bounded by ``timeout`` real seconds)."""
-        self.gates.append(Gate(method.upper(), re.compile(path_regex), threading.Barrier(parties, timeout=timeout)))
+    def gate(
+        self,
+        method: str,
+        path_regex: str,
+        parties: int = 2,
+        *,
+        when: Callable[[Any], bool] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        """Hold matching requests (whose body passes ``when``) until ``parties`` of them arrived, bounded by
+        ``timeout`` real seconds; the gate then stays open."""
+        barrier = threading.Barrier(parties, timeout=timeout)
+        self.gates.append(Gate(method.upper(), re.compile(path_regex), barrier, when))
 
     def latest_release(self) -> dict[str, Any] | None:
         with self.lock:
@@ -481,8 +492,14 @@ class GitHubFake:
                     self.hooks.remove(hook)
                 hook.action(self)
         for gate in list(self.gates):
-            if gate.method == method and gate.pattern.search(path):
-                gate.barrier.wait()  # outside the lock: the other party's request must get in
+            if gate.method != method or not gate.pattern.search(path):
+                continue
+            if gate.when is not None and not gate.when(body if isinstance(body, dict) else {}):
+                continue
+            gate.barrier.wait()  # outside the lock: the other party's request must get in
+            with self.lock:
+                if gate in self.gates:
+                    self.gates.remove(gate)
         fault = self._fault(method, path, body)
         if fault is not None:
             return fault
