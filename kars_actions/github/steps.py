@@ -173,6 +173,10 @@ def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock 
 
     if request.github_token:
         gha.SECRETS.register(request.github_token)
+    token = request.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    github = _github_for(request.github_token, request.dry_run, progress, clock) if token else None
+    # A version whose release failed and was never published is no base: its changes go into the next notes.
+    unpublished = github.read_access().unpublished if github is not None else frozenset[str]()
     plan = plan_version(
         request.repo_dir,
         request.target,
@@ -181,10 +185,13 @@ def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock 
         request.version,
         request.prerelease,
         request.force,
+        unpublished=unpublished,
     )
     if not plan.released:
+        if github is not None:
+            github.close()
         return TagResult(plan, None)
-    github = _github_for(request.github_token, request.dry_run, progress, clock)
+    github = github or _github_for(request.github_token, request.dry_run, progress, clock)
     if github is None:
         ref = ReleaseRef(
             plan.tag or "",

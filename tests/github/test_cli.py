@@ -128,3 +128,23 @@ def test_tag_as_a_real_process(repo: GitRepo, fake: GitHubFake, tmp_path: Path) 
         assert request.headers["accept"] == "application/vnd.github+json"
         assert request.headers["x-github-api-version"] == "2022-11-28"
         assert request.headers["user-agent"].startswith("kars-actions/")
+
+
+def test_tag_after_a_failed_release_carries_its_changes_and_names_it(
+    repo: GitRepo, fake: GitHubFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step-by-step users too: a version whose release stayed a draft (failed) is not a base."""
+    failed = repo.head()
+    repo.tag("v1.1.0")
+    fake.add_tag("v1.1.0", failed)
+    fake.add_release("v1.1.0", draft=True, target=failed)
+    fix = repo.commit("chore: fix the service name")
+    fake.add_commit(fix)
+    out = tmp_path / "out.txt"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    code, text = invoke(["tag", "--repo-dir", str(repo.path), "--format", "text"])
+    assert code == 0, text
+    outputs = read_outputs(out)
+    assert outputs["tag"] == "v1.2.0" and outputs["previous-tag"] == "v1.0.0"
+    assert "login page" in outputs["changelog"] and "v1.1.0" in outputs["changelog"]
