@@ -569,6 +569,25 @@ def _record_targets(ctx: _Context) -> None:
         stage.detail = ", ".join(
             f"{label}: {target or 'none (first deploy)'}" for label, target in ctx.result.rollback_targets.items()
         )
+        early = _deployed_on_its_own(ctx)
+        if early:
+            stage.detail += (
+                f"; warning: Railway deployed this commit on its own before the release ({', '.join(early)}): its "
+                "auto-deploy races the release — turn on Wait for CI or turn automatic deploys off"
+            )
+
+
+def _deployed_on_its_own(ctx: _Context) -> list[str]:
+    """Services Railway already deployed the released commit to although this release has not deployed yet: the
+    service deploys every push by itself, so untested code can go live before the tests end."""
+    plan = ctx.result.plan
+    if plan is None or ctx.gh_deployment is None or not ctx.gh_deployment.created:
+        return []  # a rerun: an earlier run of this release may have made that deployment
+    return [
+        label
+        for label, snap in ctx.snapshots.items()
+        if snap.latest is not None and snap.latest.commit_hash == plan.target_sha
+    ]
 
 
 def _plan(ctx: _Context) -> None:

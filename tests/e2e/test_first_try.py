@@ -189,3 +189,12 @@ def test_an_old_version_still_answering_is_refused_and_rolled_back(world: World)
     code, report, _ = world.release()
     assert code == 1 and report["outcome"] == "rolled-back"
     assert "another version is answering" in report["failure"]
+
+
+def test_a_deployment_railway_made_on_its_own_is_called_out(world: World) -> None:
+    environment = next(iter(world.sim.environments))
+    world.sim.add_deployment(world.ids["backend"], environment, world.head, status="BUILDING", age=5, took=600)
+    code, report, err = world.release("--dry-run")
+    assert code == 0, err
+    detail = {s["stage"]: s["detail"] for s in report["stages"]}["record-targets"]
+    assert "Railway deployed this commit on its own" in detail and "backend" in detail
