@@ -29,6 +29,7 @@ from kars_actions.railway.wait import (
     ServiceRef,
     StartedDeployment,
     StatusSource,
+    StreamOpener,
     estimate_duration,
     settle,
     wait_for_deployments,
@@ -371,6 +372,7 @@ def deploy_services(
     policy: PollPolicy = DEFAULT_POLICY,
     settle_seconds: float = 0.0,
     source: StatusSource | None = None,
+    stream: StreamOpener | None = None,
 ) -> DeployOutcome:
     """Deploy every service of ``target`` at ``commit`` concurrently, then wait for each outcome.
 
@@ -404,6 +406,7 @@ def deploy_services(
         policy=policy,
         expected=expected,
         source=source,
+        stream=stream,
     )
     rows: list[ServiceDeployment] = []
     for item in starts:

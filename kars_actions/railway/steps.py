@@ -38,6 +38,7 @@ from kars_actions.railway.deploy import (
     snapshot_services,
     start_deployment,
 )
+from kars_actions.railway.stream import stream_opener
 from kars_actions.railway.wait import (
     DEFAULT_POLICY,
     UNKNOWN,
@@ -364,6 +365,7 @@ def run_deploy(
             reuse_existing=request.reuse_existing,
             policy=policy,
             settle_seconds=request.settle,
+            stream=stream_opener(client),
         )
     return DeployResult(replace(outcome, requests=client.requests_sent), request.environment_url)
 

@@ -11,7 +11,7 @@ one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from kars_actions.core.timing import Clock
@@ -21,6 +21,7 @@ from kars_actions.railway.api import (
     LIVE_STATUSES,
     Credentials,
     Deployment,
+    RailwayClient,
 )
 
 if TYPE_CHECKING:
@@ -271,3 +272,12 @@ def _messages(errors: object) -> str:
     items = errors if isinstance(errors, list) else [errors]
     texts = [str(e.get("message", "")) if isinstance(e, dict) else str(e) for e in items]
     return "; ".join(t for t in texts if t)[:300] or "no message"
+
+
+def stream_opener(client: RailwayClient) -> Callable[[], DeploymentStream]:
+    """How the deploy waiter opens the stream: the client's endpoint, token and clock."""
+
+    def open_stream() -> DeploymentStream:
+        return DeploymentStream(client.credentials, client.endpoint, clock=client.clock).open()
+
+    return open_stream

@@ -24,6 +24,7 @@ from kars_actions.railway.api import (
     RailwayTransientError,
     parse_time,
 )
+from kars_actions.railway.stream import DeploymentStream, StreamLost
 
 UNKNOWN = "UNKNOWN"
 TIMED_OUT = "TIMED_OUT"
@@ -119,6 +120,9 @@ class PollPolicy:
     deploying_fast: float = 120.0
     overrun: float = 30.0
     settle_interval: float = 10.0  # between looks while a live deployment settles
+    # With statuses pushed by Railway's subscription, ask anyway after this long without news: a stream that
+    # stopped pushing without closing is found out, at one request per silence instead of one per interval.
+    silence: float = 120.0
 
     def interval(self, status: str, since_request: float, in_status: float, expected: float | None) -> float:
         if expected is not None and status not in HELD_STATUSES:
@@ -148,6 +152,10 @@ DEFAULT_POLICY = PollPolicy()
 StatusSource = Callable[[str, Deadline], Deployment]
 """The waiter's seam: returns a deployment as Railway reports it now (raising ``ExternalError`` when it cannot be
 read). Polling asks the API; a pushed source can answer from the latest event and fall back to polling."""
+
+
+StreamOpener = Callable[[], DeploymentStream]
+"""Opens Railway's status subscription (``railway.stream``); raises ``StreamLost`` when it cannot."""
 
 
 def polling_source(client: RailwayClient) -> StatusSource:
@@ -183,12 +191,17 @@ def wait_for_deployments(
     policy: PollPolicy = DEFAULT_POLICY,
     expected: Mapping[str, float | None] | None = None,
     source: StatusSource | None = None,
+    stream: StreamOpener | None = None,
 ) -> dict[str, ServiceDeployment]:
-    """Poll each deployment until it is live, failed, or the deadline passes; keyed by service label.
+    """Follow each deployment until it is live, failed, or the deadline passes; keyed by service label.
 
-    Never raises for Railway trouble: a deployment whose status cannot be read by the deadline ends UNKNOWN.
-    One thread polls every deployment in turn, each on its own schedule, so the request rate is the sum of the
-    per-deployment budgets and a fake clock drives the whole wait in tests.
+    With ``stream``, Railway pushes each status change: the waiter reads every deployment once when it subscribes
+    (a change before the subscription is not pushed), then only after ``policy.silence`` without news. When the
+    stream is refused, drops, errs, or a read shows a change it did not push, the waiter polls from that moment
+    on, starting with an immediate look at every deployment: the deployments are the same ones, never lost or
+    started again. Never raises for Railway trouble: a deployment whose status cannot be read by the deadline
+    ends UNKNOWN. One thread follows every deployment, each on its own schedule, so the request rate is the sum
+    of the per-deployment budgets and a fake clock drives the whole wait in tests.
     """
     clock = client.clock
     read = source or polling_source(client)
@@ -203,26 +216,100 @@ def wait_for_deployments(
                 watch.done = True
                 watch.result = _row(dashboard, s, s.seen, clock.monotonic(), live_at=clock.monotonic())
         watches.append(watch)
+    pushed = _subscribe(stream, [w for w in watches if not w.done], progress, clock.monotonic()) if stream else None
     final_round = False
-    while True:
-        pending = [w for w in watches if not w.done]
-        if not pending:
-            break
-        watch = min(pending, key=lambda w: w.next_poll)
-        now = clock.monotonic()
-        if not final_round and watch.next_poll >= deadline.at:
-            clock.sleep(max(0.0, deadline.at - now))
-            final_round = True  # one last look at everything before calling it
-            for w in pending:
-                w.next_poll = clock.monotonic()
-            continue
-        if watch.next_poll > now:
-            clock.sleep(watch.next_poll - now)
-        _poll(client, read, dashboard, watch, progress, policy, deadline)
-        if final_round and not watch.done:
-            watch.done = True
-            watch.result = _unfinished(dashboard, watch, clock.monotonic())
+    try:
+        while True:
+            pending = [w for w in watches if not w.done]
+            if not pending:
+                break
+            watch = min(pending, key=lambda w: w.next_poll)
+            now = clock.monotonic()
+            if pushed is not None and not final_round:
+                wake = min(watch.next_poll, deadline.at)
+                if wake > now:
+                    try:
+                        updates = pushed.wait(wake - now)
+                    except StreamLost as lost:
+                        _fall_back(pushed, lost.why, pending, progress, clock.monotonic())
+                        pushed = None
+                        continue
+                    if updates:
+                        _take(client, dashboard, pending, updates, progress, policy, deadline)
+                        continue
+                    now = clock.monotonic()
+            if not final_round and watch.next_poll >= deadline.at:
+                clock.sleep(max(0.0, deadline.at - now))
+                final_round = True  # one last look at everything before calling it
+                for w in pending:
+                    w.next_poll = clock.monotonic()
+                continue
+            if watch.next_poll > now:
+                clock.sleep(watch.next_poll - now)
+            told = watch.status
+            _poll(client, read, dashboard, watch, progress, policy, deadline)
+            if final_round and not watch.done:
+                watch.done = True
+                watch.result = _unfinished(dashboard, watch, clock.monotonic())
+            if pushed is not None and not watch.done and watch.unreadable is None:
+                if told is not None and watch.status != told:
+                    why = f"it did not push {watch.started.service.label}'s change to {watch.status}"
+                    _fall_back(pushed, why, [w for w in watches if not w.done], progress, clock.monotonic())
+                    pushed = None
+                else:
+                    watch.next_poll = clock.monotonic() + policy.silence
+    finally:
+        if pushed is not None:
+            pushed.close()
     return {w.started.service.label: w.result for w in watches if w.result is not None}
+
+
+def _subscribe(
+    opener: StreamOpener, pending: Sequence[_Watch], progress: Progress, now: float
+) -> DeploymentStream | None:
+    """Open the stream and follow every pending deployment; each is then read once at once. None: poll."""
+    if not pending:
+        return None
+    try:
+        pushed = opener()
+        for watch in pending:
+            pushed.follow(watch.started.deployment_id)
+    except StreamLost as lost:
+        progress(f"Railway's status stream is not available ({lost.why}); polling instead")
+        return None
+    progress(f"following {len(pending)} deployment(s) through Railway's status stream")
+    for watch in pending:
+        watch.next_poll = now
+    return pushed
+
+
+def _fall_back(pushed: DeploymentStream, why: str, pending: Sequence[_Watch], progress: Progress, now: float) -> None:
+    """Stop trusting the stream: close it and look at every pending deployment now, then keep polling."""
+    pushed.close()
+    progress(f"Railway's status stream was lost ({why}); polling instead")
+    for watch in pending:
+        if watch.unreadable is None:
+            watch.next_poll = now
+
+
+def _take(
+    client: RailwayClient,
+    dashboard: Callable[[str, str | None], str],
+    pending: Sequence[_Watch],
+    updates: Sequence[Deployment],
+    progress: Progress,
+    policy: PollPolicy,
+    deadline: Deadline,
+) -> None:
+    """Pushed statuses, handled as if they had just been read."""
+    by_id = {w.started.deployment_id: w for w in pending}
+    for deployment in updates:
+        watch = by_id.get(deployment.id)
+        if watch is None or watch.done:
+            continue
+        _apply(client, dashboard, watch, deployment, progress, policy, deadline)
+        if not watch.done:
+            watch.next_poll = client.clock.monotonic() + policy.silence
 
 
 def _poll(
@@ -236,7 +323,6 @@ def _poll(
 ) -> None:
     clock = client.clock
     started = watch.started
-    label = started.service.label
     try:
         deployment = read(started.deployment_id, deadline)
     except (AuthError, RateLimited) as error:
@@ -254,6 +340,22 @@ def _poll(
     except ExternalError as error:
         _unanswered(watch, error, progress, policy, clock.monotonic())
         return
+    _apply(client, dashboard, watch, deployment, progress, policy, deadline)
+
+
+def _apply(
+    client: RailwayClient,
+    dashboard: Callable[[str, str | None], str],
+    watch: _Watch,
+    deployment: Deployment,
+    progress: Progress,
+    policy: PollPolicy,
+    deadline: Deadline,
+) -> None:
+    """What Railway told about one deployment (read or pushed): report a change, finish it, or plan the next look."""
+    clock = client.clock
+    started = watch.started
+    label = started.service.label
     now = clock.monotonic()
     if watch.unreadable is not None:
         progress(f"{label}: Railway answers again")
@@ -496,6 +598,7 @@ __all__ = [
     "ServiceRef",
     "StartedDeployment",
     "StatusSource",
+    "StreamOpener",
     "estimate_duration",
     "failure_reason",
     "polling_source",

@@ -659,6 +659,7 @@ def _health_targets(ctx: _Context, service_urls: dict[str, str]) -> list[HealthT
 
 def _deploy(ctx: _Context) -> None:
     from kars_actions.railway.steps import deploy_services
+    from kars_actions.railway.stream import stream_opener
 
     assert ctx.railway is not None and ctx.target is not None and ctx.result.plan is not None
     with _stage(ctx, "deploy") as stage:
@@ -669,6 +670,7 @@ def _deploy(ctx: _Context) -> None:
             progress=ctx.progress,
             deadline=_railway_deadline(ctx, ctx.options.deploy_timeout),
             snapshots=ctx.snapshots,
+            stream=stream_opener(ctx.railway),
         )
         ctx.result.deploy = outcome
         live = [s.service for s in outcome.services if s.live]
