@@ -29,6 +29,8 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from kars_actions.railway.stream import VIRTUAL_STEP
+
 if TYPE_CHECKING:
     from tests.fakes.railway_sim import RailwaySim
 
@@ -43,7 +45,9 @@ class StreamControl:
     refuse: int = 0  # WebSocket upgrades to refuse with HTTP 503
     drop_after: int | None = None  # cut the socket (no close frame) after this many pushes in all
     silent: bool = False  # accept subscriptions and answer pings, but never push
-    advance_per_ping: float = 0.0  # simulated seconds each client ping moves the clock
+    # Simulated seconds each client ping moves the clock. None: a client's virtual step (1 s) when the simulator
+    # moves time per request (``advance_per_request``), as the CLI's clock does between pings; else nothing.
+    advance_per_ping: float | None = None
     subscribed: list[str] = field(default_factory=list)  # deployment ids, in order of subscription
     pushes: int = 0
     refused: int = 0
@@ -186,8 +190,10 @@ class _Session:
         follow = getattr(self.sim, "_follow", None)
         if isinstance(announced, str) and getattr(self.sim, "follow_client_clock", False) and follow is not None:
             follow(announced)
-        elif self.control.advance_per_ping:
+        elif self.control.advance_per_ping is not None:
             self.sim.clock.advance(self.control.advance_per_ping)
+        elif self.sim.advance_per_request:
+            self.sim.clock.advance(VIRTUAL_STEP)
 
     def _subscribe(self, operation_id: str, payload: dict[str, Any]) -> None:
         from tests.fakes.railway_sim import SimError, _Auth, _operation, load_schema

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.railway_sim import Script
+from tests.fakes.railway_stream import stream_control
 from tests.railway.conftest import NEW, OLD, World
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
@@ -115,6 +116,7 @@ def test_graphql_errors_until_the_deadline_end_unknown_exit_3_naming_the_deploym
     timed_world: World, tmp_path: Path
 ) -> None:
     timed_world.sim.inject("graphql_error", "Deployment", count=FOREVER, message=PROBLEM)
+    stream_control(timed_world.sim).refuse = FOREVER  # no status pushed either: Railway cannot be asked at all
     run = deploy(timed_world, tmp_path, "--timeout", "120")
     assert run.code == 3, run.stdout + run.stderr
     (created,) = timed_world.sim.deployments_of(timed_world.api, NEW)
@@ -134,6 +136,7 @@ def test_railway_unreachable_for_the_whole_wait_is_unknown_within_the_timeout(
     timed_world: World, tmp_path: Path
 ) -> None:
     timed_world.sim.inject("http", "Deployment", count=FOREVER, status=502)
+    stream_control(timed_world.sim).refuse = FOREVER  # the status stream is unreachable too
     run = deploy(timed_world, tmp_path, "--timeout", "60")
     assert run.code == 3, run.stdout + run.stderr
     row = run.report["services"][0]
