@@ -13,6 +13,8 @@ from kars_actions.core.report import Progress, no_progress
 from kars_actions.github.api import SERVICE, GitHubApi, quote_ref
 
 MAX_TAG_DEPTH = 5  # a tag of a tag is legal; GitHub's own UI stops after a few levels too
+NO_COMMIT = "0" * 40  # no commit has this id: a ref aimed at it can only be refused
+PROBE_REF = "refs/tags/kars-permission-check"
 
 
 class Tags:
@@ -119,22 +121,21 @@ class Tags:
         self.progress(f"moved {tag} to {sha[:7]}")
         return True
 
-    def can_write(self, tag: str) -> bool | None:
-        """Whether the token may write tags, proven by rewriting ``tag`` to the object it already names (a write
-        that changes nothing). None when there is no such tag to try it on."""
-        ref = self.ref(tag)
-        if ref is None or self.api is None:
+    def can_write(self) -> bool | None:
+        """Whether the token may write tags, asked with a write GitHub can only refuse: a ref aimed at a commit
+        that cannot exist is refused with 403 without ``contents: write`` and with 422 with it. Nothing is created.
+        None in a dry run, which writes nothing at all."""
+        if self.api is None or self.dry_run:
             return None
-        obj = ref.get("object") or {}
         answer = self.api.request(
-            "PATCH",
-            f"/git/refs/tags/{quote_ref(tag)}",
-            what=f"checking write access with {tag}",
+            "POST",
+            "/git/refs",
+            what="checking the permission for creating a tag",
             permission="contents",
-            body={"sha": obj.get("sha"), "force": False},
-            expect=(403, 404),
+            body={"ref": PROBE_REF, "sha": NO_COMMIT},
+            expect=(403, 422),
         )
-        return answer.status < 400
+        return answer.status != 403
 
 
 def same_commit_or_stop(tag: str, existing: str, wanted: str) -> None:

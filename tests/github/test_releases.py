@@ -1,4 +1,4 @@
-"""Tags and releases through PyGithub against the GitHub REST fake."""
+"""Tags and releases against the GitHub REST fake."""
 
 from __future__ import annotations
 
