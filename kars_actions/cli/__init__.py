@@ -1,5 +1,5 @@
 """The ``kars-actions`` click group. Subcommands live one per module and load only when called,
-so ``--help`` and ``--version`` never import PyGithub, httpx or jsonschema."""
+so ``--help`` and ``--version`` never import httpx or jsonschema."""
 
 from __future__ import annotations
 

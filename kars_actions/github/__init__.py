@@ -1,1 +1,1 @@
-"""GitHub: versions from git and Conventional Commits, tags, releases and deployments through PyGithub."""
+"""GitHub: versions from git and Conventional Commits, tags, releases and deployments over its REST API."""

@@ -1,4 +1,4 @@
-"""An in-memory GitHub REST API on 127.0.0.1 that PyGithub talks to through its base URL.
+"""An in-memory GitHub REST API on 127.0.0.1 that the client talks to through GITHUB_API_URL.
 
 It keeps refs, annotated tag objects, commits (seeded by the test, with the files each one changes), releases,
 deployments and their statuses, answers with the JSON shapes GitHub documents, and reproduces GitHub's awkward
