@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -564,7 +564,13 @@ def run_tests(runs: Sequence[TestRun], jobs: int | None = None, progress: Progre
     workers = max(1, jobs or os.cpu_count() or 1)
     stop = _StopRequest()
     with _stop_on_signals(stop), ThreadPoolExecutor(max_workers=min(workers, max(1, len(runs)))) as pool:
-        results = list(pool.map(lambda run: _execute(run, progress, stop), runs))
+        futures = [pool.submit(_execute, run, progress, stop) for run in runs]
+        # Wait in short slices: the kernel may hand SIGINT to a worker thread, and Python runs the handler only once
+        # the main thread is back in the interpreter; a main thread blocked on a lock would never see it.
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=POLL)
+        results = [future.result() for future in futures]
     return TestGateResult(results, interrupted=stop.signal_name or None)
 
 
