@@ -13,7 +13,8 @@ SETUP = ROOT / "scripts" / "setup.sh"
 
 FAKE_UV = """#!/usr/bin/env bash
 # Records each call with the uv settings it saw; 'venv' makes a bare virtualenv, 'pip install' does nothing.
-printf '%s|UV_PYTHON_DOWNLOADS=%s|UV_CACHE_DIR=%s\\n' "$*" "$UV_PYTHON_DOWNLOADS" "$UV_CACHE_DIR" >>"$(dirname "$0")/calls"
+calls="$(dirname "$0")/calls"
+printf '%s|UV_PYTHON_DOWNLOADS=%s|UV_CACHE_DIR=%s\\n' "$*" "$UV_PYTHON_DOWNLOADS" "$UV_CACHE_DIR" >>"$calls"
 if [[ "$1" == venv ]]; then
   exec "$KARS_TEST_PYTHON" -m venv --without-pip "${@: -1}"
 fi
