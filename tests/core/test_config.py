@@ -168,7 +168,7 @@ def _alias_bomb(levels: int = 9) -> str:
         ("x: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than", 1),
         ("services:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(900)), "nested more than", None),
         (
-            "services:\n  api:\n    health:\n      url: http://x/\n      headers:\n        X-A: \"a\\r\\nX-B: c\"\n",
+            'services:\n  api:\n    health:\n      url: http://x/\n      headers:\n        X-A: "a\\r\\nX-B: c"\n',
             "a header is one line",
             6,
         ),

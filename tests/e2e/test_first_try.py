@@ -55,6 +55,8 @@ def test_services_named_without_kars_yml_are_validated_deployed_and_health_check
     for app in world.apps.values():
         assert app.live_commit() == world.head  # went live and stayed live
     assert world.sim.count("deploymentRollback") == 0
+    headings = [line for line in err.splitlines() if line.startswith("▶")]
+    assert headings and len(headings) == len(set(headings)), headings  # each stage announced once
 
 
 def test_an_invalid_railway_json_of_a_service_named_without_kars_yml_stops_before_any_write(world: World) -> None:

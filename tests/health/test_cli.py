@@ -150,3 +150,12 @@ def test_version_check_required_refuses_an_app_that_reports_no_version() -> None
         proc = run_health(server.url(), "--expect-version", SHA, "--version-check", "required", "--retries", "2")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["targets"][0]["failures"][0]["actual"] == "(missing)"
+
+
+def test_every_health_option_says_what_it_does() -> None:
+    import click
+
+    from kars_actions.cli.health import command
+
+    silent = [p.name for p in command.params if isinstance(p, click.Option) and not p.help]
+    assert silent == []
