@@ -377,11 +377,17 @@ class ReleaseResult(BaseResult):
             found += self.settings.annotations()
         if self.succeeded:
             return found
+        message = self.failure or (self.error.message if self.error else self.headline)
+        if self.outcome == "github-incomplete" and self.unfinished:
+            # Production is fine; what the reader must act on is the list of steps a rerun will finish.
+            message = f"{', '.join(self.unfinished)} did not complete; rerun the job to finish" + (
+                f" ({self.error.message})" if self.error else ""
+            )
         return [
             *found,
             Annotation(
                 "error",
-                self.failure or (self.error.message if self.error else self.headline),
+                message,
                 title=OUTCOMES.get(self.outcome, "Release failed").replace("{environment}", self.environment),
             ),
         ]

@@ -85,6 +85,7 @@ def test_a_rerun_finishes_every_success_step_an_earlier_run_left_undone(world: W
         f"Live and healthy, but not finished on GitHub: {', '.join(LEFT_UNDONE[step])} did not complete"
     )
     assert "rerun" in report["headline"]
+    assert report["outputs"]["outcome"] == "github-incomplete" and report["outputs"]["released"] == "false"
     assert world.sim.count("deploymentRollback") == 0
     deploys = world.sim.count("serviceInstanceDeployV2")
 
@@ -175,3 +176,23 @@ def test_release_status_with_a_read_only_token_says_to_grant_contents_write(worl
     assert code == 3, report
     assert "contents: write" in json.dumps(report) + err
     assert "run `kars-actions tag` first" not in json.dumps(report) + err
+
+
+@pytest.mark.subprocess
+def test_in_actions_the_annotation_summary_and_outputs_name_the_unfinished_steps(world: World, tmp_path: Any) -> None:
+    method, path, when = FAILURES[PUBLISH]
+    world.github.fail(method, path, status=502, message="Server Error", when=when)
+    outputs, summary = tmp_path / "out", tmp_path / "summary.md"
+    env = {
+        **os.environ,
+        **world.env(GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary)),
+    }
+    args = [a for a in world.args("--version", "1.0.0") if a not in ("--format", "json")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "kars_actions", "release", *args], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    unfinished = f"{PUBLISH}, {MOVE_V1} did not complete"
+    assert any(line.startswith("::error") and unfinished in line for line in proc.stdout.splitlines()), proc.stdout
+    assert unfinished in summary.read_text()
+    assert "github-incomplete" in outputs.read_text()
