@@ -34,7 +34,7 @@ def command(
     fmt: str | None,
     color: bool | None,
 ) -> None:
-    """Publish the draft release for TAG (marked latest unless a prerelease), or mark it failed.
+    """Publish the draft release for TAG (Latest only when no higher final version is out), or mark it failed.
 
     Needs `permissions: contents: write`.
     """

@@ -125,9 +125,16 @@ class ReleaseStatusResult(BaseResult):
             "release-id": str(self.release.release_id) if self.release.release_id else "",
             "release-url": self.release.html_url,
             "published": "true" if self.success else "false",
-            "major-tag": self.published.major_tag or "" if self.published else "",
+            "major-tag": self._major_tag(),
             "latest": "true" if self.published and self.published.latest else "false",
         }
+
+    def _major_tag(self) -> str:
+        """The major tag when it points at this release (moved now or already there), not when left alone."""
+        published = self.published
+        if published is None or not published.major_tag or published.major_kept_reason:
+            return ""
+        return published.major_tag
 
     def to_json(self) -> dict[str, Any]:
         return {

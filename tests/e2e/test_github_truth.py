@@ -17,6 +17,7 @@ import pytest
 from tests.e2e.test_release import OLD, World
 from tests.e2e.test_release import world as world
 from tests.fakes.github_fake import GitHubFake
+from tests.github.test_cli import read_outputs
 
 MARK_SUCCESS = "mark the GitHub deployment successful"
 PUBLISH = "publish the release"
@@ -24,10 +25,10 @@ OLDER_INACTIVE = "mark older deployments inactive"
 MOVE_V1 = "move v1"
 
 
-def run(world: World, *args: str) -> tuple[int, dict[str, Any], str]:
+def run(world: World, *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
     proc = subprocess.run(
         [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
-        env={**os.environ, **world.env()},
+        env={**os.environ, **world.env(**env)},
         capture_output=True,
         text=True,
         timeout=180,
@@ -143,10 +144,13 @@ def seed_line(world: World) -> tuple[str, str]:
 
 
 @pytest.mark.subprocess
-def test_a_hotfix_on_an_older_line_is_published_without_taking_latest_or_v1(world: World) -> None:
+def test_a_hotfix_on_an_older_line_is_published_without_taking_latest_or_v1(world: World, tmp_path: Any) -> None:
     newer, _ = seed_line(world)
-    code, report, err = run(world, "release-status", "--success", "--tag", "v1.2.1")
+    outputs = tmp_path / "out"
+    code, report, err = run(world, "release-status", "--success", "--tag", "v1.2.1", GITHUB_OUTPUT=str(outputs))
     assert code == 0, err
+    written = read_outputs(outputs)
+    assert written["published"] == "true" and written["latest"] == "false" and written["major-tag"] == ""
     [hotfix] = world.github.releases_for("v1.2.1")
     assert hotfix["draft"] is False and hotfix["latest"] is False and hotfix["make_latest"] == "false"
     assert world.github.latest_release()["tag_name"] == "v1.3.0"  # type: ignore[index]
