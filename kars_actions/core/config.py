@@ -413,9 +413,7 @@ def _construct(
             result[key] = _construct(loader, value_node, (*path, key), positions, filename, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _construct(loader, item, (*path, i), positions, filename, budget) for i, item in enumerate(node.value)
-        ]
+        return [_construct(loader, item, (*path, i), positions, filename, budget) for i, item in enumerate(node.value)]
     value = loader.construct_object(node, deep=True)
     _check_scalar(value, where)
     return value

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from kars_actions.core import gha
 from kars_actions.core.errors import CheckFailed, ConfigError, Location
-from kars_actions.railway.api import DOCUMENTS, OutcomeUnknown, RailwayClient, TokenKind
+from kars_actions.railway.api import (
+    DOCUMENTS,
+    OutcomeUnknown,
+    RailwayAPIError,
+    RailwayClient,
+    RailwayUnavailable,
+    TokenKind,
+)
 from kars_actions.railway.config import CONFIG_NAMES, SUNSET
 
 if TYPE_CHECKING:
@@ -67,6 +74,14 @@ Q_ENVIRONMENT_SETTINGS = _document(
   environmentPatches(environmentId: $id, first: $patches) {
     edges { node { id message createdAt status } }
   }
+}""",
+)
+# The same without the patch history and PR context, for an API that refuses those fields: planning then works,
+# only removed-key reports and the IaC-history check have nothing to go on (the repository's IaC file still counts).
+Q_ENVIRONMENT_CONFIG = _document(
+    "EnvironmentConfig",
+    """query EnvironmentConfig($id: String!) {
+  environment(id: $id) { id name config configEtag }
 }""",
 )
 Q_ENVIRONMENT_ETAG = _document(
@@ -429,7 +444,10 @@ class LiveEnvironment:
 
 def read_environment(client: RailwayClient, environment_id: str, deadline: Deadline | None = None) -> LiveEnvironment:
     """One request: the environment's config and etag, and its recent patches (what kars or IaC committed)."""
-    data = client.query(Q_ENVIRONMENT_SETTINGS, {"id": environment_id, "patches": 50}, deadline)
+    try:
+        data = client.query(Q_ENVIRONMENT_SETTINGS, {"id": environment_id, "patches": 50}, deadline)
+    except RailwayAPIError:
+        data = client.query(Q_ENVIRONMENT_CONFIG, {"id": environment_id}, deadline)
     env = data["environment"]
     config = env.get("config")
     if isinstance(config, str):  # a JSON scalar may come back serialised
@@ -785,13 +803,24 @@ def apply_settings(
         if options.dry_run:
             continue
         _check_unchanged(client, env, done, deadline)
+        lost = False
         if patch:
-            step.patch_id = _commit(client, env, patch, step.message, deadline)
+            step.patch_id, lost = _commit(client, env, patch, step.message, deadline)
             step.committed = True
         for service in clear:
             client.mutate(M_CLEAR_CONFIG_FILE, {"serviceId": service.id, "environmentId": env.id}, deadline)
             step.cleared_config_files.append(service.label)
-        _verify(client, env, options, deadline)
+        try:
+            _verify(client, env, options, deadline)
+        except NotApplied as error:
+            if not lost:
+                raise
+            step.committed = False
+            raise RailwayUnavailable(
+                f"the answer to environmentPatchCommit for {env.name} was lost and the settings read back are not "
+                f"the file's: it was not applied ({error.message.split(': ', 1)[-1]})",
+                hint="rerun `kars-actions config apply` (it plans again first)",
+            ) from None
     return done
 
 
@@ -812,16 +841,16 @@ def _check_unchanged(
 
 def _commit(
     client: RailwayClient, env: EnvironmentPlan, patch: dict[str, Any], message: str, deadline: Deadline | None
-) -> str | None:
+) -> tuple[str | None, bool]:
+    """(patch id, whether the answer was lost). A lost answer is not retried: the read-back tells what happened."""
     try:
         data = client.mutate(
             M_PATCH_COMMIT, {"environmentId": env.id, "patch": patch, "commitMessage": message}, deadline
         )
     except OutcomeUnknown:
-        # The answer was lost, the commit may have happened: the read-back below tells which.
-        return None
+        return None, True
     value = data.get("environmentPatchCommit")
-    return str(value) if value else None
+    return (str(value) if value else None), False
 
 
 def _verify(client: RailwayClient, env: EnvironmentPlan, options: ApplyOptions, deadline: Deadline | None) -> None:

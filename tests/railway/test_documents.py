@@ -25,7 +25,8 @@ def test_document_validates_against_railway_schema(schema, name: str) -> None:  
 
 def test_the_registry_holds_every_operation_the_client_uses() -> None:
     assert {"ServiceInstanceDeployV2", "DeploymentRollback", "Deployment", "Deployments", "Variables"} <= set(DOCUMENTS)
-    settings = {"EnvironmentSettings", "EnvironmentEtag", "EnvironmentPatchCommit", "ServiceInstanceClearConfigFile"}
+    settings = {"EnvironmentSettings", "EnvironmentConfig", "EnvironmentEtag", "EnvironmentPatchCommit"}
+    settings.add("ServiceInstanceClearConfigFile")
     assert settings <= set(DOCUMENTS)
     backups = {"EnvironmentVolumes", "VolumeInstanceBackupCreate", "WorkflowStatus", "VolumeInstanceBackupList"}
     assert backups | {"VolumeInstanceBackupRestore", "WatchStatusHttpLatencyResources"} <= set(DOCUMENTS)

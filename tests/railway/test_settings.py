@@ -376,3 +376,35 @@ def test_run_settings_keeps_what_was_applied_when_it_stops(repo: Repo) -> None:
     assert result.outputs()["applied"] == "true"
     assert result.outputs()["drift"] == "true"  # staging still differs
     assert "already applied: production" in result.summary_markdown()
+
+
+def test_an_api_without_the_patch_history_still_plans(repo: Repo) -> None:
+    repo.sim.set_settings(repo.api, repo.production, {"build": {}, "deploy": {}})
+    repo.sim.inject(
+        "graphql_error", "EnvironmentSettings", count=2, message='Cannot query field "environmentPatches" on "Query"'
+    )
+    client = repo.client()
+    plan = repo.plan(client)
+    assert ("production", "api") in changes(plan)
+    assert client.requests_by_operation["EnvironmentConfig"] == 2
+
+
+def test_a_lost_commit_answer_is_checked_by_reading_back_not_retried(repo: Repo) -> None:
+    repo.sim.set_settings(repo.api, repo.production, {"build": {}, "deploy": {}})
+    repo.sim.inject("drop", "EnvironmentPatchCommit", after=True)  # it ran; the answer never arrives
+    client = repo.client()
+    applied = apply_settings(client, repo.plan(client, ("production",)), ApplyOptions())
+    assert applied[0].committed is True
+    assert repo.sim.count("environmentPatchCommit") == 1
+    assert changes(repo.plan(client, ("production",))) == {}
+
+
+def test_a_lost_commit_that_did_not_happen_is_an_unreachable_railway_not_a_silent_success(repo: Repo) -> None:
+    from kars_actions.railway.api import RailwayUnavailable
+
+    repo.sim.set_settings(repo.api, repo.production, {"build": {}, "deploy": {}})
+    repo.sim.inject("drop", "EnvironmentPatchCommit")  # dropped before it ran
+    client = repo.client()
+    with pytest.raises(RailwayUnavailable, match=r"was lost .* it was not applied"):
+        apply_settings(client, repo.plan(client, ("production",)), ApplyOptions())
+    assert repo.sim.count("environmentPatchCommit") == 1
