@@ -135,7 +135,7 @@ class Deployments:
                     "description": truncate(description or f"kars-actions deploy of {sha[:7]}"),
                     "transient_environment": transient,
                     "production_environment": production,
-                    "payload": dict(payload or {}),
+                    **({"payload": dict(payload)} if payload else {}),
                 },
             ).data
             ref = self._settle(DeploymentRef(int(created["id"]), environment, sha, True, str(created.get("url") or "")))

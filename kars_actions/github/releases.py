@@ -152,7 +152,9 @@ class Releases:
                 f"there is no release for {tag} in {self.repository}, and no tag {tag}",
                 hint="run `kars-actions tag` first; it creates the tag and the draft release",
             )
-        can_write = self.tags.can_write()
+        can_write = self.tags.can_push()
+        if can_write is None:
+            can_write = self.tags.can_write()
         if can_write is not False:
             if can_write is None:
                 return AuthError(

@@ -121,6 +121,15 @@ class Tags:
         self.progress(f"moved {tag} to {sha[:7]}")
         return True
 
+    def can_push(self) -> bool | None:
+        """What the repository says about this token's push access (``permissions.push``), when it says it: user
+        tokens get it, installation tokens such as GITHUB_TOKEN do not."""
+        if self.api is None:
+            return None
+        data = self.api.get("reading the repository", "").data
+        permissions = data.get("permissions") if isinstance(data, dict) else None
+        return bool(permissions.get("push")) if isinstance(permissions, dict) and "push" in permissions else None
+
     def can_write(self) -> bool | None:
         """Whether the token may write tags, asked with a write GitHub can only refuse: a ref aimed at a commit
         that cannot exist is refused with 403 without ``contents: write`` and with 422 with it. Nothing is created.

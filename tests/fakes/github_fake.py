@@ -140,6 +140,8 @@ class GitHubFake:
         self.statuses: dict[int, list[dict[str, Any]]] = {}
         # True: write; False: read only (GITHUB_TOKEN never has `workflows`).
         self.permissions: dict[str, bool] = {"contents": True, "deployments": True, "workflows": False}
+        # A user's token sees its permissions on the repository; an installation token (GITHUB_TOKEN) does not.
+        self.user_token = False
         self.requests: list[RecordedRequest] = []
         self.rate_limit: RateLimit | None = None
         self.hooks: list[Hook] = []
@@ -603,6 +605,11 @@ class GitHubFake:
                     "url": self.repo_url,
                     "html_url": self.html_base,
                     "node_id": "R_1",
+                    **(
+                        {"permissions": {"admin": False, "push": self._can_push(), "pull": True}}
+                        if self.user_token
+                        else {}
+                    ),
                 },
             )
         # git refs

@@ -183,3 +183,26 @@ def test_publishing_puts_back_a_tag_that_vanished_before_github_makes_one_on_mai
         del fake.refs["refs/tags/v1.1.0"]
         gh.publish(ref)
     assert fake.tag_commit("v1.1.0") == repo.head()
+
+
+def test_a_user_token_without_push_is_told_without_any_write(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:
+    with client(clock) as gh:
+        gh.ensure_tag_and_draft(plan_version(repo.path))
+    fake.permissions["contents"] = False
+    fake.user_token = True  # the repository answer carries permissions.push
+    fake.requests.clear()
+    with client(clock) as gh, pytest.raises(AuthError, match="contents: write"):
+        gh.release_for_tag("v1.1.0")
+    assert not any(r.is_write for r in fake.requests)
+
+
+def test_a_deployment_is_created_with_only_documented_fields(repo: GitRepo, fake: GitHubFake, clock: FakeClock) -> None:
+    with client(clock) as gh:
+        gh.start_deployment("production", repo.head())
+        gh.start_deployment("staging", repo.head(), payload={"rollback": {"backend": "dep-1"}})
+    created = [r.body for r in fake.requests if r.method == "POST" and r.path.endswith("/deployments")]
+    assert "payload" not in created[0] and created[1]["payload"] == {"rollback": {"backend": "dep-1"}}
+    assert set(created[0]) == {
+        "ref", "task", "auto_merge", "required_contexts", "environment", "description",
+        "transient_environment", "production_environment",
+    }  # fmt: skip
