@@ -14,8 +14,13 @@
 # KARS_PYTHON is the interpreter of the private virtualenv made by setup.sh.
 set -euo pipefail
 
-fail() {
-  printf '::error title=kars-actions::%s\n' "$1"
+fail() { # fail MESSAGE: one ::error line; %, CR and LF escaped as the toolkit does, so an input's newline
+  # cannot start a workflow command of its own
+  local message="$1"
+  message="${message//'%'/%25}"
+  message="${message//$'\r'/%0D}"
+  message="${message//$'\n'/%0A}"
+  printf '::error title=kars-actions::%s\n' "$message"
   exit 2
 }
 

@@ -69,14 +69,19 @@ def main(args: list[str] | None = None, **kwargs: Any) -> None:
     registered and masked: a usage error or a test's output cannot print one."""
     import sys
 
-    from kars_actions.cli._common import report_crash
+    from kars_actions.cli._common import report_crash, usage_exit
     from kars_actions.core import gha
     from kars_actions.core.masking import register_process_secrets
+    from kars_actions.core.report import make_reporter
 
     gha.install_redacting_streams()
     argv = list(sys.argv[1:] if args is None else args)
     try:
         register_process_secrets(argv)
+        for index, arg in enumerate(argv, start=1):
+            if any("\ud800" <= c <= "\udfff" for c in arg):
+                # Bytes that are not UTF-8 arrive as lone surrogates, which no later write could encode.
+                usage_exit(make_reporter(), f"argument {index} is not valid UTF-8 text", hint="pass UTF-8 text")
         cli.main(args=argv, prog_name="kars-actions", **kwargs)
     except Exception as error:  # noqa: BLE001 - outside a command's own edge (click, a command's import)
         report_crash(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import traceback
@@ -16,6 +17,17 @@ from kars_actions.core.errors import EXIT_FAILED, EXIT_USAGE, KarsError
 from kars_actions.core.report import FORMATS, Reporter, Result, make_reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteRange(click.FloatRange):
+    """A number in a range that is also finite: click's FloatRange takes nan and inf, and a deadline of nan
+    or inf never ends."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def output_options(func: F) -> F:

@@ -7,7 +7,7 @@ import subprocess
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
 from kars_actions.core import gha
 from kars_actions.core.errors import ConfigError, KarsError, UsageError
 from kars_actions.core.report import Result
@@ -75,7 +75,7 @@ def _git_commit(revision: str) -> str | None:
 @click.option("--commit", metavar="SHA", help="Commit to deploy (default: GITHUB_SHA, then git rev-parse HEAD).")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=900.0,
     show_default=True,
     help="Seconds to wait for every service to be live.",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
 from kars_actions.core.report import Result
 
 
@@ -44,7 +44,7 @@ from kars_actions.core.report import Result
 )
 @click.option(
     "--max-response-time",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=None,
     metavar="SECONDS",
     help="Slowest answer that still passes.",
@@ -92,49 +92,49 @@ from kars_actions.core.report import Result
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=10.0,
     show_default=True,
     help="Seconds one request may take, redirects and body included.",
 )
 @click.option(
     "--deadline",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=300.0,
     show_default=True,
     help="Seconds every target has to prove healthy.",
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=0.25,
     show_default=True,
     help="Wait between attempts at a target not healthy yet; it grows by --backoff up to --max-interval.",
 )
 @click.option(
     "--backoff",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=1.0,
     show_default=True,
     help="Factor the wait grows by after each failed attempt (1: a steady pace).",
 )
 @click.option(
     "--max-interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=4.0,
     show_default=True,
     help="Longest wait between attempts.",
 )
 @click.option(
     "--confirm-interval",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=0.2,
     show_default=True,
     help="Wait between the passes that confirm a target is steadily healthy.",
 )
 @click.option(
     "--max-rate",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     default=5.0,
     show_default=True,
     metavar="PER_SECOND",
@@ -156,7 +156,7 @@ from kars_actions.core.report import Result
     help="Consecutive passes before a target counts healthy.",
 )
 @click.option(
-    "--stable-for", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="And passing this long."
+    "--stable-for", type=FiniteRange(min=0), default=None, metavar="SECONDS", help="And passing this long."
 )
 @click.option(
     "--retries", type=click.IntRange(min=1), default=None, help="Max attempts per target (default: deadline)."

@@ -6,7 +6,7 @@ from datetime import date
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
 from kars_actions.cli.validate import _parse_day
 from kars_actions.core.report import Result
 
@@ -44,14 +44,14 @@ from kars_actions.core.report import Result
 )
 @click.option(
     "--deploy-timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=900.0,
     show_default=True,
     help="Seconds for Railway to build and deploy.",
 )
 @click.option(
     "--health-deadline",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=300.0,
     show_default=True,
     help="Seconds for the new version to prove healthy.",
@@ -64,7 +64,7 @@ from kars_actions.core.report import Result
 @click.option(
     "--timeout",
     "total_timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=1800.0,
     show_default=True,
     help="Seconds for the whole release.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
 from kars_actions.core.report import Result
 
 
@@ -26,7 +26,7 @@ from kars_actions.core.report import Result
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteRange(min=1),
     default=600.0,
     show_default=True,
     help="Seconds to wait for the restored deployment to be live.",

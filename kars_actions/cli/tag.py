@@ -64,9 +64,13 @@ def command(
     def action() -> Result:
         from pathlib import Path
 
-        from kars_actions.core.config import load_config
+        from kars_actions.core.config import load_config, tag_prefix_problem
+        from kars_actions.core.errors import UsageError
         from kars_actions.github.steps import TagRequest, run_tag
 
+        problem = tag_prefix_problem(tag_prefix) if tag_prefix is not None else None
+        if problem:
+            raise UsageError(f"--tag-prefix {tag_prefix!r} {problem}", hint="use a plain prefix such as v or release/v")
         config = load_config(config_path, Path(repo_dir))
         channel = prerelease
         if channel is None and environment:

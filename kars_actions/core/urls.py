@@ -50,19 +50,19 @@ def check_url(
     if not text:
         raise error(f"{what} is empty", hint=advice)
     if _CONTROL.search(text):
-        raise error(f"{what} {_shown(text)!r} contains a space or a control character", hint=advice)
+        raise error(f"{what} '{_shown(text)}' contains a space or a control character", hint=advice)
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as problem:
-        raise error(f"{what} {_shown(text)!r} is not a valid URL: {_reason(problem)}", hint=advice) from None
+        raise error(f"{what} '{_shown(text)}' is not a valid URL: {_reason(problem)}", hint=advice) from None
     if parts.scheme.lower() not in schemes or "://" not in text:
         wanted = " or ".join(f"{s}://" for s in schemes)
-        raise error(f"{what} {_shown(text)!r} must start with {wanted}", hint=advice)
+        raise error(f"{what} '{_shown(text)}' must start with {wanted}", hint=advice)
     if not parts.hostname:
-        raise error(f"{what} {_shown(text)!r} has no host", hint=advice)
+        raise error(f"{what} '{_shown(text)}' has no host", hint=advice)
     if port is not None and port == 0:
-        raise error(f"{what} {_shown(text)!r} has port 0; ports run from 1 to 65535", hint=advice)
+        raise error(f"{what} '{_shown(text)}' has port 0; ports run from 1 to 65535", hint=advice)
     return text
 
 

@@ -21,6 +21,7 @@ from kars_actions.core import gha
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
+from kars_actions.core.urls import check_url
 
 if TYPE_CHECKING:
     import httpx
@@ -113,6 +114,12 @@ class DeploymentRef:
 
 
 @dataclass
+def _checked(env: Mapping[str, str], name: str, default: str) -> str:
+    """An endpoint override from the environment, refused up front when it is not a usable http(s) URL."""
+    value = (env.get(name) or "").strip() or default
+    return check_url(value, name, error=ConfigError, hint=f"unset {name}, or set it to {default}").rstrip("/")
+
+
 class GitHubContext:
     """Where the workflow runs: server, API, repository and run, from the standard Actions variables."""
 
@@ -133,8 +140,8 @@ class GitHubContext:
             )
         return cls(
             repository=repo,
-            api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
-            server_url=(env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/"),
+            api_url=_checked(env, "GITHUB_API_URL", DEFAULT_API_URL),
+            server_url=_checked(env, "GITHUB_SERVER_URL", DEFAULT_SERVER_URL),
             run_id=env.get("GITHUB_RUN_ID") or None,
             run_attempt=env.get("GITHUB_RUN_ATTEMPT") or None,
         )
@@ -308,6 +315,14 @@ class GitHubApi:
             try:
                 data = response.json()
             except ValueError:
+                if response.is_success:
+                    # A 2xx that is not JSON is not GitHub's API (a login page, a proxy, the web address).
+                    raise ExternalError(
+                        f"{what}: the API answered with a page that is not JSON",
+                        service=SERVICE,
+                        hint="check GITHUB_API_URL: https://api.github.com, or https://HOST/api/v3 for GitHub "
+                        "Enterprise Server (not the web address)",
+                    ) from None
                 data = response.text[:200]
         return Answer(response.status_code, data, {k.lower(): v for k, v in response.headers.items()})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -315,13 +316,15 @@ class HealthCheck:
 
     def __post_init__(self) -> None:
         parse_version_rule(self.version_rule)
+        if self.version_field is not None:
+            split_path(self.version_field)  # "a..b" is refused now, not read as a missing field on every poll
         if self.body_regex is not None:
             try:
                 re.compile(self.body_regex)
             except re.error as error:
                 raise UsageError(f"invalid body regex {self.body_regex!r}: {error}") from None
-        if self.max_response_time is not None and self.max_response_time <= 0:
-            raise UsageError("max response time must be above 0 seconds")
+        if self.max_response_time is not None and not 0 < self.max_response_time < math.inf:
+            raise UsageError("max response time must be a number of seconds above 0")
 
     @property
     def needs_json(self) -> bool:
@@ -458,6 +461,12 @@ def _excerpt(text: str, limit: int = 60) -> str:
 def parse_header(spec: str) -> tuple[str, str]:
     """``'Name: value'`` → (name, value), for both --header and --expect-header."""
     name, sep, value = spec.partition(":")
+    if any(c in spec for c in "\r\n\x00"):
+        # A line break would end this header and start another: refused, and the value is never echoed.
+        raise UsageError(
+            "invalid header: it contains a line break or NUL; a header is one line",
+            hint="pass one header per --header, without CR or LF in its value",
+        )
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         # The value may be a token: say what is wrong without echoing any of it.
         raise UsageError(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from kars_actions.core.errors import UsageError
+from kars_actions.core.urls import without_credentials
 from kars_actions.health.assertions import Observation
 from kars_actions.health.unpack import OFFERED, Unpacker, UnsupportedEncoding
 
@@ -38,12 +39,16 @@ class RequestOptions:
 
 
 def display_url(url: str) -> str:
-    """The URL without user:password, for output."""
-    parts = urlsplit(url)
+    """The URL without user:password, for output (also for a URL too broken to parse)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return without_credentials(url)
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from kars_actions.core import gha
 from kars_actions.core.config import Config, HealthCheckConfig, ServiceConfig
 from kars_actions.core.errors import ConfigError, UsageError
+from kars_actions.core.urls import check_url, without_credentials
 from kars_actions.health.assertions import HealthCheck, JsonExpectation, parse_statuses
 from kars_actions.health.http import display_url
 
@@ -37,11 +38,9 @@ class HealthTarget:
     stable_passes: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise UsageError(
-                f"health target {self.name!r}: {display_url(self.url)!r} is not an http(s) URL",
-                hint="write the full URL, e.g. https://app.example.com/api/health",
-            )
+        # Scheme, host, port range, no spaces or control characters: a bad URL is refused before any request.
+        named = self.name not in (self.url, display_url(self.url))
+        check_url(self.url, f"health target {without_credentials(self.name)!r}: URL" if named else "health URL")
         if self.method.upper() not in ("GET", "HEAD"):
             raise UsageError(f"health target {self.name!r}: method must be GET or HEAD, not {self.method!r}")
         for value in self.headers.values():

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kars_actions.core import gha
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.core.urls import check_url
 
 if TYPE_CHECKING:
     import httpx
@@ -384,8 +385,9 @@ class RailwayClient:
         env = os.environ if environ is None else environ
         credentials = Credentials.from_environ(env)
         url = endpoint or env.get(ENDPOINT_ENV, "").strip() or DEFAULT_ENDPOINT
-        if not url.startswith(("https://", "http://")):
-            raise ConfigError(f"{ENDPOINT_ENV} must be an http(s) URL, got {url!r}")
+        url = check_url(
+            url, ENDPOINT_ENV, error=ConfigError, hint=f"unset {ENDPOINT_ENV}, or point it at {DEFAULT_ENDPOINT}"
+        )
         return cls(credentials, url, clock=clock, **kwargs)
 
     def close(self) -> None:
@@ -564,7 +566,14 @@ class RailwayClient:
 
     def project_token(self, deadline: Deadline | None = None) -> tuple[str, str]:
         """(projectId, environmentId) that the project token is for."""
-        data = self.query(Q_PROJECT_TOKEN, deadline=deadline)["projectToken"]
+        data = (self.query(Q_PROJECT_TOKEN, deadline=deadline) or {}).get("projectToken")
+        if not isinstance(data, dict) or not data.get("projectId") or not data.get("environmentId"):
+            # Railway answered without an error yet without the token's project: nothing can be resolved.
+            raise ExternalError(
+                "the answer to projectToken named no project and environment",
+                service="Railway",
+                hint="check that RAILWAY_TOKEN is a project token of an existing project (Project Settings → Tokens)",
+            )
         return str(data["projectId"]), str(data["environmentId"])
 
     def project(self, project_id: str, deadline: Deadline | None = None) -> dict[str, Any]:

@@ -24,6 +24,40 @@ LEGACY_KEYS = frozenset({("build", "buildEnvironment"), ("deploy", "useLegacySta
 # The schema ------------------------------------------------------------------------------------------------------
 
 
+def _unresolvable_ref(schema: Any) -> tuple[str, str] | None:
+    """The first ``$ref`` that does not point inside ``schema`` (and where it is), or None.
+
+    Found up front: the validator would only fail on it halfway through a file, as an internal error."""
+    pending: list[tuple[Any, str]] = [(schema, "")]
+    while pending:
+        node, where = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not _points_inside(schema, ref):
+                return ref, where or "/"
+            pending.extend((value, f"{where}/{key}") for key, value in node.items())
+        elif isinstance(node, list):
+            pending.extend((value, f"{where}/{index}") for index, value in enumerate(node))
+    return None
+
+
+def _points_inside(schema: Any, ref: str) -> bool:
+    if not ref.startswith("#"):
+        return False
+    from urllib.parse import unquote
+
+    node = schema
+    for part in (p for p in ref[1:].split("/") if p):
+        key = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return False
+    return True
+
+
 class SchemaChecker:
     """Railway's schema and its Draft-07 validator, built on first use (jsonschema costs ~40 ms to import)."""
 
@@ -59,6 +93,13 @@ class SchemaChecker:
         except SchemaError as error:
             at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
             raise UsageError(f"schema file {path} is not a valid Draft-07 schema at {at}: {error.message}") from None
+        broken = _unresolvable_ref(data)
+        if broken is not None:
+            ref, at = broken
+            raise UsageError(
+                f"schema file {path}: $ref {ref!r} at {at} cannot be resolved",
+                hint="only references inside the file (#/definitions/...) are followed; nothing is fetched",
+            )
         return cls(data, path)
 
     @property
