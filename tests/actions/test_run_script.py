@@ -298,3 +298,22 @@ def test_health_urls_is_the_one_name_and_urls_an_alias(recorder: Path, tmp_path:
     assert cli_args(data)[-2:] == ["--", "http://a/x"] and "deprecated" not in completed.stdout
     completed, data = run(recorder, tmp_path, "health", {"urls": "http://b/y"})
     assert cli_args(data)[-2:] == ["--", "http://b/y"] and '"urls" is deprecated' in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("inputs", "command"),
+    [
+        ({"command": "x\n::warning title=forged::injected%0Abreak\r::notice::x"}, None),
+        ({"dry-run": "x\n::warning title=forged::injected 50%"}, "deploy"),
+        ({"working-directory": "no\n::warning::injected"}, "test"),
+    ],
+)
+def test_an_error_about_an_input_cannot_start_a_workflow_command(
+    recorder: Path, tmp_path: Path, inputs: dict[str, str], command: str | None
+) -> None:
+    completed, data = run(recorder, tmp_path, command, inputs)
+    assert completed.returncode == 2 and data is None
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("::error title=kars-actions::")
+    assert "%0A::warning" in lines[0]
+    assert "injected%0Abreak" not in lines[0] or "%250Abreak" in lines[0]
