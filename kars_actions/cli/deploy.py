@@ -86,7 +86,7 @@ def _git_commit(revision: str) -> str | None:
 )
 @click.option(
     "--settle",
-    type=click.FloatRange(min=0),
+    type=FiniteRange(min=0),
     default=30.0,
     show_default=True,
     metavar="SECONDS",
