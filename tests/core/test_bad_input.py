@@ -103,7 +103,7 @@ CASES = [
     ),
     Case(
         "RAILWAY_GRAPHQL_ENDPOINT",
-        ["deploy", "--service", "api", "--commit", "abcdef1"],
+        ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
         2,
         "RAILWAY_GRAPHQL_ENDPOINT 'http://[::1/graphql'",
         env={"RAILWAY_GRAPHQL_ENDPOINT": "http://[::1/graphql", "RAILWAY_TOKEN": "x"},
@@ -111,7 +111,7 @@ CASES = [
     # services that answer nonsense
     Case(
         "Railway projectToken null",
-        ["deploy", "--service", "api", "--commit", "abcdef1"],
+        ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
         3,
         "Railway: the answer to projectToken named no project",
         env={"RAILWAY_GRAPHQL_ENDPOINT": "{base}/graphql-null", "RAILWAY_TOKEN": "x"},

@@ -71,7 +71,7 @@ def test_bad_flags_are_usage_errors_with_exit_2() -> None:
     code, _, err = invoke("http://127.0.0.1:1/", "--header", "no-colon-secret-value")
     assert code == 2 and "no-colon-secret-value" not in err
     code, _, err = invoke("ftp://example.com/")
-    assert code == 2 and "not an http(s) URL" in err
+    assert code == 2 and "must start with http:// or https://" in err
 
 
 def test_services_come_from_kars_yml_with_a_public_url(tmp_path: Path) -> None:
