@@ -350,6 +350,8 @@ def is_secret_name(name: str, value: str) -> bool:
         return True
     if upper.startswith(("KARS_", "INPUT_")) and any(p in upper for p in SECRET_NAME_PARTS):
         return True
+    if "DATABASE" in upper and upper.endswith("URL"):  # DATABASE_PUBLIC_URL, DATABASE_PRIVATE_URL, ...
+        return True
     if _GENERIC_SECRET_NAME.search(upper):
         text = value.strip()
         return len(text) >= _GENERIC_MIN_LEN and text.lower() not in ("true", "false")

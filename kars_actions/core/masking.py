@@ -25,6 +25,7 @@ _SCAN_LIMIT = 1024 * 1024
 _ENV_NAME_KEY = re.compile(r"""\b[a-z_]*_env\s*:\s*["']?([A-Za-z_][A-Za-z0-9_]*)""")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # user:password@host without a scheme (a URL typed without https://): the password is still a secret.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _BARE_USERINFO = re.compile(r"^([^\s/@:]+):([^\s/@]+)@[^\s/@]+")
 
 
@@ -40,8 +41,7 @@ def register_process_secrets(
     registry.register_from_environ(env)
     for value in env.values():
         if "@" in value and "://" in value:  # endpoint overrides, proxies: their credentials only
-            for part in url_credentials(value):
-                registry.register(part)
+            _register_url_credentials(value, registry)
     _register_argv(argv, registry)
     for name in config_secret_names(argv, env, cwd or Path.cwd()):
         registry.register(env.get(name))
@@ -61,12 +61,18 @@ def _register_argv(argv: Sequence[str], registry: SecretRegistry) -> None:
             else:
                 take_next = True
             continue
-        for part in url_credentials(arg):
-            registry.register(part)
+        _register_url_credentials(arg, registry)
         bare = _BARE_USERINFO.match(arg.strip())
         if bare and "://" not in arg:
             registry.register(bare.group(2))
             registry.register(f"{bare.group(1)}:{bare.group(2)}")
+
+
+def _register_url_credentials(text: str, registry: SecretRegistry) -> None:
+    """The user:password of every URL inside ``text`` (``--service-url api=https://u:pw@host`` included)."""
+    for url in _URL_IN_TEXT.findall(text):
+        for part in url_credentials(url):
+            registry.register(part)
 
 
 def _config_path(argv: Sequence[str], environ: Mapping[str, str], cwd: Path) -> Path | None:

@@ -145,11 +145,21 @@ def test_process_secrets_cover_credential_flags_urls_and_kars_yml_names(tmp_path
         "      url: http://x/\n      headers: {X-Key: '${API_KEY_VAR}'}\n"
     )
     env = {"MY_HOOK": "https://hooks.example/T1/B2/hook-Canary-11", "API_KEY_VAR": "key-Canary-22", "HOME": "/h"}
+    env["DATABASE_PUBLIC_URL"] = "postgresql://postgres:db-Canary-77@proxy.rlwy.net:5432/railway"
     assert config_secret_names([], env, tmp_path) == ["API_KEY_VAR", "MY_HOOK"]
     reg = gha.SecretRegistry()
     argv = ["health", "--header", "X-T: hdr-Canary-33", "--github-token=gh-Canary-44", "u:pw-Canary-55@app.example"]
+    argv += ["--service-url", "api=https://deploy:pw-Canary-66@api.example.com"]
     register_process_secrets(argv, env, tmp_path, reg)
-    for value in ("hook-Canary-11", "key-Canary-22", "hdr-Canary-33", "gh-Canary-44", "pw-Canary-55"):
+    for value in (
+        "hook-Canary-11",
+        "key-Canary-22",
+        "hdr-Canary-33",
+        "gh-Canary-44",
+        "pw-Canary-55",
+        "pw-Canary-66",
+        "db-Canary-77",
+    ):
         assert value[-8:] not in reg.redact(f"x {value} y"), value
     assert "/h" in reg.redact("/h")
 
