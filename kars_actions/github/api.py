@@ -113,13 +113,13 @@ class DeploymentRef:
         return asdict(self)
 
 
-@dataclass
 def _checked(env: Mapping[str, str], name: str, default: str) -> str:
     """An endpoint override from the environment, refused up front when it is not a usable http(s) URL."""
     value = (env.get(name) or "").strip() or default
     return check_url(value, name, error=ConfigError, hint=f"unset {name}, or set it to {default}").rstrip("/")
 
 
+@dataclass
 class GitHubContext:
     """Where the workflow runs: server, API, repository and run, from the standard Actions variables."""
 

@@ -120,7 +120,7 @@ CASES = [
         "GitHub answers HTML",
         ["release-status", "--success", "--tag", "v1.0.0"],
         3,
-        "GitHub: listing releases for v1.0.0: the API answered with something that is not GitHub's JSON",
+        "GitHub: listing releases: the API answered with a page that is not JSON",
         env={"GITHUB_API_URL": "{base}/html", "GITHUB_TOKEN": "x", "GITHUB_REPOSITORY": "a/b"},
     ),
 ]
