@@ -82,7 +82,8 @@ def _basic(user: str, password: str) -> str:
 
 
 def url_credentials(value: str) -> set[str]:
-    """user, password, user:password and its base64 (the Basic header httpx builds) of a URL with userinfo."""
+    """password, user:password and its base64 (the Basic header httpx builds) of a URL with userinfo; the user
+    alone only when there is no password (then it is the token)."""
     try:
         parts = urlsplit(value.strip())
         user, password = parts.username, parts.password
@@ -91,7 +92,7 @@ def url_credentials(value: str) -> set[str]:
     found: set[str] = set()
     if not parts.scheme or "@" not in parts.netloc:
         return found
-    if user:
+    if user and not password:  # a token given as the user name (https://TOKEN@host); a plain name is no secret
         found.add(user)
         found.add(unquote(user))
     if password:

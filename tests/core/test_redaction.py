@@ -91,6 +91,14 @@ def test_ordinary_words_that_start_a_header_secret_are_left_alone() -> None:
     assert reg.redact(text) == text
 
 
+def test_the_user_name_beside_a_password_stays_readable_but_a_token_user_is_a_secret() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("https://deploy:pw-Canary-123456@app.example.com/health")
+    reg.register("https://tok-Canary-654321@github.com/acme/app.git")
+    assert reg.redact("deploy failed") == "deploy failed"
+    assert reg.redact("user tok-Canary-654321") == "user ***"
+
+
 def test_credentials_in_any_printed_url_are_redacted_even_unregistered() -> None:
     reg = gha.SecretRegistry()
     out = reg.redact("cloning http://x-access-token:abc123@host/r.git failed")
