@@ -117,6 +117,13 @@ CASES = [
         env={"RAILWAY_GRAPHQL_ENDPOINT": "{base}/graphql-null", "RAILWAY_TOKEN": "x"},
     ),
     Case(
+        "Railway Retry-After 0",
+        ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde", "--timeout", "5"],
+        3,
+        "Railway: rate limit reached",
+        env={"RAILWAY_GRAPHQL_ENDPOINT": "{base}/ratelimited", "RAILWAY_TOKEN": "x"},
+    ),
+    Case(
         "GitHub answers HTML",
         ["release-status", "--success", "--tag", "v1.0.0"],
         3,

@@ -36,7 +36,10 @@ class _EchoHandler(BaseHTTPRequestHandler):
         seen = self._received()
         echo = json.dumps(seen)
         path = self.path
-        if path.startswith("/graphql-null"):
+        if path.startswith("/ratelimited"):
+            # A rate limit that says "retry now", forever: the client must back off and end at its deadline.
+            self._send(429, json.dumps({"message": f"rate limited {echo}"}), "application/json", {"Retry-After": "0"})
+        elif path.startswith("/graphql-null"):
             # Railway answering without an error and without the token's project.
             self._send(200, '{"data":{"projectToken":null}}', "application/json")
         elif path.startswith("/graphql"):
