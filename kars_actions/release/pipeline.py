@@ -878,6 +878,7 @@ def _finish_published(ctx: _Context) -> None:
         except KarsError as error:
             finish = _Finish()
             finish.failed(MARK_SUCCESS, error)
+            finish.failed(OLDER_INACTIVE)
         else:
             finish = _finish_on_github(ctx, deployment, ctx.environment.url or _first_url(ctx), rerun=True)
         _record_finish(ctx, stage, finish)
