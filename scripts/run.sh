@@ -33,6 +33,7 @@ python="${KARS_PYTHON:-}"
 [[ -n "$python" ]] || fail "KARS_PYTHON is not set: scripts/setup.sh must run first"
 
 args=()
+subcommand=() # config: plan | apply, which goes before the options
 value=""
 
 trim() { # trim TEXT -> TEXT without surrounding whitespace (and without a Windows \r)
@@ -272,12 +273,35 @@ build_notify() {
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
+build_config() {
+  common_config
+  railway_tokens
+  local which
+  which="$(trim "${KARS_INPUT_CONFIG_COMMAND:-plan}")"
+  case "$which" in
+    plan)
+      subcommand=(plan)
+      switch check --check "" "${KARS_INPUT_CHECK:-}"
+      ;;
+    apply)
+      subcommand=(apply)
+      switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
+      switch prune --prune "" "${KARS_INPUT_PRUNE:-}"
+      switch clear-config-file --clear-config-file "" "${KARS_INPUT_CLEAR_CONFIG_FILE:-}"
+      ;;
+    *) fail "input command must be plan or apply, not '$which'" ;;
+  esac
+  words --service "${KARS_INPUT_SERVICES:-}"
+  lines --environment "${KARS_INPUT_ENVIRONMENTS:-}"
+  opt --project "${KARS_INPUT_PROJECT:-}"
+}
+
 case "$command" in
-  release | test | validate | tag | deploy | health | watch | rollback | notify) "build_$command" ;;
+  release | test | validate | tag | deploy | health | watch | rollback | notify | config) "build_$command" ;;
   release-status) build_release_status ;;
-  "") fail "no command given: run.sh <release|test|validate|tag|release-status|deploy|health|watch|rollback|notify>" ;;
+  "") fail "no command given: run.sh <release|test|validate|tag|release-status|deploy|health|watch|rollback|notify|config>" ;;
   *)
-    fail "unknown command '$command': use release, test, validate, tag, release-status, deploy, health, watch, rollback or notify"
+    fail "unknown command '$command': use release, test, validate, tag, release-status, deploy, health, watch, rollback, notify or config"
     ;;
 esac
 
@@ -292,4 +316,4 @@ while IFS= read -r name; do
 done < <(compgen -e | grep '^KARS_INPUT_' || true)
 
 export KARS_FORMAT=github
-exec "$python" -I -X utf8 -m kars_actions "$command" --format github "${args[@]}"
+exec "$python" -I -X utf8 -m kars_actions "$command" ${subcommand[@]+"${subcommand[@]}"} --format github "${args[@]}"

@@ -81,13 +81,11 @@ class SettingsResult(BaseResult):
 
     def outputs(self) -> dict[str, str]:
         plan = self.plan.to_json() if self.plan else None
-        out = {
+        return {
             "drift": "unknown" if plan is None else ("true" if self.drift else "false"),
             "plan": json.dumps(plan, separators=(",", ":"), default=str) if plan else "",
+            "applied": "true" if self.written else "false",  # a plan never writes: false
         }
-        if self.command == "apply":
-            out["applied"] = "true" if self.written else "false"
-        return out
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -17,7 +17,18 @@ from kars_actions.cli import COMMANDS
 from tests.actions.tools import zizmor as zizmor_path
 
 ROOT = Path(__file__).resolve().parents[2]
-STEP_ACTIONS = ["test", "validate", "tag", "release-status", "deploy", "health", "watch", "rollback", "notify"]
+STEP_ACTIONS = [
+    "test",
+    "validate",
+    "tag",
+    "release-status",
+    "deploy",
+    "health",
+    "watch",
+    "rollback",
+    "notify",
+    "config",
+]
 ACTION_FILES = [ROOT / "action.yml", *(ROOT / step / "action.yml" for step in STEP_ACTIONS)]
 TEMPLATE_FILES = sorted((ROOT / "workflows-templates").glob("*.yml"))
 WORKFLOW_FILES = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

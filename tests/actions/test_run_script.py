@@ -317,3 +317,25 @@ def test_an_error_about_an_input_cannot_start_a_workflow_command(
     assert len(lines) == 1 and lines[0].startswith("::error title=kars-actions::")
     assert "%0A::warning" in lines[0]
     assert "injected%0Abreak" not in lines[0] or "%250Abreak" in lines[0]
+
+
+def test_config_puts_plan_or_apply_before_the_options(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "config", {"check": "true", "environments": "production\nstaging"})
+    assert data["argv"][5:] == [
+        "config",
+        "plan",
+        "--format",
+        "github",
+        "--check",
+        "--environment",
+        "production",
+        "--environment",
+        "staging",
+    ]
+    _, data = run(
+        recorder, tmp_path, "config", {"config-command": "apply", "dry-run": "true", "prune": "true", "services": "api"}
+    )
+    assert data["argv"][5:] == ["config", "apply", "--format", "github", "--dry-run", "--prune", "--service", "api"]
+    completed, data = run(recorder, tmp_path, "config", {"config-command": "destroy"})
+    assert completed.returncode == 2 and data is None
+    assert "input command must be plan or apply" in completed.stdout
