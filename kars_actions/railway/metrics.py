@@ -21,9 +21,10 @@ from kars_actions.railway.api import DOCUMENTS, RailwayAPIError, RailwayClient, 
 # A look asks for any combination of four parts; each combination is one registered document, so every one of them
 # is validated against Railway's schema by the tests.
 
-PARTS = ("status", "http", "latency", "resources")
+PARTS = ("status", "instances", "http", "latency", "resources")
 _PART_VARIABLES = {
     "status": ("$deploymentId: String!",),
+    "instances": ("$deploymentId: String!",),
     "http": (
         "$serviceId: String!",
         "$environmentId: String!",
@@ -48,7 +49,9 @@ _PART_VARIABLES = {
 }
 _WINDOW = "serviceId: $serviceId, environmentId: $environmentId, startDate: $startDate, endDate: $endDate"
 _PART_FIELDS = {
-    "status": "deployment(id: $deploymentId) { id status statusUpdatedAt instances { id status } }",
+    "status": "deployment(id: $deploymentId) { id status statusUpdatedAt }",
+    # Apart from the status, so an API that refuses instances still has its crashes seen.
+    "instances": "instances: deployment(id: $deploymentId) { id instances { id status } }",
     "http": f"httpMetricsGroupedByStatus({_WINDOW}, stepSeconds: $stepSeconds) {{ statusCode samples {{ ts value }} }}",
     "latency": f"httpDurationMetrics({_WINDOW}, stepSeconds: $stepSeconds) {{ samples {{ ts p50 p95 p99 }} }}",
     "resources": (
@@ -136,7 +139,11 @@ class MetricsReader:
         parts: Sequence[str] = PARTS,
         deadline: Deadline | None = None,
     ) -> Look:
-        wanted = [p for p in PARTS if p in parts and p not in self.refused and (p != "status" or deployment_id)]
+        wanted = [
+            p
+            for p in PARTS
+            if p in parts and p not in self.refused and (p not in ("status", "instances") or deployment_id)
+        ]
         while wanted:
             try:
                 data = self.client.query(
@@ -169,9 +176,9 @@ class MetricsReader:
 
     def _variables(self, parts: Sequence[str], start: float, end: float, deployment_id: str | None) -> dict[str, Any]:
         variables: dict[str, Any] = {}
-        if "status" in parts:
+        if "status" in parts or "instances" in parts:
             variables["deploymentId"] = deployment_id
-        if any(p != "status" for p in parts):
+        if any(p not in ("status", "instances") for p in parts):
             variables.update(
                 serviceId=self.service_id,
                 environmentId=self.environment_id,
@@ -193,9 +200,9 @@ def parse_look(data: Mapping[str, Any]) -> Look:
     if isinstance(deployment, Mapping):
         status = str(deployment.get("status") or "UNKNOWN")
         updated = parse_time(deployment.get("statusUpdatedAt"))
-        instances = tuple(
-            Instance(str(i.get("id")), str(i.get("status"))) for i in deployment.get("instances") or () if i
-        )
+    aliased = data.get("instances")
+    if isinstance(aliased, Mapping):
+        instances = tuple(Instance(str(i.get("id")), str(i.get("status"))) for i in aliased.get("instances") or () if i)
     requests: dict[int, float] = {}
     errors: dict[int, float] = {}
     for group in data.get("httpMetricsGroupedByStatus") or ():

@@ -123,7 +123,7 @@ def test_memory_past_its_ceiling_rolls_back(world: World) -> None:
 
 def test_looks_railway_does_not_answer_decide_nothing_and_roll_nothing_back(world: World) -> None:
     # Five tries of one look fail (it is unknown), then Railway answers again: the release is judged on the rest.
-    world.sim.inject("http", "WatchStatusHttpLatencyResources", count=5, status=503)
+    world.sim.inject("http", "WatchStatusInstancesHttpLatencyResources", count=5, status=503)
     run = world.release()
     assert run.code == 0, run.stderr
     assert run.report["watch"]["verdict"] == "passed"
