@@ -255,6 +255,7 @@ build_watch() {
   opt --project "${KARS_INPUT_PROJECT:-}"
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
   switch health --health --no-health "${KARS_INPUT_HEALTH:-}"
+  switch rollback --rollback "" "${KARS_INPUT_ROLLBACK:-}"
 }
 
 build_notify() {

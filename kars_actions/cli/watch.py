@@ -34,6 +34,9 @@ from kars_actions.core.report import Result
 @click.option(
     "--health/--no-health", default=True, help="Run the health checks while watching (default) or watch metrics only."
 )
+@click.option(
+    "--rollback", is_flag=True, help="On a failed watch, put back the deployment that served before (exit 1 still)."
+)
 @config_option
 @output_options
 def command(
@@ -44,6 +47,7 @@ def command(
     project: str | None,
     service_urls: tuple[str, ...],
     health: bool,
+    rollback: bool,
     config_path: str | None,
     fmt: str | None,
     color: bool | None,
@@ -86,6 +90,7 @@ def command(
             environment=railway_env,
             service_urls=parse_service_urls(service_urls),
             health=health,
+            rollback=rollback,
         )
         with RailwayClient.from_env(clock=clock_from_environ()) as client:
             return watch_services(request, client, config, progress=reporter.progress)

@@ -14,10 +14,11 @@ from typing import Any
 
 from kars_actions.core import gha
 from kars_actions.core.config import Config, WatchConfig
-from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ExternalError
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ExternalError, KarsError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
 from kars_actions.railway.api import LIVE_STATUSES, RailwayClient
+from kars_actions.railway.deploy import RailwayTarget
 from kars_actions.railway.metrics import (
     Check,
     Instance,
@@ -173,6 +174,7 @@ class WatchResult(BaseResult):
     health_detail: str | None = None
     environment: str | None = None
     cut_short: bool = False  # the release's own time limit ended the window early
+    rollbacks: list[tuple[str, bool, str]] = field(default_factory=list)  # (service, restored, what happened)
 
     @property
     def failed(self) -> bool:
@@ -227,6 +229,7 @@ class WatchResult(BaseResult):
             "health": self.health_detail,
             "thresholds": self.settings.thresholds.__dict__,
             "services": [s.to_json() for s in self.services],
+            "rollbacks": [{"service": n, "restored": ok, "message": m} for n, ok, m in self.rollbacks],
             "outputs": self.outputs(),
         }
 
@@ -240,6 +243,12 @@ class WatchResult(BaseResult):
             lines += text_table(["service", "check", "verdict", "before", "during", "fails when"], rows)
             lines.append("")
         lines.append(f"Railway requests: {self.requests} (budget {self.budget})")
+        for service, restored, message in self.rollbacks:
+            lines.append(f"rollback {service}: {'done' if restored else 'NOT done'} — {message}")
+        if self.failed and not self.rollbacks:
+            for s in self.services:
+                if s.verdict == "failed":
+                    lines.append(f"to roll {s.label} back: kars-actions rollback --service {s.label}")
         verdict = self.headline()
         lines.append(style.bad(verdict) if self.failed else style.ok(verdict))
         for s in self.services:
@@ -547,6 +556,8 @@ class WatchRequest:
     environment: str | None = None
     service_urls: dict[str, str] = field(default_factory=dict)
     health: bool = True
+    rollback: bool = False  # on failure, put back the deployment that served before the watched one
+    rollback_timeout: float = 600.0
 
 
 def watch_services(
@@ -598,4 +609,31 @@ def watch_services(
         probe = probe_health if targets else None
     result = run_watch(client, target.environment_id, watched, request.settings, health=probe, progress=progress)
     result.environment = target.environment_name
+    if request.rollback and result.failed:
+        _roll_back_failed(client, target, result, request.rollback_timeout, progress)
     return result
+
+
+def _roll_back_failed(
+    client: RailwayClient, target: RailwayTarget, result: WatchResult, timeout: float, progress: Progress
+) -> None:
+    """``--rollback``: each failed service back to the deployment that served before the watched one."""
+    from kars_actions.railway.deploy import rollback_service
+
+    refs = {ref.label: ref for ref in target.services}
+    for w in result.services:
+        if w.verdict != "failed" and not (result.verdict == "inconclusive" and result.failed):
+            continue
+        progress(f"{w.label}: rolling back to the deployment before {w.deployment_id}")
+        try:
+            outcome = rollback_service(
+                client,
+                target,
+                refs[w.label],
+                failed_deployment_id=w.deployment_id,
+                progress=progress,
+                deadline=Deadline(timeout, client.clock),
+            )
+            result.rollbacks.append((w.label, outcome.ok, outcome.message))
+        except KarsError as error:
+            result.rollbacks.append((w.label, False, error.message))

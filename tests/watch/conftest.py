@@ -185,10 +185,10 @@ class World:
         self.head = self.repo.commit("fix: settings")
         self.github.add_commit(self.head)
 
-    def cli(self, *args: str, **env: str) -> Run:
+    def cli(self, *args: str, fmt: str = "json", **env: str) -> Run:
         """``python -m kars_actions ...`` as a real process, JSON on stdout."""
         proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
+            [sys.executable, "-m", "kars_actions", *args, "--format", fmt],
             cwd=self.repo.path,
             env=self.env(**env),
             capture_output=True,
@@ -197,7 +197,7 @@ class World:
             check=False,
         )
         try:
-            report = json.loads(proc.stdout)
+            report = json.loads(proc.stdout) if fmt == "json" else {"text": proc.stdout}
         except json.JSONDecodeError:
             raise AssertionError(f"no JSON report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
         return Run(proc.returncode, report, proc.stderr, _read_outputs(self.tmp / "outputs.txt"), self._summary())

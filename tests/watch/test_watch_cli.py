@@ -53,3 +53,29 @@ def test_watch_without_a_live_deployment_says_so(world: World) -> None:
             d.removed_at = sim.clock.monotonic()
     code, report, _ = watch(world, "--service", "frontend", "--duration", "1m")
     assert code == 1 and "nothing to watch" in report["error"]["message"]
+
+
+def test_rollback_flag_puts_the_previous_deployment_back_after_a_failed_watch(world: World) -> None:
+    new = "c" * 40
+    sim = world.sim
+    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.3), after=60)
+    with sim.lock:
+        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
+    sim.clock.advance(60)
+    code, report, err = watch(world, "--service", "backend", "--duration", "5m", "--rollback")
+    assert code == 1, err
+    assert report["rollbacks"][0]["service"] == "backend" and report["rollbacks"][0]["restored"] is True
+    assert world.apps["backend"].live_commit() == "0" * 40
+
+
+def test_without_the_rollback_flag_a_failed_watch_says_how_to_roll_back(world: World) -> None:
+    new = "d" * 40
+    sim = world.sim
+    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.3), after=60)
+    with sim.lock:
+        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
+    sim.clock.advance(60)
+    run = world.cli("watch", "--service", "backend", "--duration", "5m", "--no-health", fmt="text")
+    assert run.code == 1
+    assert "to roll backend back: kars-actions rollback --service backend" in run.report["text"]
+    assert sim.count("deploymentRollback") == 0
