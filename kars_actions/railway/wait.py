@@ -179,6 +179,7 @@ class _Watch:
     failures: int = 0
     done: bool = False
     result: ServiceDeployment | None = None
+    read_since_subscribing: bool = False  # a read after that is what a silent stream is checked against
 
 
 def wait_for_deployments(
@@ -246,7 +247,7 @@ def wait_for_deployments(
                 continue
             if watch.next_poll > now:
                 clock.sleep(watch.next_poll - now)
-            told = watch.status
+            told = watch.status if watch.read_since_subscribing else None
             _poll(client, read, dashboard, watch, progress, policy, deadline)
             if final_round and not watch.done:
                 watch.done = True
@@ -257,6 +258,7 @@ def wait_for_deployments(
                     _fall_back(pushed, why, [w for w in watches if not w.done], progress, clock.monotonic())
                     pushed = None
                 else:
+                    watch.read_since_subscribing = True
                     watch.next_poll = clock.monotonic() + policy.silence
     finally:
         if pushed is not None:

@@ -87,3 +87,30 @@ def test_the_token_never_appears_in_why_the_stream_was_lost(world: World) -> Non
     with pytest.raises(StreamLost) as caught:
         stream(world).open()
     assert world.project_token not in caught.value.why
+
+
+def test_a_rerun_that_saw_an_older_status_does_not_take_the_first_read_for_a_missed_push(world: World) -> None:
+    """A rerun reuses a deployment listed as QUEUED; by the first read it is BUILDING. That change happened before
+    the subscription, so it is no sign of a silent stream: the wait stays on the stream."""
+    from kars_actions.core.timing import Deadline
+    from kars_actions.railway.api import Deployment
+    from kars_actions.railway.stream import stream_opener
+    from kars_actions.railway.wait import ServiceRef, StartedDeployment, wait_for_deployments
+
+    deployment_id = start(world, build=60, deploy=20)
+    client = world.client()
+    ref = ServiceRef(world.api, "api")
+    stale = Deployment(deployment_id, "QUEUED")
+    started = StartedDeployment(ref, deployment_id, True, world.clock.monotonic(), seen=stale)
+    lines: list[str] = []
+    rows = wait_for_deployments(
+        client,
+        lambda service, deployment: "",
+        [started],
+        progress=lines.append,
+        deadline=Deadline.after(900, world.clock),
+        stream=stream_opener(client),
+    )
+    assert rows["api"].status == "SUCCESS"
+    assert not any("polling instead" in line for line in lines), lines
+    assert world.sim.count("Deployment") == 1, "one read when subscribing; the rest was pushed"
