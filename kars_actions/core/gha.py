@@ -54,7 +54,8 @@ _HEADER_LINE = re.compile(r"^[A-Za-z0-9!#$&'*+.^_`|~-]+\s*:\s*(\S.*)$")
 # The credentials part of any URL the program prints, registered or not: scheme://user:password@host.
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
 # Where a truncated excerpt ends (or a left-truncated one starts): a piece of a secret next to one of these.
-_CUT_AFTER = re.compile(r"(?=\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`]|$)")
+# (" — " is where an annotation's message meets its hint.)
+_CUT_AFTER = re.compile(r"(?=\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`]| — |$)")
 _CUT_BEFORE = re.compile(r"(?:^|\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`])")
 
 

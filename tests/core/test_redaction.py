@@ -73,7 +73,7 @@ def test_a_truncated_excerpt_leaves_no_prefix_of_a_secret(registry: gha.SecretRe
     body = f'{{"echo": "{TOKEN}"}}'
     start = body.index(TOKEN)
     excerpt = body[: start + min(cut, len(TOKEN) - 1)]
-    for shown in (excerpt + "...", excerpt + "…", excerpt, excerpt + "\nnext line"):
+    for shown in (excerpt + "...", excerpt + "…", excerpt, excerpt + "\nnext line", excerpt + " — hint: rerun"):
         out = registry.redact(shown)
         assert TOKEN[:6] not in out, shown
 
