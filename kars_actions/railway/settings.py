@@ -195,16 +195,6 @@ class RepoConfig:
                 out.setdefault(section, {})[key] = normalise(section, key, value, lambda w=where: self.location(w))
         return out
 
-    def keys_anywhere(self) -> set[str]:
-        """Every ``section.key`` the file names in any layer (for the migrate output's completeness check)."""
-        found: set[str] = set()
-        for name in [None, *self.override_names()]:
-            for section in SECTIONS:
-                values = self.layer(name).get(section)
-                if isinstance(values, Mapping):
-                    found.update(f"{section}.{k}" for k in values)
-        return found
-
 
 def normalise(section: str, key: str, value: Any, where: Any = None) -> Any:
     """A railway.json value as Railway's EnvironmentConfig stores it: upper-case enums, whole seconds, lists.
