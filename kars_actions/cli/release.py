@@ -8,6 +8,8 @@ import click
 
 from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
 from kars_actions.cli.validate import _parse_day
+from kars_actions.core import gha
+from kars_actions.core.errors import KarsError
 from kars_actions.core.report import Result
 
 
@@ -105,6 +107,14 @@ from kars_actions.core.report import Result
     "release's), required (the app must report one), off.",
 )
 @click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="After health passes, keep watching Railway this long after going live; a crash fails the release (0: off).",
+)
+@click.option(
     "--alert-on-success", is_flag=True, help="Alert on success too (failures, rollbacks and recoveries always alert)."
 )
 @click.option(
@@ -149,6 +159,7 @@ def command(
     expect_status: tuple[str, ...],
     expect_json: tuple[str, ...],
     version_check: str | None,
+    settle: float,
     alert_on_success: bool,
     move_major: bool | None,
     slack_webhook: str | None,
@@ -201,7 +212,17 @@ def command(
             webhook_secret=webhook_secret,
             railway_config=railway_config,
             today=today,
+            settle=settle,
         )
-        return run_release(options, progress=reporter.progress)
+        try:
+            return run_release(options, progress=reporter.progress)
+        except KarsError:
+            # Stopped before anything was created or deployed: the outputs and the summary still say so.
+            from kars_actions.release.report import not_started_report
+
+            outputs, summary = not_started_report()
+            gha.set_outputs(outputs)
+            gha.append_summary(summary)
+            raise
 
     run(reporter, action)

@@ -108,6 +108,7 @@ class DeploymentRef:
     created: bool
     url: str = ""
     dry_run: bool = False
+    payload: dict[str, Any] = field(default_factory=dict)  # as GitHub keeps it: what the first run recorded
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

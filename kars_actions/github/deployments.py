@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kars_actions.core.errors import UsageError
@@ -53,7 +54,7 @@ class Deployments:
         found = self.of_commit(environment, sha)
         if not found:
             return None
-        return DeploymentRef(int(found[0]["id"]), environment, sha, False, str(found[0].get("url") or ""))
+        return _ref(found[0], environment, sha)
 
     def newest(self, environment: str) -> list[dict[str, Any]]:
         """The first page of ``environment``'s deployments, newest first, as GitHub lists them."""
@@ -111,12 +112,15 @@ class Deployments:
         payload: Mapping[str, Any] | None = None,
     ) -> DeploymentRef:
         """The deployment of ``sha`` to ``environment`` (reused on a rerun, settled to one under a race) with an
-        ``in_progress`` status."""
+        ``in_progress`` status.
+
+        ``payload`` is stored with a new deployment and never changes; a reused one comes back with the payload its
+        first run stored (the release keeps its rollback targets there, so that a rerun finds them)."""
         production = is_production(environment) if production is None else production
         existing = self.find(environment, sha)
         if existing is not None:
             self.progress(f"reusing deployment {existing.id} of {sha[:7]} to {environment}")
-            ref = DeploymentRef(existing.id, environment, sha, False, existing.url, self.dry_run)
+            ref = replace(existing, dry_run=self.dry_run)
         elif self.dry_run or self.api is None:
             self.progress(f"dry run: would create a deployment of {sha[:7]} to {environment}")
             return DeploymentRef(0, environment, sha, True, "", True)
@@ -138,7 +142,7 @@ class Deployments:
                     **({"payload": dict(payload)} if payload else {}),
                 },
             ).data
-            ref = self._settle(DeploymentRef(int(created["id"]), environment, sha, True, str(created.get("url") or "")))
+            ref = self._settle(replace(_ref(created, environment, sha), created=True))
         self.status(ref, "in_progress", description or "deploying", environment_url, log_url)
         return ref
 
@@ -165,7 +169,7 @@ class Deployments:
             f"a concurrent run created deployment {keeper} of {created.sha[:7]} first; "
             f"marked the duplicate {created.id} inactive"
         )
-        return DeploymentRef(keeper, created.environment, created.sha, False, str(found[0].get("url") or ""))
+        return _ref(found[0], created.environment, created.sha)
 
     def status(
         self,
@@ -214,3 +218,15 @@ class Deployments:
             )
             deactivated.append(deployment_id)
         return deactivated
+
+
+def _ref(deployment: Mapping[str, Any], environment: str, sha: str) -> DeploymentRef:
+    payload = deployment.get("payload")
+    return DeploymentRef(
+        int(deployment["id"]),
+        environment,
+        sha,
+        False,
+        str(deployment.get("url") or ""),
+        payload=payload if isinstance(payload, dict) else {},
+    )

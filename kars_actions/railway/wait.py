@@ -91,8 +91,9 @@ class ServiceDeployment:
 
     @property
     def may_go_live(self) -> bool:
-        """Live, possibly live, or still in progress on Railway (it goes live unless cancelled)."""
-        return self.live or self.possibly_live or self.status == TIMED_OUT
+        """Live, seen live (and crashed since), possibly live, or still in progress on Railway (it goes live
+        unless cancelled): what a release must undo."""
+        return self.live or self.live_at is not None or self.possibly_live or self.status == TIMED_OUT
 
 
 # --- Polling policy -----------------------------------------------------------------------------------------------

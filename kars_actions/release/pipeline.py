@@ -1,11 +1,14 @@
 """The release, as the state machine in ARCHITECTURE.md: each stage checks before it acts, so a rerun resumes.
 
 preflight (every read-only check: Railway token, project, environment, services, required variables; GitHub access)
-→ validate (railway config + health checks) → version → tag + draft release → GitHub deployment in_progress → record
-rollback targets → deploy (parallel) → wait → health → publish, deployment success, move the major tag.
+→ validate (railway config + health checks) → version → tag + draft release → record rollback targets (before
+anything changes on Railway) → GitHub deployment in_progress (carrying the rollback targets, so a rerun finds them)
+→ Railway settings → backup → deploy (parallel) → wait → health (and the settle window) → watch → publish,
+deployment success, move the major tag.
 Nothing is written before the preflight and the validation have passed. A release that fails before going live takes
-its tag back, so the next run releases the same version; after a service went live, any failure rolls it back,
-re-checks the restored version, and alerts.
+its tag back, so the next run releases the same version; after a service went live — or may have: a status Railway
+could not tell counts as live — any failure rolls it back, re-checks the restored version, and alerts. What serves
+each service at the end is read from Railway.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +74,10 @@ class ReleaseOptions:
     railway_config: str | None = None  # apply | check | off for every service, over kars.yml
     today: date | None = None  # the day the Config-as-Code cutoff is judged against (default: today, UTC)
     watch_duration: float | None = None  # seconds; None: kars.yml's (or the default), 0: no watch
+    settle: float = 30.0  # after health passes, watch Railway this long after going live: a crash fails the release
+
+
+ROLLBACK_RECORD = "kars"  # the key of the GitHub deployment payload that holds the rollback targets
 
 
 @dataclass
@@ -151,8 +158,8 @@ def _run_stages(ctx: _Context) -> None:
         if ctx.already_published:
             _finish_published(ctx)
             return
+        _record_targets(ctx)  # before anything changes on Railway, settings included
         _github_deployment(ctx)
-        _record_targets(ctx)
         _backup(ctx)
         _apply_railway_settings(ctx)
         if ctx.options.dry_run:
@@ -165,7 +172,11 @@ def _run_stages(ctx: _Context) -> None:
     except _StageFailed:
         _fail(ctx)
         return
-    _succeed(ctx)
+    result.production_touched = True  # every service is live at this release's commit
+    try:
+        _succeed(ctx)
+    finally:
+        _read_serving(ctx)
 
 
 def _close(ctx: _Context) -> None:
@@ -236,11 +247,15 @@ def _stage(ctx: _Context, key: str, *, stop_on_failure: bool = True) -> Iterator
     (``stop_on_failure=False``) it is recorded and the remaining clean-up still runs."""
     stage = ctx.result.stage(key)
     start = ctx.clock.monotonic()
+    if stage.status == "pending":  # a stage entered twice (open, then use) is announced once
+        ctx.progress(f"▶ {stage.title}")
     stage.status = "running"
-    ctx.progress(f"▶ {stage.title}")
     try:
         yield stage
-    except KarsError as error:
+    except Exception as raised:  # noqa: BLE001 - turned into a failed stage, never swallowed
+        # A bug must not stop the release between going live and checking it: it fails the stage like any error,
+        # so the failure path still rolls back and says what serves.
+        error = raised if isinstance(raised, KarsError) else _internal_error(raised)
         stage.status = "failed"
         stage.detail = stage.detail or error.message
         if stop_on_failure:
@@ -253,6 +268,15 @@ def _stage(ctx: _Context, key: str, *, stop_on_failure: bool = True) -> Iterator
         stage.status = "ok"
     if stage.status == "failed" and stop_on_failure:
         raise _StageFailed
+
+
+def _internal_error(error: Exception) -> KarsError:
+    if os.environ.get("KARS_DEBUG"):
+        raise error
+    return KarsError(
+        f"internal error: {type(error).__name__}: {error}",
+        hint="this is a bug in kars-actions; rerun with KARS_DEBUG=1 for the traceback and report it",
+    )
 
 
 def _validate(ctx: _Context) -> None:
@@ -395,10 +419,46 @@ def _github_deployment(ctx: _Context) -> None:
             transient=_transient(ctx.environment),
             description=f"{plan.tag} to {ctx.environment.name}",
             environment_url=ctx.environment.url,
+            payload={ROLLBACK_RECORD: {"rollback_targets": ctx.result.rollback_targets}},
         )
         if ctx.options.dry_run:
             stage.status = "planned"
         stage.detail = f"deployment {ctx.gh_deployment.id}" + ("" if ctx.gh_deployment.created else " (reused)")
+        if not ctx.gh_deployment.created:
+            adopted = _adopt_recorded_targets(ctx, ctx.gh_deployment.payload)
+            if adopted:
+                stage.detail += "; rollback targets as the first run recorded them: " + adopted
+
+
+def _adopt_recorded_targets(ctx: _Context, payload: Any) -> str:
+    """On a rerun, the rollback targets are the ones the first run recorded before it deployed — not what serves
+    now, which may be this release's own deployment. Returns what was adopted, in words ("" if nothing)."""
+    record = payload.get(ROLLBACK_RECORD) if isinstance(payload, dict) else None
+    recorded = record.get("rollback_targets") if isinstance(record, dict) else None
+    if not isinstance(recorded, dict):
+        return ""
+    adopted = []
+    for label, target_id in recorded.items():
+        if label not in ctx.result.rollback_targets or not isinstance(target_id, str) or not target_id:
+            continue
+        if ctx.result.rollback_targets[label] != target_id:
+            ctx.result.rollback_targets[label] = target_id
+            _retarget_snapshot(ctx, label, target_id)
+        adopted.append(f"{label}: {target_id}")
+    return ", ".join(adopted)
+
+
+def _retarget_snapshot(ctx: _Context, label: str, target_id: str) -> None:
+    from kars_actions.railway.api import Deployment
+
+    snapshot = ctx.snapshots.get(label)
+    if snapshot is None or ctx.railway is None:
+        return
+    try:
+        deployment = ctx.railway.deployment(target_id, _railway_deadline(ctx, 60.0))
+    except KarsError:
+        deployment = Deployment(target_id, "UNKNOWN")
+    ctx.snapshots[label] = replace(snapshot, rollback_target=deployment)
 
 
 def _preflight(ctx: _Context) -> None:
@@ -562,7 +622,10 @@ def _record_targets(ctx: _Context) -> None:
             stage.status = "planned"
             stage.detail = "would record the deployment serving each service now"
             return
-        ctx.snapshots = snapshot_services(ctx.railway, ctx.target, deadline=_railway_deadline(ctx, 120.0))
+        commit = ctx.result.plan.target_sha if ctx.result.plan else None
+        ctx.snapshots = snapshot_services(
+            ctx.railway, ctx.target, commit=commit, deadline=_railway_deadline(ctx, 120.0)
+        )
         ctx.result.rollback_targets = {
             label: (snap.rollback_target.id if snap.rollback_target else None) for label, snap in ctx.snapshots.items()
         }
@@ -675,6 +738,8 @@ def _deploy(ctx: _Context) -> None:
         ctx.result.deploy = outcome
         live = [s.service for s in outcome.services if s.live]
         failed = [s for s in outcome.services if not s.live]
+        if any(s.possibly_live for s in failed):
+            ctx.result.error = _unknown_error(outcome)
         if failed:
             stage.status = "failed"
             stage.detail = "; ".join(
@@ -683,6 +748,17 @@ def _deploy(ctx: _Context) -> None:
             ctx.result.failure = stage.detail
         else:
             stage.detail = f"{', '.join(live)} live"
+
+
+def _unknown_error(outcome: Any) -> KarsError:
+    from kars_actions.core.errors import ExternalError
+
+    names = ", ".join(f"{s.service} ({s.deployment_id or 'no id'})" for s in outcome.services if s.possibly_live)
+    return ExternalError(
+        f"could not be asked for the state of {names}; it may be live, so it is treated as live",
+        service="Railway",
+        hint="check the deployment in the Railway dashboard; a rerun resumes and reuses it",
+    )
 
 
 def _health(ctx: _Context) -> None:
@@ -705,8 +781,32 @@ def _health(ctx: _Context) -> None:
             stage.status = "failed"
             stage.detail = _health_failure(health)
             ctx.result.failure = stage.detail
-        else:
-            stage.detail = f"{len(health.outcomes)} target(s) healthy at {plan.tag}"
+            return
+        stage.detail = f"{len(health.outcomes)} target(s) healthy at {plan.tag}"
+        crashed = _settle(ctx)
+        if crashed:
+            stage.status = "failed"
+            stage.detail = crashed
+            ctx.result.failure = crashed
+
+
+def _settle(ctx: _Context) -> str:
+    """Healthy now; still up a little later? An app can pass every check and exit seconds after. Watches Railway
+    until ``settle`` seconds after each service went live; returns the crashes, in words ("" if none)."""
+    from kars_actions.railway.steps import settle
+
+    deploy = ctx.result.deploy
+    if deploy is None or ctx.railway is None or ctx.options.settle <= 0:
+        return ""
+    rows = settle(
+        ctx.railway,
+        deploy.services,
+        seconds=ctx.options.settle,
+        deadline=_railway_deadline(ctx, ctx.options.settle + 60.0),
+        progress=ctx.progress,
+    )
+    ctx.result.deploy = replace(deploy, services=tuple(rows))
+    return "; ".join(f"{r.service}: {r.reason}" for r in rows if not r.live and r.status != "PLANNED")
 
 
 def _backup(ctx: _Context) -> None:
@@ -1008,22 +1108,61 @@ def _last_deployment_failed(ctx: _Context) -> bool:
 
 
 def _fail(ctx: _Context) -> None:
-    """Undo what went live, check the restored version, and tell GitHub and the team."""
+    """Undo what went live (or may have, or still could), check the restored version, read what serves now, and
+    tell GitHub and the team — each from what Railway says, never from what was hoped."""
     result = ctx.result
-    live = [s for s in (result.deploy.services if result.deploy else ()) if s.live]
-    result.production_touched = bool(live)
-    if live:
-        _rollback(ctx, live)
-    result.outcome = (
-        "failed-before-live"
-        if not live
-        else ("rolled-back" if all(r.ok for r in result.rollbacks) else "rollback-failed")
-    )
+    services = list(result.deploy.services) if result.deploy else []
+    undo = [s for s in services if s.may_go_live]
+    if undo:
+        _rollback(ctx, undo)
+    by_service = {r.service: r for r in result.rollbacks}
+    unsettled = [s for s in undo if not _undone(by_service.get(s.service))]
+    went_live = [s for s in services if s.live] + [r for r in result.rollbacks if r.rolled_back]
+    possibly = [s for s in unsettled if not s.live]
+    _read_serving(ctx)
+    ours = {s.deployment_id for s in services if s.deployment_id}
+    still_ours = [label for label, serving in result.serving.items() if serving and serving.get("id") in ours]
+    result.production_touched = bool(went_live or possibly or still_ours)
+    if not result.production_touched:
+        result.outcome = "failed-before-live"
+    elif still_ours or any(s.live for s in unsettled):
+        result.outcome = "rollback-failed"  # Railway says this release serves and it could not be undone
+    elif possibly:
+        result.outcome = "production-unknown"
+    elif unsettled:
+        result.outcome = "rollback-failed"
+    else:
+        result.outcome = "rolled-back"
     reason = result.failure or (result.error.message if result.error else "the release failed")
     if ctx.github is not None and not ctx.options.dry_run:
-        _mark_failed_on_github(ctx, reason, take_back_tag=not live)
+        _mark_failed_on_github(ctx, reason, take_back_tag=not result.production_touched)
     if not ctx.options.dry_run:
-        _alert(ctx, "rollback" if live else "failure", summary=_failure_summary(ctx), failure=reason)
+        event = "rollback" if result.production_touched else "failure"
+        _alert(ctx, event, summary=_failure_summary(ctx), failure=reason)
+
+
+def _undone(outcome: Any) -> bool:
+    """Whether a rollback outcome leaves production known and on the previous version (or never left it)."""
+    return outcome is not None and (outcome.ok or outcome.status in ("NOTHING_TO_DO", "CANCELLED"))
+
+
+def _read_serving(ctx: _Context) -> None:
+    """What serves each service now, as Railway says: the step summary's last word on production."""
+    if ctx.railway is None or ctx.target is None or ctx.options.dry_run or ctx.result.deploy is None:
+        return
+    deadline = _railway_deadline(ctx, 60.0)
+    for ref in ctx.target.services:
+        try:
+            info = ctx.railway.service_instance(ref.id, ctx.target.environment_id, deadline)
+        except KarsError as error:
+            ctx.result.serving[ref.label] = {"id": None, "status": "UNKNOWN", "note": error.message}
+            continue
+        live = sorted((d for d in info.active if d.live), key=lambda d: d.created_at, reverse=True)
+        if live:
+            d = live[0]
+            ctx.result.serving[ref.label] = {"id": d.id, "status": d.status, "commit": d.commit_hash}
+        else:
+            ctx.result.serving[ref.label] = {"id": None, "status": "NONE", "note": "no deployment is live"}
 
 
 def _rollback(ctx: _Context, live: list[Any]) -> None:
@@ -1034,7 +1173,11 @@ def _rollback(ctx: _Context, live: list[Any]) -> None:
         refs = {ref.label: ref for ref in ctx.target.services}
         for service in live:
             target_id = ctx.result.rollback_targets.get(service.service)
-            ctx.progress(f"{service.service}: rolling back to {target_id or 'the last successful deployment'}")
+            what = "may be live" if service.possibly_live else "is live" if service.live else "may still go live"
+            ctx.progress(
+                f"{service.service}: deployment {service.deployment_id} {what}; rolling back to "
+                f"{target_id or 'the last successful deployment'}"
+            )
             try:
                 outcome = rollback_service(
                     ctx.railway,
@@ -1059,7 +1202,7 @@ def _rollback(ctx: _Context, live: list[Any]) -> None:
                     target_deployment_id=target_id,
                 )
             ctx.result.rollbacks.append(outcome)
-        ok = all(r.ok for r in ctx.result.rollbacks)
+        ok = all(_undone(r) for r in ctx.result.rollbacks)
         stage.status = "ok" if ok else "failed"
         stage.detail = "; ".join(f"{r.service}: {r.message or r.status}" for r in ctx.result.rollbacks)
     if any(r.rolled_back and r.live for r in ctx.result.rollbacks):
@@ -1124,6 +1267,11 @@ def _failure_summary(ctx: _Context) -> str:
         return f"{version} did not go live: {ctx.environment.name} was not touched{settings}."
     if result.outcome == "rolled-back":
         return f"{version} went live and failed; the previous version is back and serving."
+    if result.outcome == "production-unknown":
+        return (
+            f"{version} may have gone live and Railway could not confirm what serves: the state of production is "
+            "unknown — check Railway now."
+        )
     return f"{version} went live and failed; the rollback did not complete — check Railway now."
 
 

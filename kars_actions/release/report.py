@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kars_actions.core import gha
-from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, KarsError
+from kars_actions.core.errors import EXIT_EXTERNAL, EXIT_FAILED, EXIT_OK, KarsError
 from kars_actions.core.report import Annotation, BaseResult, Style, text_table
 from kars_actions.core.timing import human_duration
 
@@ -30,8 +30,8 @@ STAGES: dict[str, str] = {
     "railway-settings": "Railway settings",
     "version": "Compute version",
     "release": "Tag + draft release",
-    "github-deployment": "GitHub deployment",
     "record-targets": "Record rollback targets",
+    "github-deployment": "GitHub deployment",
     "backup": "Database backup",
     "deploy": "Deploy + wait",
     "health": "Health (new version)",
@@ -63,6 +63,7 @@ OUTCOMES = {
     "rolled-back": "Failed after going live: rolled back to the previous version",
     "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
     "github-incomplete": "Live and healthy, but not finished on GitHub: rerun the job to finish it",
+    "production-unknown": "Failed, and the state of production is unknown: check Railway now",
     "running": "Running",
 }
 
@@ -105,6 +106,8 @@ class ReleaseResult(BaseResult):
     # The success steps on GitHub that did not complete (a rerun finishes them), and whether this run did any.
     unfinished: list[str] = field(default_factory=list)
     finished_now: bool = False
+    # What serves each service at the end, as Railway said: {"id", "status", "commit"} or {"id": None, "note"}.
+    serving: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def stage(self, key: str) -> Stage:
         if key not in self.stages:
@@ -119,6 +122,8 @@ class ReleaseResult(BaseResult):
     def exit_code(self) -> int:
         if self.succeeded:
             return EXIT_OK
+        if self.outcome == "production-unknown":
+            return EXIT_EXTERNAL  # Railway could not be asked: the one thing the user must do is look
         if self.error is not None and (not self.production_touched or self.outcome == "github-incomplete"):
             return self.error.exit_code  # 2 config, 3 external: what stopped the release without a rollback
         return EXIT_FAILED
@@ -153,7 +158,7 @@ class ReleaseResult(BaseResult):
             ),
             "environment-url": self.environment_url or "",
             "healthy": "true" if healthy else "false",
-            "rolled-back": "true" if any(r.rolled_back for r in self.rollbacks) else "false",
+            "rolled-back": "true" if any(r.rolled_back and r.live for r in self.rollbacks) else "false",
             "production-touched": "true" if self.production_touched else "false",
             "backup-id": self.backup.backup.id if self.backup and self.backup.backup else "",
             "backup-expires-at": (self.backup.backup.expires_at or "") if self.backup and self.backup.backup else "",
@@ -187,6 +192,7 @@ class ReleaseResult(BaseResult):
             "health": self.health.to_json() if self.health else None,
             "planned_health": [_target_json(t) for t in self.planned_health],
             "rollbacks": [_rollback_json(r) for r in self.rollbacks],
+            "serving": self.serving,
             "restored_health": self.restored_health.to_json() if self.restored_health else None,
             "alerts": self.alerts.to_json() if self.alerts else None,
             "backup": self.backup.to_json() if self.backup else None,
@@ -358,6 +364,8 @@ class ReleaseResult(BaseResult):
                 md.append("#### Restored version\n\n" + self.restored_health.summary_markdown())
         if self.failure or self.error:
             md.append(f"**Why:** {gha.md_escape(self.failure or (self.error.message if self.error else ''))}\n")
+        if self.serving:
+            md.append(self._serving_markdown())
         if self.outcome == "failed-before-live":
             md.append(f"{self.environment} was not touched: no service went live with this release.\n")
             if self.settings is not None and self.settings.written:
@@ -365,9 +373,28 @@ class ReleaseResult(BaseResult):
                     "The service settings were updated from railway.json before the failure (see Railway settings); "
                     "the running deployments were not changed.\n"
                 )
+        if self.outcome == "production-unknown":
+            md.append(
+                "**The state of production is unknown — check Railway now.** A deployment of this release may be "
+                "live, and Railway could not confirm what serves.\n"
+            )
         if plan and plan.notes_markdown and self.outcome in ("released", "planned"):
             md.append(f"<details><summary>Release notes</summary>\n\n{plan.notes_markdown}\n</details>\n")
         return "\n".join(md)
+
+    def _serving_markdown(self) -> str:
+        ours = {s.deployment_id for s in (self.deploy.services if self.deploy else ()) if s.deployment_id}
+        rows = []
+        for service, serving in self.serving.items():
+            deployment_id = serving.get("id")
+            if deployment_id is None:
+                what = "unknown — check Railway now" if serving.get("status") == "UNKNOWN" else "nothing is live"
+                rows.append([service, what, "-", serving.get("note") or ""])
+                continue
+            version = "this release" if deployment_id in ours else "the previous version"
+            commit = str(serving.get("commit") or "")[:12] or "-"
+            rows.append([service, f"{deployment_id} ({serving.get('status')})", commit, version])
+        return "### Serving now (as Railway says)\n\n" + gha.md_table(["service", "deployment", "commit", "is"], rows)
 
     def annotations(self) -> list[Annotation]:
         found: list[Annotation] = []
@@ -391,6 +418,24 @@ class ReleaseResult(BaseResult):
                 title=OUTCOMES.get(self.outcome, "Release failed").replace("{environment}", self.environment),
             ),
         ]
+
+
+def not_started_report() -> tuple[dict[str, str], str]:
+    """Outputs and summary for a release stopped before it began (the error says why): nothing was touched."""
+    outputs = {
+        "outcome": "failed-before-live",
+        "released": "false",
+        "deployment-ids": "{}",
+        "previous-deployment-ids": "{}",
+        "healthy": "false",
+        "rolled-back": "false",
+        "production-touched": "false",
+    }
+    summary = (
+        f"## {ICONS['failed']} Failed before going live\n\nThe release stopped before anything was created or "
+        "deployed, so production was not touched (see the error below).\n"
+    )
+    return outputs, summary
 
 
 def _assertions(target: HealthTarget) -> list[str]:
@@ -427,6 +472,7 @@ def _deployment_json(s: Any) -> dict[str, Any]:
         "url": s.url,
         "dashboard_url": s.dashboard_url,
         "reason": s.reason,
+        "possibly_live": s.possibly_live,
     }
 
 

@@ -891,6 +891,12 @@ class RailwaySim(WatchBackupSim):
         with self.lock:
             self._hooks.append(_Hook(operation, times, lambda: self._commit_patch(environment_id, patch, message)))
 
+    def after(self, operation: str, action: Callable[[], Any], *, times: int = 1) -> None:
+        """Run ``action`` right after ``operation`` has been served ``times`` times: trouble that starts once a
+        deploy is under way, say."""
+        with self.lock:
+            self._hooks.append(_Hook(operation, times, action))
+
     def config_etag(self, environment_id: str) -> str:
         with self.lock:
             return _etag(self._environment_config(environment_id))
