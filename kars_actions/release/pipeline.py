@@ -428,6 +428,7 @@ def _github_deployment(ctx: _Context) -> None:
             adopted = _adopt_recorded_targets(ctx, ctx.gh_deployment.payload)
             if adopted:
                 stage.detail += "; rollback targets as the first run recorded them: " + adopted
+    _warn_deployed_on_its_own(ctx)
 
 
 def _adopt_recorded_targets(ctx: _Context, payload: Any) -> str:
@@ -632,12 +633,16 @@ def _record_targets(ctx: _Context) -> None:
         stage.detail = ", ".join(
             f"{label}: {target or 'none (first deploy)'}" for label, target in ctx.result.rollback_targets.items()
         )
-        early = _deployed_on_its_own(ctx)
-        if early:
-            stage.detail += (
-                f"; warning: Railway deployed this commit on its own before the release ({', '.join(early)}): its "
-                "auto-deploy races the release — turn on Wait for CI or turn automatic deploys off"
-            )
+
+
+def _warn_deployed_on_its_own(ctx: _Context) -> None:
+    """Once the GitHub deployment says whether this is a rerun: say so when Railway deployed the commit by itself."""
+    early = _deployed_on_its_own(ctx)
+    if early:
+        ctx.result.stage("record-targets").detail += (
+            f"; warning: Railway deployed this commit on its own before the release ({', '.join(early)}): its "
+            "auto-deploy races the release — turn on Wait for CI or turn automatic deploys off"
+        )
 
 
 def _deployed_on_its_own(ctx: _Context) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 from tests.e2e.test_release import OLD, World, stage_status
 from tests.e2e.test_release import world as world
 from tests.fakes.railway_sim import Script
+from tests.fakes.railway_stream import stream_control
 
 PROBLEM = "Problem processing request"
 FOREVER = 10**6
@@ -35,6 +36,7 @@ def live_commits(world: World) -> dict[str, str | None]:
 
 
 def test_one_graphql_error_on_a_status_poll_does_not_fail_the_release(world: World) -> None:
+    stream_control(world.sim).refuse = FOREVER  # no pushed statuses either: every one is asked for
     world.sim.inject("graphql_error", "Deployment", count=1, message=PROBLEM)
     code, report, err = world.release()
     assert code == 0, err
@@ -54,6 +56,7 @@ def test_a_successful_release_says_production_was_touched_and_announces_each_sta
 
 
 def test_status_unknown_until_the_deadline_is_treated_as_live_and_rolled_back(world: World, tmp_path: Path) -> None:
+    stream_control(world.sim).refuse = FOREVER  # no pushed statuses either: every one is asked for
     world.sim.inject("graphql_error", "Deployment", count=FOREVER, message=PROBLEM)
     code, report, err, summary = summary_of(world, tmp_path, "--deploy-timeout", "120")
     assert code == 1, err
@@ -71,6 +74,7 @@ def test_status_unknown_until_the_deadline_is_treated_as_live_and_rolled_back(wo
 def test_when_even_the_rollback_cannot_be_confirmed_the_state_of_production_is_unknown(
     world: World, tmp_path: Path
 ) -> None:
+    stream_control(world.sim).refuse = FOREVER  # no pushed statuses either: every one is asked for
     def railway_goes_dark() -> None:
         for operation in ("Deployment", "Deployments", "ServiceInstance", "DeploymentRollback", "DeploymentCancel"):
             world.sim.inject("graphql_error", operation, count=FOREVER, message=PROBLEM)

@@ -104,6 +104,7 @@ def status_polls(world: World) -> int:
 def test_one_graphql_error_in_a_200_on_a_status_poll_is_retried_not_a_lost_deployment(
     timed_world: World, tmp_path: Path
 ) -> None:
+    stream_control(timed_world.sim).refuse = FOREVER  # every status is asked for: the poll path is what is tested
     timed_world.sim.inject("graphql_error", "Deployment", count=1, message=PROBLEM)
     run = deploy(timed_world, tmp_path)
     assert run.code == 0, run.stdout + run.stderr
@@ -150,6 +151,7 @@ def test_railway_unreachable_for_the_whole_wait_is_unknown_within_the_timeout(
 def test_rate_limit_past_the_deadline_during_the_wait_still_writes_outputs_and_summary(
     timed_world: World, tmp_path: Path
 ) -> None:
+    stream_control(timed_world.sim).refuse = FOREVER  # the status stream is unreachable too
     timed_world.sim.inject("rate_limit", "Deployment", count=FOREVER, retry_after=3600)
     run = deploy(timed_world, tmp_path, "--timeout", "300")
     assert run.code == 3
@@ -167,6 +169,7 @@ def test_rate_limit_past_the_deadline_during_the_wait_still_writes_outputs_and_s
 def test_a_429_that_says_retry_now_never_becomes_a_busy_loop(
     timed_world: World, tmp_path: Path, retry_after: float | None, reset_in: float | None
 ) -> None:
+    stream_control(timed_world.sim).refuse = FOREVER  # the status stream is unreachable too
     timed_world.sim.inject("rate_limit", "Deployment", count=FOREVER, retry_after=retry_after, reset_in=reset_in)
     run = deploy(timed_world, tmp_path, "--timeout", "120", real_timeout=30)
     assert run.code == 3
