@@ -321,3 +321,15 @@ def test_rollback_after_a_deploy_that_went_live_restores_the_one_before_it(timed
     run = cli(timed_world, tmp_path, "rollback", "--service", "api")
     assert run.code == 0 and run.report["rolled_back"] is True
     assert run.report["target_deployment_id"] == timed_world.api_old
+
+
+def test_a_rerun_of_a_deploy_that_went_live_keeps_the_deployment_before_it_as_the_rollback_target(
+    timed_world: World, tmp_path: Path
+) -> None:
+    assert deploy(timed_world, tmp_path, "--settle", "0").code == 0
+    run = deploy(timed_world, tmp_path, "--settle", "0")
+    assert run.code == 0
+    row = run.report["services"][0]
+    assert row["reused"] is True
+    assert row["previous_deployment_id"] == timed_world.api_old, "never the rerun's own live deployment"
+    assert run.output("previous-deployment-ids") == {"api": timed_world.api_old}
