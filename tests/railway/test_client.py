@@ -225,3 +225,32 @@ def test_non_json_answer_is_an_external_error(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=URL, text="<html>gateway</html>")
     with pytest.raises(RailwayUnavailable):
         client().deployment("d1")
+
+
+def test_a_transient_graphql_error_in_a_200_is_retried_like_a_5xx(httpx_mock: HTTPXMock) -> None:
+    problem = {"data": None, "errors": [{"message": "Problem processing request"}]}
+    httpx_mock.add_response(json=problem)
+    httpx_mock.add_response(json=problem)
+    httpx_mock.add_response(json={"data": {"deployment": {"id": "d1", "status": "SUCCESS"}}})
+    clock = SimClock()
+    assert client(clock=clock).deployment("d1").status == "SUCCESS"
+    assert len(httpx_mock.get_requests()) == 3 and len(clock.sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    "message", ["Deployment not found", 'Cannot query field "nope" on type "Deployment".', "Not Authorized"]
+)
+def test_a_graphql_error_that_is_an_answer_is_not_retried(httpx_mock: HTTPXMock, message: str) -> None:
+    httpx_mock.add_response(json={"data": None, "errors": [{"message": message}]})
+    with pytest.raises((RailwayAPIError, AuthError)):
+        client().deployment("d1")
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_a_transient_graphql_error_on_a_mutation_is_an_unknown_outcome_never_a_blind_retry(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(json={"data": None, "errors": [{"message": "Problem processing request"}]})
+    with pytest.raises(OutcomeUnknown):
+        client().deploy("svc", "env", "a" * 40)
+    assert len(httpx_mock.get_requests()) == 1
