@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kars_actions.core.errors import CheckFailed, ConfigError, ExternalError
 from kars_actions.core.report import Progress, no_progress
@@ -59,7 +60,7 @@ class RailwayTarget:
         return f"{url}&id={deployment_id}" if deployment_id else url
 
 
-def _pick(kind: str, wanted: str, options: Sequence[tuple[str, str]], where: str) -> tuple[str, str]:
+def pick(kind: str, wanted: str, options: Sequence[tuple[str, str]], where: str) -> tuple[str, str]:
     """Match ``wanted`` against (id, name) pairs: id, then exact name, then a unique case-insensitive name."""
     for option in options:
         if wanted == option[0]:
@@ -76,22 +77,17 @@ def _pick(kind: str, wanted: str, options: Sequence[tuple[str, str]], where: str
     raise ConfigError(f"no {kind} {wanted!r} in {where}; it has: {names}", hint=f"use one of these {kind} names")
 
 
-def _edges(data: Mapping[str, object], key: str) -> list[tuple[str, str]]:
+def edges(data: Mapping[str, object], key: str) -> list[tuple[str, str]]:
     connection = data.get(key)
     edges = connection.get("edges", []) if isinstance(connection, dict) else []
     return [(str(e["node"]["id"]), str(e["node"]["name"])) for e in edges]
 
 
-def resolve_target(
-    client: RailwayClient,
-    project: str | None,
-    environment: str | None,
-    services: Sequence[str],
-    *,
-    labels: Mapping[str, str] | None = None,
-    deadline: Deadline | None = None,
-) -> RailwayTarget:
-    """Find the project, environment and services by name or id. Every later call names its service."""
+def read_project(
+    client: RailwayClient, project: str | None, deadline: Deadline | None = None
+) -> tuple[Mapping[str, Any], str | None]:
+    """The project (its services and environments) by name or id, and the environment a project token is scoped
+    to (None for an account token, which must name the project)."""
     token_env: str | None = None
     if client.credentials.kind is TokenKind.PROJECT:
         token_project, token_env = client.project_token(deadline)
@@ -110,11 +106,25 @@ def resolve_target(
         if _UUID.match(project):
             data = client.project(project, deadline)
         else:
-            project_id, _ = _pick("project", project, client.projects(deadline), "the projects this token can see")
+            project_id, _ = pick("project", project, client.projects(deadline), "the projects this token can see")
             data = client.project(project_id, deadline)
+    return data, token_env
+
+
+def resolve_target(
+    client: RailwayClient,
+    project: str | None,
+    environment: str | None,
+    services: Sequence[str],
+    *,
+    labels: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+) -> RailwayTarget:
+    """Find the project, environment and services by name or id. Every later call names its service."""
+    data, token_env = read_project(client, project, deadline)
     project_name = str(data.get("name") or data["id"])
     where = f"project {project_name}"
-    environments = _edges(data, "environments")
+    environments = edges(data, "environments")
     if token_env is not None:
         env_id, env_name = next(((i, n) for i, n in environments if i == token_env), (token_env, token_env))
         if environment and environment not in (env_id, env_name):
@@ -123,13 +133,13 @@ def resolve_target(
                 hint="project tokens are scoped to one environment: use that environment's token",
             )
     elif environment:
-        env_id, env_name = _pick("environment", environment, environments, where)
+        env_id, env_name = pick("environment", environment, environments, where)
     elif len(environments) == 1:
         env_id, env_name = environments[0]
     else:
         names = ", ".join(sorted(n for _, n in environments)) or "none"
         raise ConfigError(f"which environment of {where}? It has: {names}", hint="pass --environment NAME")
-    available = _edges(data, "services")
+    available = edges(data, "services")
     if not services:
         names = ", ".join(sorted(n for _, n in available)) or "none"
         raise ConfigError(
@@ -138,7 +148,7 @@ def resolve_target(
         )
     refs = []
     for wanted in services:
-        service_id, name = _pick("service", wanted, available, where)
+        service_id, name = pick("service", wanted, available, where)
         label = (labels or {}).get(wanted) or (wanted if wanted != service_id else name)
         refs.append(ServiceRef(service_id, name, label))
     return RailwayTarget(str(data["id"]), project_name, env_id, env_name, tuple(refs))

@@ -25,9 +25,9 @@ from kars_actions.railway.api import (
     RailwayAPIError,
     RailwayClient,
     RailwayUnavailable,
-    TokenKind,
 )
 from kars_actions.railway.config import CONFIG_NAMES, SUNSET
+from kars_actions.railway.deploy import edges, pick, read_project
 
 if TYPE_CHECKING:
     from kars_actions.core.config import Config
@@ -349,27 +349,10 @@ def resolve_scope(
 ) -> SettingsScope:
     """Find the project, the environments (default: the token's, or every one) and the services by name or id."""
     configs = {s.label: read_repo_config(s.path, root, strict=strict) for s in services if s.path is not None}
-    token_env: str | None = None
-    if client.credentials.kind is TokenKind.PROJECT:
-        project_id, token_env = client.project_token(deadline)
-        data = client.project(project_id, deadline)
-        if project and project not in (project_id, data.get("name")):
-            raise ConfigError(
-                f"RAILWAY_TOKEN is a project token for project {data.get('name')!r}, not {project!r}",
-                hint="use a project token of that project, or an account token in RAILWAY_API_TOKEN",
-            )
-    else:
-        if not project:
-            raise ConfigError(
-                "which Railway project? With RAILWAY_API_TOKEN, name it with --project or `project:` in kars.yml",
-                hint="or use a project token in RAILWAY_TOKEN, which knows its project",
-            )
-        known = client.projects(deadline) if not _looks_like_id(project) else [(project, project)]
-        project_id, _ = _pick("project", project, known, "the projects this token can see")
-        data = client.project(project_id, deadline)
+    data, token_env = read_project(client, project, deadline)
     name = str(data.get("name") or data["id"])
     where = f"project {name}"
-    available_envs = _edges(data, "environments")
+    available_envs = edges(data, "environments")
     if token_env is not None:
         token_pair = next(((i, n) for i, n in available_envs if i == token_env), (token_env, token_env))
         for wanted in environments:
@@ -381,36 +364,18 @@ def resolve_scope(
                 )
         chosen_envs = [token_pair]
     elif environments:
-        chosen_envs = [_pick("environment", e, available_envs, where) for e in environments]
+        chosen_envs = [pick("environment", e, available_envs, where) for e in environments]
     else:
         chosen_envs = list(available_envs)
-    available = _edges(data, "services")
+    available = edges(data, "services")
     managed = []
     for service in services:
-        service_id, railway_name = _pick("service", service.railway_service, available, where)
+        service_id, railway_name = pick("service", service.railway_service, available, where)
         managed.append(ManagedService(service.label, railway_name, service_id, configs.get(service.label)))
     return SettingsScope(str(data["id"]), name, tuple(dict.fromkeys(chosen_envs)), tuple(managed))
 
 
-def _looks_like_id(value: str) -> bool:
-    return bool(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value))
 
-
-def _edges(data: Mapping[str, Any], key: str) -> list[tuple[str, str]]:
-    return [(str(e["node"]["id"]), str(e["node"]["name"])) for e in (data.get(key) or {}).get("edges") or []]
-
-
-def _pick(kind: str, wanted: str, options: Sequence[tuple[str, str]], where: str) -> tuple[str, str]:
-    for option in options:
-        if wanted == option[0]:
-            return option
-    exact = [o for o in options if o[1] == wanted]
-    loose = exact or [o for o in options if o[1].lower() == wanted.lower()]
-    if len(loose) == 1:
-        return loose[0]
-    names = ", ".join(sorted(n for _, n in options)) or "none"
-    problem = f"{len(loose)} {kind}s named {wanted!r}" if loose else f"no {kind} {wanted!r}"
-    raise ConfigError(f"{where}: {problem}; it has: {names}", hint=f"name the {kind} exactly, or use its id")
 
 
 @dataclass(frozen=True)
