@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from kars_actions.cli.release import command as release_command
+from tests.fakes.alert_sink import AlertSink
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import LIVE, RailwaySim, Script, SimClock
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
@@ -117,37 +118,6 @@ class AppServer:
         with self.sim.lock:
             live = [d for d in self.sim.deployments if d.service_id == self.service_id and d.status(now)[0] in LIVE]
         return max(live, key=lambda d: d.created).commit if live else None
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class AlertSink:
-    """A webhook receiver; ``fail`` makes it answer 500 to every delivery."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.received: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                outer.received.append(json.loads(self.rfile.read(length)))
-                self.send_response(500 if outer.fail else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def stop(self) -> None:
         self.server.shutdown()

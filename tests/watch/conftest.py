@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.alert_sink import AlertSink
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
@@ -99,34 +100,6 @@ class AppServer:
 
     def live_commit(self) -> str | None:
         return self.state()[0]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class AlertSink:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return None
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                outer.received.append(json.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def stop(self) -> None:
         self.server.shutdown()
