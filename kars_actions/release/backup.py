@@ -346,7 +346,6 @@ def _head_commit(root: Path) -> str | None:
 
 def run_backup_command(request: BackupCommand, *, progress: Progress = no_progress) -> BackupResult:
     from kars_actions.core.config import load_config, parse_duration
-    from kars_actions.railway.deploy import resolve_target
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
 
     config = load_config(request.config_path)
@@ -361,16 +360,9 @@ def run_backup_command(request: BackupCommand, *, progress: Progress = no_progre
     result = BackupResult("backup", service, environment=request.environment)
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
         deadline = Deadline(settings.timeout + 60.0, client.clock)
-        target = resolve_target(
-            client,
-            request.project or config.project,
-            _railway_environment(request.environment, config),
-            [service],
-            deadline=deadline,
-        )
+        target, volume = _database_volume(client, request.project, request.environment, config, service, deadline)
         result.environment = request.environment or target.environment_name
         ref = target.services[0]
-        volume = find_volume(client, target.environment_id, ref.id, ref.name, deadline)
         name = request.name or backup_name(None, _head_commit(config.root))
         try:
             result.backup = create_backup(
@@ -383,9 +375,26 @@ def run_backup_command(request: BackupCommand, *, progress: Progress = no_progre
     return result
 
 
+def _database_volume(
+    client: RailwayClient,
+    project: str | None,
+    environment: str | None,
+    config: Config,
+    service: str,
+    deadline: Deadline,
+) -> tuple[RailwayTarget, VolumeRef]:
+    """The database service in the target environment, and the volume its data lives on."""
+    from kars_actions.railway.deploy import resolve_target
+
+    target = resolve_target(
+        client, project or config.project, _railway_environment(environment, config), [service], deadline=deadline
+    )
+    ref = target.services[0]
+    return target, find_volume(client, target.environment_id, ref.id, ref.name, deadline)
+
+
 def run_restore_command(request: RestoreCommand, *, progress: Progress = no_progress) -> BackupResult:
     from kars_actions.core.config import load_config, parse_duration
-    from kars_actions.railway.deploy import resolve_target
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
 
     config = load_config(request.config_path)
@@ -401,16 +410,8 @@ def run_restore_command(request: RestoreCommand, *, progress: Progress = no_prog
     result = BackupResult("restore", service, environment=request.environment)
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
         deadline = Deadline(timeout, client.clock)
-        target = resolve_target(
-            client,
-            request.project or config.project,
-            _railway_environment(request.environment, config),
-            [service],
-            deadline=deadline,
-        )
+        target, volume = _database_volume(client, request.project, request.environment, config, service, deadline)
         result.environment = request.environment or target.environment_name
-        ref = target.services[0]
-        volume = find_volume(client, target.environment_id, ref.id, ref.name, deadline)
         try:
             result.backup = restore_backup(client, volume, request.backup_id, deadline=deadline, progress=progress)
         except KarsError as error:
