@@ -143,6 +143,7 @@ build_release() {
   opt --deploy-timeout "${KARS_INPUT_DEPLOY_TIMEOUT:-}"
   opt --health-deadline "${KARS_INPUT_HEALTH_DEADLINE:-}"
   opt --watch-duration "${KARS_INPUT_WATCH_DURATION:-}"
+  opt --settle "${KARS_INPUT_SETTLE:-}"
   opt --timeout "${KARS_INPUT_TOTAL_TIMEOUT:-}"
   lines --health-url "${KARS_INPUT_HEALTH_URLS:-}"
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"

@@ -230,6 +230,15 @@ def test_watch_step_and_the_root_watch_duration_reach_their_flags(recorder: Path
     assert args[args.index("--watch-duration") + 1] == "0"
 
 
+def test_the_root_settle_input_reaches_the_release_and_the_deploy_command(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, None, {"settle": "45"})
+    args = cli_args(data)
+    assert data["argv"][5] == "release" and args[args.index("--settle") + 1] == "45"
+    _, data = run(recorder, tmp_path, "deploy", {"services": "api", "settle": "0"})
+    args = cli_args(data)
+    assert args[args.index("--settle") + 1] == "0"
+
+
 def test_release_status_through_the_entry_script_publishes_the_draft(tmp_path: Path) -> None:
     """The step-by-step path: the release-status action's script runs the real command against GitHub."""
     import sys
