@@ -434,8 +434,9 @@ def plan_version(
     reuse = _existing_release_at_target(reachable, at_target, channel, explicit, prefix)
     if reuse is not None:
         tag, version = reuse
-        notes_base = _notes_base(version, before_target, base)
-        notes_commits = _commits_since(git, target_sha, notes_base, commits)
+        notes_base, notes = _notes_for(
+            git, target_sha, version, tag, before_target, base, commits, links, _before(failed, finals, version)
+        )
         return VersionPlan(
             released=True,
             version=str(version),
@@ -444,9 +445,7 @@ def plan_version(
             bump=None,
             target_sha=target_sha,
             commits=commits,
-            notes_markdown=release_notes(
-                notes_commits, links, previous_tag=notes_base, tag=tag, unpublished=_before(failed, finals, version)
-            ),
+            notes_markdown=notes,
             prerelease=version.is_prerelease,
             reason=f"{tag} already points at {target_sha[:7]}; reusing it",
             existing_tag=True,
@@ -497,8 +496,9 @@ def plan_version(
             f"tag {tag} already exists on commit {existing[:12]}, not on the target {target_sha[:12]}",
             hint="a version is released once: pass --version with a higher version, or investigate the stray tag",
         )
-    notes_base = _notes_base(version, before_target, base)
-    notes_commits = commits if base and notes_base == base[0] else _commits_since(git, target_sha, notes_base, commits)
+    notes_base, notes = _notes_for(
+        git, target_sha, version, tag, before_target, base, commits, links, _before(failed, finals, version)
+    )
     return VersionPlan(
         released=True,
         version=str(version),
@@ -507,9 +507,7 @@ def plan_version(
         bump=chosen,
         target_sha=target_sha,
         commits=commits,
-        notes_markdown=release_notes(
-            notes_commits, links, previous_tag=notes_base, tag=tag, unpublished=_before(failed, finals, version)
-        ),
+        notes_markdown=notes,
         prerelease=version.is_prerelease,
         reason=_reason(chosen, detected, base[0] if base else None, _before(failed, finals, version)),
         tag_prefix=prefix,
@@ -603,6 +601,24 @@ def _notes_base(version: SemVer, before: dict[str, SemVer], base: tuple[str, Sem
             if previous is not None:
                 return previous
     return base[0] if base else None
+
+
+def _notes_for(
+    git: Git,
+    target_sha: str,
+    version: SemVer,
+    tag: str,
+    before_target: dict[str, SemVer],
+    base: tuple[str, SemVer] | None,
+    commits: list[ConventionalCommit],
+    links: RepoLinks,
+    unpublished: list[str],
+) -> tuple[str | None, str]:
+    """The tag a version's notes start from, and the notes: the commits already read when that tag is the base,
+    else the commits since it."""
+    notes_base = _notes_base(version, before_target, base)
+    notes_commits = commits if base and notes_base == base[0] else _commits_since(git, target_sha, notes_base, commits)
+    return notes_base, release_notes(notes_commits, links, previous_tag=notes_base, tag=tag, unpublished=unpublished)
 
 
 def _commits_since(
