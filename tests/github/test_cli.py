@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from kars_actions.cli import cli
+from tests.fakes.actions_files import read_outputs
 from tests.fakes.github_fake import GitHubFake
 from tests.github.conftest import TOKEN
 from tests.versioning.gitrepo import GitRepo
@@ -25,18 +26,6 @@ def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str
 def invoke_json(args: list[str]) -> tuple[int, dict[str, object]]:
     result = CliRunner().invoke(cli, [*args, "--format", "json"], catch_exceptions=False)
     return result.exit_code, json.loads(result.stdout)
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    lines = path.read_text().splitlines()
-    values: dict[str, str] = {}
-    i = 0
-    while i < len(lines):
-        name, _, delim = lines[i].partition("<<")
-        end = lines.index(delim, i + 1)
-        values[name] = "\n".join(lines[i + 1 : end])
-        i = end + 1
-    return values
 
 
 def test_tag_then_release_status_success(

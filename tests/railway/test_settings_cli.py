@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.actions_files import read_outputs
 from tests.fakes.railway_sim import RailwaySim, SimClock
 from tests.railway.test_settings import API_JSON, API_LIVE, KARS_YML, WEB_LIVE, WEB_TOML
 
@@ -55,11 +55,6 @@ class Cli:
             timeout=120,
         )
         return proc.returncode, proc.stdout, proc.stderr, read_outputs(outputs), summary.read_text()
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    found = re.findall(r"^([\w-]+)<<(\S+)\n(.*?)\n\2$", path.read_text(), flags=re.S | re.M)
-    return {name: value for name, _, value in found}
 
 
 @pytest.fixture

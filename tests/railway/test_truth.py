@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.actions_files import parse_outputs
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_stream import stream_control
 from tests.railway.conftest import NEW, OLD, World
@@ -38,19 +39,6 @@ class Run:
 
     def output(self, name: str) -> Any:
         return json.loads(self.outputs[name])
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """``name<<DELIM\\nvalue\\nDELIM`` entries, as GitHub reads them."""
-    out: dict[str, str] = {}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        name, _, delimiter = lines[i].partition("<<")
-        end = lines.index(delimiter, i + 1)
-        out[name] = "\n".join(lines[i + 1 : end])
-        i = end + 1
-    return out
 
 
 def cli(world: World, tmp_path: Path, *args: str, cwd: Path | None = None, real_timeout: float = 60) -> Run:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.actions_files import read_outputs
 from tests.fakes.alert_sink import AlertSink
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock
@@ -81,7 +82,7 @@ class AppServer:
                 self.wfile.write(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -173,7 +174,7 @@ class World:
             report = json.loads(proc.stdout) if fmt == "json" else {"text": proc.stdout}
         except json.JSONDecodeError:
             raise AssertionError(f"no JSON report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
-        return Run(proc.returncode, report, proc.stderr, _read_outputs(self.tmp / "outputs.txt"), self._summary())
+        return Run(proc.returncode, report, proc.stderr, read_outputs(self.tmp / "outputs.txt"), self._summary())
 
     def release(self, *extra: str, **env: str) -> Run:
         urls = [f"--service-url={name}={app.url}" for name, app in self.apps.items()]
@@ -191,22 +192,6 @@ class World:
         promoted = [d.promoted_at for d in self.deployments_of(service, commit) if d.promoted_at is not None]
         assert promoted, f"{service} at {commit[:7]} never went live"
         return min(promoted)
-
-
-def _read_outputs(path: Path) -> dict[str, str]:
-    outputs: dict[str, str] = {}
-    lines = path.read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        name, _, delimiter = lines[i].partition("<<")
-        value: list[str] = []
-        i += 1
-        while i < len(lines) and lines[i] != delimiter:
-            value.append(lines[i])
-            i += 1
-        outputs[name] = "\n".join(value)
-        i += 1
-    return outputs
 
 
 @contextmanager

@@ -1,0 +1,22 @@
+"""Read what a command wrote to ``GITHUB_OUTPUT``, the way GitHub does: ``name<<DELIMITER`` blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """``name<<DELIM\\nvalue\\nDELIM`` entries, each value possibly spanning lines."""
+    out: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        name, _, delimiter = lines[i].partition("<<")
+        end = lines.index(delimiter, i + 1)
+        out[name] = "\n".join(lines[i + 1 : end])
+        i = end + 1
+    return out
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    return parse_outputs(path.read_text(encoding="utf-8"))
