@@ -109,8 +109,8 @@ def apply_command(
     def action() -> Result:
         import os
 
-        from kars_actions.railway.settings import ApplyOptions
         from kars_actions.railway.settings_report import SettingsRequest
+        from kars_actions.railway_config.settings import ApplyOptions
 
         options = ApplyOptions(
             commit=commit or os.environ.get("GITHUB_SHA") or _head(),
@@ -145,7 +145,7 @@ def migrate_command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
-        from kars_actions.railway.iac import MigrateRequest, run_migrate
+        from kars_actions.railway_config.iac import MigrateRequest, run_migrate
 
         config = load_config(config_path)
         return run_migrate(MigrateRequest(write=write, force=force, output=output), config)

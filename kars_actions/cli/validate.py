@@ -64,7 +64,7 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.railway.config import ValidateOptions, validate
+        from kars_actions.railway_config.config import ValidateOptions, validate
 
         return validate(
             ValidateOptions(

@@ -1,2 +1,3 @@
-"""Railway: the GraphQL client (api), deploy/wait/rollback (deploy, steps), railway.json/toml validation (config,
-hints, cron, positions, schema_fast), and the service settings kars keeps in force after Config-as-Code."""
+"""Railway through its API: the GraphQL client (api), deploy/wait/rollback (deploy, wait, stream, steps), the watch
+window's data (metrics), volume backups (backup), and the service settings read and applied through
+EnvironmentConfig (environment_config, settings_report) from the plan that kars_actions.railway_config makes."""

@@ -12,23 +12,20 @@ from typing import TYPE_CHECKING, Any
 from kars_actions.core import gha
 from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, KarsError
 from kars_actions.core.report import Annotation, BaseResult, Style, text_table
-from kars_actions.railway.settings import (
+from kars_actions.railway.environment_config import IacOwned, apply_settings, plan_settings, resolve_scope
+from kars_actions.railway_config.settings import (
     CUTOFF,
     ApplyOptions,
     EnvironmentApply,
     EnvironmentPlan,
     FieldChange,
-    IacOwned,
     ManagedService,
     ServicePlan,
     SettingsPlan,
     SettingsScope,
-    apply_settings,
     iac_file,
-    plan_settings,
     read_repo_config,
     repo_services,
-    resolve_scope,
     shown_value,
 )
 

@@ -282,7 +282,7 @@ def _internal_error(error: Exception) -> KarsError:
 def _validate(ctx: _Context) -> None:
     """Every service's railway config against Railway's schema, then the health checks the release will make: both
     are known before anything is written."""
-    from kars_actions.railway.config import ValidateOptions, validate
+    from kars_actions.railway_config.config import ValidateOptions, validate
 
     with _stage(ctx, "validate") as stage:
         paths = _railway_configs(ctx)
@@ -338,7 +338,7 @@ def _unresolved_health(ctx: _Context) -> list[str]:
 
 def _railway_configs(ctx: _Context) -> list[str]:
     """Each service's railway config: the one kars.yml names, else the one in the service's folder."""
-    from kars_actions.railway.config import CONFIG_NAMES
+    from kars_actions.railway_config.config import CONFIG_NAMES
 
     paths = []
     for name in ctx.services:
@@ -561,9 +561,10 @@ def _railway_deadline(ctx: _Context, seconds: float) -> Deadline:
 
 def _railway_settings(ctx: _Context) -> None:
     """Railway no longer reads railway.json: compare it with the service settings before the release writes anything,
-    and refuse (check), warn, or keep the plan to apply right before the deploy. See kars_actions.railway.settings."""
-    from kars_actions.railway.settings import repo_services
+    and refuse (check), warn, or keep the plan to apply right before the deploy.
+    The plan itself: kars_actions.railway_config.settings."""
     from kars_actions.railway.settings_report import ReleaseService, check_release_settings
+    from kars_actions.railway_config.settings import repo_services
 
     with _stage(ctx, "railway-settings") as stage:
         files = {f.label: f.path for f in repo_services(ctx.config, ctx.services)}
@@ -588,8 +589,8 @@ def _railway_settings(ctx: _Context) -> None:
 
 def _apply_railway_settings(ctx: _Context) -> None:
     """Write what the check planned for apply-mode services, right before the deploy (the deploy uses them)."""
-    from kars_actions.railway.settings import ApplyOptions
     from kars_actions.railway.settings_report import apply_release_settings
+    from kars_actions.railway_config.settings import ApplyOptions
 
     if ctx.settings is None or ctx.settings.to_apply is None or ctx.railway is None:
         return

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from kars_actions.health.report import HealthResult
     from kars_actions.health.targets import HealthTarget
     from kars_actions.notify.alerts import NotifyResult
-    from kars_actions.railway.config import ValidationResult
     from kars_actions.railway.deploy import DeployOutcome, RollbackOutcome
     from kars_actions.railway.settings_report import SettingsResult
+    from kars_actions.railway_config.config import ValidationResult
     from kars_actions.release.backup import BackupResult
     from kars_actions.release.watch import WatchResult
 

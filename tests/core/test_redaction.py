@@ -211,7 +211,7 @@ def test_debug_puts_the_redacted_traceback_after_the_message(tmp_path: Path) -> 
         "from kars_actions.cli import main\n"
         "def boom(*a, **k):\n"
         f"    raise RuntimeError('lost {TOKEN}')\n"
-        "import kars_actions.railway.config as rc\n"
+        "import kars_actions.railway_config.config as rc\n"
         "rc.validate = boom\n"
         "main(['validate'])\n"
     )

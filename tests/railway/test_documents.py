@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from graphql import parse, validate
 
-import kars_actions.railway.backup  # registers the volume backup documents
-import kars_actions.railway.metrics  # registers the watch window's look documents
-import kars_actions.railway.settings  # noqa: F401 - registers the settings documents beside the client's own
+import kars_actions.railway.backup
+import kars_actions.railway.environment_config
+import kars_actions.railway.metrics  # noqa: F401 - registers the watch window's look documents
 from kars_actions.railway.api import DOCUMENTS
 from tests.fakes.railway_sim import load_schema
 

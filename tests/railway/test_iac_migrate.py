@@ -19,7 +19,8 @@ import pytest
 
 from kars_actions.core.config import load_config
 from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
-from kars_actions.railway.settings import ApplyOptions, apply_settings, plan_settings, repo_services, resolve_scope
+from kars_actions.railway.environment_config import apply_settings, plan_settings, resolve_scope
+from kars_actions.railway_config.settings import ApplyOptions, repo_services
 from tests.fakes.railway_sim import RailwaySim, SimClock
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,20 +13,16 @@ import pytest
 from kars_actions.core.config import Config, load_config
 from kars_actions.core.errors import ConfigError
 from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
-from kars_actions.railway.settings import (
-    ApplyOptions,
+from kars_actions.railway.environment_config import (
     IacOwned,
     NotApplied,
     SettingsConflict,
-    SettingsPlan,
     apply_settings,
-    iac_file,
     plan_settings,
-    read_repo_config,
-    repo_services,
     resolve_scope,
 )
 from kars_actions.railway.settings_report import SettingsRequest, run_settings
+from kars_actions.railway_config.settings import ApplyOptions, SettingsPlan, iac_file, read_repo_config, repo_services
 from tests.fakes.railway_sim import RailwaySim, SimClock
 
 KARS_YML = """\

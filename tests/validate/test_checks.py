@@ -11,7 +11,7 @@ import pytest
 
 from kars_actions.core.errors import UsageError
 from kars_actions.core.report import Style
-from kars_actions.railway.config import (
+from kars_actions.railway_config.config import (
     FileResult,
     ValidateOptions,
     ValidationResult,

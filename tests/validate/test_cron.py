@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.railway.cron import cron_problem
+from kars_actions.railway_config.cron import cron_problem
 
 
 @pytest.mark.parametrize(

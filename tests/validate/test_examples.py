@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from kars_actions.railway.config import SCHEMA_FILE, FileResult, SchemaChecker, validate_file
+from kars_actions.railway_config.config import SCHEMA_FILE, FileResult, SchemaChecker, validate_file
 
 FILES = Path(__file__).parent / "files"
 CHECKER = SchemaChecker()

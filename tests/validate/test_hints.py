@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.railway.hints import enum_hint, section_of, unknown_key_hint
+from kars_actions.railway_config.hints import enum_hint, section_of, unknown_key_hint
 
 DEPLOY_KEYS = ["startCommand", "healthcheckPath", "healthcheckTimeout", "restartPolicyType", "numReplicas"]
 BUILD_KEYS = ["builder", "dockerfilePath", "buildCommand", "watchPatterns"]

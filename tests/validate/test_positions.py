@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kars_actions.railway.positions import MAX_DEPTH, Position, locate_json, locate_toml
+from kars_actions.railway_config.positions import MAX_DEPTH, Position, locate_json, locate_toml
 
 JSON_TEXT = """{
   "build": {"builder": "dockerfile", "watchPatterns": ["a", "b\\\\\\"c", "d"]},

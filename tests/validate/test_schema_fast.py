@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from kars_actions.railway.config import SchemaChecker
-from kars_actions.railway.schema_fast import is_valid
+from kars_actions.railway_config.config import SchemaChecker
+from kars_actions.railway_config.schema_fast import is_valid
 
 FILES = Path(__file__).parent / "files"
 SCHEMA = SchemaChecker().schema

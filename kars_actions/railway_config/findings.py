@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 # Only a file with problems needs positions, hints or schema errors: keep them off the import path of a clean run.
 if TYPE_CHECKING:
-    from kars_actions.railway.positions import JsonPath, Position, Positions
+    from kars_actions.railway_config.positions import JsonPath, Position, Positions
 
 ERROR = "error"
 WARNING = "warning"
@@ -59,7 +59,7 @@ class Locator:
     @property
     def positions(self) -> Positions:
         if self._positions is None:
-            from kars_actions.railway.positions import locate_json, locate_toml
+            from kars_actions.railway_config.positions import locate_json, locate_toml
 
             self._positions = locate_json(self.text) if self.fmt == "json" else locate_toml(self.text)
         return self._positions

@@ -13,8 +13,8 @@ from kars_actions.core.errors import UsageError
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-    from kars_actions.railway.positions import JsonPath
-from kars_actions.railway.findings import ERROR, WARNING, Finding, Locator, display_path, format_path
+    from kars_actions.railway_config.positions import JsonPath
+from kars_actions.railway_config.findings import ERROR, WARNING, Finding, Locator, display_path, format_path
 
 SCHEMA_FILE = Path(__file__).parent.parent / "schemas" / "railway.schema.json"
 # Keys the dashboard exports at the top-level build/deploy that the schema allows only per environment.
@@ -225,7 +225,7 @@ def _collect(error: ValidationError) -> tuple[set[str], list[ValidationError]]:
 
 def schema_findings(instance: Any, checker: SchemaChecker, locator: Locator, *, strict: bool) -> list[Finding]:
     """Every schema error, one finding per problem, at the offending key or value."""
-    from kars_actions.railway.schema_fast import is_valid
+    from kars_actions.railway_config.schema_fast import is_valid
 
     if is_valid(instance, checker.schema) is True:
         return []  # the common case answers without importing jsonschema (~40 ms)
@@ -261,7 +261,7 @@ def _explain(error: ValidationError, checker: SchemaChecker, locator: Locator, s
     if error.validator == "enum":
         values: Any = error.validator_value
         allowed = list(values)
-        from kars_actions.railway.hints import enum_hint
+        from kars_actions.railway_config.hints import enum_hint
 
         hint, case_only = enum_hint(name, error.instance, allowed)
         listed = ", ".join(str(a) for a in allowed)
@@ -358,7 +358,7 @@ def _unknown_keys(
     import re
 
     elsewhere: dict[str, Iterable[str]] = {}
-    from kars_actions.railway.hints import LEGACY_HINT, section_of, unknown_key_hint
+    from kars_actions.railway_config.hints import LEGACY_HINT, section_of, unknown_key_hint
 
     if section_of(path) == "" and len(path) in (0, 2):
         elsewhere = {"deploy": checker.section_keys("deploy"), "build": checker.section_keys("build")}
@@ -451,7 +451,7 @@ def _deploy_warnings(
         )
     cron = deploy.get("cronSchedule")
     if isinstance(cron, str):
-        from kars_actions.railway.cron import cron_problem
+        from kars_actions.railway_config.cron import cron_problem
 
         problem = cron_problem(cron)
         if problem:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from kars_actions.core.errors import ConfigError, UsageError
 from kars_actions.core.report import BaseResult, Style
-from kars_actions.railway.config import CONFIG_NAMES
-from kars_actions.railway.settings import SECTIONS, RepoConfig, normalise, read_repo_config
+from kars_actions.railway_config.config import CONFIG_NAMES
+from kars_actions.railway_config.settings import SECTIONS, RepoConfig, normalise, read_repo_config
 
 if TYPE_CHECKING:
     from kars_actions.core.config import Config

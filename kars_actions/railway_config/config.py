@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from kars_actions.core import gha
 from kars_actions.core.errors import UsageError
 from kars_actions.core.report import Annotation, BaseResult, Style
-from kars_actions.railway.config_checks import SCHEMA_FILE, SchemaChecker, schema_findings, semantic_findings
-from kars_actions.railway.findings import ERROR, WARNING, Finding, Locator, display_path, format_path
+from kars_actions.railway_config.config_checks import SCHEMA_FILE, SchemaChecker, schema_findings, semantic_findings
+from kars_actions.railway_config.findings import ERROR, WARNING, Finding, Locator, display_path, format_path
 
 __all__ = [
     "CONFIG_NAMES",
@@ -519,7 +519,7 @@ def _parse_json(text: str) -> tuple[Any, bool] | Finding:
 def _json_constant_error(text: str, message: str) -> Finding:
     name = message.split(" ", 1)[0]
     offset = max(text.find(name), 0)
-    from kars_actions.railway.positions import Positions
+    from kars_actions.railway_config.positions import Positions
 
     pos = Positions(text).at(offset)
     return Finding(
