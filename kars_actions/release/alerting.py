@@ -1,0 +1,82 @@
+"""The release's alerts: built from what the release knows, sent when kars.yml asks; a failed alert is a warning.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from kars_actions.core.timing import Clock
+from kars_actions.release.context import ReleaseContext, in_stage
+
+if TYPE_CHECKING:
+    from kars_actions.notify.alerts import Alert
+
+
+def _alert_clock(ctx: ReleaseContext) -> Clock:
+    """Retries of a failed alert pause on the release's clock, or on the virtual one when the test seam
+    (``KARS_TEST_VIRTUAL_CLOCK=1``) asks for it, as Railway's waits do."""
+    from kars_actions.railway.steps import VIRTUAL_CLOCK_ENV, clock_from_environ
+
+    return clock_from_environ() if os.environ.get(VIRTUAL_CLOCK_ENV) == "1" else ctx.clock
+
+
+def send_alert(ctx: ReleaseContext, event: str, *, summary: str, failure: str | None = None) -> None:
+    """Alert when kars.yml asks for it. A failed alert is a warning: it never changes the release's result."""
+    from kars_actions.notify.alerts import ChannelOverrides, channels_from_config, send_alerts, wanted
+
+    if not wanted(event, ctx.config.alerts) and not (event == "success" and ctx.options.alert_on_success):
+        return
+    options = ctx.options
+    with in_stage(ctx, "alert", stop_on_failure=False) as stage:
+        overrides = ChannelOverrides(
+            slack_webhook=options.slack_webhook,
+            discord_webhook=options.discord_webhook,
+            webhook_url=options.webhook_url,
+            webhook_secret=options.webhook_secret,
+        )
+        channels = channels_from_config(ctx.config.alerts, overrides)
+        if not channels:
+            stage.status = "skipped"
+            stage.detail = "no alert channel configured"
+            return
+        sent = send_alerts(_make_alert(ctx, event, summary, failure), channels, _alert_clock(ctx), ctx.progress)
+        ctx.result.alerts = sent
+        failed = sent.failed
+        stage.status = "warning" if failed else "ok"
+        stage.detail = f"{event} alert: " + ", ".join(
+            f"{o.name} {'failed' if not o.delivered else 'sent'}" for o in sent.outcomes
+        )
+
+
+def _make_alert(ctx: ReleaseContext, event: str, summary: str, failure: str | None) -> Alert:
+    from kars_actions.notify.alerts import Alert, run_url_from_environ
+
+    result = ctx.result
+    rollback = "; ".join(f"{r.service}: {r.message or r.status}" for r in result.rollbacks) or None
+    return Alert(
+        event=event,
+        services=list(ctx.services),
+        environment=ctx.environment.name,
+        version=result.plan.tag if result.plan else None,
+        commit_sha=result.commit,
+        commit_subject=_commit_subject(ctx),
+        summary=summary,
+        failure=failure,
+        rollback=rollback,
+        repository=os.environ.get("GITHUB_REPOSITORY"),
+        run_url=run_url_from_environ(),
+        release_url=result.release.html_url if result.release else None,
+        deployment_url=result.environment_url,
+    )
+
+
+def _commit_subject(ctx: ReleaseContext) -> str | None:
+    plan = ctx.result.plan
+    if plan is None:
+        return None
+    for commit in plan.commits:
+        if commit.commit.sha == plan.target_sha:
+            return commit.commit.subject
+    return None
+

@@ -1,0 +1,169 @@
+"""The failure path: undo what went live (or may have), re-check the restored version, read what serves, mark the
+GitHub deployment and the release failed, and alert — each from what Railway says, never from what was hoped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kars_actions.core.errors import KarsError
+from kars_actions.release.alerting import send_alert
+from kars_actions.release.context import (
+    ReleaseContext,
+    health_failure,
+    in_stage,
+    plan_health_targets,
+    railway_deadline,
+    service_urls,
+)
+from kars_actions.release.stages import read_serving
+
+
+def fail(ctx: ReleaseContext) -> None:
+    """Undo what went live (or may have, or still could), check the restored version, read what serves now, and
+    tell GitHub and the team — each from what Railway says, never from what was hoped."""
+    result = ctx.result
+    services = list(result.deploy.services) if result.deploy else []
+    undo = [s for s in services if s.may_go_live]
+    if undo:
+        _rollback(ctx, undo)
+    by_service = {r.service: r for r in result.rollbacks}
+    unsettled = [s for s in undo if not _undone(by_service.get(s.service))]
+    went_live = [s for s in services if s.live] + [r for r in result.rollbacks if r.rolled_back]
+    possibly = [s for s in unsettled if not s.live]
+    read_serving(ctx)
+    ours = {s.deployment_id for s in services if s.deployment_id}
+    still_ours = [label for label, serving in result.serving.items() if serving and serving.get("id") in ours]
+    result.production_touched = bool(went_live or possibly or still_ours)
+    if not result.production_touched:
+        result.outcome = "failed-before-live"
+    elif still_ours or any(s.live for s in unsettled):
+        result.outcome = "rollback-failed"  # Railway says this release serves and it could not be undone
+    elif possibly:
+        result.outcome = "production-unknown"
+    elif unsettled:
+        result.outcome = "rollback-failed"
+    else:
+        result.outcome = "rolled-back"
+    reason = result.failure or (result.error.message if result.error else "the release failed")
+    if ctx.github is not None and not ctx.options.dry_run:
+        _mark_failed_on_github(ctx, reason, take_back_tag=not result.production_touched)
+    if not ctx.options.dry_run:
+        event = "rollback" if result.production_touched else "failure"
+        send_alert(ctx, event, summary=_failure_summary(ctx), failure=reason)
+
+
+def _undone(outcome: Any) -> bool:
+    """Whether a rollback outcome leaves production known and on the previous version (or never left it)."""
+    return outcome is not None and (outcome.ok or outcome.status in ("NOTHING_TO_DO", "CANCELLED"))
+
+
+def _rollback(ctx: ReleaseContext, live: list[Any]) -> None:
+    from kars_actions.railway.steps import rollback_service
+
+    assert ctx.railway is not None and ctx.target is not None
+    with in_stage(ctx, "rollback", stop_on_failure=False) as stage:
+        refs = {ref.label: ref for ref in ctx.target.services}
+        for service in live:
+            target_id = ctx.result.rollback_targets.get(service.service)
+            what = "may be live" if service.possibly_live else "is live" if service.live else "may still go live"
+            ctx.progress(
+                f"{service.service}: deployment {service.deployment_id} {what}; rolling back to "
+                f"{target_id or 'the last successful deployment'}"
+            )
+            try:
+                outcome = rollback_service(
+                    ctx.railway,
+                    ctx.target,
+                    refs[service.service],
+                    target_id=target_id,
+                    failed_deployment_id=service.deployment_id,
+                    progress=ctx.progress,
+                    deadline=railway_deadline(ctx, ctx.options.deploy_timeout),
+                )
+            except KarsError as error:
+                from kars_actions.railway.steps import RollbackOutcome
+
+                outcome = RollbackOutcome(
+                    service=service.service,
+                    service_id=service.service_id,
+                    rolled_back=False,
+                    live=False,
+                    status="ERROR",
+                    message=error.message,
+                    from_deployment_id=service.deployment_id,
+                    target_deployment_id=target_id,
+                )
+            ctx.result.rollbacks.append(outcome)
+        ok = all(_undone(r) for r in ctx.result.rollbacks)
+        stage.status = "ok" if ok else "failed"
+        stage.detail = "; ".join(f"{r.service}: {r.message or r.status}" for r in ctx.result.rollbacks)
+    if any(r.rolled_back and r.live for r in ctx.result.rollbacks):
+        _recheck_restored(ctx)
+
+
+def _recheck_restored(ctx: ReleaseContext) -> None:
+    """The restored version must answer healthy too (it is the old version: no version assertion)."""
+    from kars_actions.health.poll import check_health
+
+    with in_stage(ctx, "restored-health", stop_on_failure=False) as stage:
+        restored = {r.service for r in ctx.result.rollbacks if r.live}
+        try:
+            targets = [t for t in plan_health_targets(ctx, service_urls(ctx)) if t.service in restored]
+        except KarsError as error:
+            stage.status = "skipped"
+            stage.detail = error.message
+            return
+        if not targets:
+            stage.status = "skipped"
+            stage.detail = "no health checks for the restored services"
+            return
+        health = check_health(
+            targets,
+            deadline=min(ctx.options.health_deadline, max(ctx.deadline.remaining(), 30.0)),
+            progress=ctx.progress,
+            clock=ctx.clock,
+        )
+        ctx.result.restored_health = health
+        stage.status = "ok" if health.healthy else "failed"
+        stage.detail = "restored version healthy" if health.healthy else health_failure(health)
+
+
+def _mark_failed_on_github(ctx: ReleaseContext, reason: str, *, take_back_tag: bool) -> None:
+    """Deployment failure, release marked failed. ``take_back_tag``: the version never went live, so its tag goes
+    (only a draft's tag, which is on this commit): the next run — a fix, say — releases the same version with notes
+    from the last published release, and reuses the draft."""
+    assert ctx.github is not None
+    with in_stage(ctx, "mark-failed", stop_on_failure=False) as stage:
+        if ctx.gh_deployment is not None:
+            ctx.github.deployment_status(ctx.gh_deployment, "failure", reason)
+        stage.detail = "GitHub deployment failure"
+        if ctx.release is not None and ctx.release.draft:
+            ctx.result.release = ctx.github.mark_failed(ctx.release, reason)
+            stage.detail += "; release left as a draft marked failed"
+            if take_back_tag and ctx.github.delete_tag(ctx.release.tag):
+                stage.detail += f"; tag {ctx.release.tag} removed, so the next release reuses the version"
+
+
+def _failure_summary(ctx: ReleaseContext) -> str:
+    result = ctx.result
+    version = (result.plan.tag if result.plan else None) or "the release"
+    backup = result.backup.backup if result.backup else None
+    if backup is not None and result.backup is not None:
+        version += f" (database backup {backup.id} was taken first; to restore it: {result.backup.restore_command()})"
+    if not result.production_touched:
+        settings = (
+            " (its service settings were updated from railway.json; the running deployments were not changed)"
+            if result.settings is not None and result.settings.written
+            else ""
+        )
+        return f"{version} did not go live: {ctx.environment.name} was not touched{settings}."
+    if result.outcome == "rolled-back":
+        return f"{version} went live and failed; the previous version is back and serving."
+    if result.outcome == "production-unknown":
+        return (
+            f"{version} may have gone live and Railway could not confirm what serves: the state of production is "
+            "unknown — check Railway now."
+        )
+    return f"{version} went live and failed; the rollback did not complete — check Railway now."
+
