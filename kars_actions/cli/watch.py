@@ -37,6 +37,20 @@ from kars_actions.core.report import Result
 @click.option(
     "--rollback", is_flag=True, help="On a failed watch, put back the deployment that served before (exit 1 still)."
 )
+@click.option(
+    "--after-release",
+    "after_release",
+    metavar="TAG",
+    help="The long watch after a release (its own job): watch TAG's live deployments (default 30m, kars.yml "
+    "watch.after_release); on a failure roll back what still serves, mark the GitHub deployment and the release "
+    "failed, and alert. Needs GITHUB_TOKEN.",
+)
+@click.option(
+    "--memory-limit-ratio",
+    type=click.FloatRange(0, 1),
+    metavar="RATIO",
+    help="Fail when memory passes this share of the service's Railway memory limit (default 0.9; 0: off).",
+)
 @config_option
 @output_options
 def command(
@@ -48,6 +62,8 @@ def command(
     service_urls: tuple[str, ...],
     health: bool,
     rollback: bool,
+    after_release: str | None,
+    memory_limit_ratio: float | None,
     config_path: str | None,
     fmt: str | None,
     color: bool | None,
@@ -72,17 +88,43 @@ def command(
         chosen = services or tuple(config.services)
         if not chosen:
             raise UsageError("which service? pass --service NAME (kars.yml defines none)")
+        if after_release is not None and rollback:
+            raise UsageError("--after-release rolls back by itself: drop --rollback")
         settings = settings_from_config(
-            config.watch, parse_duration(duration, "--duration") if duration is not None else None
+            config.watch,
+            parse_duration(duration, "--duration") if duration is not None else None,
+            after_release=after_release is not None,
         )
         if interval is not None:
             settings = replace(settings, step=max(1, int(parse_duration(interval, "--interval"))))
+        if memory_limit_ratio is not None:
+            ratio = memory_limit_ratio or None
+            settings = replace(settings, thresholds=replace(settings.thresholds, memory_limit_ratio=ratio))
         if settings.duration <= 0:
             raise UsageError("--duration must be above 0 to watch anything")
-        railway_env = None
+        railway_env = env_name = None
         if environment:
             env = config.environment(environment)
             railway_env = env.railway_environment or env.name
+            env_name = env.name
+        clock = clock_from_environ()
+        if after_release is not None:
+            from kars_actions.release.after_release import AfterReleaseRequest, watch_after_release
+
+            if not after_release.strip():
+                raise UsageError("--after-release needs the release's tag, e.g. --after-release v1.4.0")
+            after = AfterReleaseRequest(
+                tag=after_release.strip(),
+                settings=settings,
+                services=chosen,
+                project=project,
+                environment=env_name,
+                railway_environment=railway_env,
+                service_urls=parse_service_urls(service_urls),
+                health=health,
+            )
+            with RailwayClient.from_env(clock=clock) as client:
+                return watch_after_release(after, client, config, progress=reporter.progress, clock=clock)
         request = WatchRequest(
             services=chosen,
             settings=settings,
@@ -92,7 +134,7 @@ def command(
             health=health,
             rollback=rollback,
         )
-        with RailwayClient.from_env(clock=clock_from_environ()) as client:
+        with RailwayClient.from_env(clock=clock) as client:
             return watch_services(request, client, config, progress=reporter.progress)
 
     run(reporter, action)

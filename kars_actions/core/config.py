@@ -104,7 +104,9 @@ class WatchConfig:
     p99_multiple: float | None = None
     latency_floor_ms: float | None = None
     memory_ceiling_gb: float | None = None
+    memory_limit_ratio: float | None = None  # of Railway's MEMORY_LIMIT_GB; None: the default (0.9), 0: off
     on_inconclusive: str = "publish"
+    after_release: float | None = None  # the long watch after the release, in its own job (default 30m)
 
 
 @dataclass(frozen=True)
@@ -625,7 +627,9 @@ def _watch(raw: dict[str, Any]) -> WatchConfig:
         p99_multiple=raw.get("p99_multiple"),
         latency_floor_ms=raw.get("latency_floor_ms"),
         memory_ceiling_gb=raw.get("memory_ceiling_gb"),
+        memory_limit_ratio=raw.get("memory_limit_ratio"),
         on_inconclusive=raw.get("on_inconclusive", "publish"),
+        after_release=_optional_duration(raw, "after_release", "watch.after_release"),
     )
 
 

@@ -21,23 +21,30 @@ from kars_actions.railway.api import LIVE_STATUSES, RailwayClient
 from kars_actions.railway.deploy import RailwayTarget
 from kars_actions.railway.metrics import (
     Check,
-    Instance,
+    Execution,
+    LogLine,
     MetricsReader,
+    OtherDeployment,
     ResourceSample,
     Thresholds,
     TrafficSample,
     TrafficStats,
-    instance_change,
+    clock_time,
+    execution_trouble,
     iso,
     judge_memory,
     judge_traffic,
+    log_samples,
+    looks_to_catch,
     merge,
+    merge_lines,
     ms,
     pct,
     stats,
 )
 
-DEFAULT_DURATION = 300.0  # five minutes: long enough for a crash loop or an error spike to show
+DEFAULT_DURATION = 300.0  # the release's gate: five minutes, long enough for a crash loop or an error spike to show
+DEFAULT_AFTER_RELEASE = 1800.0  # the long watch after the release, in its own job: thirty minutes
 DEFAULT_STEP = 30
 DEFAULT_HEALTH_INTERVAL = 60.0
 HealthProbe = Callable[[], tuple[bool, str]]  # one slow-paced health round: (all healthy, what was seen)
@@ -55,9 +62,25 @@ class WatchSettings:
         """Railway requests a clean watch may spend: a first look and one per step, per service."""
         return services * (int(self.duration // max(1, self.step)) + 2)
 
+    def detection(self, requests_per_step: float | None = None) -> str:
+        """How soon a 5xx regression above the thresholds is caught: interval × the looks it needs."""
+        looks = looks_to_catch(self.thresholds, requests_per_step)
+        if looks is None:
+            return "a 5xx regression cannot be caught: the service had no traffic to judge"
+        bound = (
+            f"a 5xx regression above the thresholds is caught within ~{looks * self.step} s "
+            f"({looks} looks × {self.step} s"
+        )
+        if requests_per_step is None:
+            return bound + f", when a {self.step} s step holds {self.thresholds.min_requests} requests)"
+        return bound + f" at the {requests_per_step:.0f} requests a step seen before)"
 
-def settings_from_config(config: WatchConfig, duration: float | None = None) -> WatchSettings:
-    """kars.yml ``watch:`` with the defaults filled in; ``duration`` (the root input / ``--watch-duration``) wins."""
+
+def settings_from_config(
+    config: WatchConfig, duration: float | None = None, *, after_release: bool = False
+) -> WatchSettings:
+    """kars.yml ``watch:`` with the defaults filled in; ``duration`` (the root input / ``--watch-duration``) wins.
+    ``after_release``: the long watch after the release (``watch.after_release``, 30 minutes) instead of the gate."""
     defaults = Thresholds()
     thresholds = Thresholds(
         min_requests=config.min_requests or defaults.min_requests,
@@ -67,10 +90,14 @@ def settings_from_config(config: WatchConfig, duration: float | None = None) -> 
         p99_multiple=config.p99_multiple,
         latency_floor_ms=config.latency_floor_ms if config.latency_floor_ms is not None else defaults.latency_floor_ms,
         memory_ceiling_gb=config.memory_ceiling_gb,
+        memory_limit_ratio=(
+            defaults.memory_limit_ratio if config.memory_limit_ratio is None else config.memory_limit_ratio or None
+        ),
     )
-    chosen = duration if duration is not None else config.duration
+    chosen = duration if duration is not None else (config.after_release if after_release else config.duration)
+    default = DEFAULT_AFTER_RELEASE if after_release else DEFAULT_DURATION
     return WatchSettings(
-        duration=DEFAULT_DURATION if chosen is None else chosen,
+        duration=default if chosen is None else chosen,
         step=max(1, int(config.interval or DEFAULT_STEP)),
         health_interval=config.health_interval or DEFAULT_HEALTH_INTERVAL,
         thresholds=thresholds,
@@ -88,7 +115,12 @@ class WatchedService:
 
 @dataclass
 class ServiceWatch:
-    """One service through the window: what it looked like before go-live, what it looks like now, the verdict."""
+    """One service through the window: what it looked like before go-live, what it looks like now, the verdict.
+
+    The new deployment is judged alone: while an older deployment of the service still serves (SUCCESS, SLEEPING or
+    REMOVING during its overlap) from its own HTTP logs, and from Railway's service metrics only once no other
+    deployment serves (``judged_from``), since those metrics take no deployment argument.
+    """
 
     label: str
     service_id: str
@@ -96,18 +128,26 @@ class ServiceWatch:
     live_at: float | None = None
     split_at: float | None = None  # where "before" ends and "during" begins: go-live, or the watch's start
     status: str = "UNKNOWN"
-    instances_at_start: tuple[Instance, ...] | None = None
-    instances: tuple[Instance, ...] | None = None
+    executions_known: tuple[str, ...] | None = None  # instance executions seen at the first look
+    executions: tuple[Execution, ...] | None = None
+    others: tuple[OtherDeployment, ...] = ()
+    overlap_with: list[str] = field(default_factory=list)  # older deployments seen taking traffic with it
+    overlapping: bool = False  # an older deployment may still take traffic (as of the latest look)
+    judged_from: float | None = None  # from then on, the service's metrics are the new deployment's alone
+    lines: list[LogLine] = field(default_factory=list)  # its own requests, from httpLogs, during the overlap
+    logs_since: float | None = None
     baseline: list[TrafficSample] = field(default_factory=list)
-    window: list[TrafficSample] = field(default_factory=list)
+    service_traffic: list[TrafficSample] = field(default_factory=list)  # service metrics since go-live
+    window: list[TrafficSample] = field(default_factory=list)  # what is judged: the new deployment's alone
     resources: list[ResourceSample] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     recent: TrafficStats | None = None
-    verdict: str = "watching"  # watching | passed | failed | inconclusive
+    verdict: str = "watching"  # watching | passed | failed | inconclusive | superseded
     reason: str | None = None
     tripped_at: float | None = None  # epoch, Railway's time
     tripped_after: float | None = None  # seconds into the watch
     log_tail: tuple[str, ...] = ()
+    error_lines: tuple[str, ...] = ()  # its own latest 5xx requests, when the 5xx ratio tripped
     refused: dict[str, str] = field(default_factory=dict)
     unknown_looks: int = 0
     unknown_reason: str | None = None
@@ -120,6 +160,39 @@ class ServiceWatch:
     @property
     def window_stats(self) -> TrafficStats | None:
         return stats(self.window) if self.window else None
+
+    @property
+    def requests_per_step(self) -> float | None:
+        """The old version's traffic per step before go-live: what the detection bound rests on."""
+        return stats(self.baseline).requests / len(self.baseline) if self.baseline else None
+
+    def metrics_from(self, step: int) -> float | None:
+        """The first metrics step wholly after the overlap: earlier steps mix the old deployment's traffic in."""
+        if self.judged_from is None or self.overlapping:
+            return None
+        return float(-(-int(self.judged_from) // step) * step)
+
+    def judged(self) -> str:
+        """In words: what was judged, and from when."""
+        start = self.split_at
+        if start is None:
+            return "judged: nothing yet (Railway did not answer)"
+        since = clock_time(start) + (" (go-live)" if self.live_at is not None and start == self.live_at else "")
+        if "serving" in self.refused:
+            return (
+                f"judged: from {since}, on Railway's service metrics (Railway refused to list the service's "
+                "deployments, so an older one still serving could not be ruled out)"
+            )
+        if not self.overlap_with:
+            return f"judged: new deployment only, from {since}"
+        older = ", ".join(self.overlap_with)
+        own = "its own HTTP logs" if "logs" not in self.refused else "nothing (Railway refused its HTTP logs)"
+        if self.overlapping or self.judged_from is None:
+            return f"judged: new deployment only, from {since}: {own} ({older} still served when the watch ended)"
+        return (
+            f"judged: new deployment only, from {since}: {own} while {older} still served, Railway's service "
+            f"metrics from {clock_time(self.judged_from)}"
+        )
 
     def evidence(self) -> str:
         """The failure in one line: what tripped, the numbers before and after, and when."""
@@ -139,13 +212,18 @@ class ServiceWatch:
             "status": self.status,
             "verdict": self.verdict,
             "reason": self.reason,
+            "judged": self.judged(),
+            "judged_from": iso(self.judged_from) if self.judged_from is not None else None,
+            "overlap_with": list(self.overlap_with),
             "tripped_after_seconds": self.tripped_after,
             "tripped_at": iso(self.tripped_at) if self.tripped_at is not None else None,
             "checks": [c.__dict__ for c in self.checks],
             "before": _stats_json(base),
             "after": _stats_json(window),
             "latest": _stats_json(self.recent),  # the latest stretch with enough requests: what was judged
+            "executions": [e.__dict__ for e in self.executions or ()],
             "log_tail": list(self.log_tail),
+            "error_lines": list(self.error_lines),
             "unavailable": self.refused,
             "unknown_looks": self.unknown_looks,
         }
@@ -164,6 +242,47 @@ def _stats_json(value: TrafficStats | None) -> dict[str, Any] | None:
 
 
 @dataclass
+class AfterRelease:
+    """The long watch after a release: which release, what it did once the watch failed, each step as it ended."""
+
+    tag: str
+    commit: str
+    release_url: str | None = None
+    not_watched: list[str] = field(default_factory=list)  # services not watched, and why
+    steps: list[tuple[str, bool, str]] = field(default_factory=list)  # (step, done, what happened)
+
+    def step(self, name: str, done: bool, detail: str) -> None:
+        self.steps.append((name, done, detail))
+
+    def lines(self) -> list[str]:
+        out = [f"after release {self.tag} ({self.commit[:12]})"]
+        out += [f"not watched: {why}" for why in self.not_watched]
+        out += [f"{name}: {'done' if done else 'NOT done'} — {detail}" for name, done, detail in self.steps]
+        return out
+
+    def markdown(self) -> str:
+        md = [f"### After release {gha.md_escape(self.tag)}\n"]
+        md += [f"- not watched: {gha.md_escape(why)}" for why in self.not_watched]
+        if self.steps:
+            md.append(
+                gha.md_table(
+                    ["step", "done", "what happened"],
+                    [[name, "✅" if done else "❌", detail] for name, done, detail in self.steps],
+                )
+            )
+        return "\n".join(md) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "commit": self.commit,
+            "release_url": self.release_url,
+            "not_watched": list(self.not_watched),
+            "steps": [{"step": n, "done": d, "detail": m} for n, d, m in self.steps],
+        }
+
+
+@dataclass
 class WatchResult(BaseResult):
     settings: WatchSettings
     services: list[ServiceWatch]
@@ -175,6 +294,13 @@ class WatchResult(BaseResult):
     environment: str | None = None
     cut_short: bool = False  # the release's own time limit ended the window early
     rollbacks: list[tuple[str, bool, str]] = field(default_factory=list)  # (service, restored, what happened)
+    after_release: AfterRelease | None = None  # the long watch after a release: what it did about a failure
+
+    def detection(self) -> str:
+        """The detection bound, from the traffic seen before go-live (the slowest service decides)."""
+        rates = [s.requests_per_step for s in self.services]
+        known = [r for r in rates if r is not None]
+        return self.settings.detection(min(known) if known else None)
 
     @property
     def failed(self) -> bool:
@@ -203,6 +329,14 @@ class WatchResult(BaseResult):
             if self.cut_short
             else ""
         )
+        gone = [s for s in self.services if s.verdict == "superseded"]
+        if gone:
+            names = ", ".join(s.label for s in self.services if s.verdict != "superseded")
+        stopped = "; ".join(f"{s.label}: {s.reason}" for s in gone)
+        if self.verdict == "superseded":
+            return f"Watch stopped: {stopped}"
+        if gone and self.verdict != "failed":
+            short += f"; stopped early for {stopped}"
         return {
             "passed": f"Watch passed: {names} stayed healthy for {human_duration(self.seconds)}{short}",
             "inconclusive": f"Watch inconclusive: {names} stayed up, but there was not enough traffic to judge{short}",
@@ -230,6 +364,8 @@ class WatchResult(BaseResult):
             "thresholds": self.settings.thresholds.__dict__,
             "services": [s.to_json() for s in self.services],
             "rollbacks": [{"service": n, "restored": ok, "message": m} for n, ok, m in self.rollbacks],
+            "detection": self.detection(),
+            "after_release": self.after_release.to_json() if self.after_release else None,
             "outputs": self.outputs(),
         }
 
@@ -243,9 +379,14 @@ class WatchResult(BaseResult):
             lines += text_table(["service", "check", "verdict", "before", "during", "fails when"], rows)
             lines.append("")
         lines.append(f"Railway requests: {self.requests} (budget {self.budget})")
+        lines.append(self.detection())
+        for s in self.services:
+            lines.append(f"{s.label} {s.judged()}")
         for service, restored, message in self.rollbacks:
             lines.append(f"rollback {service}: {'done' if restored else 'NOT done'} — {message}")
-        if self.failed and not self.rollbacks:
+        if self.after_release is not None:
+            lines += self.after_release.lines()
+        if self.failed and not self.rollbacks and self.after_release is None:
             for s in self.services:
                 if s.verdict == "failed":
                     lines.append(f"to roll {s.label} back: kars-actions rollback --service {s.label}")
@@ -269,6 +410,9 @@ class WatchResult(BaseResult):
             f"{self.settings.step}s; Railway requests: {self.requests} (budget {self.budget}); "
             f"health rounds: {self.health_rounds}.\n"
         )
+        md.append(gha.md_escape(self.detection()[0].upper() + self.detection()[1:]) + ".\n")
+        for s in self.services:
+            md.append(f"{gha.md_escape(s.label)} {gha.md_escape(s.judged())}.\n")
         rows = []
         for s in self.services:
             for c in s.checks:
@@ -294,10 +438,18 @@ class WatchResult(BaseResult):
             chart = chart_markdown(s)
             if chart:
                 md.append(chart)
+            if s.error_lines:
+                md.append(
+                    f"<details><summary>{gha.md_escape(s.label)}: its latest 5xx requests</summary>\n\n```\n"
+                    + "\n".join(s.error_lines)
+                    + "\n```\n</details>\n"
+                )
             if s.log_tail:
                 md.append(
                     "<details><summary>Log tail</summary>\n\n```\n" + "\n".join(s.log_tail) + "\n```\n</details>\n"
                 )
+        if self.after_release is not None:
+            md.append(self.after_release.markdown())
         return "\n".join(md)
 
     def annotations(self) -> list[Annotation]:
@@ -360,8 +512,13 @@ def run_watch(
     health: HealthProbe | None = None,
     progress: Progress = no_progress,
     deadline: Deadline | None = None,
+    stop_when_replaced: bool = False,
 ) -> WatchResult:
-    """Watch every service for ``settings.duration``; stop at the first failure (the caller rolls back)."""
+    """Watch every service for ``settings.duration``; stop at the first failure (the caller rolls back).
+
+    ``stop_when_replaced``: a service whose deployment no longer serves (a newer release, a rollback) is no longer
+    watched — the long watch after a release must not judge, or undo, what came after it.
+    """
     clock = client.clock
     before = client.requests_sent
     started = clock.monotonic()
@@ -373,21 +530,25 @@ def run_watch(
     readers = {w.label: MetricsReader(client, w.service_id, environment_id, settings.step) for w in watches}
     result = WatchResult(settings, watches, cut_short=cut_short)
     next_health = started + settings.health_interval
+
+    def watching() -> list[ServiceWatch]:
+        return [w for w in watches if w.verdict == "watching"]
+
     for w in watches:
         _first_look(client, readers[w.label], w, settings)
-        _judge(client, w, settings, started)
+        _judge(client, readers[w.label], w, settings, started, stop_when_replaced)
     progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
-    while not any(w.verdict == "failed" for w in watches):
+    while watching() and not any(w.verdict == "failed" for w in watches):
         now = clock.monotonic()
         if now >= end:
             break
         clock.sleep(min(settings.step, end - now))
-        for w in watches:
+        for w in watching():
             _look(client, readers[w.label], w, settings)
-            _judge(client, w, settings, started)
+            _judge(client, readers[w.label], w, settings, started, stop_when_replaced)
             if w.verdict == "failed":
                 break
-        if any(w.verdict == "failed" for w in watches):
+        if any(w.verdict == "failed" for w in watches) or not watching():
             break
         if health is not None and clock.monotonic() >= next_health:
             ok, detail = health()
@@ -395,7 +556,7 @@ def run_watch(
             result.health_detail = detail
             next_health = clock.monotonic() + settings.health_interval
             if not ok:
-                for w in watches:
+                for w in watching():
                     _trip(client, w, f"health check failed during the watch: {detail}", started)
                 break
         progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
@@ -409,12 +570,18 @@ def run_watch(
                 else "passed"
             )
     verdicts = {w.verdict for w in watches}
-    result.verdict = "failed" if "failed" in verdicts else ("inconclusive" if "inconclusive" in verdicts else "passed")
+    if "failed" in verdicts:
+        result.verdict = "failed"
+    elif verdicts == {"superseded"}:
+        result.verdict = "superseded"
+    else:
+        result.verdict = "inconclusive" if "inconclusive" in verdicts else "passed"
     return result
 
 
 def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
-    """Status, instances and the baseline in one request: the window of ``duration`` before go-live.
+    """Status, executions, the service's other deployments, the baseline and the deployment's own requests, in one
+    request: the baseline is the window of ``duration`` before go-live.
 
     Go-live is the deployment's statusUpdatedAt when it is recent. A deployment live for longer than the window
     (``kars-actions watch`` after a deploy by other means) is compared with its own previous window instead: the
@@ -435,19 +602,43 @@ def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, s
     if live_at is None and look.status in LIVE_STATUSES:
         live_at = look.status_updated_at
     recent = live_at is not None and start - settings.duration <= live_at <= now + settings.step
-    if recent:
-        w.live_at = live_at
+    w.live_at = live_at if recent else None
     split = live_at if recent and live_at is not None else start
     w.split_at = split
     w.first_look_done = True
     w.status = look.status or w.status
-    w.instances_at_start = look.instances
-    w.instances = look.instances
+    if look.executions is not None:
+        w.executions_known = tuple(e.id for e in look.executions)
+        w.executions = look.executions
     # The step that holds the split mixes both sides: it belongs to neither.
     w.baseline = [s for s in look.traffic if split - settings.duration <= s.ts <= split - settings.step]
-    w.window = [s for s in look.traffic if s.ts >= split]
+    w.service_traffic = [s for s in look.traffic if s.ts >= split]
     w.resources = [r for r in look.resources if r.ts >= split]
     w.refused = dict(look.refused)
+    w.logs_since = now
+    if look.log_lines is not None:
+        w.lines = [line for line in look.log_lines if line.at >= split]
+    _overlap(w, look.others, split)
+
+
+def _overlap(w: ServiceWatch, others: Sequence[OtherDeployment] | None, split: float) -> None:
+    """Whether an older deployment still takes traffic, and when the last one stopped (REMOVED, as Railway says)."""
+    if others is None:
+        if w.judged_from is None and "serving" in w.refused:
+            w.judged_from = split  # Railway refused to say: the summary says what this rests on
+        return
+    w.others = tuple(others)
+    serving = [o for o in others if o.serving]
+    for o in serving:
+        if o.id not in w.overlap_with:
+            w.overlap_with.append(o.id)
+    w.overlapping = bool(serving)
+    if serving:
+        return
+    # Replaced after go-live: it served beside the new one until Railway removed it.
+    ended = [o for o in others if o.status == "REMOVED" and (o.status_updated_at or 0.0) > split]
+    w.overlap_with += [o.id for o in ended if o.id not in w.overlap_with]
+    w.judged_from = max([split, *(o.status_updated_at or split for o in ended)])
 
 
 def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
@@ -456,9 +647,22 @@ def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, setting
         return
     now = client.server_time()
     split = w.split_at if w.split_at is not None else now - settings.step
-    since = w.window[-1].ts if w.window else split
+    metrics_from = w.metrics_from(settings.step)
+    parts = ["status", "executions", "resources"]
+    if w.overlapping or w.judged_from is None:
+        parts += ["serving", "logs"]
+    if metrics_from is not None:
+        parts += ["http", "latency"]
+    since = split
+    if metrics_from is not None:
+        after = [s for s in w.service_traffic if s.ts >= metrics_from]
+        since = after[-1].ts if after else metrics_from
+    if w.resources:
+        since = min(since, w.resources[-1].ts)
     try:
-        look = reader.look(since, now + settings.step, deployment_id=w.deployment_id)
+        look = reader.look(
+            since, now + settings.step, deployment_id=w.deployment_id, parts=parts, logs_since=w.logs_since or split
+        )
     except ExternalError as error:
         # Unknown is a state of its own: the release may be fine or not; keep watching, never call it a pass.
         # Rolling back over an API hiccup would do harm too: a look Railway does not answer decides nothing.
@@ -466,36 +670,72 @@ def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, setting
         w.unknown_reason = error.message
         return
     w.status = look.status or w.status
-    if look.instances is not None:
-        if w.instances_at_start is None:
-            w.instances_at_start = look.instances
-        w.instances = look.instances
-    w.window = merge(w.window, [s for s in look.traffic if s.ts >= split])
+    if look.executions is not None:
+        if w.executions_known is None:
+            w.executions_known = tuple(e.id for e in look.executions)
+        w.executions = look.executions
+    w.service_traffic = merge(w.service_traffic, [s for s in look.traffic if s.ts >= split])
     w.resources = merge(w.resources, [r for r in look.resources if r.ts >= split])
     w.refused = dict(look.refused)
+    if look.log_lines is not None:
+        w.lines = merge_lines(w.lines, [line for line in look.log_lines if line.at >= split])
+        w.logs_since = now
+    if "serving" in parts:
+        _overlap(w, look.others, split)
 
 
-def _judge(client: RailwayClient, w: ServiceWatch, settings: WatchSettings, started: float) -> None:
-    if w.verdict == "failed":
+def _assemble(w: ServiceWatch, step: int) -> None:
+    """The new deployment's traffic alone: its own logged requests until the metrics step after the overlap,
+    Railway's service metrics from then on."""
+    metrics_from = w.metrics_from(step)
+    own = log_samples(w.lines, step)
+    if metrics_from is None:
+        w.window = own
+        return
+    w.window = [s for s in own if s.ts < metrics_from] + [s for s in w.service_traffic if s.ts >= metrics_from]
+
+
+def _judge(
+    client: RailwayClient,
+    reader: MetricsReader,
+    w: ServiceWatch,
+    settings: WatchSettings,
+    started: float,
+    stop_when_replaced: bool = False,
+) -> None:
+    if w.verdict != "watching" or not w.first_look_done:
         return
     t = settings.thresholds
+    if stop_when_replaced and w.status in ("REMOVING", "REMOVED"):
+        newer = next((o for o in w.others if o.serving), None)
+        w.verdict = "superseded"
+        w.reason = f"deployment {w.deployment_id} is {w.status}" + (
+            f" (replaced by {newer.id}): no longer watched" if newer else ": no longer watched"
+        )
+        return
     if w.status not in LIVE_STATUSES and w.status != "UNKNOWN":
         w.log_tail = _log_tail(client, w.deployment_id)
         _trip(client, w, f"deployment {w.deployment_id} is {w.status}", started)
         return
-    restart = instance_change(w.instances_at_start, w.instances)
+    restart = execution_trouble(w.executions_known or (), w.executions)
     if restart:
         w.log_tail = _log_tail(client, w.deployment_id)
         _trip(client, w, f"deployment {w.deployment_id} {restart}", started)
         return
+    _assemble(w, settings.step)
     checks, recent = judge_traffic(w.baseline, w.window, t)
+    refused_traffic = {
+        "http": "http" in w.refused and w.metrics_from(settings.step) is not None,
+        "latency": "latency" in w.refused and w.metrics_from(settings.step) is not None,
+        "logs": "logs" in w.refused and (w.overlapping or w.judged_from is None),
+    }
     for part, names in (("http", ("5xx ratio",)), ("latency", ("p95 latency", "p99 latency"))):
-        if part in w.refused:
+        why = f"Railway refused {part} metrics" if refused_traffic[part] else None
+        if refused_traffic["logs"]:
+            why = "Railway refused the deployment's HTTP logs during the overlap"
+        if why:
             checks = [
-                Check(c.name, "inconclusive", c.threshold, f"Railway refused {part} metrics", c.before)
-                if c.name in names
-                else c
-                for c in checks
+                Check(c.name, "inconclusive", c.threshold, why, c.before) if c.name in names else c for c in checks
             ]
     memory = judge_memory(w.resources, t)
     if memory is not None:
@@ -504,6 +744,8 @@ def _judge(client: RailwayClient, w: ServiceWatch, settings: WatchSettings, star
     w.recent = recent
     failed = [c for c in checks if c.failed]
     if failed:
+        if any(c.name == "5xx ratio" for c in failed):
+            w.error_lines = _error_lines(reader, w.deployment_id)
         _trip(
             client,
             w,
@@ -526,6 +768,14 @@ def _log_tail(client: RailwayClient, deployment_id: str) -> tuple[str, ...]:
         return ()
 
 
+def _error_lines(reader: MetricsReader, deployment_id: str) -> tuple[str, ...]:
+    """Evidence that the errors are the new deployment's own: its latest 5xx requests, from its HTTP logs."""
+    try:
+        return tuple(reader.error_lines(deployment_id))
+    except ExternalError:
+        return ()
+
+
 def _progress_line(watches: Sequence[ServiceWatch], left: float) -> str:
     parts = [f"watch: {human_duration(left)} left"]
     for w in watches:
@@ -533,6 +783,8 @@ def _progress_line(watches: Sequence[ServiceWatch], left: float) -> str:
         recent = w.recent
         memory = next((r.memory_gb for r in reversed(w.resources) if r.memory_gb is not None), None)
         figures = [w.status]
+        if w.overlapping:
+            figures.append(f"own logs while {', '.join(w.overlap_with)} still serves")
         if recent is not None:
             figures.append(f"5xx {pct(recent.error_ratio)} (before {pct(base.error_ratio if base else None)})")
             figures.append(f"p95 {ms(recent.p95_ms)} (before {ms(base.p95_ms if base else None)})")

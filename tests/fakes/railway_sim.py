@@ -179,6 +179,11 @@ class SimDeployment:
     removed_at: float | None = None
     promoted_at: float | None = None
     extra_meta: dict[str, Any] = field(default_factory=dict)
+    # Replaced by a newer deployment: REMOVING from ``removing_at`` (it still takes traffic for the service's
+    # overlapSeconds, then drains for drainingSeconds), REMOVED at ``removed_at``.
+    removing_at: float | None = None
+    stops_serving_at: float | None = None
+    crashed_at: float | None = None  # a crash loop that used up its restarts: CRASHED from then on
 
     def natural(self, now: float) -> tuple[str, float]:
         """(status, since) from the script alone."""
@@ -192,6 +197,10 @@ class SimDeployment:
     def status(self, now: float) -> tuple[str, float]:
         if self.removed_at is not None and now >= self.removed_at:
             return "REMOVED", self.removed_at
+        if self.crashed_at is not None and now >= self.crashed_at:
+            return "CRASHED", self.crashed_at
+        if self.removing_at is not None and now >= self.removing_at:
+            return "REMOVING", self.removing_at
         return self.natural(now)
 
 
@@ -645,11 +654,16 @@ class RailwaySim(WatchBackupSim):
         return d
 
     def _settle(self, now: float) -> None:
-        """A deployment that reached SUCCESS replaces (REMOVED) the older live deployments of its service."""
+        """A deployment that reached SUCCESS replaces the older live deployments of its service: they go REMOVING,
+        keep serving for the service's ``overlapSeconds``, drain for its ``drainingSeconds``, then are REMOVED."""
         for d in sorted(self.deployments, key=lambda x: x.created):
             status, since = d.natural(now)
             if d.promoted_at is None and status in LIVE and d.removed_at is None:
                 d.promoted_at = since
+                self._on_promoted(d)
+                deploy = self._instance_settings(d.service_id, d.environment_id).get("deploy") or {}
+                overlap = float(deploy.get("overlapSeconds") or 0)
+                draining = float(deploy.get("drainingSeconds") or 0)
                 for other in self.deployments:
                     if (
                         other is not d
@@ -659,7 +673,9 @@ class RailwaySim(WatchBackupSim):
                         and other.removed_at is None
                         and other.promoted_at is not None
                     ):
-                        other.removed_at = since
+                        other.removing_at = since
+                        other.stops_serving_at = since + overlap
+                        other.removed_at = since + overlap + draining
 
     def _iso(self, t: float) -> str:
         return (EPOCH + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")

@@ -29,7 +29,9 @@ def test_the_registry_holds_every_operation_the_client_uses() -> None:
     settings.add("ServiceInstanceClearConfigFile")
     assert settings <= set(DOCUMENTS)
     backups = {"EnvironmentVolumes", "VolumeInstanceBackupCreate", "WorkflowStatus", "VolumeInstanceBackupList"}
-    assert backups | {"VolumeInstanceBackupRestore", "WatchStatusInstancesHttpLatencyResources"} <= set(DOCUMENTS)
+    assert backups | {"VolumeInstanceBackupRestore", "WatchStatusExecutionsHttpLatencyResources"} <= set(DOCUMENTS)
+    looks = {"WatchStatusExecutionsServingLogsHttpLatencyResources", "WatchStatusExecutionsServingLogsResources"}
+    assert looks | {"WatchErrorLines"} <= set(DOCUMENTS)
 
 
 def test_rollback_with_a_selection_set_is_rejected_by_the_schema(schema) -> None:  # type: ignore[no-untyped-def]

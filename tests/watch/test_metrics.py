@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from kars_actions.railway.metrics import (
-    Instance,
+    Execution,
+    LogLine,
     ResourceSample,
     Thresholds,
     TrafficSample,
-    instance_change,
+    execution_trouble,
     judge_memory,
     judge_traffic,
+    log_samples,
+    looks_to_catch,
     parse_look,
     recent_stretch,
 )
@@ -70,11 +73,59 @@ def test_memory_fails_past_its_ceiling_and_is_only_reported_without_one() -> Non
     assert reported is not None and reported.verdict == "passed" and "grew +0.70 GB" in reported.seen
 
 
-def test_a_new_or_restarting_instance_is_a_restart() -> None:
-    start = (Instance("i-1", "RUNNING"),)
-    assert instance_change(start, start) is None
-    assert instance_change(start, (Instance("i-2", "RUNNING"),)) == "restarted: new instance i-2"
-    assert instance_change(start, (Instance("i-1", "RESTARTING"),)) == "instance i-1 RESTARTING"
+def test_memory_is_judged_against_the_share_of_railways_limit_when_railway_gives_it() -> None:
+    samples = [ResourceSample(30 * i, 0.5 + 0.1 * i, memory_limit_gb=1.0) for i in range(5)]  # peak 0.9 GB
+    at_ninety = judge_memory(samples, Thresholds(memory_limit_ratio=0.9))
+    assert at_ninety is not None and at_ninety.verdict == "passed" and "90% of the 1 GB limit" in at_ninety.threshold
+    at_eighty = judge_memory(samples, Thresholds(memory_limit_ratio=0.8))
+    assert at_eighty is not None and at_eighty.failed
+    # the lower of the two ceilings decides
+    both = judge_memory(samples, Thresholds(memory_ceiling_gb=0.6, memory_limit_ratio=0.9))
+    assert both is not None and both.failed and both.threshold == "> 0.6 GB"
+
+
+def test_a_crashed_restarting_or_new_execution_is_a_restart() -> None:
+    first = Execution("e-0", "d-1", "RUNNING", 0.0)
+    assert execution_trouble(["e-0"], (first,)) is None
+    again = (Execution("e-0", "d-1", "CRASHED", 0.0, 50.0), Execution("e-1", "d-1", "RESTARTING", 50.0))
+    trouble = execution_trouble(["e-0"], again)
+    assert trouble is not None and "e-0 CRASHED" in trouble and "e-1 RESTARTING" in trouble
+    recovered = (first, Execution("e-1", "d-1", "RUNNING", 80.0))
+    assert (execution_trouble(["e-0"], recovered) or "").startswith("restarted: new instance e-1")
+
+
+def test_executions_and_grouped_resources_of_other_deployments_are_left_out() -> None:
+    look = parse_look(
+        {
+            "deploymentInstanceExecutions": {
+                "edges": [
+                    {"node": {"id": "old-0", "deploymentId": "old", "status": "CRASHED"}},
+                    {"node": {"id": "new-0", "deploymentId": "new", "status": "RUNNING"}},
+                ]
+            },
+            "metrics": [
+                {"measurement": "MEMORY_USAGE_GB", "tags": {"deploymentId": "old"}, "values": [{"ts": 60, "value": 3}]},
+                {"measurement": "MEMORY_USAGE_GB", "tags": {"deploymentId": "new"}, "values": [{"ts": 60, "value": 1}]},
+            ],
+        },
+        "new",
+    )
+    assert [e.id for e in look.executions or ()] == ["new-0"]
+    assert look.resources == (ResourceSample(60, 1.0),)
+
+
+def test_log_lines_become_steps_with_their_own_percentiles() -> None:
+    lines = [LogLine(60 + i * 0.25, 500 if i % 10 == 0 else 200, float(i)) for i in range(100)]
+    (sample,) = log_samples(lines, 30)
+    assert sample.ts == 60 and sample.requests == 100 and sample.errors == 10
+    assert sample.p95_ms == 94.0 and sample.p99_ms == 98.0
+
+
+def test_the_detection_bound_grows_with_thin_traffic() -> None:
+    t = Thresholds(min_requests=100)
+    assert looks_to_catch(t, 300) == 2
+    assert looks_to_catch(t, 25) == 5
+    assert looks_to_catch(t, 0) is None
 
 
 def test_a_look_sums_every_status_group_and_counts_only_5xx_as_errors() -> None:

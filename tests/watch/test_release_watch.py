@@ -77,7 +77,8 @@ def test_a_restart_during_the_watch_rolls_back(world: World) -> None:
     world.sim.restart_after(world.ids["backend"], world.head, 200)
     run = world.release()
     assert run.code == 1 and run.report["outcome"] == "rolled-back"
-    assert "restarted: new instance" in run.report["failure"]
+    # Railway's instance executions tell it: the first instance CRASHED (and another took its place)
+    assert "-exec-0 CRASHED at" in run.report["failure"]
 
 
 def test_a_health_check_failing_during_the_watch_rolls_back(world: World) -> None:
@@ -123,7 +124,7 @@ def test_memory_past_its_ceiling_rolls_back(world: World) -> None:
 
 def test_looks_railway_does_not_answer_decide_nothing_and_roll_nothing_back(world: World) -> None:
     # Five tries of one look fail (it is unknown), then Railway answers again: the release is judged on the rest.
-    world.sim.inject("http", "WatchStatusInstancesHttpLatencyResources", count=5, status=503)
+    world.sim.inject("http", "WatchStatusExecutionsHttpLatencyResources", count=5, status=503)
     run = world.release()
     assert run.code == 0, run.stderr
     assert run.report["watch"]["verdict"] == "passed"
