@@ -445,8 +445,10 @@ def _plan_watch(ctx: ReleaseContext) -> None:
     watch = ctx.result.stage("watch")
     watch.status = "planned"
     watch.detail = (
-        f"would watch {', '.join(ctx.services)} for {human_duration(settings.duration)}: status, restarts, health, "
-        f"5xx and p95 against the traffic before (at most {settings.budget(len(ctx.services))} Railway requests)"
+        f"would watch {', '.join(ctx.services)} for {human_duration(settings.duration)}: status, instance restarts, "
+        "health, and the new deployment's own 5xx and p95 against the traffic before (its HTTP logs while the old "
+        f"deployment still serves, service metrics after; at most {settings.budget(len(ctx.services))} Railway "
+        f"requests); {settings.detection()}"
     )
 
 
