@@ -60,14 +60,8 @@ def watch_after_release(
     from kars_actions.railway.api import parse_time
     from kars_actions.railway.deploy import resolve_target, snapshot_services
 
-    github = GitHubReleases.from_env(request.github_token, clock=clock, progress=progress)
-    if not github.can_read:
-        raise ConfigError(
-            "the watch after a release needs GITHUB_TOKEN: it marks the release and its GitHub deployment failed "
-            "when the watch fails",
-            hint="in the workflow: GITHUB_TOKEN: ${{ github.token }} with contents: write and deployments: write",
-        )
-    with github:
+    # GitHub first: without a token that may read the release, nothing is watched (a failure could not be told).
+    with GitHubReleases.from_env(request.github_token, clock=clock, progress=progress) as github:
         release = github.release_for_tag(request.tag)
     if not release.sha:
         raise ConfigError(f"release {request.tag} names no commit: cannot tell which deployments are its own")
@@ -107,7 +101,9 @@ def watch_after_release(
     result.environment = target.environment_name
     result.after_release = after
     if result.failed:
-        _act(request, config, client, github, target, snapshots, result, progress)
+        # A client of its own: the watch took its time, and GitHub's requests get a fresh deadline.
+        with GitHubReleases.from_env(request.github_token, clock=clock, progress=progress) as github:
+            _act(request, config, client, github, target, snapshots, result, progress)
     return result
 
 
@@ -160,21 +156,20 @@ def _act(
     rolled = [name for name, ok, _ in result.rollbacks if ok]
     reason = _reason(request.tag, result)
     environment = request.environment or target.environment_name
-    with github:
-        try:
-            deployment = github.find_deployment(environment, after.commit)
-            if deployment is None:
-                after.step("GitHub deployment", False, f"no GitHub deployment of {after.commit[:12]} in {environment}")
-            else:
-                github.deployment_status(deployment, "failure", reason)
-                after.step("GitHub deployment", True, f"deployment {deployment.id} marked failure")
-        except KarsError as error:
-            after.step("GitHub deployment", False, error.message)
-        try:
-            github.mark_failed(github.release_for_tag(request.tag), reason)
-            after.step("release", True, f"{request.tag} marked failed: a banner at the top of its notes says why")
-        except KarsError as error:
-            after.step("release", False, error.message)
+    try:
+        deployment = github.find_deployment(environment, after.commit)
+        if deployment is None:
+            after.step("GitHub deployment", False, f"no GitHub deployment of {after.commit[:12]} in {environment}")
+        else:
+            github.deployment_status(deployment, "failure", reason)
+            after.step("GitHub deployment", True, f"deployment {deployment.id} marked failure")
+    except KarsError as error:
+        after.step("GitHub deployment", False, error.message)
+    try:
+        github.mark_failed(github.release_for_tag(request.tag), reason)
+        after.step("release", True, f"{request.tag} marked failed: a banner at the top of its notes says why")
+    except KarsError as error:
+        after.step("release", False, error.message)
     _alert(request, config, result, environment, reason, rolled, progress, client.clock)
 
 

@@ -28,7 +28,7 @@ def postgres_deployments(world: World) -> list:  # type: ignore[type-arg]
 
 
 def test_without_yes_it_lists_the_newer_backups_railway_will_delete_and_changes_nothing(world: World) -> None:
-    volume, old, newer = seed(world)
+    _, old, newer = seed(world)
     run = restore(world, old)
     assert run.code == 2
     message = run.report["error"]["message"]
