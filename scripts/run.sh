@@ -257,6 +257,10 @@ build_watch() {
   lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
   switch health --health --no-health "${KARS_INPUT_HEALTH:-}"
   switch rollback --rollback "" "${KARS_INPUT_ROLLBACK:-}"
+  opt --after-release "${KARS_INPUT_AFTER_RELEASE:-}"
+  opt --memory-limit-ratio "${KARS_INPUT_MEMORY_LIMIT_RATIO:-}"
+  github_token
+  webhooks
 }
 
 build_notify() {

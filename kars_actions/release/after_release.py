@@ -239,7 +239,14 @@ def _alert(
     clock: Clock,
 ) -> None:
     """The team hears of it, through kars.yml's channels; an alert that fails is a step NOT done, never an error."""
-    from kars_actions.notify.alerts import Alert, channels_from_config, run_url_from_environ, send_alerts, wanted
+    from kars_actions.notify.alerts import (
+        Alert,
+        ChannelOverrides,
+        channels_from_config,
+        run_url_from_environ,
+        send_alerts,
+        wanted,
+    )
 
     assert result.after_release is not None
     after = result.after_release
@@ -249,7 +256,14 @@ def _alert(
         if not wanted(event, alerts):
             after.step("alert", True, f"kars.yml alerts.on leaves out {event}: none sent")
             return
-        channels = channels_from_config(alerts)
+        # The webhooks the watch action passes (its slack-webhook input and the like) beat kars.yml's env names.
+        overrides = ChannelOverrides(
+            slack_webhook=os.environ.get("KARS_SLACK_WEBHOOK"),
+            discord_webhook=os.environ.get("KARS_DISCORD_WEBHOOK"),
+            webhook_url=os.environ.get("KARS_WEBHOOK_URL"),
+            webhook_secret=os.environ.get("KARS_WEBHOOK_SECRET"),
+        )
+        channels = channels_from_config(alerts, overrides)
         if not channels:
             after.step("alert", False, "no alert channel configured")
             return
