@@ -62,7 +62,8 @@ def test_a_newer_release_ends_the_long_watch_and_nothing_is_rolled_back(world: W
 
     def newer_release() -> None:
         for name in ("backend", "frontend"):
-            sim._create(world.ids[name], world.env_id, NEWER, Script.success(build=20, deploy=10), sim.clock.monotonic())
+            script = Script.success(build=20, deploy=10)
+            sim._create(world.ids[name], world.env_id, NEWER, script, sim.clock.monotonic())
 
     sim.after("WatchStatusExecutionsHttpLatencyResources", newer_release, times=6)
     run = after_release(world)
@@ -78,7 +79,8 @@ def test_a_release_whose_deployments_no_longer_serve_is_not_watched(world: World
     sim = world.sim
     for name in ("backend", "frontend"):
         with sim.lock:
-            sim._create(world.ids[name], world.env_id, NEWER, Script.success(build=20, deploy=10), sim.clock.monotonic())
+            script = Script.success(build=20, deploy=10)
+            sim._create(world.ids[name], world.env_id, NEWER, script, sim.clock.monotonic())
     sim.clock.advance(60)
     run = after_release(world)
     assert run.code == 0, run.stderr
