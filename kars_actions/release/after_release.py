@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     from kars_actions.github.client import GitHubReleases
 from kars_actions.release.watch import (
     AfterRelease,
-    HealthProbe,
     ServiceWatch,
     WatchedService,
     WatchResult,
     WatchSettings,
+    health_probe,
     run_watch,
+    watched_target,
 )
 
 
@@ -58,7 +59,7 @@ def watch_after_release(
     """Watch the release's live deployments for the extended window; act on a failure (see the module's doc)."""
     from kars_actions.github.client import GitHubReleases
     from kars_actions.railway.api import parse_time
-    from kars_actions.railway.deploy import resolve_target, snapshot_services
+    from kars_actions.railway.deploy import snapshot_services
 
     # GitHub first: without a token that may read the release, nothing is watched (a failure could not be told).
     with GitHubReleases.from_env(request.github_token, clock=clock, progress=progress) as github:
@@ -66,10 +67,7 @@ def watch_after_release(
     if not release.sha:
         raise ConfigError(f"release {request.tag} names no commit: cannot tell which deployments are its own")
     chosen = request.services or tuple(config.services)
-    labels = {config.services[s].railway_service if s in config.services else s: s for s in chosen}
-    target = resolve_target(
-        client, request.project or config.project, request.railway_environment, list(labels), labels=labels
-    )
+    target = watched_target(client, config, chosen, request.project, request.railway_environment)
     snapshots = snapshot_services(client, target, commit=release.sha)
     after = AfterRelease(request.tag, release.sha, release.html_url or None)
     watched = []
@@ -86,7 +84,8 @@ def watch_after_release(
             watched.append(
                 WatchedService(ref.label, ref.id, serving.id, live_at=parse_time(serving.status_updated_at))
             )
-    probe = _health_probe(request, config, snapshots, [w.label for w in watched], clock) if request.health else None
+    labels = [w.label for w in watched]
+    probe = health_probe(config, snapshots, labels, request.service_urls, clock) if request.health else None
     result = run_watch(
         client,
         target.environment_id,
@@ -105,34 +104,6 @@ def watch_after_release(
         with GitHubReleases.from_env(request.github_token, clock=clock, progress=progress) as github:
             _act(request, config, client, github, target, snapshots, result, progress)
     return result
-
-
-def _health_probe(
-    request: AfterReleaseRequest,
-    config: Config,
-    snapshots: dict[str, ServiceSnapshot],
-    services: list[str],
-    clock: Clock,
-) -> HealthProbe | None:
-    from kars_actions.health.plan import HealthPlan, plan_targets
-    from kars_actions.health.poll import PollSettings, check_health
-
-    urls = {label: snap.url for label, snap in snapshots.items() if snap.url}
-    urls.update(request.service_urls)
-    planned = plan_targets(HealthPlan(services=tuple(services), service_urls=urls), config)
-    targets = [t for t in planned if t.service in services]
-    if not targets:
-        return None
-
-    def probe() -> tuple[bool, str]:
-        health = check_health(targets, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock)
-        if health.healthy:
-            return True, f"{len(health.outcomes)} target(s) healthy"
-        return False, "; ".join(
-            f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in health.unhealthy()
-        )
-
-    return probe
 
 
 def _act(

@@ -8,7 +8,7 @@ pace. The verdict per metric is passed, failed or inconclusive ("not enough traf
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, External
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
 from kars_actions.railway.api import LIVE_STATUSES, RailwayClient
-from kars_actions.railway.deploy import RailwayTarget
+from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
 from kars_actions.railway.metrics import (
     Check,
     Execution,
@@ -812,6 +812,46 @@ class WatchRequest:
     rollback_timeout: float = 600.0
 
 
+def watched_target(
+    client: RailwayClient, config: Config, services: Sequence[str], project: str | None, environment: str | None
+) -> RailwayTarget:
+    """The services to watch (kars.yml names or Railway names/ids), resolved in the project and environment."""
+    from kars_actions.railway.deploy import resolve_target
+
+    labels = {config.services[s].railway_service if s in config.services else s: s for s in services}
+    return resolve_target(client, project or config.project, environment, list(labels), labels=labels)
+
+
+def health_probe(
+    config: Config,
+    snapshots: Mapping[str, ServiceSnapshot],
+    services: Sequence[str],
+    service_urls: Mapping[str, str],
+    clock: Clock,
+) -> HealthProbe | None:
+    """One slow-paced round of the kars.yml health checks of ``services`` (their Railway domains, or the URLs
+    given): a few tries each, no version demanded. None when no service has a health check."""
+    from kars_actions.health.plan import HealthPlan, plan_targets
+    from kars_actions.health.poll import PollSettings, check_health
+
+    urls = {label: snap.url for label, snap in snapshots.items() if snap.url}
+    urls.update(service_urls)
+    planned = plan_targets(HealthPlan(services=tuple(services), service_urls=urls), config)
+    targets = [t for t in planned if t.service in services]
+    if not targets:
+        return None
+
+    def probe() -> tuple[bool, str]:
+        health = check_health(targets, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock)
+        if health.healthy:
+            return True, f"{len(health.outcomes)} target(s) healthy"
+        return False, "; ".join(
+            f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in health.unhealthy()
+        )
+
+    return probe
+
+
 def watch_services(
     request: WatchRequest,
     client: RailwayClient,
@@ -821,13 +861,11 @@ def watch_services(
     clock: Clock = SYSTEM_CLOCK,
 ) -> WatchResult:
     """Watch what is live now (after a deploy by other means, say): the same checks as the release's watch."""
-    from kars_actions.health.plan import HealthPlan, plan_targets
-    from kars_actions.health.poll import PollSettings, check_health
     from kars_actions.railway.api import parse_time
-    from kars_actions.railway.deploy import resolve_target, snapshot_services
+    from kars_actions.railway.deploy import snapshot_services
 
-    labels = {config.services[s].railway_service if s in config.services else s: s for s in request.services}
-    target = resolve_target(client, request.project or config.project, request.environment, list(labels), labels=labels)
+    target = watched_target(client, config, request.services, request.project, request.environment)
+    labels = {ref.name: ref.label for ref in target.services}
     snapshots = snapshot_services(client, target)
     watched = []
     for ref in target.services:
@@ -838,27 +876,8 @@ def watch_services(
                 hint="deploy it first (kars-actions deploy), then watch",
             )
         watched.append(WatchedService(ref.label, ref.id, live.id, live_at=parse_time(live.status_updated_at)))
-    urls = {label: snap.url for label, snap in snapshots.items() if snap.url}
-    urls.update(request.service_urls)
-    probe: HealthProbe | None = None
-    if request.health:
-        targets = [
-            t
-            for t in plan_targets(HealthPlan(services=tuple(labels.values()), service_urls=urls), config)
-            if t.service in labels.values()
-        ]
-
-        def probe_health() -> tuple[bool, str]:
-            health = check_health(
-                targets, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock
-            )
-            if health.healthy:
-                return True, f"{len(health.outcomes)} target(s) healthy"
-            return False, "; ".join(
-                f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in health.unhealthy()
-            )
-
-        probe = probe_health if targets else None
+    services = tuple(labels.values())
+    probe = health_probe(config, snapshots, services, request.service_urls, clock) if request.health else None
     result = run_watch(client, target.environment_id, watched, request.settings, health=probe, progress=progress)
     result.environment = target.environment_name
     if request.rollback and result.failed:
