@@ -626,6 +626,8 @@ def _check_health(config: Config, urls: dict[str, str], result: BackupResult, pr
         return
     result.error = CheckFailed(
         "the restore is applied, but the app is not healthy after it: "
-        + "; ".join(f"{o.target.name}: {o.reason}" for o in health.unhealthy()),
+        + "; ".join(
+            f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in health.unhealthy()
+        ),
         hint="the database holds the backup's data now; check the app's logs",
     )

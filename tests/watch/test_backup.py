@@ -94,7 +94,8 @@ def test_backup_command_takes_one_and_restore_refuses_without_yes(world: World) 
     assert "nothing was changed" in refused.report["error"]["message"]
     assert world.sim.mutations == [] or all(m.operation != "VolumeInstanceBackupRestore" for m in world.sim.mutations)
     assert world.sim.restores == []
-    done = world.cli("restore", "--backup", backup_id, "--service", "Postgres", "--yes")
+    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    done = world.cli("restore", "--backup", backup_id, "--service", "Postgres", "--yes", *urls)
     assert done.code == 0, done.stderr
     assert world.sim.restores == [(backup_id, world.sim.backups[0].volume_instance_id)]
 
