@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from kars_actions.core.errors import ConfigError, UsageError
 # exact for any message, including ones holding newlines, tabs or the ASCII separator characters.
 _LOG_FIELDS = ("%H", "%P", "%an", "%ae", "%cI", "%B")
 _LOG_FORMAT = "".join(f"{f}%x00" for f in _LOG_FIELDS)
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}", re.ASCII)
 
 SHALLOW_HINT = (
     "fetch the full history: with actions/checkout set `fetch-depth: 0` (and `fetch-tags: true` is implied), "
@@ -65,11 +69,14 @@ class Git:
                 hint="run it inside the repository's checkout (actions/checkout with fetch-depth: 0)",
             )
 
-    def _run_raw(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def _run_raw(
+        self, args: list[str], *, check: bool = True, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         env = dict(os.environ)
         env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_PAGER": "cat"})
         completed = subprocess.run(
             ["git", "-C", str(self.repo_dir), *args],
+            input=stdin,
             capture_output=True,
             env=env,
             check=False,
@@ -127,6 +134,43 @@ class Git:
 
     def tags_at(self, sha: str) -> list[str]:
         return [t for t in self.run("tag", "--points-at", sha, "--list").splitlines() if t.strip()]
+
+    def tag_commits(self) -> dict[str, str]:
+        """Every tag of the clone and the commit it ends at (annotated tags peeled), read in one call."""
+        fields = "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)"
+        found: dict[str, str] = {}
+        for line in self.run("for-each-ref", f"--format={fields}", "refs/tags").splitlines():
+            parts = line.split("\x00")
+            if len(parts) != 5:
+                continue
+            name, kind, sha, peeled_kind, peeled = parts
+            if kind == "commit":
+                found[name] = sha
+            elif kind == "tag" and peeled_kind == "commit":
+                found[name] = peeled
+            else:
+                # A tag of a tag (or of a tree): let git peel it, and leave out what is no commit at all.
+                commit = self.tag_commit(name)
+                if commit is not None:
+                    found[name] = commit
+        return found
+
+    def ancestors(self, target: str) -> set[str]:
+        """Every commit reachable from ``target``, itself included (``git rev-list``)."""
+        return set(self.run("rev-list", target, "--").split())
+
+    def missing_commits(self, shas: Collection[str]) -> set[str]:
+        """Which of these commit ids the clone does not hold, asked in one ``git cat-file --batch-check``."""
+        wanted = sorted({sha for sha in shas if _FULL_SHA.fullmatch(sha)})
+        if not wanted:
+            return set()
+        answer = self._run_raw(["cat-file", "--batch-check"], stdin="".join(f"{s}\n" for s in wanted).encode())
+        present = set()
+        for line in answer.stdout.decode("ascii", "replace").splitlines():
+            sha, _, kind = line.partition(" ")
+            if kind.startswith("commit"):
+                present.add(sha)
+        return set(wanted) - present
 
     def commits(self, target: str, since: str | None = None) -> list[Commit]:
         """Commits reachable from ``target`` and not from ``since``, newest first, merge commits included.

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from kars_actions.core.errors import CheckFailed, ConfigError, UsageError
+from kars_actions.core.errors import ConfigError, UsageError
 from kars_actions.github.gitlog import Commit, Git
+from kars_actions.github.refusals import VersionRefused, VersionUsedUp
 
 Bump = Literal["major", "minor", "patch"]
 BUMPS: tuple[Bump, ...] = ("patch", "minor", "major")
@@ -34,12 +35,13 @@ BUMP_CHOICES = ("auto", "patch", "minor", "major")
 _SEMVER_RE = re.compile(
     r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$",
+    re.ASCII,  # \d is 0-9 only: "1٠.0.0" (an Arabic-Indic zero) is no version, not 10.0.0
 )
 _CHANNEL_RE = re.compile(r"^[0-9A-Za-z-]+$")
 _HEADER_RE = re.compile(r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?:[ \t]+(?P<subject>\S.*)$")
 _BREAKING_FOOTER_RE = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<text>.*)$", re.MULTILINE)
-_PR_RE = re.compile(r"\(#(?P<number>\d+)\)\s*$")
+_PR_RE = re.compile(r"\(#(?P<number>\d+)\)\s*$", re.ASCII)
 
 Identifier = int | str
 
@@ -133,6 +135,15 @@ def parse_tag(tag: str, prefix: str) -> SemVer | None:
     if not tag.startswith(prefix):
         return None
     return SemVer.parse(tag[len(prefix) :])
+
+
+def version_of(tag: str) -> tuple[str, SemVer | None]:
+    """The tag prefix and version a tag names: ``v1.2.3`` → (``v``, 1.2.3); the first split that parses."""
+    for cut in range(len(tag)):
+        parsed = SemVer.parse(tag[cut:])
+        if parsed is not None:
+            return tag[:cut], parsed
+    return "", None
 
 
 def parse_version_input(text: str, prefix: str) -> SemVer:
@@ -333,6 +344,9 @@ class VersionPlan:
     existing_tag: bool = False
     tag_prefix: str = "v"
     unpublished: tuple[str, ...] = ()  # failed versions (never published) whose changes this one carries
+    tags_from: str = "clone"  # whose tags decided: "github" (read: the truth) or "clone" (GitHub not read)
+    clone_differences: tuple[str, ...] = ()  # how the clone's tags differ from GitHub's, in words
+    used_up: tuple[str, ...] = ()  # versions passed over: their tag names are used up by immutable releases
 
     @property
     def major_tag(self) -> str | None:
@@ -356,6 +370,9 @@ class VersionPlan:
             "existing_tag": self.existing_tag,
             "reason": self.reason,
             "unpublished": list(self.unpublished),
+            "tags_from": self.tags_from,
+            "clone_differences": list(self.clone_differences),
+            "used_up": list(self.used_up),
             "commits": [
                 {"sha": c.commit.sha, "subject": c.commit.subject, "type": c.type, "breaking": c.breaking}
                 for c in self.commits
@@ -384,11 +401,18 @@ def plan_version(
     *,
     links: RepoLinks | None = None,
     unpublished: Collection[str] = (),
+    github_tags: Mapping[str, str] | None = None,
+    used_up: Collection[str] = (),
+    skip_used_up: bool = True,
 ) -> VersionPlan:
-    """Compute the next version for ``target`` (default ``GITHUB_SHA``, then ``HEAD``) from local git.
+    """Compute the next version for ``target`` (default ``GITHUB_SHA``, then ``HEAD``) from the git history.
 
-    ``unpublished``: tags whose GitHub release exists but was never published (read from GitHub by the caller);
-    they are not a base for the bump or the notes.
+    ``github_tags``: every tag on GitHub and its commit, read by the caller. GitHub is the truth for versions: when
+    given, the clone's own tags only serve to say how the clone differs, so a clone without the tags (a laptop, a
+    cache, a checkout without ``fetch-depth: 0``) computes the same version as one with them. None (GitHub not
+    read): the clone's tags. ``unpublished``: tags whose GitHub release exists but was never published; they are
+    not a base for the bump or the notes. ``used_up``: tag names GitHub refused because an immutable release used
+    them; the release moves past them to the next patch (``skip_used_up``) or stops and names it.
     """
     settings: ReleaseSettings = release_cfg or DefaultReleaseSettings()
     prefix = settings.tag_prefix
@@ -402,13 +426,11 @@ def plan_version(
     git = Git(repo_dir)
     git.require_full_history()
     target_sha = git.resolve_commit(target or os.environ.get("GITHUB_SHA") or "HEAD")
+    index = _tag_index(git, prefix, github_tags)
 
-    at_target = set(git.tags_at(target_sha))
-    reachable: dict[str, SemVer] = {}
-    for tag in git.tags_merged_into(target_sha):
-        version = parse_tag(tag, prefix)
-        if version is not None:
-            reachable[tag] = version
+    ancestors = git.ancestors(target_sha) if index.commits else set()
+    at_target = {t for t, sha in index.commits.items() if sha == target_sha}
+    reachable = {t: v for t, v in index.versions.items() if index.commits[t] in ancestors}
 
     def latest(versions: dict[str, SemVer]) -> tuple[str, SemVer] | None:
         if not versions:
@@ -427,15 +449,16 @@ def plan_version(
     )
     latest_any = latest(before_target)
 
-    base_sha = git.tag_commit(base[0]) if base else None
+    base_sha = index.commits[base[0]] if base else None
     commits = [ConventionalCommit.from_commit(c) for c in git.commits(target_sha, base_sha)]
 
-    # A rerun on a commit that already carries the version asked for resumes with it.
-    reuse = _existing_release_at_target(reachable, at_target, channel, explicit, prefix)
+    # A rerun on a commit that already carries the version asked for resumes with it (unless GitHub refused it).
+    usable = {t: v for t, v in reachable.items() if t not in used_up}
+    reuse = _existing_release_at_target(usable, at_target, channel, explicit, prefix)
     if reuse is not None:
         tag, version = reuse
         notes_base, notes = _notes_for(
-            git, target_sha, version, tag, before_target, base, commits, links, _before(failed, finals, version)
+            git, index, target_sha, version, tag, before_target, base, commits, links, _before(failed, finals, version)
         )
         return VersionPlan(
             released=True,
@@ -450,6 +473,7 @@ def plan_version(
             reason=f"{tag} already points at {target_sha[:7]}; reusing it",
             existing_tag=True,
             tag_prefix=prefix,
+            **_provenance(index),
         )
 
     detected = bump_for(commits)
@@ -473,7 +497,7 @@ def plan_version(
             if level is None:
                 if not force:
                     assert base is not None
-                    return _nothing_to_release(target_sha, base[0], commits, prefix, "no releasable commit")
+                    return _nothing_to_release(target_sha, base[0], commits, prefix, "no releasable commit", index)
                 level = "patch"
             level = effective_bump(highest[1], level)
             chosen = level
@@ -482,23 +506,26 @@ def plan_version(
         if channel:
             previous = _latest_in_channel(before_target, next_final.final, channel)
             if previous is not None and bump == "auto" and not force:
-                since_previous = _commits_since(git, target_sha, previous, commits)
+                since_previous = _commits_since(git, index, target_sha, previous, commits)
                 if bump_for(since_previous) is None:
                     return _nothing_to_release(
-                        target_sha, previous, since_previous, prefix, f"no releasable commit since {previous}"
+                        target_sha, previous, since_previous, prefix, f"no releasable commit since {previous}", index
                     )
-            version = _next_in_channel(git, prefix, next_final.final, channel)
+            version = _next_in_channel(index.versions, next_final.final, channel)
 
-    tag = f"{prefix}{version}"
-    existing = git.tag_commit(tag)
-    if existing is not None and existing != target_sha:
-        raise CheckFailed(
-            f"tag {tag} already exists on commit {existing[:12]}, not on the target {target_sha[:12]}",
-            hint="a version is released once: pass --version with a higher version, or investigate the stray tag",
-        )
-    notes_base, notes = _notes_for(
-        git, target_sha, version, tag, before_target, base, commits, links, _before(failed, finals, version)
+    version, passed = _past_used_up(
+        version, prefix, index, target_sha, used_up, explicit=bool(explicit), skip=skip_used_up
     )
+    tag = f"{prefix}{version}"
+    existing = index.commits.get(tag)
+    if existing is not None and existing != target_sha:
+        raise _taken_elsewhere(git, index, tag, existing, target_sha)
+    notes_base, notes = _notes_for(
+        git, index, target_sha, version, tag, before_target, base, commits, links, _before(failed, finals, version)
+    )
+    reason = _reason(chosen, detected, base[0] if base else None, _before(failed, finals, version))
+    if passed:
+        reason += f"; {', '.join(passed)} used up by an immutable release, so this release is {tag}"
     return VersionPlan(
         released=True,
         version=str(version),
@@ -509,10 +536,151 @@ def plan_version(
         commits=commits,
         notes_markdown=notes,
         prerelease=version.is_prerelease,
-        reason=_reason(chosen, detected, base[0] if base else None, _before(failed, finals, version)),
+        reason=reason,
         tag_prefix=prefix,
         unpublished=tuple(_before(failed, finals, version)),
+        used_up=tuple(passed),
+        **_provenance(index),
     )
+
+
+def following(version: SemVer) -> SemVer:
+    """The version after a used-up one: the next patch, or for ``1.4.0-rc.2`` the next of its channel."""
+    parsed = version.channel()
+    if parsed is not None:
+        return SemVer(version.major, version.minor, version.patch, (parsed[0], parsed[1] + 1))
+    return SemVer(version.major, version.minor, version.patch + 1, version.prerelease)
+
+
+def _past_used_up(
+    version: SemVer,
+    prefix: str,
+    index: _TagIndex,
+    target_sha: str,
+    used_up: Collection[str],
+    *,
+    explicit: bool,
+    skip: bool,
+) -> tuple[SemVer, list[str]]:
+    """``version`` when its tag name is free; else the next free one after it (the used-up names passed over), or a
+    refusal that names it when the version was given explicitly or the team asked to stop."""
+    if f"{prefix}{version}" not in used_up:
+        return version, []
+
+    def taken(tag: str) -> bool:  # used up, or released on another commit
+        return tag in used_up or index.commits.get(tag, target_sha) != target_sha
+
+    passed: list[str] = []
+    candidate = version
+    while taken(f"{prefix}{candidate}"):
+        passed.append(f"{prefix}{candidate}")
+        candidate = following(candidate)
+    tag, next_tag = f"{prefix}{version}", f"{prefix}{candidate}"
+    if explicit:
+        raise VersionUsedUp(tag, next_tag, hint=f"pass --version {candidate}: {tag} can never be released")
+    if not skip:
+        raise VersionUsedUp(
+            tag,
+            next_tag,
+            hint=f"pass --version {candidate}; or let the release move to the next free patch by itself "
+            "(drop --no-skip-used-up, or set release.skip_used_up_versions: true in kars.yml)",
+        )
+    return candidate, [p for p in passed if p in used_up]
+
+
+def _taken_elsewhere(git: Git, index: _TagIndex, tag: str, existing: str, target_sha: str) -> VersionRefused:
+    """The version computed for the target is already on another commit: say where, and what to do — never to
+    delete a tag that may belong to a published release."""
+    if index.source == "clone":
+        return VersionRefused(
+            f"tag {tag} already exists on commit {existing[:12]}, not on the target {target_sha[:12]} "
+            "(versions from this clone's tags: GitHub was not read)",
+            hint="a version is released once: pass --version with a higher version; with GITHUB_TOKEN and "
+            "GITHUB_REPOSITORY set, the version is computed from GitHub's tags",
+        )
+    if existing in git.missing_commits([existing]):
+        return VersionRefused(
+            f"{tag} is already on GitHub, on commit {existing[:12]}, which this clone does not have: the target "
+            f"{target_sha[:12]} does not contain that release",
+            hint="fetch what GitHub has (`git fetch --tags`; with actions/checkout, `fetch-depth: 0`) and release "
+            f"a commit that contains {tag}, or pass --version with a version above the latest release",
+        )
+    return VersionRefused(
+        f"{tag} is already on GitHub, on commit {existing[:12]}, which is not in the history of the target "
+        f"{target_sha[:12]}",
+        hint=f"release a commit that contains {tag} (merge its line first), or pass --version with a free version",
+    )
+
+
+@dataclass(frozen=True)
+class _TagIndex:
+    """The version tags that count and their commits: GitHub's when it was read, else the clone's."""
+
+    commits: dict[str, str]
+    versions: dict[str, SemVer]
+    source: str
+    differences: tuple[str, ...] = ()
+
+
+def _provenance(index: _TagIndex) -> dict[str, Any]:
+    """Where a plan's tags came from, and how the clone differs: carried into every plan made from them."""
+    return {"tags_from": index.source, "clone_differences": index.differences}
+
+
+def _version_tags(tags: Mapping[str, str], prefix: str) -> tuple[dict[str, str], dict[str, SemVer]]:
+    commits: dict[str, str] = {}
+    versions: dict[str, SemVer] = {}
+    for tag, sha in tags.items():
+        version = parse_tag(tag, prefix)
+        if version is not None and sha:
+            commits[tag], versions[tag] = sha, version
+    return commits, versions
+
+
+def _tag_index(git: Git, prefix: str, github_tags: Mapping[str, str] | None) -> _TagIndex:
+    local, local_versions = _version_tags(git.tag_commits(), prefix)
+    if github_tags is None:
+        return _TagIndex(local, local_versions, "clone")
+    remote, versions = _version_tags(github_tags, prefix)
+    return _TagIndex(remote, versions, "github", _differences(git, local, remote, versions, local_versions))
+
+
+def _named(tags: list[str], versions: dict[str, SemVer]) -> str:
+    ordered = sorted(tags, key=lambda t: versions[t].precedence_key(), reverse=True)
+    shown = ", ".join(ordered[:3])
+    return shown + (f" and {len(ordered) - 3} more" if len(ordered) > 3 else "")
+
+
+def _differences(
+    git: Git,
+    local: dict[str, str],
+    remote: dict[str, str],
+    versions: dict[str, SemVer],
+    local_versions: dict[str, SemVer],
+) -> tuple[str, ...]:
+    """How the clone's version tags differ from GitHub's, in words a reader can act on."""
+    said: list[str] = []
+    missing = [t for t in remote if t not in local]
+    if missing:
+        said.append(
+            f"this clone lacks {len(missing)} of GitHub's version tags ({_named(missing, versions)}): "
+            "the version comes from GitHub's"
+        )
+    absent = git.missing_commits({remote[t] for t in missing})
+    gone = [t for t in missing if remote[t] in absent]
+    if gone:
+        are = "is on a commit" if len(gone) == 1 else "are on commits"
+        said.append(f"GitHub's {_named(gone, versions)} {are} this clone does not have (`git fetch --tags` brings it)")
+    only_here = [t for t in local if t not in remote]
+    if only_here:
+        said.append(f"{_named(only_here, local_versions)} only in this clone, not on GitHub: not counted")
+    moved = [t for t in local if t in remote and local[t] != remote[t]]
+    for tag in sorted(moved, key=lambda t: versions[t].precedence_key(), reverse=True)[:3]:
+        said.append(
+            f"{tag} is on {local[tag][:7]} in this clone but on {remote[tag][:7]} on GitHub: GitHub's "
+            "counts (`git fetch --tags --force` updates the clone)"
+        )
+    return tuple(said)
 
 
 def _before(failed: list[str], finals: dict[str, SemVer], version: SemVer) -> list[str]:
@@ -535,7 +703,7 @@ def _reason(chosen: str | None, detected: Bump | None, base: str | None, failed:
 
 
 def _nothing_to_release(
-    target_sha: str, previous: str, commits: list[ConventionalCommit], prefix: str, why: str
+    target_sha: str, previous: str, commits: list[ConventionalCommit], prefix: str, why: str, index: _TagIndex
 ) -> VersionPlan:
     return VersionPlan(
         released=False,
@@ -548,6 +716,7 @@ def _nothing_to_release(
         notes_markdown="",
         reason=f"nothing to release: {why} (feat, fix, perf or a breaking change)",
         tag_prefix=prefix,
+        **_provenance(index),
     )
 
 
@@ -578,12 +747,11 @@ def _latest_in_channel(tags: dict[str, SemVer], final: SemVer, channel: str) -> 
     return max(same, key=lambda t: same[t].precedence_key())
 
 
-def _next_in_channel(git: Git, prefix: str, final: SemVer, channel: str) -> SemVer:
+def _next_in_channel(versions: dict[str, SemVer], final: SemVer, channel: str) -> SemVer:
     """``final-channel.N`` with N one past the highest anywhere in the repository (tags are repo-wide)."""
     highest = 0
-    for tag in git.all_tags():
-        version = parse_tag(tag, prefix)
-        if version is None or version.final != final:
+    for version in versions.values():
+        if version.final != final:
             continue
         parsed = version.channel()
         if parsed and parsed[0] == channel:
@@ -605,6 +773,7 @@ def _notes_base(version: SemVer, before: dict[str, SemVer], base: tuple[str, Sem
 
 def _notes_for(
     git: Git,
+    index: _TagIndex,
     target_sha: str,
     version: SemVer,
     tag: str,
@@ -617,16 +786,18 @@ def _notes_for(
     """The tag a version's notes start from, and the notes: the commits already read when that tag is the base,
     else the commits since it."""
     notes_base = _notes_base(version, before_target, base)
-    notes_commits = commits if base and notes_base == base[0] else _commits_since(git, target_sha, notes_base, commits)
+    notes_commits = (
+        commits if base and notes_base == base[0] else _commits_since(git, index, target_sha, notes_base, commits)
+    )
     return notes_base, release_notes(notes_commits, links, previous_tag=notes_base, tag=tag, unpublished=unpublished)
 
 
 def _commits_since(
-    git: Git, target_sha: str, since_tag: str | None, fallback: list[ConventionalCommit]
+    git: Git, index: _TagIndex, target_sha: str, since_tag: str | None, fallback: list[ConventionalCommit]
 ) -> list[ConventionalCommit]:
     if since_tag is None:
         return fallback
-    sha = git.tag_commit(since_tag)
+    sha = index.commits.get(since_tag)
     if sha is None:
         raise ConfigError(f"tag {since_tag} vanished while reading history")
     return [ConventionalCommit.from_commit(c) for c in git.commits(target_sha, sha)]

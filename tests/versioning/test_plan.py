@@ -331,3 +331,49 @@ def test_unknown_target_is_a_usage_error(repo: GitRepo) -> None:
     repo.commit("feat: first")
     with pytest.raises(UsageError, match="is not a commit"):
         plan_version(repo.path, target="no-such-branch")
+
+
+def test_explicit_version_equal_to_the_latest_is_refused(repo: GitRepo) -> None:
+    repo.commit("feat: first")
+    repo.tag("v1.2.0")
+    repo.commit("fix: x")
+    with pytest.raises(UsageError, match=r"--version 1\.2\.0 is not greater than the latest release v1\.2\.0"):
+        plan_version(repo.path, explicit="1.2.0")
+    assert released_tag(repo, explicit="1.2.1") == "v1.2.1"  # the next one up is fine
+
+
+def test_a_prerelease_rerun_on_a_commit_carrying_rc_one_reuses_it(repo: GitRepo) -> None:
+    repo.commit("feat: first")
+    repo.tag("v1.3.0")
+    repo.commit("feat: next")
+    repo.tag("v1.4.0-rc.1")  # the first run tagged this commit
+    result = plan_version(repo.path, prerelease="rc")
+    assert (result.tag, result.existing_tag, result.prerelease) == ("v1.4.0-rc.1", True, True)
+    assert result.previous_tag == "v1.3.0" and "next" in result.notes_markdown
+
+
+def test_a_prerelease_rerun_does_not_take_another_channel_s_tag(repo: GitRepo) -> None:
+    repo.commit("feat: first")
+    repo.tag("v1.3.0")
+    repo.commit("feat: next")
+    repo.tag("v1.4.0-beta.1")
+    result = plan_version(repo.path, prerelease="rc")
+    assert (result.tag, result.existing_tag) == ("v1.4.0-rc.1", False)
+
+
+def test_a_final_release_of_a_commit_carrying_only_an_rc_cuts_the_final(repo: GitRepo) -> None:
+    repo.commit("feat: first")
+    repo.tag("v1.3.0")
+    repo.commit("feat: next")
+    repo.tag("v1.4.0-rc.1")
+    result = plan_version(repo.path)
+    assert (result.tag, result.existing_tag, result.previous_tag) == ("v1.4.0", False, "v1.3.0")
+
+
+def test_a_zero_major_release_has_no_major_tag(repo: GitRepo) -> None:
+    repo.commit("feat: first")
+    repo.tag("v0.3.0")
+    repo.commit("feat: more")
+    result = plan_version(repo.path)
+    assert (result.tag, result.major_tag) == ("v0.4.0", None)
+    assert plan_version(repo.path, explicit="1.0.0").major_tag == "v1"

@@ -128,3 +128,19 @@ def test_parse_tag_requires_the_prefix() -> None:
     assert parse_tag("v1.2.3", "v") == SemVer(1, 2, 3)
     assert parse_tag("1.2.3", "v") is None
     assert parse_tag("1.2.3", "") == SemVer(1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1\u0660.0.0",  # an Arabic-Indic zero after the 1: not 10.0.0
+        "\u0661.2.3",  # an Arabic-Indic one
+        "1.2.\u0663",
+        "1.2.3-rc.\u0661",  # the prerelease number too
+        "1.2.3-\u0661\u0662",
+        "\uff11.2.3",  # a fullwidth one
+    ],
+)
+def test_only_ascii_digits_make_a_version(text: str) -> None:
+    assert SemVer.parse(text) is None
+    assert parse_tag(f"v{text}", "v") is None
