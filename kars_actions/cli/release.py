@@ -123,6 +123,13 @@ from kars_actions.core.report import Result
     default=None,
     help="Move the major tag (v1) after success (default: kars.yml, on).",
 )
+@click.option(
+    "--skip-used-up/--no-skip-used-up",
+    "skip_used_up",
+    default=None,
+    help="When GitHub refuses the computed version as used up by an immutable release, release the next patch "
+    "instead (default: kars.yml release.skip_used_up_versions, on); --no-skip-used-up stops and names it.",
+)
 @click.option("--slack-webhook", envvar="KARS_SLACK_WEBHOOK", default=None, help="Slack incoming webhook URL (secret).")
 @click.option("--discord-webhook", envvar="KARS_DISCORD_WEBHOOK", default=None, help="Discord webhook URL (secret).")
 @click.option("--webhook-url", envvar="KARS_WEBHOOK_URL", default=None, help="Generic JSON webhook URL (secret).")
@@ -162,6 +169,7 @@ def command(
     settle: float,
     alert_on_success: bool,
     move_major: bool | None,
+    skip_used_up: bool | None,
     slack_webhook: str | None,
     discord_webhook: str | None,
     webhook_url: str | None,
@@ -206,6 +214,7 @@ def command(
             version_check=version_check,
             alert_on_success=alert_on_success,
             move_major_tag=move_major,
+            skip_used_up=skip_used_up,
             slack_webhook=slack_webhook,
             discord_webhook=discord_webhook,
             webhook_url=webhook_url,

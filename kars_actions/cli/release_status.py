@@ -18,6 +18,11 @@ from kars_actions.core.report import Result
     help="After publishing, point the major tag (v1) at the release (default: kars.yml release.move_major_tag).",
 )
 @click.option(
+    "--publish-failed",
+    is_flag=True,
+    help="Publish with --success although the release is marked failed, replacing its failure mark.",
+)
+@click.option(
     "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
 )
 @click.option("--dry-run", is_flag=True, help="Read the release and show what would change; write nothing.")
@@ -28,6 +33,7 @@ def command(
     tag: str,
     reason: str,
     move_major: bool | None,
+    publish_failed: bool,
     github_token: str | None,
     dry_run: bool,
     config_path: str | None,
@@ -55,7 +61,13 @@ def command(
         if move is None:
             move = load_config(config_path).release.move_major_tag
         request = ReleaseStatusRequest(
-            tag=tag, success=success, reason=reason, move_major=move, github_token=github_token, dry_run=dry_run
+            tag=tag,
+            success=success,
+            reason=reason,
+            move_major=move,
+            github_token=github_token,
+            dry_run=dry_run,
+            publish_failed=publish_failed,
         )
         return run_release_status(request, progress=reporter.progress)
 

@@ -23,6 +23,13 @@ from kars_actions.core.report import Result
 @click.option("--draft/--no-draft", default=True, show_default=True, help="Leave the release a draft to publish later.")
 @click.option("--force", is_flag=True, help="Release a patch even when no commit asks for a release.")
 @click.option(
+    "--skip-used-up/--no-skip-used-up",
+    "skip_used_up",
+    default=None,
+    help="When GitHub refuses the computed version as used up by an immutable release, release the next patch "
+    "instead (default: kars.yml release.skip_used_up_versions, on); --no-skip-used-up stops and names it.",
+)
+@click.option(
     "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
 )
 @click.option("--dry-run", is_flag=True, help="Compute and show what would be created; write nothing.")
@@ -44,6 +51,7 @@ def command(
     target: str | None,
     draft: bool,
     force: bool,
+    skip_used_up: bool | None,
     github_token: str | None,
     dry_run: bool,
     repo_dir: str,
@@ -88,6 +96,7 @@ def command(
             move_major=config.release.move_major_tag,
             github_token=github_token,
             dry_run=dry_run,
+            skip_used_up=config.release.skip_used_up_versions if skip_used_up is None else skip_used_up,
         )
         return run_tag(request, progress=reporter.progress)
 

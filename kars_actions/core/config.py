@@ -79,6 +79,7 @@ class ReleaseConfig:
     bump: str = "auto"
     initial_version: str = "0.1.0"
     move_major_tag: bool = True
+    skip_used_up_versions: bool = True  # a version used up by an immutable release: release the next patch
 
 
 @dataclass(frozen=True)
@@ -596,6 +597,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
             bump=release_raw.get("bump", "auto"),
             initial_version=str(release_raw.get("initial_version", "0.1.0")).removeprefix("v"),
             move_major_tag=bool(release_raw.get("move_major_tag", True)),
+            skip_used_up_versions=bool(release_raw.get("skip_used_up_versions", True)),
         ),
         alerts=AlertsConfig(
             slack_webhook_env=alerts_raw.get("slack_webhook_env"),

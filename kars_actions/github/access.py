@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kars_actions.core.report import Progress, no_progress
@@ -15,11 +16,13 @@ _PROBE_REF = "refs/tags/kars-permission-check"
 
 @dataclass(frozen=True)
 class RepositoryAccess:
-    """The repository as the token sees it: each release tag and whether its release is published."""
+    """The repository as the token sees it: its tags, each release tag and whether its release is published."""
 
     repository: str
     published: frozenset[str]  # tags with a published release
     unpublished: frozenset[str]  # tags whose releases are all drafts (a release that failed)
+    immutable: frozenset[str] = frozenset()  # tags of published immutable releases: locked for good
+    tags: Mapping[str, str] | None = None  # every tag on GitHub and its commit; None when GitHub was not read
 
 
 class Access:
@@ -40,10 +43,20 @@ class Access:
         self.api.get(f"reading {self.repository}", "")
         published: set[str] = set()
         drafts: set[str] = set()
+        immutable: set[str] = set()
         # Drafts are listed only to a token that may write contents; a read-only token sees no failed versions.
         for release in self.releases.listed():
-            (drafts if release.get("draft") else published).add(str(release.get("tag_name")))
-        return RepositoryAccess(self.repository, frozenset(published), frozenset(drafts - published))
+            tag = str(release.get("tag_name"))
+            (drafts if release.get("draft") else published).add(tag)
+            if release.get("immutable") and not release.get("draft"):
+                immutable.add(tag)
+        return RepositoryAccess(
+            self.repository,
+            frozenset(published),
+            frozenset(drafts - published),
+            frozenset(immutable),
+            self.releases.tags.listed(),
+        )
 
     def check_write_access(self) -> None:
         """Prove ``contents: write`` and ``deployments: write`` without creating anything.
@@ -75,8 +88,13 @@ class Access:
             )
 
     def delete_tag(self, tag: str) -> bool:
-        """Remove ``refs/tags/<tag>``; False when it was already gone."""
+        """Remove ``refs/tags/<tag>`` of a release that never went live; False when it was already gone, or when a
+        published release has it: only a draft's tag is ever taken back (a published immutable release's tag is
+        locked for good, and any published release's tag is what users pin)."""
         if self.api is None:
+            return False
+        if any(not release.get("draft") for release in self.releases.for_tag(tag)):
+            self.progress(f"kept the tag {tag}: a published release has it")
             return False
         answer = self.api.request(
             "DELETE",

@@ -65,6 +65,12 @@ class ReleaseRef:
     name: str = ""
     body: str = ""
     major_tag: str | None = None
+    immutable: bool = False  # published with immutable releases on: its tag and assets are locked for good
+
+    @property
+    def failed_reason(self) -> str | None:
+        """What an earlier run said failed, when the release is marked failed; None when it is not."""
+        return failure_reason(self.name, self.body)
 
     @property
     def tag_prefix(self) -> str:
@@ -87,6 +93,9 @@ class PublishOutcome:
     latest: bool = False
     latest_reason: str = ""
     major_kept_reason: str = ""
+    major_from: str | None = None  # the commit the major tag was on before (None: it did not exist)
+    major_ruleset: bool = False  # a ruleset refused to move the major tag: the release itself is fine
+    overwrote_failure: str | None = None  # the failure mark this publish replaced (what had failed)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +106,10 @@ class PublishOutcome:
             "major_tag": self.major_tag,
             "major_moved": self.major_moved,
             "major_kept_reason": self.major_kept_reason,
+            "major_from": self.major_from,
+            "major_ruleset": self.major_ruleset,
+            "overwrote_failure": self.overwrote_failure,
+            "immutable": self.release.immutable,
         }
 
 
@@ -173,6 +186,21 @@ def failure_body(reason: str, run_url: str | None, original: str) -> str:
 def clean_body(body: str) -> str:
     """The release notes without an earlier failure banner."""
     return body.split(FAILED_MARKER)[-1].lstrip("\n") if FAILED_MARKER in body else body
+
+
+FAILED_SUFFIX = " (failed)"
+_FAILED_LINE = "> This release failed: "
+
+
+def failure_reason(name: str, body: str) -> str | None:
+    """What failed, as the failure banner says it, when a release is marked failed (by its title or its banner);
+    None for a release that is not."""
+    if FAILED_MARKER not in body and not name.endswith(FAILED_SUFFIX):
+        return None
+    for line in body.split(FAILED_MARKER)[0].splitlines():
+        if line.startswith(_FAILED_LINE):
+            return line.removeprefix(_FAILED_LINE).strip() or "no reason given"
+    return "no reason given"
 
 
 @dataclass(frozen=True)
@@ -403,6 +431,10 @@ class GitHubApi:
                 service=SERVICE,
                 hint="check GITHUB_REPOSITORY and that the token can see the repository",
             )
+        if status == 422:
+            refused = _immutable_refusal(what, message)
+            if refused is not None:
+                return refused
         if status >= 500:
             return ExternalError(
                 f"{what}: GitHub answered HTTP {status}",
@@ -410,6 +442,22 @@ class GitHubApi:
                 hint="GitHub may be having an incident (https://www.githubstatus.com); rerun the job, it resumes",
             )
         return ExternalError(f"{what}: HTTP {status}: {message or 'no message'}", service=SERVICE)
+
+
+def _immutable_refusal(what: str, message: str) -> ExternalError | None:
+    """An immutable-release refusal on a path that did not expect one, in words that say what it means."""
+    from kars_actions.github.refusals import assets_locked, assets_locked_sign, used_up_sign
+
+    if assets_locked_sign(message):
+        return assets_locked(what, message)
+    if used_up_sign(message):
+        return ExternalError(
+            f"{what}: the tag name is used up by an immutable release and can never be created again "
+            f"(GitHub: {message})",
+            service=SERVICE,
+            hint="release the next patch version instead (pass --version)",
+        )
+    return None
 
 
 def permission_error(what: str, line: str) -> AuthError:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from kars_actions.core.errors import AuthError, UsageError
+from kars_actions.core.errors import AuthError, ExternalError, UsageError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.github.access import Access, RepositoryAccess
@@ -27,23 +27,38 @@ from kars_actions.github.api import (
     ReleaseRef,
 )
 from kars_actions.github.deployments import Deployments
+from kars_actions.github.refusals import MAX_USED_UP, VersionUsedUp
 from kars_actions.github.releases import Releases, major_decision
-from kars_actions.github.tags import Tags
+from kars_actions.github.tags import RulesetRefused, Tags
 from kars_actions.github.versioning import SemVer
 
 if TYPE_CHECKING:
     from kars_actions.github.versioning import VersionPlan
+
+
+def _creations_restricted(tags: list[str], last: VersionUsedUp) -> ExternalError:
+    return ExternalError(
+        f"GitHub refused to create {', '.join(tags)} one after the other ({last.detail or 'used up'}): more likely a "
+        "ruleset restricts creating tags than so many versions used up by immutable releases",
+        service=SERVICE,
+        hint="check the repository's and the organisation's rulesets (Settings → Rules) for a tag rule that "
+        "restricts creations, and let this workflow's token bypass it; or pass --version with a free version",
+    )
+
 
 __all__ = ["DeploymentRef", "GitHubContext", "GitHubReleases", "MajorTagOutcome", "PublishOutcome", "ReleaseRef"]
 
 
 @dataclass(frozen=True)
 class MajorTagOutcome:
-    """What happened to the major tag (``v1``): moved, already there, or left alone and why."""
+    """What happened to the major tag (``v1``): moved (in a dry run: would move), already there, or left alone
+    and why. ``previous``: the commit it was on; ``ruleset``: a ruleset refused the move."""
 
     tag: str | None
     moved: bool = False
     kept_reason: str = ""
+    previous: str | None = None
+    ruleset: bool = False
 
 
 class GitHubReleases:
@@ -160,6 +175,25 @@ class GitHubReleases:
         tag_created = self.tags.ensure_annotated(plan.tag, sha, plan.notes_markdown)
         return self.releases.ensure_draft(plan, sha, tag_created=tag_created, draft=draft, name=name)
 
+    def ensure_free_tag_and_draft(
+        self, plan: VersionPlan, replan: Callable[[frozenset[str]], VersionPlan]
+    ) -> tuple[VersionPlan, ReleaseRef]:
+        """``ensure_tag_and_draft``, moving past versions GitHub refuses as used up by an immutable release: each
+        refusal asks ``replan`` for the plan without the used-up names (it moves to the next patch, or raises when
+        the team asked to stop). A run of refusals is a ruleset restricting every tag creation, not used-up names."""
+        used: set[str] = set(plan.used_up)
+        while True:
+            try:
+                return plan, self.ensure_tag_and_draft(plan, plan.target_sha)
+            except VersionUsedUp as refused:
+                if refused.tag in used or len(used) >= MAX_USED_UP:
+                    raise _creations_restricted([*sorted(used), refused.tag], refused) from None
+                used.add(refused.tag)
+                self.progress(
+                    f"{refused.tag} is used up by an immutable release: the next release will be {refused.next_tag}"
+                )
+                plan = replan(frozenset(used))
+
     def release_for_tag(self, tag: str) -> ReleaseRef:
         """The release ``release-status`` acts on: found by tag (drafts included)."""
         return self.releases.for_status(tag)
@@ -171,26 +205,40 @@ class GitHubReleases:
         return PublishOutcome(release, now, latest=latest.yes, latest_reason=latest.reason)
 
     def move_major_tag(self, ref: ReleaseRef) -> MajorTagOutcome:
-        """Point the major tag (``v1``) at the release, only forward within its line and never to a prerelease."""
+        """Point the major tag (``v1``) at the release, only forward within its line and never to a prerelease.
+        The major tag is a bare tag, movable with immutable releases on; a release made for it by hand is locked, and
+        a ruleset may protect it: both leave the release itself sound, and say so. A dry run reads, writes nothing."""
         major = ref.major_tag
         parsed = SemVer.parse(ref.version)
         if not major or parsed is None:
             return MajorTagOutcome(None)
-        if ref.dry_run or self.api is None:
+        if self.api is None:
             self.progress(f"dry run: would move {major} to {ref.sha[:7]}")
             return MajorTagOutcome(major, True)
-        decision = major_decision(parsed, ref.tag_prefix, self.releases.listed(), ref.tag)
+        listed = self.releases.listed()
+        decision = major_decision(parsed, ref.tag_prefix, listed, ref.tag)
         if not decision.yes:
             self.progress(f"{major} stays where it is: {decision.reason}")
             return MajorTagOutcome(major, False, decision.reason)
-        return MajorTagOutcome(major, self.tags.point(major, ref.sha))
+        if any(r.get("tag_name") == major and r.get("immutable") and not r.get("draft") for r in listed):
+            reason = f"{major} is the tag of a published immutable release, which GitHub keeps in place for good"
+            self.progress(f"{major} stays where it is: {reason}")
+            return MajorTagOutcome(major, False, reason)
+        current = self.tags.commit_of(major)
+        try:
+            moved = self.tags.point(major, ref.sha, current)
+        except RulesetRefused as refused:
+            self.progress(refused.message)
+            return MajorTagOutcome(major, False, refused.detail, previous=current, ruleset=True)
+        return MajorTagOutcome(major, moved, previous=current)
 
     def publish(self, ref: ReleaseRef, move_major: bool = False) -> PublishOutcome:
         """Publish, then (only then) move the major tag: what ``release-status --success`` and ``tag --no-draft``
-        do in one go."""
+        do in one go. Publishing a release marked failed replaces its failure mark: the outcome names it."""
         outcome = self.publish_release(ref)
+        overwrote = ref.failed_reason if outcome.published_now else None
         if not move_major or ref.prerelease:
-            return outcome
+            return replace(outcome, overwrote_failure=overwrote)
         major = self.move_major_tag(outcome.release)
         return PublishOutcome(
             outcome.release,
@@ -200,6 +248,9 @@ class GitHubReleases:
             outcome.latest,
             outcome.latest_reason,
             major.kept_reason,
+            major.previous,
+            major.ruleset,
+            overwrote,
         )
 
     def mark_failed(self, ref: ReleaseRef, reason: str) -> ReleaseRef:

@@ -16,6 +16,7 @@ from kars_actions.core.errors import AuthError, CheckFailed, ExternalError, Usag
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.github.api import (
     FAILED_MARKER,
+    FAILED_SUFFIX,
     SERVICE,
     Answer,
     GitHubApi,
@@ -24,8 +25,9 @@ from kars_actions.github.api import (
     failure_body,
     permission_error,
 )
-from kars_actions.github.tags import Tags
-from kars_actions.github.versioning import SemVer, parse_tag
+from kars_actions.github.refusals import used_up_sign
+from kars_actions.github.tags import Tags, used_up
+from kars_actions.github.versioning import SemVer, parse_tag, version_of
 
 if TYPE_CHECKING:
     from kars_actions.github.versioning import VersionPlan
@@ -39,15 +41,6 @@ class LatestDecision:
 
     yes: bool
     reason: str = ""
-
-
-def version_of(tag: str) -> tuple[str, SemVer | None]:
-    """The tag prefix and version a tag names: ``v1.2.3`` → (``v``, 1.2.3); the first split that parses."""
-    for cut in range(len(tag)):
-        parsed = SemVer.parse(tag[cut:])
-        if parsed is not None:
-            return tag[:cut], parsed
-    return "", None
 
 
 def latest_decision(version: SemVer, prefix: str, published: list[dict[str, Any]], tag: str) -> LatestDecision:
@@ -216,8 +209,12 @@ class Releases:
             what=f"creating the release for {tag}",
             permission="contents",
             body=body,
-            expect=(403, 404),
+            expect=(403, 404, 422),
         )
+        if answer.status == 422:
+            if used_up_sign(answer.message):
+                raise used_up(tag, answer)
+            raise self.api.translate(f"creating the release for {tag}", "contents", answer)
         if answer.status in (403, 404):
             raise self.write_refused(f"creating the release for {tag}", answer, sha)
         keeper = self._settle(tag, answer.data)
@@ -280,8 +277,13 @@ class Releases:
     def _update(self, release: dict[str, Any], what: str, sha: str, body: dict[str, Any]) -> dict[str, Any]:
         assert self.api is not None
         answer = self.api.request(
-            "PATCH", f"/releases/{release['id']}", what=what, permission="contents", body=body, expect=(403, 404)
+            "PATCH", f"/releases/{release['id']}", what=what, permission="contents", body=body, expect=(403, 404, 422)
         )
+        if answer.status == 422:
+            # Publishing a release whose tag name an immutable release used up ("must have a valid tag").
+            if used_up_sign(answer.message):
+                raise used_up(str(release.get("tag_name") or ""), answer)
+            raise self.api.translate(what, "contents", answer)
         if answer.status in (403, 404):
             raise self.write_refused(what, answer, sha)
         return dict(answer.data)
@@ -320,7 +322,7 @@ class Releases:
     def publish(self, ref: ReleaseRef) -> tuple[ReleaseRef, bool, LatestDecision]:
         """Draft → published, Latest only when no higher final version is out. Returns the release, whether this
         call published it, and the Latest decision."""
-        if ref.dry_run or self.api is None:
+        if self.api is None or not ref.release_id:
             self.progress(f"dry run: would publish the release for {ref.tag}")
             return ref, True, LatestDecision(not ref.prerelease)
         listed = self.listed()
@@ -337,10 +339,10 @@ class Releases:
         body = str(release.get("body") or "")
         if not release.get("draft") and FAILED_MARKER not in body:
             return current, False, latest
-        self._tag_in_place(ref)
-        if self.dry_run:
+        if self.dry_run or ref.dry_run:
             self.progress(f"dry run: would publish release {release['id']} for {ref.tag}")
             return current, True, latest
+        self._tag_in_place(ref)
         updated = self._update(
             release,
             f"publishing the release for {ref.tag}",
@@ -389,7 +391,7 @@ class Releases:
             f"marking the release for {ref.tag} failed",
             ref.sha,
             {
-                "name": f"{ref.tag} (failed)",
+                "name": f"{ref.tag}{FAILED_SUFFIX}",
                 "body": failure_body(reason, self.run_url, str(release.get("body") or "")),
                 "draft": bool(release.get("draft")),
                 "prerelease": bool(release.get("prerelease")),
@@ -424,4 +426,5 @@ class Releases:
             name=str(release.get("name") or tag),
             body=str(release.get("body") or ""),
             major_tag=major_tag or None,
+            immutable=bool(release.get("immutable")),
         )

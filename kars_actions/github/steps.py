@@ -14,7 +14,7 @@ from kars_actions.core.timing import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
     from kars_actions.github.versioning import VersionPlan
-from kars_actions.github.api import PublishOutcome, ReleaseRef
+from kars_actions.github.api import FAILED_SUFFIX, PublishOutcome, ReleaseRef
 from kars_actions.github.client import GitHubReleases
 
 # The `tag` and `release-status` steps ----------------------------------------------------------------------------
@@ -36,6 +36,7 @@ class TagRequest:
     move_major: bool = True
     github_token: str | None = None
     dry_run: bool = False
+    skip_used_up: bool = True  # a version used up by an immutable release: release the next patch instead
 
 
 class TagResult(BaseResult):
@@ -89,6 +90,7 @@ class TagResult(BaseResult):
                 f"  tag {tag_made}; {state} release {made}"
                 + (f": {self.release.html_url}" if self.release.html_url else "")
             )
+        lines += [f"  {line}" for line in _version_notes(plan)]
         if self.note:
             lines.append(f"  {style.dim(self.note)}")
         lines.append("")
@@ -106,10 +108,18 @@ class TagResult(BaseResult):
             ["commit", f"`{plan.target_sha[:12]}`"],
             ["why", plan.reason],
         ]
+        rows += [["tags", md_escape(line)] for line in _version_notes(plan)]
         if release is not None:
             link = f"[{'draft' if release.draft else 'release'}]({release.html_url})" if release.html_url else "-"
             rows.append(["release", link + (" (dry run)" if release.dry_run else "")])
         return f"### Tag {plan.tag}\n\n" + md_table(["", ""], rows) + "\n" + plan.notes_markdown
+
+
+def _version_notes(plan: VersionPlan) -> list[str]:
+    """Whose tags decided the version, and how the clone differs from GitHub's: a reader trusts the number."""
+    if plan.tags_from != "github":
+        return ["versions from this clone's tags only: GitHub was not read (no GITHUB_TOKEN and GITHUB_REPOSITORY)"]
+    return list(plan.clone_differences)
 
 
 class ReleaseStatusResult(BaseResult):
@@ -142,29 +152,71 @@ class ReleaseStatusResult(BaseResult):
             "reason": self.reason,
             "release": self.release.to_json(),
             "published": self.published.to_json() if self.published else None,
+            "lines": self._lines(),
         }
 
-    def text_lines(self, style: Style) -> list[str]:
-        dry = self.release.dry_run
-        if self.success:
+    def _lines(self) -> list[str]:
+        """What happened, one line each, in the conditional for a dry run."""
+        dry, release, published = self.release.dry_run, self.release, self.published
+        if not self.success:
+            return [f"{'would mark' if dry else 'marked'} {release.tag} failed: {self.reason}"]
+        if published is not None and not published.published_now:
+            lines = [f"{release.tag} is already published" + (f": {release.html_url}" if release.html_url else "")]
+        else:
             verb = "would publish" if dry else "published"
-            lines = [f"{style.ok(verb)} {style.bold(self.release.tag)} {self.release.html_url}".rstrip()]
-            published = self.published
-            if published and not dry and not published.latest and published.latest_reason:
-                lines.append(f"  not made Latest: {published.latest_reason}")
-            if published and published.major_tag:
-                moved = "moved" if published.major_moved else "already at this commit"
-                if published.major_kept_reason:
-                    moved = f"left alone: {published.major_kept_reason}"
-                lines.append(f"  {published.major_tag}: {moved}")
+            lines = [f"{verb} {release.tag}" + (f": {release.html_url}" if release.html_url else "")]
+        if published is None:
             return lines
-        verb = "would mark failed" if dry else "marked failed"
-        return [f"{style.bad(verb)} {style.bold(self.release.tag)}: {self.reason}"]
+        if published.overwrote_failure:
+            title = f"{release.tag}{FAILED_SUFFIX}"
+            if dry:
+                lines.append(
+                    f'would replace its failure mark: the title {title!r} and the note "This release failed: '
+                    f'{published.overwrote_failure}" would give way to the release notes'
+                )
+            else:
+                lines.append(f"replaced its failure mark (it said: {published.overwrote_failure})")
+        if published.latest_reason and not published.latest:
+            lines.append(f"{'would not be' if dry else 'not'} made Latest: {published.latest_reason}")
+        if release.immutable and not dry:
+            lines.append("immutable: GitHub keeps its tag and assets as they are for good")
+        if published.major_tag:
+            lines.append(f"{published.major_tag}: {_major_line(published, dry)}")
+        return lines
+
+    def text_lines(self, style: Style) -> list[str]:
+        first, *rest = self._lines()
+        if self.success:
+            return [style.ok(first), *[f"  {line}" for line in rest]]
+        return [style.bad(first), *[f"  {line}" for line in rest]]
 
     def summary_markdown(self) -> str:
-        if self.success:
-            return f"### Release {self.release.tag} published\n\n{self.release.html_url}\n"
-        return f"### Release {self.release.tag} marked failed\n\n{md_escape(self.reason)}\n"
+        rest = self._lines()[1:]
+        body = "".join(f"- {md_escape(line)}\n" for line in rest)
+        if not self.success:
+            return f"### Release {self.release.tag} marked failed\n\n{md_escape(self.reason)}\n"
+        heading = "would be published" if self.release.dry_run else "published"
+        if self.published is not None and not self.published.published_now:
+            heading = "already published"
+        link = f"{self.release.html_url}\n\n" if self.release.html_url else ""
+        immutable = ""
+        if not self.release.dry_run and self.published is not None:
+            immutable = f"immutable: {'yes' if self.release.immutable else 'no'}\n\n"
+        return f"### Release {self.release.tag} {heading}\n\n{link}{immutable}{body}"
+
+
+def _major_line(published: PublishOutcome, dry: bool) -> str:
+    """What happened to the major tag, as true in a dry run as after the real one."""
+    was = f" (was on {published.major_from[:7]})" if published.major_from else ""
+    if published.major_ruleset:
+        return f"not moved (ruleset): {published.major_kept_reason}"
+    if published.major_kept_reason:
+        return f"{'would be ' if dry else ''}left alone: {published.major_kept_reason}"
+    if not published.major_moved:
+        return "already at this commit"
+    if dry:
+        return f"would move to {published.release.sha[:7]}{was}" if published.release.sha else f"would move{was}"
+    return f"moved to {published.release.sha[:7]}{was}"
 
 
 def _github_for(token: str | None, dry_run: bool, progress: Progress, clock: Clock) -> GitHubReleases | None:
@@ -182,18 +234,26 @@ def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock 
         gha.SECRETS.register(request.github_token)
     token = request.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     github = _github_for(request.github_token, request.dry_run, progress, clock) if token else None
-    # A version whose release failed and was never published is no base: its changes go into the next notes.
-    unpublished = github.read_access().unpublished if github is not None else frozenset[str]()
-    plan = plan_version(
-        request.repo_dir,
-        request.target,
-        DefaultReleaseSettings(request.tag_prefix, request.initial_version),
-        request.bump,
-        request.version,
-        request.prerelease,
-        request.force,
-        unpublished=unpublished,
-    )
+    # GitHub's tags decide the version, whatever the clone holds; a version whose release failed and was never
+    # published is no base: its changes go into the next notes.
+    access = github.read_access() if github is not None else None
+
+    def replan(used_up: frozenset[str] = frozenset()) -> VersionPlan:
+        return plan_version(
+            request.repo_dir,
+            request.target,
+            DefaultReleaseSettings(request.tag_prefix, request.initial_version),
+            request.bump,
+            request.version,
+            request.prerelease,
+            request.force,
+            unpublished=access.unpublished if access else (),
+            github_tags=access.tags if access else None,
+            used_up=used_up,
+            skip_used_up=request.skip_used_up,
+        )
+
+    plan = replan()
     if not plan.released:
         if github is not None:
             github.close()
@@ -217,7 +277,7 @@ def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock 
         )
         return TagResult(plan, ref, note="dry run without GITHUB_TOKEN/GITHUB_REPOSITORY: local git only")
     with github:
-        ref = github.ensure_tag_and_draft(plan, draft=True)
+        plan, ref = github.ensure_free_tag_and_draft(plan, replan)
         published = None
         if not request.draft:
             published = github.publish(ref, move_major=request.move_major)
@@ -232,6 +292,7 @@ class ReleaseStatusRequest:
     move_major: bool = True
     github_token: str | None = None
     dry_run: bool = False
+    publish_failed: bool = False  # publish a release marked failed: its failure mark is replaced
 
 
 def run_release_status(
@@ -253,5 +314,13 @@ def run_release_status(
         if request.dry_run:
             ref = ReleaseRef(**{**asdict(ref), "dry_run": True})
         if request.success:
+            failed = ref.failed_reason
+            if failed is not None and not request.publish_failed:
+                raise UsageError(
+                    f"{ref.tag} is marked failed ({failed}): "
+                    f"{'a dry run of ' if request.dry_run else ''}publishing it needs --publish-failed",
+                    hint="make sure what failed is fixed on this commit, then pass --publish-failed to publish it "
+                    "and replace its failure mark; or run the tag step again, which resets the draft",
+                )
             return ReleaseStatusResult(ref, True, "", github.publish(ref, move_major=request.move_major))
         return ReleaseStatusResult(github.mark_failed(ref, request.reason), False, request.reason, None)

@@ -1,7 +1,9 @@
 """Git tags on GitHub: the annotated release tag on exactly one commit, and the major tag (``v1``) moved forward.
 
 A tag is made once: a rerun finds it on the same commit and reuses it, a tag on another commit stops the release,
-and two jobs racing to create it end with the winner's (when it is on the same commit).
+and two jobs racing to create it end with the winner's (when it is on the same commit). A tag name GitHub refuses
+because an immutable release used it up is a ``VersionUsedUp``; a ruleset refusing to move the major tag is a
+``RulesetRefused``, which leaves the release itself sound.
 """
 
 from __future__ import annotations
@@ -10,11 +12,29 @@ from typing import Any
 
 from kars_actions.core.errors import CheckFailed, ExternalError
 from kars_actions.core.report import Progress, no_progress
-from kars_actions.github.api import SERVICE, GitHubApi, quote_ref
+from kars_actions.github.api import SERVICE, Answer, GitHubApi, quote_ref
+from kars_actions.github.refusals import VersionUsedUp, ruleset_sign, used_up_sign
+from kars_actions.github.versioning import following, version_of
 
 MAX_TAG_DEPTH = 5  # a tag of a tag is legal; GitHub's own UI stops after a few levels too
 NO_COMMIT = "0" * 40  # no commit has this id: a ref aimed at it can only be refused
 PROBE_REF = "refs/tags/kars-permission-check"
+
+
+class RulesetRefused(ExternalError):
+    """GitHub refused to create or move a bare tag (the major tag) because a ruleset protects it."""
+
+    title = "Tag protected by a ruleset"
+
+    def __init__(self, tag: str, detail: str) -> None:
+        super().__init__(
+            f"{tag} not moved (ruleset): GitHub refused to move it ({detail})",
+            service=SERVICE,
+            hint=f"let the release's token bypass the tag ruleset for {tag}, or scope the ruleset to exact "
+            "versions (refs/tags/v*.*.*) so the major tag stays movable",
+        )
+        self.tag = tag
+        self.detail = detail
 
 
 class Tags:
@@ -31,6 +51,17 @@ class Tags:
         if answer.status == 404 or not isinstance(answer.data, dict):
             return None
         return answer.data
+
+    def listed(self) -> dict[str, str]:
+        """Every tag of the repository and the commit it ends at (GitHub peels annotated tags in this listing)."""
+        if self.api is None:
+            return {}
+        found: dict[str, str] = {}
+        for item in self.api.paginate("listing tags", "/tags"):
+            commit = item.get("commit") if isinstance(item, dict) else None
+            if isinstance(commit, dict) and item.get("name") and commit.get("sha"):
+                found[str(item["name"])] = str(commit["sha"])
+        return found
 
     def commit_of(self, tag: str) -> str | None:
         """The commit ``refs/tags/<tag>`` ends at (annotated tags peeled), or None."""
@@ -76,6 +107,8 @@ class Tags:
             expect=(422,),
         )
         if created.status == 422:
+            if used_up_sign(created.message):
+                raise used_up(tag, created)
             if "already exists" not in created.message.lower():
                 raise api.translate(f"creating refs/tags/{tag}", "contents", created)
             # Another job created the ref between our read and our write.
@@ -88,9 +121,9 @@ class Tags:
         self.progress(f"created the annotated tag {tag} on {sha[:7]}")
         return True
 
-    def point(self, tag: str, sha: str) -> bool:
-        """Point the lightweight tag ``tag`` (a major tag such as ``v1``) at ``sha``; True when it changed."""
-        current = self.commit_of(tag)
+    def point(self, tag: str, sha: str, current: str | None) -> bool:
+        """Point the lightweight tag ``tag`` (a major tag such as ``v1``), now on ``current``, at ``sha``; True when
+        it changed. A ruleset that protects the tag raises ``RulesetRefused``."""
         if current == sha:
             return False
         if self.dry_run or self.api is None:
@@ -109,15 +142,22 @@ class Tags:
             if created.status != 422:
                 self.progress(f"created {tag} at {sha[:7]}")
                 return True
+            if ruleset_sign(created.message):
+                raise RulesetRefused(tag, created.message)
             if "already exists" not in created.message.lower():
                 raise api.translate(f"creating {tag}", "contents", created)
-        api.request(
+        moved = api.request(
             "PATCH",
             f"/git/refs/tags/{quote_ref(tag)}",
             what=f"moving {tag}",
             permission="contents",
             body={"sha": sha, "force": True},
+            expect=(422,),
         )
+        if moved.status == 422:
+            if ruleset_sign(moved.message):
+                raise RulesetRefused(tag, moved.message)
+            raise api.translate(f"moving {tag}", "contents", moved)
         self.progress(f"moved {tag} to {sha[:7]}")
         return True
 
@@ -148,9 +188,20 @@ class Tags:
 
 
 def same_commit_or_stop(tag: str, existing: str, wanted: str) -> None:
+    """A tag found on GitHub on another commit: stop. The version was computed from GitHub's tags, so another run
+    made this one meanwhile; a rerun computes the next version. Deleting the tag is never the advice: it may be a
+    published release's."""
     if existing != wanted:
         raise CheckFailed(
             f"tag {tag} already exists on commit {existing}, but this release is for commit {wanted}",
-            hint="a version is released once: release the new commit under a higher version (--version or a "
-            "new commit), or delete the stray tag if it was made by mistake",
+            hint="a version is released once: rerun to release this commit under the next version (it is computed "
+            "from GitHub's tags), or pass --version with a free version",
         )
+
+
+def used_up(tag: str, answer: Answer) -> VersionUsedUp:
+    """GitHub's refusal of a used-up tag name, naming the version to release instead."""
+    prefix, parsed = version_of(tag)
+    if parsed is None:
+        return VersionUsedUp(tag, "a new version", detail=answer.message, hint="release under a new version")
+    return VersionUsedUp(tag, f"{prefix}{following(parsed)}", detail=answer.message)

@@ -10,6 +10,14 @@ deployments listed newest first; ``auto_inactive`` (prior non-transient deployme
 ``target_commitish`` is a commit changing ``.github/workflows/`` (that needs a ``workflows`` permission
 ``GITHUB_TOKEN`` never has); and rate limits with ``x-ratelimit-*`` / ``retry-after`` headers.
 
+Immutable releases (``immutable_releases = True``, as a repository or organisation turns them on): a published
+release says ``"immutable": true`` (drafts stay mutable, ``false``) and its tag can be neither moved nor deleted
+(422, "Repository rule violations found … protected ref"); a deleted immutable release leaves its tag name used up
+for good: creating the ref is refused ("Cannot create ref due to creations being restricted", the REST form of the
+GH013 a ``git push`` meets), a release for it is refused ("tag_name was used by an immutable release"), and a draft
+for it cannot be published ("Published releases must have a valid tag"). ``ruleset_tags`` are tags a ruleset keeps
+in place (moving or deleting them is refused the same way).
+
 Every request is recorded with its headers. Hooks run before a request is handled, so a test can let "another
 job" act in between; faults answer a chosen request with an error; gates hold requests until several arrived, so
 two runs can be forced to interleave.
@@ -142,6 +150,9 @@ class GitHubFake:
         self.permissions: dict[str, bool] = {"contents": True, "deployments": True, "workflows": False}
         # A user's token sees its permissions on the repository; an installation token (GITHUB_TOKEN) does not.
         self.user_token = False
+        self.immutable_releases = False  # the repository's immutable-releases setting
+        self.used_up: set[str] = set()  # tag names a deleted immutable release used up for good
+        self.ruleset_tags: set[str] = set()  # tags a ruleset protects from updates and deletion
         self.requests: list[RecordedRequest] = []
         self.rate_limit: RateLimit | None = None
         self.hooks: list[Hook] = []
@@ -218,7 +229,14 @@ class GitHubFake:
                 self.refs[f"refs/tags/{name}"] = {"type": "commit", "sha": sha}
 
     def add_release(
-        self, tag: str, *, draft: bool = True, prerelease: bool = False, target: str = "main", name: str | None = None
+        self,
+        tag: str,
+        *,
+        draft: bool = True,
+        prerelease: bool = False,
+        target: str = "main",
+        name: str | None = None,
+        body: str = "",
     ) -> dict[str, Any]:
         with self.lock:
             return self._make_release(
@@ -228,9 +246,20 @@ class GitHubFake:
                     "prerelease": prerelease,
                     "target_commitish": target,
                     "name": name or tag,
-                    "body": "",
+                    "body": body,
                 }
             )
+
+    def add_used_up(self, tag: str) -> None:
+        """An immutable release of ``tag`` was published, then deleted with its tag: the name is used up for good."""
+        with self.lock:
+            self.used_up.add(tag)
+            self.refs.pop(f"refs/tags/{tag}", None)
+
+    def locked(self, tag: str) -> bool:
+        """Whether a published immutable release holds ``tag`` in place."""
+        with self.lock:
+            return any(r["tag_name"] == tag and r["immutable"] and not r["draft"] for r in self.releases.values())
 
     def add_deployment(
         self, environment: str, sha: str, *, state: str | None = "success", transient: bool = False
@@ -380,6 +409,7 @@ class GitHubFake:
             "tarball_url": f"{self.repo_url}/tarball/{tag}",
             "zipball_url": f"{self.repo_url}/zipball/{tag}",
             "latest": False,
+            "immutable": False,  # drafts are mutable; publishing with the setting on makes a release immutable
         }
         self.releases[rid] = release
         if not draft:
@@ -394,6 +424,7 @@ class GitHubFake:
         if f"refs/tags/{tag}" not in self.refs:
             # Publishing a release whose tag does not exist makes GitHub create it at target_commitish.
             self.refs[f"refs/tags/{tag}"] = {"type": "commit", "sha": release["target_commitish"]}
+        release["immutable"] = release["immutable"] or self.immutable_releases
         release["html_url"] = f"{self.html_base}/releases/tag/{tag}"
         release["published_at"] = release["published_at"] or _now()
         if release["prerelease"] or release["draft"]:
@@ -583,6 +614,39 @@ class GitHubFake:
         if any(f.startswith(WORKFLOWS_DIR) for f in files) and not self.permissions.get("workflows", False):
             raise ApiError(404, "Not Found")
 
+    def _refuse_if_protected(self, name: str, action: str) -> None:
+        """A published immutable release's tag, or a tag a ruleset protects, cannot be moved or deleted."""
+        tag = name.removeprefix("refs/tags/")
+        if name.startswith("refs/tags/") and (tag in self.ruleset_tags or self.locked(tag)):
+            raise ApiError(422, f"Repository rule violations found\n\nCannot {action} this protected ref.\n\n")
+
+    def _check_immutable_edit(self, release: dict[str, Any], body: dict[str, Any]) -> None:
+        """Only the title, the notes and the prerelease and Latest flags of an immutable release can change; and a
+        draft whose tag name is used up cannot be published."""
+        if release["immutable"] and not release["draft"]:
+            for key in ("tag_name", "target_commitish", "draft"):
+                if key in body and body[key] != release[key]:
+                    raise ApiError(
+                        422,
+                        "Validation Failed",
+                        [{"resource": "Release", "code": "custom", "field": key, "message": "release is immutable"}],
+                    )
+        tag = str(body.get("tag_name") or release["tag_name"])
+        publishing = release["draft"] and body.get("draft") is False
+        if publishing and tag in self.used_up and f"refs/tags/{tag}" not in self.refs:
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "Release",
+                        "code": "custom",
+                        "field": "tag_name",
+                        "message": "Published releases must have a valid tag",
+                    }
+                ],
+            )
+
     def _paginate(self, items: list[dict[str, Any]], query: dict[str, list[str]], path: str) -> _Response:
         per_page = min(100, int((query.get("per_page") or ["30"])[0]))
         page = int((query.get("page") or ["1"])[0])
@@ -619,6 +683,20 @@ class GitHubFake:
             if name not in self.refs:
                 raise ApiError(404, "Not Found")
             return _Response(200, self._ref_json(name))
+        if rest == "/tags" and method == "GET":
+            names = sorted((n for n in self.refs if n.startswith("refs/tags/")), reverse=True)
+            items = [
+                {
+                    "name": n.removeprefix("refs/tags/"),
+                    "commit": {"sha": sha, "url": f"{self.repo_url}/commits/{sha}"},
+                    "zipball_url": f"{self.repo_url}/zipball/{n.removeprefix('refs/tags/')}",
+                    "tarball_url": f"{self.repo_url}/tarball/{n.removeprefix('refs/tags/')}",
+                    "node_id": f"REF_{n}",
+                }
+                for n in names
+                if (sha := self.tag_commit(n.removeprefix("refs/tags/")))
+            ]
+            return self._paginate(items, query, full)
         if rest == "/git/refs" and method == "POST":
             self._need("contents")
             name, sha = str(body.get("ref", "")), str(body.get("sha", ""))
@@ -626,6 +704,11 @@ class GitHubFake:
                 raise ApiError(422, "Reference name is invalid")
             if name in self.refs:
                 raise ApiError(422, "Reference already exists")
+            if name.removeprefix("refs/tags/") in self.used_up:
+                raise ApiError(
+                    422,
+                    "Repository rule violations found\n\nCannot create ref due to creations being restricted.\n\n",
+                )
             if sha in self.tag_objects:
                 self.refs[name] = {"type": "tag", "sha": sha}
             elif sha in self.commits:
@@ -639,6 +722,7 @@ class GitHubFake:
             name = f"refs/{m.group(1)}"
             if name not in self.refs:
                 raise ApiError(422, "Reference does not exist")
+            self._refuse_if_protected(name, "update")
             sha = str(body.get("sha", ""))
             if sha not in self.commits and sha not in self.tag_objects:
                 raise ApiError(422, "Object does not exist")
@@ -647,6 +731,8 @@ class GitHubFake:
         if m and method == "DELETE":
             self._need("contents")
             name = f"refs/{m.group(1)}"
+            if name in self.refs:
+                self._refuse_if_protected(name, "delete")
             if self.refs.pop(name, None) is None:
                 raise ApiError(422, "Reference does not exist")
             return _Response(204)
@@ -674,6 +760,19 @@ class GitHubFake:
             if not tag:
                 raise ApiError(
                     422, "Validation Failed", [{"resource": "Release", "code": "missing_field", "field": "tag_name"}]
+                )
+            if tag in self.used_up:
+                raise ApiError(
+                    422,
+                    "Validation Failed",
+                    [
+                        {
+                            "resource": "Release",
+                            "code": "custom",
+                            "field": "tag_name",
+                            "message": "tag_name was used by an immutable release",
+                        }
+                    ],
                 )
             if not body.get("draft") and any(not r["draft"] and r["tag_name"] == tag for r in self.releases.values()):
                 raise ApiError(
@@ -703,6 +802,7 @@ class GitHubFake:
             if method == "PATCH":
                 self._need("contents")
                 self._check_target(body)
+                self._check_immutable_edit(release, body)
                 was_draft = release["draft"]
                 for key in ("tag_name", "name", "body", "draft", "prerelease", "target_commitish", "make_latest"):
                     if key in body:
@@ -724,6 +824,8 @@ class GitHubFake:
                 return _Response(200, release)
             if method == "DELETE":
                 self._need("contents")
+                if release["immutable"] and not release["draft"]:
+                    self.used_up.add(release["tag_name"])  # the tag may go now; its name never comes back
                 del self.releases[release["id"]]
                 if release["latest"]:
                     self._legacy_latest()
