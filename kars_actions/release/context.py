@@ -56,6 +56,7 @@ class ReleaseOptions:
     version_check: str | None = None
     alert_on_success: bool = False
     move_major_tag: bool | None = None
+    skip_used_up: bool | None = None  # None: kars.yml release.skip_used_up_versions (on)
     slack_webhook: str | None = None
     discord_webhook: str | None = None
     webhook_url: str | None = None

@@ -22,7 +22,14 @@ from kars_actions.release.stages import read_serving
 def fail(ctx: ReleaseContext) -> None:
     """Undo what went live (or may have, or still could), check the restored version, read what serves now, and
     tell GitHub and the team — each from what Railway says, never from what was hoped."""
+    from kars_actions.github.refusals import VersionRefused
+
     result = ctx.result
+    if isinstance(result.error, VersionRefused):
+        # The version could not be settled from this clone, and nothing was written: there is nothing to undo, to
+        # mark failed or to alert about — only the refusal and what to do, in the summary and the outputs.
+        result.outcome = "failed-before-live"
+        return
     services = list(result.deploy.services) if result.deploy else []
     undo = [s for s in services if s.may_go_live]
     if undo:

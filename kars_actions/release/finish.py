@@ -25,6 +25,7 @@ class _Finish:
     missing: list[str] = field(default_factory=list)
     wrote: bool = False
     error: KarsError | None = None
+    warned: bool = False  # a step done as far as GitHub allows (a ruleset kept the major tag in place)
 
     def failed(self, step: str, error: KarsError | None = None) -> None:
         self.missing.append(step)
@@ -135,7 +136,7 @@ def _finish_on_github(
     major = ctx.result.plan.major_tag if wants_major_tag(ctx) else None
     if major:
         if published:
-            finish.run(f"move {major}", lambda: _move_major_tag(ctx))
+            finish.run(f"move {major}", lambda: _move_major_tag(ctx, finish))
         else:
             finish.failed(f"move {major}")
     return finish
@@ -163,7 +164,9 @@ def _publish(ctx: ReleaseContext) -> tuple[bool, str]:
     if not published.published_now:
         return False, ""
     latest = "Latest" if published.latest else f"not Latest: {published.latest_reason}"
-    return True, f"published {published.release.tag} ({latest})"
+    # Read back from GitHub: with immutable releases on, the tag and the assets are now locked for good.
+    immutable = "immutable: yes, its tag is locked for good" if published.release.immutable else "immutable: no"
+    return True, f"published {published.release.tag} ({latest}; {immutable})"
 
 
 def _deactivate_older(ctx: ReleaseContext, deployment: DeploymentRef) -> tuple[bool, str]:
@@ -172,12 +175,16 @@ def _deactivate_older(ctx: ReleaseContext, deployment: DeploymentRef) -> tuple[b
     return bool(deactivated), f"{len(deactivated)} older deployment(s) inactive" if deactivated else ""
 
 
-def _move_major_tag(ctx: ReleaseContext) -> tuple[bool, str]:
+def _move_major_tag(ctx: ReleaseContext, finish: _Finish) -> tuple[bool, str]:
     assert ctx.github is not None and ctx.release is not None
     outcome = ctx.github.move_major_tag(ctx.release)
     if outcome.moved:
         ctx.result.major_tag = outcome.tag
         return True, f"moved {outcome.tag}"
+    if outcome.ruleset:
+        # The release is published and sound; only the floating tag stays behind. Not a failed release.
+        finish.warned = True
+        return False, f"{outcome.tag} not moved (ruleset): {outcome.kept_reason}"
     if outcome.kept_reason:
         return False, f"{outcome.tag} left alone: {outcome.kept_reason}"
     return False, ""
@@ -194,4 +201,6 @@ def _record_finish(ctx: ReleaseContext, stage: Stage, finish: _Finish) -> None:
             stage.detail += f" ({finish.error.message})"
         return
     stage.detail = "; ".join(finish.done) or "every step already done"
+    if finish.warned:
+        stage.status = "warning"
 

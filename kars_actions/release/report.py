@@ -364,6 +364,8 @@ class ReleaseResult(BaseResult):
                 md.append("#### Restored version\n\n" + self.restored_health.summary_markdown())
         if self.failure or self.error:
             md.append(f"**Why:** {gha.md_escape(self.failure or (self.error.message if self.error else ''))}\n")
+            if self.error is not None and self.error.hint and not self.production_touched:
+                md.append(f"**What to do:** {gha.md_escape(self.error.hint)}\n")
         if self.serving:
             md.append(self._serving_markdown())
         if self.outcome == "failed-before-live":

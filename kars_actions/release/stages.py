@@ -26,6 +26,7 @@ from kars_actions.release.context import (
 from kars_actions.release.report import Stage
 
 if TYPE_CHECKING:
+    from kars_actions.github.versioning import VersionPlan
     from kars_actions.railway.api import ServiceInstanceInfo
     from kars_actions.railway.settings_report import ReleaseSettings
 
@@ -107,30 +108,51 @@ def _railway_configs(ctx: ReleaseContext) -> list[str]:
 
 
 def version(ctx: ReleaseContext) -> bool:
-    """Compute the version; False when there is nothing to release (a distinct, successful outcome)."""
-    from kars_actions.github.versioning import plan_version
-
-    options = ctx.options
+    """Compute the version, from GitHub's tags when GitHub was read; False when there is nothing to release (a
+    distinct, successful outcome)."""
     with in_stage(ctx, "version") as stage:
-        plan = plan_version(
-            ctx.repo_dir,
-            options.commit,
-            ctx.config.release,
-            bump=options.bump or ctx.config.release.bump,
-            explicit=options.version,
-            prerelease=options.prerelease or ctx.environment.prerelease,
-            force=options.force,
-            unpublished=ctx.access.unpublished if ctx.access else (),
-        )
+        plan = _plan_version(ctx)
         ctx.result.plan = plan
         ctx.result.commit = plan.target_sha
         if not plan.released:
             stage.status = "skipped"
-            stage.detail = plan.reason or "no releasable commit since the last release"
+            stage.detail = "; ".join([plan.reason or "no releasable commit since the last release", *_tag_notes(plan)])
             ctx.result.outcome = "nothing-to-release"
             return False
-        stage.detail = f"{plan.tag}" + (" (resuming: the tag is already on this commit)" if plan.existing_tag else "")
+        stage.detail = _version_detail(plan)
     return True
+
+
+def _plan_version(ctx: ReleaseContext, used_up: frozenset[str] = frozenset()) -> VersionPlan:
+    from kars_actions.github.versioning import plan_version
+
+    options, release = ctx.options, ctx.config.release
+    return plan_version(
+        ctx.repo_dir,
+        options.commit,
+        release,
+        bump=options.bump or release.bump,
+        explicit=options.version,
+        prerelease=options.prerelease or ctx.environment.prerelease,
+        force=options.force,
+        unpublished=ctx.access.unpublished if ctx.access else (),
+        github_tags=ctx.access.tags if ctx.access else None,
+        used_up=used_up,
+        skip_used_up=release.skip_used_up_versions if options.skip_used_up is None else options.skip_used_up,
+    )
+
+
+def _version_detail(plan: VersionPlan) -> str:
+    detail = f"{plan.tag}" + (" (resuming: the tag is already on this commit)" if plan.existing_tag else "")
+    if plan.used_up:
+        detail += f" ({', '.join(plan.used_up)} used up by an immutable release: moved on to the next patch)"
+    return "; ".join([detail, *_tag_notes(plan)])
+
+
+def _tag_notes(plan: VersionPlan) -> list[str]:
+    if plan.tags_from != "github":
+        return ["from this clone's tags only (GitHub not read)"]
+    return list(plan.clone_differences)
 
 
 def tag_and_draft(ctx: ReleaseContext) -> None:
@@ -144,7 +166,11 @@ def tag_and_draft(ctx: ReleaseContext) -> None:
         if not ctx.options.dry_run and not (ctx.access and plan.tag in ctx.access.published):
             # The last read-only check, right before the first write: may this token write at all?
             ctx.github.check_write_access()
-        ctx.release = ctx.github.ensure_tag_and_draft(plan, plan.target_sha)
+        # A version GitHub refuses as used up by an immutable release is passed over for the next patch.
+        moved_on, ctx.release = ctx.github.ensure_free_tag_and_draft(plan, lambda used: _plan_version(ctx, used))
+        if moved_on is not plan:
+            plan = ctx.result.plan = moved_on
+            ctx.result.stage("version").detail = _version_detail(plan)
         ctx.result.release = ctx.release
         if not ctx.release.draft and not ctx.release.release_created and not ctx.options.dry_run:
             stage.status = "skipped"
