@@ -52,7 +52,7 @@ def command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
-        from kars_actions.core.errors import UsageError
+        from kars_actions.core.errors import KarsError, UsageError
         from kars_actions.github.steps import ReleaseStatusRequest, run_release_status
 
         if success is None:
@@ -69,6 +69,15 @@ def command(
             dry_run=dry_run,
             publish_failed=publish_failed,
         )
-        return run_release_status(request, progress=reporter.progress)
+        try:
+            return run_release_status(request, progress=reporter.progress)
+        except KarsError as error:
+            # Stopped: the summary says why and what to do; the outputs claim nothing that did not happen.
+            from kars_actions.core import gha
+            from kars_actions.github.steps import stopped_summary
+
+            gha.set_outputs({"tag": tag})
+            gha.append_summary(stopped_summary("Release status", error))
+            raise
 
     run(reporter, action)

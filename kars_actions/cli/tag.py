@@ -73,7 +73,7 @@ def command(
         from pathlib import Path
 
         from kars_actions.core.config import load_config, tag_prefix_problem
-        from kars_actions.core.errors import UsageError
+        from kars_actions.core.errors import KarsError, UsageError
         from kars_actions.github.steps import TagRequest, run_tag
 
         problem = tag_prefix_problem(tag_prefix) if tag_prefix is not None else None
@@ -98,6 +98,15 @@ def command(
             dry_run=dry_run,
             skip_used_up=config.release.skip_used_up_versions if skip_used_up is None else skip_used_up,
         )
-        return run_tag(request, progress=reporter.progress)
+        try:
+            return run_tag(request, progress=reporter.progress)
+        except KarsError as error:
+            # Stopped: the summary says why and what to do; the outputs claim nothing that did not happen.
+            from kars_actions.core import gha
+            from kars_actions.github.steps import stopped_summary
+
+            gha.set_outputs({"released": "false"})
+            gha.append_summary(stopped_summary("Tag", error))
+            raise
 
     run(reporter, action)

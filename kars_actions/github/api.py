@@ -96,6 +96,7 @@ class PublishOutcome:
     major_from: str | None = None  # the commit the major tag was on before (None: it did not exist)
     major_ruleset: bool = False  # a ruleset refused to move the major tag: the release itself is fine
     overwrote_failure: str | None = None  # the failure mark this publish replaced (what had failed)
+    major_error: str | None = None  # moving the major tag failed after publishing (a rerun moves it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +110,7 @@ class PublishOutcome:
             "major_from": self.major_from,
             "major_ruleset": self.major_ruleset,
             "overwrote_failure": self.overwrote_failure,
+            "major_error": self.major_error,
             "immutable": self.release.immutable,
         }
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from kars_actions.core.errors import AuthError, ExternalError, UsageError
+from kars_actions.core.errors import AuthError, ExternalError, KarsError, UsageError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.github.access import Access, RepositoryAccess
@@ -189,10 +189,8 @@ class GitHubReleases:
                 if refused.tag in used or len(used) >= MAX_USED_UP:
                     raise _creations_restricted([*sorted(used), refused.tag], refused) from None
                 used.add(refused.tag)
-                self.progress(
-                    f"{refused.tag} is used up by an immutable release: the next release will be {refused.next_tag}"
-                )
-                plan = replan(frozenset(used))
+                plan = replan(frozenset(used))  # raises, naming the next version, for a team that stops instead
+                self.progress(f"{refused.tag} is used up by an immutable release: the next release will be {plan.tag}")
 
     def release_for_tag(self, tag: str) -> ReleaseRef:
         """The release ``release-status`` acts on: found by tag (drafts included)."""
@@ -239,7 +237,11 @@ class GitHubReleases:
         overwrote = ref.failed_reason if outcome.published_now else None
         if not move_major or ref.prerelease:
             return replace(outcome, overwrote_failure=overwrote)
-        major = self.move_major_tag(outcome.release)
+        try:
+            major = self.move_major_tag(outcome.release)
+        except KarsError as error:
+            # Published already: an error moving v1 must not read as a release that failed.
+            return replace(outcome, major_tag=ref.major_tag, major_error=error.message, overwrote_failure=overwrote)
         return PublishOutcome(
             outcome.release,
             outcome.published_now,

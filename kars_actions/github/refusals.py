@@ -57,12 +57,18 @@ class VersionUsedUp(ExternalError):
 
     title = "Version used up"
 
-    def __init__(self, tag: str, next_tag: str, *, detail: str = "", hint: str | None = None) -> None:
+    def __init__(
+        self, tag: str, next_tag: str, *, next_version: str = "", detail: str = "", hint: str | None = None
+    ) -> None:
+        detail = " ".join(detail.split())  # GitHub's rule violations come over several lines
         said = f" (GitHub: {detail})" if detail else ""
+        release_as = (
+            f"release this commit as {next_tag}: the tag and release steps take --version {next_version or next_tag}"
+        )
         super().__init__(
             f"{tag} is used up by an immutable release: its tag name can never be created again{said}",
             service=SERVICE,
-            hint=hint or f"release this commit as {next_tag}: the tag and release steps take --version {next_tag}",
+            hint=hint or release_as,
         )
         self.tag = tag
         self.next_tag = next_tag

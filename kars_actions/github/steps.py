@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from kars_actions.core import gha
-from kars_actions.core.errors import UsageError
+from kars_actions.core.errors import EXIT_EXTERNAL, EXIT_OK, KarsError, UsageError
 from kars_actions.core.gha import md_escape, md_table
-from kars_actions.core.report import BaseResult, Progress, Style, no_progress
+from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
@@ -79,8 +79,13 @@ class TagResult(BaseResult):
                 f"{style.warn('nothing to release')}: {plan.reason.removeprefix('nothing to release: ')}",
                 f"  latest release: {plan.previous_tag or 'none'}; {len(plan.commits)} commit(s) since",
             ]
-        dry = self.release is not None and self.release.dry_run
-        verb = "would release" if dry or self.release is None else "released"
+        dry = self.release is None or self.release.dry_run
+        draft = self.release is None or self.release.draft
+        # A draft is tagged, not released: only a published release is one.
+        verb = ("would tag" if draft else "would release") if dry else ("tagged" if draft else "released")
+        republished = self.published is not None and self.published.published_now
+        if not dry and not draft and self.release is not None and not self.release.release_created and not republished:
+            verb = "already released:"
         lines = [f"{style.ok(verb)} {style.bold(plan.tag or '')} at {plan.target_sha[:7]} ({plan.reason})"]
         if self.release is not None:
             state = "draft" if self.release.draft else "published"
@@ -142,9 +147,21 @@ class ReleaseStatusResult(BaseResult):
     def _major_tag(self) -> str:
         """The major tag when it points at this release (moved now or already there), not when left alone."""
         published = self.published
-        if published is None or not published.major_tag or published.major_kept_reason:
+        if published is None or not published.major_tag or published.major_kept_reason or published.major_error:
             return ""
         return published.major_tag
+
+    def exit_code(self) -> int:
+        return EXIT_EXTERNAL if self.published is not None and self.published.major_error else EXIT_OK
+
+    def annotations(self) -> list[Annotation]:
+        published = self.published
+        if published is not None and published.major_error:
+            line = f"{published.major_tag}: {_major_line(published, self.release.dry_run)}"
+            return [Annotation("error", line, title=f"{self.release.tag} published; {published.major_tag} not moved")]
+        if published is not None and published.major_ruleset:
+            return [Annotation("warning", f"{published.major_tag}: {_major_line(published, False)}")]
+        return []
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -208,6 +225,8 @@ class ReleaseStatusResult(BaseResult):
 def _major_line(published: PublishOutcome, dry: bool) -> str:
     """What happened to the major tag, as true in a dry run as after the real one."""
     was = f" (was on {published.major_from[:7]})" if published.major_from else ""
+    if published.major_error:
+        return f"not moved: {published.major_error} — the release is published; rerun release-status to move it"
     if published.major_ruleset:
         return f"not moved (ruleset): {published.major_kept_reason}"
     if published.major_kept_reason:
@@ -217,6 +236,12 @@ def _major_line(published: PublishOutcome, dry: bool) -> str:
     if dry:
         return f"would move to {published.release.sha[:7]}{was}" if published.release.sha else f"would move{was}"
     return f"moved to {published.release.sha[:7]}{was}"
+
+
+def stopped_summary(step: str, error: KarsError) -> str:
+    """The step summary of a step that stopped on an error: what stopped it, and what to do."""
+    hint = f"\n**What to do:** {md_escape(error.hint)}\n" if error.hint else ""
+    return f"### {step} stopped\n\n**Why:** {md_escape(error.message)}\n{hint}"
 
 
 def _github_for(token: str | None, dry_run: bool, progress: Progress, clock: Clock) -> GitHubReleases | None:

@@ -28,13 +28,13 @@ class RulesetRefused(ExternalError):
 
     def __init__(self, tag: str, detail: str) -> None:
         super().__init__(
-            f"{tag} not moved (ruleset): GitHub refused to move it ({detail})",
+            f"{tag} not moved (ruleset): GitHub refused to move it ({' '.join(detail.split())})",
             service=SERVICE,
             hint=f"let the release's token bypass the tag ruleset for {tag}, or scope the ruleset to exact "
             "versions (refs/tags/v*.*.*) so the major tag stays movable",
         )
         self.tag = tag
-        self.detail = detail
+        self.detail = " ".join(detail.split())
 
 
 class Tags:
@@ -204,4 +204,5 @@ def used_up(tag: str, answer: Answer) -> VersionUsedUp:
     prefix, parsed = version_of(tag)
     if parsed is None:
         return VersionUsedUp(tag, "a new version", detail=answer.message, hint="release under a new version")
-    return VersionUsedUp(tag, f"{prefix}{following(parsed)}", detail=answer.message)
+    after = following(parsed)
+    return VersionUsedUp(tag, f"{prefix}{after}", next_version=str(after), detail=answer.message)

@@ -138,13 +138,15 @@ def test_the_tag_step_computes_from_github(world: World, tmp_path: Path) -> None
     out = said(world, tmp_path, "tag", "--repo-dir", str(world.repo.path))
     assert out.code == 0, out.console
     assert out.outputs["tag"] == "v1.1.1" and out.outputs["previous-tag"] == "v1.1.0"
+    assert f"tagged v1.1.1 at {third[:7]}" in out.console and "released v1.1.1" not in out.console  # a draft
     assert "this clone lacks 2 of GitHub's version tags" in out.console and "| tags |" in out.summary
     assert world.github.tag_commit("v1.1.1") == third and world.github.releases_for("v1.1.1")[0]["draft"] is True
     # On the released commit itself: the same version again, nothing new.
     writes = len(world.github.writes())
     again = said(world, tmp_path, "tag", "--repo-dir", str(world.repo.path), "--target", second)
     assert again.code == 0 and again.outputs["tag"] == "v1.1.0", again.console
-    assert "already points at" in again.console and len(world.github.writes()) == writes
+    assert "already released: v1.1.0" in again.console and "already points at" in again.console
+    assert len(world.github.writes()) == writes
 
 
 def test_a_clone_behind_github_is_refused_with_the_fetch_to_make_and_no_alert(world: World, tmp_path: Path) -> None:
@@ -264,6 +266,7 @@ def test_a_team_can_stop_on_a_used_up_version_instead(world: World, tmp_path: Pa
     assert code == 3, err
     assert report["error"].startswith("GitHub: v0.1.0 is used up by an immutable release")
     assert "pass --version 0.1.1" in report["hint"]
+    assert "the next release will be" not in err  # this run releases nothing: it must not say otherwise
     assert report["outputs"]["tag"] == "v0.1.0" and report["outputs"]["production-touched"] == "false"
     assert world.github.releases_for("v0.1.0") == [] and world.github.releases_for("v0.1.1") == []
     assert world.sim.count("serviceInstanceDeployV2") == 0
@@ -317,3 +320,38 @@ def _build_failure() -> Any:
     from tests.fakes.railway_sim import Script
 
     return Script.build_failure()
+
+
+def test_publishing_a_draft_whose_tag_name_is_used_up_says_which_version_to_release(
+    world: World, tmp_path: Path
+) -> None:
+    world.github.add_release("v1.1.0", draft=True, target=world.head)
+    world.github.add_used_up("v1.1.0")  # the tag is gone, and its name can never be created again
+    out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.1.0")
+    assert out.code == 3, out.console
+    assert "v1.1.0 is used up by an immutable release: its tag name can never be created again" in out.console
+    assert "release this commit as v1.1.1: the tag and release steps take --version 1.1.1" in out.console
+    assert (
+        "### Release status stopped" in out.summary and "**What to do:** release this commit as v1.1.1" in out.summary
+    )
+    assert out.outputs == {"tag": "v1.1.0"}  # nothing claimed about a publish that did not happen
+    [draft] = world.github.releases_for("v1.1.0")
+    assert draft["draft"] is True and world.github.tag_commit("v1.1.0") is None
+
+
+def test_release_status_says_the_release_is_published_when_only_moving_v1_failed(world: World, tmp_path: Path) -> None:
+    world.github.add_tag("v1.0.0", world.head)
+    world.github.add_release("v1.0.0", draft=True, target=world.head)
+    world.github.fail("POST", r"/git/refs$", status=502, when=lambda body: body.get("ref") == "refs/tags/v1")
+    out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0")
+    assert out.code == 3, out.console
+    assert "published v1.0.0" in out.console
+    assert "v1: not moved: GitHub: creating v1: GitHub answered HTTP 502 — the release is published; rerun " in (
+        out.console
+    )
+    assert out.outputs["published"] == "true" and out.outputs["major-tag"] == ""
+    assert world.github.releases_for("v1.0.0")[0]["draft"] is False and world.github.tag_commit("v1") is None
+    again = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0")
+    assert again.code == 0, again.console
+    assert "v1.0.0 is already published" in again.console and f"v1: moved to {world.head[:7]}" in again.console
+    assert world.github.tag_commit("v1") == world.head
