@@ -49,6 +49,17 @@ def output_options(func: F) -> F:
     return func
 
 
+def skip_used_up_option(func: F) -> F:
+    """``--skip-used-up/--no-skip-used-up``, for the commands that compute a version (tag, release)."""
+    return click.option(
+        "--skip-used-up/--no-skip-used-up",
+        "skip_used_up",
+        default=None,
+        help="When GitHub refuses the computed version as used up by an immutable release, release the next patch "
+        "instead (default: kars.yml release.skip_used_up_versions, on); --no-skip-used-up stops and names it.",
+    )(func)
+
+
 def config_option(func: F) -> F:
     return click.option(
         "--config",

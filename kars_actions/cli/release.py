@@ -6,7 +6,7 @@ from datetime import date
 
 import click
 
-from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
+from kars_actions.cli._common import FiniteRange, config_option, output_options, run, skip_used_up_option, start
 from kars_actions.cli.validate import _parse_day
 from kars_actions.core import gha
 from kars_actions.core.errors import KarsError
@@ -123,13 +123,7 @@ from kars_actions.core.report import Result
     default=None,
     help="Move the major tag (v1) after success (default: kars.yml, on).",
 )
-@click.option(
-    "--skip-used-up/--no-skip-used-up",
-    "skip_used_up",
-    default=None,
-    help="When GitHub refuses the computed version as used up by an immutable release, release the next patch "
-    "instead (default: kars.yml release.skip_used_up_versions, on); --no-skip-used-up stops and names it.",
-)
+@skip_used_up_option
 @click.option("--slack-webhook", envvar="KARS_SLACK_WEBHOOK", default=None, help="Slack incoming webhook URL (secret).")
 @click.option("--discord-webhook", envvar="KARS_DISCORD_WEBHOOK", default=None, help="Discord webhook URL (secret).")
 @click.option("--webhook-url", envvar="KARS_WEBHOOK_URL", default=None, help="Generic JSON webhook URL (secret).")

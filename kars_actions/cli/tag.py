@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import config_option, output_options, run, skip_used_up_option, start
 from kars_actions.core.report import Result
 
 
@@ -22,13 +22,7 @@ from kars_actions.core.report import Result
 @click.option("--target", metavar="SHA", default=None, help="Commit to release (default: GITHUB_SHA, else HEAD).")
 @click.option("--draft/--no-draft", default=True, show_default=True, help="Leave the release a draft to publish later.")
 @click.option("--force", is_flag=True, help="Release a patch even when no commit asks for a release.")
-@click.option(
-    "--skip-used-up/--no-skip-used-up",
-    "skip_used_up",
-    default=None,
-    help="When GitHub refuses the computed version as used up by an immutable release, release the next patch "
-    "instead (default: kars.yml release.skip_used_up_versions, on); --no-skip-used-up stops and names it.",
-)
+@skip_used_up_option
 @click.option(
     "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
 )

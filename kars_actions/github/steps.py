@@ -95,9 +95,10 @@ class TagResult(BaseResult):
                 f"  tag {tag_made}; {state} release {made}"
                 + (f": {self.release.html_url}" if self.release.html_url else "")
             )
-        lines += [f"  {line}" for line in _version_notes(plan)]
         if self.note:
-            lines.append(f"  {style.dim(self.note)}")
+            lines.append(f"  {style.dim(self.note)}")  # says GitHub was not read, and why
+        else:
+            lines += [f"  {line}" for line in _version_notes(plan)]
         lines.append("")
         lines.extend(plan.notes_markdown.rstrip("\n").splitlines())
         return lines

@@ -131,6 +131,13 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def _tag_name_refused(message: str) -> ApiError:
+    """GitHub's 422 for a release whose tag name an immutable release used up."""
+    return ApiError(
+        422, "Validation Failed", [{"resource": "Release", "code": "custom", "field": "tag_name", "message": message}]
+    )
+
+
 class GitHubFake:
     """The fake's state and its HTTP server. Use as a context manager or call ``start()``/``stop()``."""
 
@@ -634,18 +641,7 @@ class GitHubFake:
         tag = str(body.get("tag_name") or release["tag_name"])
         publishing = release["draft"] and body.get("draft") is False
         if publishing and tag in self.used_up and f"refs/tags/{tag}" not in self.refs:
-            raise ApiError(
-                422,
-                "Validation Failed",
-                [
-                    {
-                        "resource": "Release",
-                        "code": "custom",
-                        "field": "tag_name",
-                        "message": "Published releases must have a valid tag",
-                    }
-                ],
-            )
+            raise _tag_name_refused("Published releases must have a valid tag")
 
     def _paginate(self, items: list[dict[str, Any]], query: dict[str, list[str]], path: str) -> _Response:
         per_page = min(100, int((query.get("per_page") or ["30"])[0]))
@@ -762,18 +758,7 @@ class GitHubFake:
                     422, "Validation Failed", [{"resource": "Release", "code": "missing_field", "field": "tag_name"}]
                 )
             if tag in self.used_up:
-                raise ApiError(
-                    422,
-                    "Validation Failed",
-                    [
-                        {
-                            "resource": "Release",
-                            "code": "custom",
-                            "field": "tag_name",
-                            "message": "tag_name was used by an immutable release",
-                        }
-                    ],
-                )
+                raise _tag_name_refused("tag_name was used by an immutable release")
             if not body.get("draft") and any(not r["draft"] and r["tag_name"] == tag for r in self.releases.values()):
                 raise ApiError(
                     422, "Validation Failed", [{"resource": "Release", "code": "already_exists", "field": "tag_name"}]

@@ -17,6 +17,16 @@ def released_line(repo: GitRepo) -> dict[str, str]:
     return {"v1.0.0": first, "v1.1.0": second, "latest": second}
 
 
+def two_lines(repo: GitRepo, branch: str, on_branch: str, on_main: str) -> tuple[str, str]:
+    """A first commit, then one commit on ``branch`` and one on main: (the first commit, the branch's commit)."""
+    first = repo.commit("feat: first")
+    repo.branch(branch)
+    other = repo.commit(on_branch)
+    repo.checkout("main")
+    repo.commit(on_main)
+    return first, other
+
+
 def test_a_clone_without_tags_on_a_released_commit_reuses_github_s_version(repo: GitRepo) -> None:
     on_github = released_line(repo)
     plan = plan_version(repo.path, github_tags=on_github)
@@ -82,22 +92,14 @@ def test_a_version_github_holds_on_a_commit_the_clone_lacks_is_refused_with_the_
 
 
 def test_a_version_github_holds_on_another_line_is_refused_without_a_hint_to_delete_it(repo: GitRepo) -> None:
-    first = repo.commit("feat: first")
-    repo.branch("hotfix")
-    hotfix = repo.commit("feat: on the hotfix line")
-    repo.checkout("main")
-    repo.commit("feat: on main")
+    first, hotfix = two_lines(repo, "hotfix", "feat: on the hotfix line", "feat: on main")
     with pytest.raises(VersionRefused, match=r"not in the history of the target") as refused:
         plan_version(repo.path, github_tags={"v1.0.0": first, "v1.1.0": hotfix})
     assert "delete" not in (refused.value.hint or "") and "--version" in (refused.value.hint or "")
 
 
 def test_prerelease_numbers_count_github_s_tags(repo: GitRepo) -> None:
-    first = repo.commit("feat: first")
-    repo.branch("staging")
-    staged = repo.commit("feat: staged")
-    repo.checkout("main")
-    repo.commit("feat: main work")
+    first, staged = two_lines(repo, "staging", "feat: staged", "feat: main work")
     plan = plan_version(repo.path, prerelease="rc", github_tags={"v1.0.0": first, "v1.1.0-rc.1": staged})
     assert plan.tag == "v1.1.0-rc.2"
 
@@ -125,11 +127,7 @@ def test_a_used_up_version_moves_to_the_next_patch_and_says_so(repo: GitRepo) ->
 
 
 def test_several_used_up_versions_and_a_taken_one_are_all_passed_over(repo: GitRepo) -> None:
-    first = repo.commit("feat: first")
-    repo.branch("hotfix")
-    hotfix = repo.commit("fix: on the hotfix line")
-    repo.checkout("main")
-    repo.commit("fix: on main")
+    first, hotfix = two_lines(repo, "hotfix", "fix: on the hotfix line", "fix: on main")
     plan = plan_version(repo.path, github_tags={"v1.0.0": first, "v1.0.2": hotfix}, used_up={"v1.0.1", "v1.0.3"})
     assert (plan.tag, plan.used_up) == ("v1.0.4", ("v1.0.1", "v1.0.3"))
 
@@ -164,3 +162,14 @@ def test_an_explicit_used_up_version_is_refused_whatever_the_setting(repo: GitRe
     with pytest.raises(VersionUsedUp, match=r"v2\.0\.0 is used up") as refused:
         plan_version(repo.path, explicit="2.0.0", github_tags={"v1.0.0": first}, used_up={"v2.0.0"})
     assert "--version 2.0.1" in (refused.value.hint or "")
+
+
+def test_without_github_a_version_on_another_line_of_the_clone_is_refused_saying_github_was_not_read(
+    repo: GitRepo,
+) -> None:
+    _, hotfix = two_lines(repo, "hotfix", "feat: on the hotfix line", "feat: on main")
+    repo.tag("v0.1.0", "HEAD~1")
+    repo.tag("v0.2.0", hotfix)
+    with pytest.raises(VersionRefused, match=r"tag v0\.2\.0 already exists on commit .*GitHub was not read") as e:
+        plan_version(repo.path)
+    assert "GITHUB_TOKEN" in (e.value.hint or "") and "delete" not in (e.value.hint or "")

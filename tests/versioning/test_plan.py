@@ -115,6 +115,9 @@ def test_explicit_version_must_be_greater_than_the_latest(repo: GitRepo) -> None
     repo.commit("fix: x")
     with pytest.raises(UsageError, match=r"not greater than the latest release v1\.2\.0"):
         plan_version(repo.path, explicit="1.1.9")
+    with pytest.raises(UsageError, match=r"--version 1\.2\.0 is not greater than the latest release v1\.2\.0"):
+        plan_version(repo.path, explicit="1.2.0")  # equal is not greater: the same number is never cut twice
+    assert released_tag(repo, explicit="1.2.1") == "v1.2.1"
     with pytest.raises(UsageError, match="not a semantic version"):
         plan_version(repo.path, explicit="1.2")
 
@@ -333,41 +336,24 @@ def test_unknown_target_is_a_usage_error(repo: GitRepo) -> None:
         plan_version(repo.path, target="no-such-branch")
 
 
-def test_explicit_version_equal_to_the_latest_is_refused(repo: GitRepo) -> None:
-    repo.commit("feat: first")
-    repo.tag("v1.2.0")
-    repo.commit("fix: x")
-    with pytest.raises(UsageError, match=r"--version 1\.2\.0 is not greater than the latest release v1\.2\.0"):
-        plan_version(repo.path, explicit="1.2.0")
-    assert released_tag(repo, explicit="1.2.1") == "v1.2.1"  # the next one up is fine
-
-
-def test_a_prerelease_rerun_on_a_commit_carrying_rc_one_reuses_it(repo: GitRepo) -> None:
-    repo.commit("feat: first")
-    repo.tag("v1.3.0")
-    repo.commit("feat: next")
-    repo.tag("v1.4.0-rc.1")  # the first run tagged this commit
-    result = plan_version(repo.path, prerelease="rc")
-    assert (result.tag, result.existing_tag, result.prerelease) == ("v1.4.0-rc.1", True, True)
-    assert result.previous_tag == "v1.3.0" and "next" in result.notes_markdown
-
-
-def test_a_prerelease_rerun_does_not_take_another_channel_s_tag(repo: GitRepo) -> None:
+@pytest.mark.parametrize(
+    ("carried", "channel", "expected", "reused"),
+    [
+        ("v1.4.0-rc.1", "rc", "v1.4.0-rc.1", True),  # a rerun resumes: never rc.2 on the same commit
+        ("v1.4.0-beta.1", "rc", "v1.4.0-rc.1", False),  # another channel's tag is not this one's
+        ("v1.4.0-rc.1", None, "v1.4.0", False),  # the final release of an rc's commit cuts the final
+    ],
+)
+def test_a_commit_carrying_a_prerelease(
+    repo: GitRepo, carried: str, channel: str | None, expected: str, reused: bool
+) -> None:
     repo.commit("feat: first")
     repo.tag("v1.3.0")
     repo.commit("feat: next")
-    repo.tag("v1.4.0-beta.1")
-    result = plan_version(repo.path, prerelease="rc")
-    assert (result.tag, result.existing_tag) == ("v1.4.0-rc.1", False)
-
-
-def test_a_final_release_of_a_commit_carrying_only_an_rc_cuts_the_final(repo: GitRepo) -> None:
-    repo.commit("feat: first")
-    repo.tag("v1.3.0")
-    repo.commit("feat: next")
-    repo.tag("v1.4.0-rc.1")
-    result = plan_version(repo.path)
-    assert (result.tag, result.existing_tag, result.previous_tag) == ("v1.4.0", False, "v1.3.0")
+    repo.tag(carried)  # the first run tagged this commit
+    result = plan_version(repo.path, prerelease=channel)
+    assert (result.tag, result.existing_tag, result.previous_tag) == (expected, reused, "v1.3.0")
+    assert "next" in result.notes_markdown
 
 
 def test_a_zero_major_release_has_no_major_tag(repo: GitRepo) -> None:
