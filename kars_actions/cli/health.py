@@ -155,7 +155,9 @@ from kars_actions.core.report import Result
     show_default=True,
     help="Consecutive passes before a target counts healthy.",
 )
-@click.option("--stable-for", type=FiniteRange(min=0), default=None, metavar="SECONDS", help="And passing this long.")
+@click.option(
+    "--stable-for", type=FiniteRange(min=0), default=None, metavar="SECONDS", help="And passing this long."
+)
 @click.option(
     "--retries", type=click.IntRange(min=1), default=None, help="Max attempts per target (default: deadline)."
 )
