@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("kars_actions.cli.backup", "Back a database service's Railway volume up and wait until it is taken."),
     "restore": ("kars_actions.cli.restore", "Restore a volume backup into a database service (asks for --yes)."),
     "notify": ("kars_actions.cli.notify", "Send a release alert to Slack, Discord or a signed webhook."),
+    "preview": (
+        "kars_actions.cli.preview",
+        "Prove a pull request's Railway preview healthy and report it on the pull request.",
+    ),
     "init": ("kars_actions.cli.init", "Write a workflow template into .github/workflows/."),
     "config": (
         "kars_actions.cli.config",

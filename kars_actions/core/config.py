@@ -71,6 +71,19 @@ class EnvironmentConfig:
     railway_environment: str = ""
     url: str | None = None
     transient: bool | None = None  # None: decided by the name (PR environments are transient)
+    requires: str | None = None  # a release here needs the commit (or its tree) proven in this environment first
+
+
+PREVIEW_MODES = ("railway", "create")
+
+
+@dataclass(frozen=True)
+class PreviewsConfig:
+    """kars.yml ``previews:``: follow Railway's own PR environments, or create ``pr-<n>`` from ``base`` when the
+    project has none."""
+
+    mode: str = "railway"  # railway | create
+    base: str | None = None  # the environment a created preview is forked from (None: the project's base)
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,7 @@ class Config:
     validate: str = "strict"  # strict | lenient: the rules a release validates railway.json with
     watch: WatchConfig = field(default_factory=WatchConfig)
     backup: BackupConfig | None = None
+    previews: PreviewsConfig = field(default_factory=PreviewsConfig)
 
     def service(self, name: str) -> ServiceConfig:
         """A service by its kars.yml key or its Railway name; a clear error listing the known ones otherwise."""
@@ -579,6 +593,7 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
             railway_environment=(raw or {}).get("railway_environment", name),
             url=(raw or {}).get("url"),
             transient=(raw or {}).get("transient"),
+            requires=(raw or {}).get("requires"),
         )
         for name, raw in (data.get("environments") or {}).items()
     }
@@ -610,7 +625,17 @@ def _build(data: dict[str, Any], path: Path, root: Path) -> Config:
         validate=str(data.get("validate", "strict")),
         watch=_watch(watch_raw),
         backup=_backup(backup_raw) if backup_raw else None,
+        previews=_previews(data.get("previews")),
     )
+
+
+def _previews(raw: Any) -> PreviewsConfig:
+    """``previews: create`` (or ``railway``), or ``{mode, base}``."""
+    if raw is None:
+        return PreviewsConfig()
+    if isinstance(raw, str):
+        return PreviewsConfig(mode=raw)
+    return PreviewsConfig(mode=str(raw.get("mode", "railway")), base=raw.get("base"))
 
 
 def _optional_duration(raw: dict[str, Any], key: str, what: str) -> float | None:

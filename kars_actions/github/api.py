@@ -45,6 +45,8 @@ PERMISSION_FOR = {
     "contents": "contents: write",
     "deployments": "deployments: write",
     "workflows": "workflows: write",
+    # A pull request's comments are issue comments: either permission lets a token write them.
+    "pull-requests": "pull-requests: write",
 }
 
 
@@ -426,6 +428,8 @@ class GitHubApi:
         lowered = message.lower()
         if status == 403 and (accepted or "not accessible" in lowered or "permission" in lowered):
             line = accepted or PERMISSION_FOR.get(permission or "", "the right permission")
+            if permission == "pull-requests":
+                line = "pull-requests: write` or `issues: write"
             return permission_error(f"{what}: {message or 'forbidden'}", line)
         if status == 404:
             return ExternalError(
@@ -462,10 +466,19 @@ def _immutable_refusal(what: str, message: str) -> ExternalError | None:
     return None
 
 
-def permission_error(what: str, line: str) -> AuthError:
-    return AuthError(
+class PermissionMissing(AuthError):
+    """GitHub refused a write because the token lacks a permission; ``permission`` names it as a workflow's
+    ``permissions:`` block would."""
+
+    def __init__(self, message: str, *, permission: str, hint: str) -> None:
+        super().__init__(message, service=SERVICE, hint=hint)
+        self.permission = permission
+
+
+def permission_error(what: str, line: str) -> PermissionMissing:
+    return PermissionMissing(
         f"{what} — the token lacks `{line}`",
-        service=SERVICE,
+        permission=line.replace("`", ""),
         hint=f"add `permissions:` with `{line}` to the job (or workflow) that runs this step",
     )
 

@@ -27,6 +27,7 @@ from kars_actions.github.api import (
     ReleaseRef,
 )
 from kars_actions.github.deployments import Deployments
+from kars_actions.github.pulls import PullRequests
 from kars_actions.github.refusals import MAX_USED_UP, VersionUsedUp
 from kars_actions.github.releases import Releases, major_decision
 from kars_actions.github.tags import RulesetRefused, Tags
@@ -108,6 +109,7 @@ class GitHubReleases:
         )
         self.deployments = Deployments(self.api, run_url=context.run_url, dry_run=dry_run, progress=progress)
         self.access = Access(self.api, self.releases, repository=context.repository, progress=progress)
+        self.pulls = PullRequests(self.api) if self.api is not None else None
 
     @classmethod
     def from_env(

@@ -220,6 +220,23 @@ class Deployments:
         return deactivated
 
 
+    def deactivate_all(self, environment: str, description: str) -> list[int]:
+        """Mark every deployment of ``environment`` inactive (an environment that went away: a closed pull
+        request's preview). Those already inactive are left alone."""
+        deactivated: list[int] = []
+        if self.api is None:
+            return deactivated
+        found = self.api.paginate(f"listing deployments to {environment}", "/deployments", {"environment": environment})
+        for deployment in [d for d in found if isinstance(d, dict)]:
+            deployment_id = int(deployment["id"])
+            if self.state_of(deployment_id) == "inactive":
+                continue
+            ref = DeploymentRef(deployment_id, environment, str(deployment.get("sha") or ""), False)
+            self.status(ref, "inactive", description)
+            deactivated.append(deployment_id)
+        return deactivated
+
+
 def _ref(deployment: Mapping[str, Any], environment: str, sha: str) -> DeploymentRef:
     payload = deployment.get("payload")
     return DeploymentRef(

@@ -7,6 +7,7 @@ is neither failure nor success: the deployment may be live, and callers must say
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -194,8 +195,14 @@ def wait_for_deployments(
     expected: Mapping[str, float | None] | None = None,
     source: StatusSource | None = None,
     stream: StreamOpener | None = None,
+    stop: Callable[[], bool] | None = None,
+    stop_every: float = 30.0,
 ) -> dict[str, ServiceDeployment]:
     """Follow each deployment until it is live, failed, or the deadline passes; keyed by service label.
+
+    ``stop`` is asked every ``stop_every`` seconds whether the wait is still wanted (a preview asks whether the
+    pull request's head moved); when it says stop, the wait ends at once and deployments still in progress are
+    left out of the result — nothing is cancelled or changed on Railway.
 
     With ``stream``, Railway pushes each status change: the waiter reads every deployment once when it subscribes
     (a change before the subscription is not pushed), then only after ``policy.silence`` without news. When the
@@ -220,6 +227,7 @@ def wait_for_deployments(
         watches.append(watch)
     pushed = _subscribe(stream, [w for w in watches if not w.done], progress, clock.monotonic()) if stream else None
     final_round = False
+    next_check = clock.monotonic() + stop_every if stop is not None else math.inf
     try:
         while True:
             pending = [w for w in watches if not w.done]
@@ -227,6 +235,27 @@ def wait_for_deployments(
                 break
             watch = min(pending, key=lambda w: w.next_poll)
             now = clock.monotonic()
+            if stop is not None and not final_round:
+                if now >= next_check:
+                    if stop():
+                        break
+                    next_check = now + stop_every
+                if next_check < min(watch.next_poll, deadline.at):
+                    # Nothing is due before the next question: wait for pushes (or sleep) until then, and ask.
+                    if pushed is not None:
+                        try:
+                            updates = pushed.wait(next_check - now)
+                        except StreamLost as lost:
+                            _fall_back(pushed, lost.why, pending, progress, clock.monotonic())
+                            pushed = None
+                            continue
+                        if updates:
+                            _take(client, dashboard, pending, updates, progress, policy, deadline)
+                        elif clock.monotonic() < next_check:
+                            clock.sleep(next_check - clock.monotonic())
+                    else:
+                        clock.sleep(next_check - now)
+                    continue
             if pushed is not None and not final_round:
                 wake = min(watch.next_poll, deadline.at)
                 if wake > now:

@@ -1,0 +1,136 @@
+"""``kars-actions preview``: a pull request's Railway preview, proven healthy and reported on the pull request."""
+
+from __future__ import annotations
+
+import click
+
+from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
+from kars_actions.core import gha
+from kars_actions.core.errors import KarsError
+from kars_actions.core.report import Result
+
+
+@click.command("preview")
+@click.option(
+    "--pr", type=click.IntRange(min=1), default=None, help="Pull request number (default: the pull_request event's)."
+)
+@click.option(
+    "--close",
+    is_flag=True,
+    help="Tear the preview down: deployments inactive, comment updated, environment deleted if kars created it "
+    "(default on a pull_request closed event).",
+)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="NAME",
+    help="Service to preview (repeatable; default: all in kars.yml).",
+)
+@click.option("--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project).")
+@click.option(
+    "--github-token",
+    envvar="GITHUB_TOKEN",
+    default=None,
+    show_envvar=True,
+    help="Token that reads the pull request and writes its deployment and comment.",
+)
+@click.option(
+    "--deploy-timeout",
+    type=FiniteRange(min=1),
+    default=900.0,
+    show_default=True,
+    help="Seconds for Railway to build and deploy the head commit.",
+)
+@click.option(
+    "--health-deadline",
+    type=FiniteRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds for the preview to prove healthy.",
+)
+@click.option(
+    "--timeout",
+    "total_timeout",
+    type=FiniteRange(min=1),
+    default=1800.0,
+    show_default=True,
+    help="Seconds for the whole preview.",
+)
+@click.option(
+    "--expect-status",
+    "expect_status",
+    multiple=True,
+    metavar="CODES",
+    help="Accepted health status codes, e.g. 200 or 200-299 (repeatable).",
+)
+@click.option(
+    "--expect-json",
+    "expect_json",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="JSON assertion on every health response (repeatable).",
+)
+@click.option(
+    "--version-check",
+    type=click.Choice(["auto", "required", "off"]),
+    default=None,
+    help="How health proves the head commit: auto (default: a commit the app reports must be the head), "
+    "required (the app must report one), off.",
+)
+@config_option
+@output_options
+def command(
+    pr: int | None,
+    close: bool,
+    services: tuple[str, ...],
+    project: str | None,
+    github_token: str | None,
+    deploy_timeout: float,
+    health_deadline: float,
+    total_timeout: float,
+    expect_status: tuple[str, ...],
+    expect_json: tuple[str, ...],
+    version_check: str | None,
+    config_path: str | None,
+    fmt: str | None,
+    color: bool | None,
+) -> None:
+    """Wait for the pull request's head commit to be live in its Railway environment, prove it healthy, and report
+    through a GitHub deployment (pr-<n>) and one pull-request comment kept up to date.
+
+    Needs RAILWAY_API_TOKEN (a workspace or account token: every pull request has its own environment) and
+    GITHUB_TOKEN (pull-requests: write, deployments: write). A fork's pull request, which gets no secrets, is
+    skipped with a note.
+    """
+    reporter = start(fmt, color)
+
+    def action() -> Result:
+        from kars_actions.release.preview import PreviewOptions, run_preview
+
+        options = PreviewOptions(
+            config_path=config_path,
+            pr=pr,
+            close=close,
+            services=services,
+            project=project,
+            github_token=github_token,
+            deploy_timeout=deploy_timeout,
+            health_deadline=health_deadline,
+            total_timeout=total_timeout,
+            expect_status=expect_status,
+            expect_json=expect_json,
+            version_check=version_check,
+        )
+        try:
+            return run_preview(options, progress=reporter.progress)
+        except KarsError as error:
+            # Stopped before anything was read or written: the outputs and the summary still say so.
+            from kars_actions.release.preview_report import not_started_report
+
+            outputs, summary = not_started_report(pr, error)
+            gha.set_outputs(outputs)
+            gha.append_summary(summary)
+            raise
+
+    run(reporter, action)
