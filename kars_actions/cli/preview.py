@@ -58,6 +58,14 @@ from kars_actions.core.report import Result
     help="Seconds for the whole preview.",
 )
 @click.option(
+    "--service-url",
+    "service_urls",
+    multiple=True,
+    metavar="NAME=URL",
+    help="URL a service answers on in the preview, when not its Railway domain; {pr} becomes the pull request's "
+    "number, e.g. web=https://pr-{pr}.preview.example.com (repeatable).",
+)
+@click.option(
     "--expect-status",
     "expect_status",
     multiple=True,
@@ -89,6 +97,7 @@ def command(
     deploy_timeout: float,
     health_deadline: float,
     total_timeout: float,
+    service_urls: tuple[str, ...],
     expect_status: tuple[str, ...],
     expect_json: tuple[str, ...],
     version_check: str | None,
@@ -106,6 +115,7 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
+        from kars_actions.health.plan import parse_service_urls
         from kars_actions.release.preview import PreviewOptions, run_preview
 
         options = PreviewOptions(
@@ -118,6 +128,7 @@ def command(
             deploy_timeout=deploy_timeout,
             health_deadline=health_deadline,
             total_timeout=total_timeout,
+            service_urls=parse_service_urls(service_urls),
             expect_status=expect_status,
             expect_json=expect_json,
             version_check=version_check,

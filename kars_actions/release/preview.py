@@ -48,6 +48,7 @@ class PreviewOptions:
     deploy_timeout: float = 900.0
     health_deadline: float = 300.0
     total_timeout: float = 1800.0
+    service_urls: dict[str, str] = field(default_factory=dict)  # {pr} is the pull request's number
     expect_status: tuple[str, ...] = ()
     expect_json: tuple[str, ...] = ()
     version_check: str | None = None
@@ -73,6 +74,14 @@ class _Run:
     started: float = 0.0
     railway_started: float = 0.0  # the same moment on the Railway client's clock (its waits are timed on it)
     labels: dict[str, str] = field(default_factory=dict)  # label -> Railway service name
+
+    def elapsed(self) -> float:
+        """Seconds since the run began. Railway's waits are timed on the Railway client's clock, which runs ahead
+        of the wall clock only on the test seam's virtual clock: then its lead is added."""
+        seconds = self.clock.monotonic() - self.started
+        if self.railway is not None and getattr(self.railway.clock, "virtual", False):
+            seconds += self.railway.clock.monotonic() - self.railway_started
+        return seconds
 
     @property
     def github_environment(self) -> str:
@@ -123,7 +132,7 @@ def run_preview(
         if result.outcome in ("unknown", "failed", "no-environment"):
             _finish_on_github(run)
     finally:
-        result.seconds = clock.monotonic() - run.started
+        result.seconds = run.elapsed()
         if run.railway is not None:
             run.railway.close()
         github.close()
@@ -362,8 +371,8 @@ def _open(run: _Run) -> None:
         return
     result.commit = run.pull.head_sha
     _resolve(run)
-    result.outcome = "deploying"
     _ensure_environment(run)
+    result.outcome = "deploying"
     while True:
         result.services = [ServicePreview(label) for label in run.labels]
         _start_deployment(run)
@@ -458,6 +467,10 @@ def _record_rows(run: _Run, rows: dict[str, ServiceDeployment]) -> None:
         preview.dashboard_url, preview.reason = row.dashboard_url, row.reason
         if row.live:
             preview.seconds = (row.live_at or railway.clock.monotonic()) - run.railway_started
+            given = run.options.service_urls.get(preview.service)
+            if given:
+                preview.url = given.replace("{pr}", str(run.result.pr))
+                continue
             try:
                 info = railway.service_instance(ref.id, run.target.environment_id, _railway_deadline(run, 60.0))
             except KarsError as error:
@@ -547,7 +560,7 @@ def _finish_on_github(run: _Run) -> None:
     result = run.result
     if result.closing:
         return
-    result.seconds = run.clock.monotonic() - run.started
+    result.seconds = run.elapsed()
     if result.outcome == "ready":
         _deployment_status(run, "success", f"preview of #{result.pr} is live and healthy")
     elif result.outcome == "unknown":

@@ -235,7 +235,7 @@ class PreviewResult(BaseResult):
                 lines.append(f"Commit: `{self.commit}`")
                 lines.append("")
             if self.services:
-                lines.append(gha.md_table(["service", "URL", "status", "health", "ready after"], self._rows()))
+                lines.append(gha.md_table(["service", "URL", "status", "health", "live after"], self._rows()))
             failure = self.failure()
             if failure and self.outcome not in ("ready", "deploying"):
                 lines.append(f"**Why:** {gha.md_escape(failure)}")
@@ -244,7 +244,8 @@ class PreviewResult(BaseResult):
                 lines.append(
                     "Followed the newest push: "
                     + ", ".join(f"`{sha[:12]}`" for sha in self.superseded)
-                    + " was superseded while it deployed."
+                    + (" were" if len(self.superseded) > 1 else " was")
+                    + " superseded by a newer push while deploying."
                 )
                 lines.append("")
             lines.append(self._where() + ".")
@@ -305,7 +306,7 @@ class PreviewResult(BaseResult):
         if self.commit:
             md.append(f"Commit: `{self.commit}` · {gha.md_escape(self._where())}\n")
         if self.services:
-            md.append(gha.md_table(["service", "URL", "status", "health", "ready after"], self._rows()))
+            md.append(gha.md_table(["service", "URL", "status", "health", "live after"], self._rows()))
         if self.closing:
             md.append("\n".join(self._closing_lines()) + "\n")
         failure = self.failure()

@@ -153,8 +153,18 @@ class GitHubFake:
         self.releases: dict[int, dict[str, Any]] = {}
         self.deployments: dict[int, dict[str, Any]] = {}
         self.statuses: dict[int, list[dict[str, Any]]] = {}
-        # True: write; False: read only (GITHUB_TOKEN never has `workflows`).
-        self.permissions: dict[str, bool] = {"contents": True, "deployments": True, "workflows": False}
+        self.pulls: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, dict[str, Any]] = {}  # issue comments by id; "issue" is the PR's number
+        self.trees: dict[str, str] = {}  # commit sha -> the sha of the tree it records
+        # True: write; False: read only (GITHUB_TOKEN never has `workflows`). A pull request's comments are issue
+        # comments: GitHub lets either `issues` or `pull_requests` write them.
+        self.permissions: dict[str, bool] = {
+            "contents": True,
+            "deployments": True,
+            "workflows": False,
+            "issues": False,
+            "pull_requests": True,
+        }
         # A user's token sees its permissions on the repository; an installation token (GITHUB_TOKEN) does not.
         self.user_token = False
         self.immutable_releases = False  # the repository's immutable-releases setting
@@ -277,6 +287,44 @@ class GitHubFake:
             if state:
                 self._make_status(deployment["id"], {"state": state, "auto_inactive": False})
             return deployment
+
+    def add_pull(
+        self, number: int, head: str, *, fork: bool = False, head_ref: str = "feature", base_ref: str = "main"
+    ) -> dict[str, Any]:
+        """An open pull request; ``fork``: its head lives in another repository (a contributor's fork)."""
+        with self.lock:
+            self.commits.add(head)
+            head_repo = f"contributor/{self.repository.split('/')[1]}" if fork else self.repository
+            self.pulls[number] = {
+                "number": number,
+                "state": "open",
+                "merged": False,
+                "html_url": f"{self.html_base}/pull/{number}",
+                "head": {"sha": head, "ref": head_ref, "repo": {"full_name": head_repo}},
+                "base": {"ref": base_ref, "repo": {"full_name": self.repository}},
+            }
+            return self.pulls[number]
+
+    def push(self, number: int, sha: str) -> None:
+        """A push to the pull request's branch: its head moves."""
+        with self.lock:
+            self.commits.add(sha)
+            self.pulls[number]["head"]["sha"] = sha
+
+    def close_pull(self, number: int, *, merged: bool = False) -> None:
+        with self.lock:
+            self.pulls[number]["state"] = "closed"
+            self.pulls[number]["merged"] = merged
+
+    def set_tree(self, sha: str, tree: str) -> None:
+        """The tree ``sha`` records (two commits with the same tree hold the same files)."""
+        with self.lock:
+            self.commits.add(sha)
+            self.trees[sha] = tree
+
+    def comments_on(self, number: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in sorted(self.comments.values(), key=lambda c: c["id"]) if c["issue"] == number]
 
     def tag_commit(self, name: str) -> str | None:
         """The commit a tag ref ends at (annotated tags peeled)."""
@@ -606,6 +654,15 @@ class GitHubFake:
         if not self.permissions.get(permission, True):
             raise ApiError(403, NOT_ACCESSIBLE, headers={"x-accepted-github-permissions": f"{permission}=write"})
 
+    def _need_comment_permission(self) -> None:
+        if not (self.permissions.get("issues") or self.permissions.get("pull_requests")):
+            raise ApiError(
+                403, NOT_ACCESSIBLE, headers={"x-accepted-github-permissions": "issues=write; pull_requests=write"}
+            )
+
+    def _comment_json(self, comment: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in comment.items() if k != "issue"}
+
     def _can_push(self) -> bool:
         return bool(self.permissions.get("contents", True))
 
@@ -823,6 +880,66 @@ class GitHubFake:
                 raise ApiError(422, f"No commit found for SHA: {sha}")
             files = [{"filename": name, "status": "modified"} for name in self.commit_files.get(sha, [])]
             return _Response(200, {"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "files": files})
+        # pull requests and their (issue) comments
+        m = re.fullmatch(r"/pulls/(\d+)", rest)
+        if m and method == "GET":
+            pull = self.pulls.get(int(m.group(1)))
+            if pull is None:
+                raise ApiError(404, "Not Found")
+            return _Response(200, json.loads(json.dumps(pull)))
+        m = re.fullmatch(r"/issues/(\d+)/comments", rest)
+        if m:
+            number = int(m.group(1))
+            if number not in self.pulls:
+                raise ApiError(404, "Not Found")
+            if method == "GET":
+                return self._paginate([self._comment_json(c) for c in self.comments_on(number)], query, full)
+            if method == "POST":
+                self._need_comment_permission()
+                text = str(body.get("body") or "")
+                if not text or len(text) > 65536:
+                    raise ApiError(
+                        422, "Validation Failed", [{"resource": "IssueComment", "code": "custom", "field": "body"}]
+                    )
+                cid = self._id()
+                comment = {
+                    "id": cid,
+                    "issue": number,
+                    "node_id": f"IC_{cid}",
+                    "url": f"{self.repo_url}/issues/comments/{cid}",
+                    "html_url": f"{self.html_base}/pull/{number}#issuecomment-{cid}",
+                    "body": text,
+                    "user": self._user(),
+                    "created_at": self._created_at(),
+                    "updated_at": _now(),
+                }
+                self.comments[cid] = comment
+                return _Response(201, self._comment_json(comment))
+        m = re.fullmatch(r"/issues/comments/(\d+)", rest)
+        if m:
+            comment = self.comments.get(int(m.group(1)))
+            if method in WRITE_METHODS:
+                self._need_comment_permission()
+            if comment is None:
+                raise ApiError(404, "Not Found")
+            if method == "GET":
+                return _Response(200, self._comment_json(comment))
+            if method == "PATCH":
+                text = str(body.get("body") or "")
+                if not text or len(text) > 65536:
+                    raise ApiError(
+                        422, "Validation Failed", [{"resource": "IssueComment", "code": "custom", "field": "body"}]
+                    )
+                comment["body"], comment["updated_at"] = text, _now()
+                return _Response(200, self._comment_json(comment))
+        # git commits (the tree each records)
+        m = re.fullmatch(r"/git/commits/([0-9a-f]{40})", rest)
+        if m and method == "GET":
+            sha = m.group(1)
+            if sha not in self.commits:
+                raise ApiError(404, "Not Found")
+            tree = self.trees.get(sha) or f"{int(sha, 16) ^ 0xFFFF:040x}"[-40:]
+            return _Response(200, {"sha": sha, "url": f"{self.repo_url}/git/commits/{sha}", "tree": {"sha": tree}})
         # deployments
         if rest == "/deployments" and method == "GET":
             items = sorted(self.deployments.values(), key=lambda d: d["id"], reverse=True)

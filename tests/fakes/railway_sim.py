@@ -268,6 +268,9 @@ class RailwaySim(WatchBackupSim):
         self.patches: dict[str, list[dict[str, Any]]] = {}  # environment id -> committed patches, oldest first
         self.dropped_settings: set[tuple[str, str]] = set()  # (section, key) Railway accepts and does not keep
         self._hooks: list[_Hook] = []
+        # Pull-request environments: the domains Railway gives a service in one environment, and what was deleted.
+        self.env_domains: dict[tuple[str, str], str] = {}
+        self.deleted_environments: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -277,8 +280,60 @@ class RailwaySim(WatchBackupSim):
 
     def add_project(self, name: str) -> str:
         pid = str(uuid.uuid4())
-        self.projects[pid] = {"id": pid, "name": name}
+        self.projects[pid] = {"id": pid, "name": name, "prDeploys": False, "baseEnvironmentId": None}
         return pid
+
+    def set_pr_environments(self, project_id: str, on: bool = True, base: str | None = None) -> None:
+        """Railway's PR environments for the project (Settings → Environments), forked from ``base``."""
+        self.projects[project_id]["prDeploys"] = on
+        self.projects[project_id]["baseEnvironmentId"] = base
+
+    def open_pull_request(self, project_id: str, pr: int, head: str) -> str:
+        """What Railway does when it hears of a pull request with PR environments on: an ephemeral environment
+        ``<project>-pr-<n>`` forked from the base, with Railway's PR metadata, deploying the head to every service."""
+        project = self.projects[project_id]
+        base = project.get("baseEnvironmentId")
+        with self.lock:
+            env = self._fork(project_id, f"{project['name']}-pr-{pr}", base, ephemeral=True, pr=pr)
+            self._deploy_everywhere(env, head)
+        return env
+
+    def push_pull_request(self, pr: int, head: str) -> None:
+        """A push to the pull request's branch: Railway deploys the new head in its PR environment."""
+        with self.lock:
+            env = next(e["id"] for e in self.environments.values() if e.get("pr") == pr and e.get("ephemeral"))
+            self._deploy_everywhere(env, head)
+
+    def environment_named(self, name: str) -> str | None:
+        return next((e["id"] for e in self.environments.values() if e["name"] == name), None)
+
+    def _fork(self, project_id: str, name: str, source: str | None, *, ephemeral: bool, pr: int | None = None) -> str:
+        """A new environment with the source's services, variables, settings and (for services with a domain) a
+        domain of its own, as Railway forks one."""
+        env = self.add_environment(project_id, name, ephemeral=ephemeral, source=source, pr=pr)
+        for sid, service in self.services.items():
+            if service["projectId"] != project_id:
+                continue
+            if source is not None and (sid, source) in self.variables:
+                self.variables[(sid, env)] = dict(self.variables[(sid, source)])
+            if source is not None and (sid, source) in self.settings:
+                self.settings[(sid, env)] = json.loads(json.dumps(self.settings[(sid, source)]))
+            if service.get("domain"):
+                self.env_domains[(sid, env)] = f"{service['name']}-{name}.up.railway.app"
+        return env
+
+    def _deploy_everywhere(self, environment_id: str, commit: str | None) -> None:
+        project_id = self.environments[environment_id]["projectId"]
+        for sid, service in self.services.items():
+            if service["projectId"] == project_id:
+                script = self.scripts.get((sid, commit)) or self.scripts.get((sid, None)) or self.default_script
+                self._create(sid, environment_id, commit, script, self.clock.monotonic())
+
+    def domain_of(self, service_id: str, environment_id: str) -> str | None:
+        env = self.environments.get(environment_id) or {}
+        if (service_id, environment_id) in self.env_domains:
+            return self.env_domains[(service_id, environment_id)]
+        return None if env.get("ephemeral") else self.services[service_id].get("domain")
 
     def add_environment(
         self, project_id: str, name: str, *, ephemeral: bool = False, source: str | None = None, pr: int | None = None
@@ -683,7 +738,7 @@ class RailwaySim(WatchBackupSim):
     def _node(self, d: SimDeployment) -> dict[str, Any]:
         now = self.clock.monotonic()
         status, since = d.status(now)
-        domain = self.services[d.service_id].get("domain")
+        domain = self.domain_of(d.service_id, d.environment_id)
         return {
             "id": d.id,
             "status": status,
@@ -717,7 +772,18 @@ class RailwaySim(WatchBackupSim):
         return {
             **project,
             "services": {"edges": [{"node": {"id": s["id"], "name": s["name"]}} for s in services]},
-            "environments": {"edges": [{"node": {"id": e["id"], "name": e["name"]}} for e in envs]},
+            "environments": {"edges": [{"node": self._env_summary(e)} for e in envs]},
+        }
+
+    def _env_summary(self, env: dict[str, Any]) -> dict[str, Any]:
+        source = self.environments.get(env.get("source") or "")
+        return {
+            "id": env["id"],
+            "name": env["name"],
+            "projectId": env["projectId"],
+            "isEphemeral": bool(env.get("ephemeral")),
+            "meta": {"prNumber": env.get("pr"), "branch": None},
+            "sourceEnvironment": {"id": source["id"], "name": source["name"]} if source else None,
         }
 
     def _r_projects(self, auth: _Auth, **_: Any) -> dict[str, Any]:
@@ -749,8 +815,10 @@ class RailwaySim(WatchBackupSim):
             "latestDeployment": self._node(mine[0]) if mine else None,
             "activeDeployments": [self._node(d) for d in mine if d.status(now)[0] in LIVE],
             "domains": {
-                "serviceDomains": [{"domain": service["domain"]}] if service.get("domain") else [],
-                "customDomains": [{"domain": service["custom"]}] if service.get("custom") else [],
+                "serviceDomains": [{"domain": domain}] if (domain := self.domain_of(serviceId, environmentId)) else [],
+                "customDomains": [{"domain": service["custom"]}]
+                if service.get("custom") and not self.environments.get(environmentId, {}).get("ephemeral")
+                else [],
             },
         }
 
@@ -1000,6 +1068,44 @@ class RailwaySim(WatchBackupSim):
             "configEtag": _etag(config),
             "volumeInstances": self.volume_instances_of(environment_id),
         }
+
+    def _r_environmentCreate(self, auth: _Auth, input: dict[str, Any]) -> dict[str, Any]:
+        """Railway's environmentCreate: a fork of sourceEnvironmentId (services, variables, settings), ephemeral
+        when asked; it deploys what the source runs unless skipInitialDeploys. Project tokens may not."""
+        if auth.kind != "account":
+            raise SimError("Not Authorized")
+        project_id = str(input.get("projectId") or "")
+        auth.allow(project_id)
+        if project_id not in self.projects:
+            raise SimError("Project not found")
+        name = str(input.get("name") or "")
+        if not name or any(e["name"] == name and e["projectId"] == project_id for e in self.environments.values()):
+            raise SimError(f"Environment {name!r} already exists" if name else "name is required")
+        source = input.get("sourceEnvironmentId")
+        if source is not None and source not in self.environments:
+            raise SimError("Source environment not found")
+        env = self._fork(project_id, name, source, ephemeral=bool(input.get("ephemeral")))
+        if source is not None and not input.get("skipInitialDeploys"):
+            for sid in [x for x, svc in self.services.items() if svc["projectId"] == project_id]:
+                served = [d for d in self.deployments if d.service_id == sid and d.environment_id == source]
+                if served:
+                    commit = max(served, key=lambda d: d.created).commit
+                    self._create(sid, env, commit, self.default_script, self.clock.monotonic())
+        return self._env_node(env)
+
+    def _r_environmentDelete(self, auth: _Auth, id: str) -> bool:
+        env = self.environments.get(id)
+        if env is None:
+            raise SimError("Environment not found")
+        if auth.kind != "account":
+            raise SimError("Not Authorized")
+        auth.allow(env["projectId"])
+        now = self.clock.monotonic()
+        for d in self.deployments:
+            if d.environment_id == id and d.removed_at is None:
+                d.removed_at = now
+        self.deleted_environments.append(self.environments.pop(id))
+        return True
 
     def _r_environment(self, auth: _Auth, id: str, projectId: str | None = None) -> dict[str, Any]:
         env = self.environments.get(id)
