@@ -138,6 +138,13 @@ from kars_actions.core.report import Result
     help="How railway.json stays in force now that Railway no longer reads it: apply its settings before the "
     "deploy, check (refuse to deploy on a difference), or off (default: kars.yml, else check).",
 )
+@click.option(
+    "--requires",
+    metavar="ENV",
+    default=None,
+    help="Promotion gate: release only a commit (or git tree) kars-actions proved healthy in ENV first, e.g. "
+    "staging (default: kars.yml environments.<name>.requires).",
+)
 @click.option("--today", callback=_parse_day, default=None, hidden=True, help="Pretend today is this date.")
 @config_option
 @output_options
@@ -169,6 +176,7 @@ def command(
     webhook_url: str | None,
     webhook_secret: str | None,
     railway_config: str | None,
+    requires: str | None,
     today: date | None,
     config_path: str | None,
     fmt: str | None,
@@ -216,6 +224,7 @@ def command(
             railway_config=railway_config,
             today=today,
             settle=settle,
+            requires=requires,
         )
         try:
             return run_release(options, progress=reporter.progress)

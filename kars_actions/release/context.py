@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kars_actions.core.config import Config, EnvironmentConfig
 from kars_actions.core.errors import KarsError
@@ -65,9 +65,11 @@ class ReleaseOptions:
     today: date | None = None  # the day the Config-as-Code cutoff is judged against (default: today, UTC)
     watch_duration: float | None = None  # seconds; None: kars.yml's (or the default), 0: no watch
     settle: float = 30.0  # after health passes, watch Railway this long after going live: a crash fails the release
+    requires: str | None = None  # promotion gate: the environment that must have proved the commit (over kars.yml)
 
 
 ROLLBACK_RECORD = "kars"  # the key of the GitHub deployment payload that holds the rollback targets
+MADE_BY = "kars-actions"  # said in that record: the promotion gate trusts only deployments this tool made
 
 
 @dataclass
@@ -195,3 +197,21 @@ def first_url(ctx: ReleaseContext) -> str | None:
     urls = service_urls(ctx)
     return next(iter(urls.values()), None)
 
+
+
+def deployment_record(ctx: ReleaseContext) -> dict[str, Any]:
+    """The GitHub deployment's payload record: made by kars-actions, the version and commit, the rollback targets
+    (a rerun adopts them), and the promotion gate's proof when there is one."""
+    from kars_actions.release.promotion import proof_record
+
+    plan = ctx.result.plan
+    record: dict[str, Any] = {
+        "made_by": MADE_BY,
+        "version": plan.tag if plan else None,
+        "commit": plan.target_sha if plan else ctx.result.commit,
+        "rollback_targets": ctx.result.rollback_targets,
+    }
+    proof = proof_record(ctx.result.promotion)
+    if proof is not None:
+        record["promotion"] = proof
+    return record

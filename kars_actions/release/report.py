@@ -13,6 +13,7 @@ from kars_actions.core.timing import human_duration
 
 if TYPE_CHECKING:
     from kars_actions.github.api import ReleaseRef
+    from kars_actions.github.promotion import PromotionCheck
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.health.report import HealthResult
     from kars_actions.health.targets import HealthTarget
@@ -108,6 +109,7 @@ class ReleaseResult(BaseResult):
     finished_now: bool = False
     # What serves each service at the end, as Railway said: {"id", "status", "commit"} or {"id": None, "note"}.
     serving: dict[str, dict[str, Any]] = field(default_factory=dict)
+    promotion: PromotionCheck | None = None  # the promotion gate's evidence, when the environment requires one
 
     def stage(self, key: str) -> Stage:
         if key not in self.stages:
@@ -197,6 +199,7 @@ class ReleaseResult(BaseResult):
             "alerts": self.alerts.to_json() if self.alerts else None,
             "backup": self.backup.to_json() if self.backup else None,
             "watch": self.watch.to_json() if self.watch else None,
+            "promotion": _promotion_json(self.promotion),
             "outputs": self.outputs(),
         }
 
@@ -319,6 +322,8 @@ class ReleaseResult(BaseResult):
                 ],
             )
         )
+        if self.promotion is not None:
+            md.append(_promotion_markdown(self.promotion))
         if self.backup is not None and self.backup.action != "skipped":
             md.append(self.backup.section_markdown())
         if self.deploy and self.deploy.services:
@@ -489,3 +494,34 @@ def _rollback_json(r: Any) -> dict[str, Any]:
         "to": r.target_deployment_id,
         "restored": r.restored_deployment_id,
     }
+
+
+def _promotion_json(check: PromotionCheck | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "requires": check.required,
+        "commit": check.commit,
+        "tree": check.tree,
+        "proven": check.proven,
+        "proof": check.proof.to_json() if check.proof else None,
+        "last_proven": [p.to_json() for p in check.last_proven],
+        "tried": [p.to_json() for p in check.tried],
+    }
+
+
+def _promotion_markdown(check: PromotionCheck) -> str:
+    """The promotion gate's evidence: the deployment that proved the commit, or what was proved instead."""
+    if check.proof is not None:
+        proof = check.proof
+        same = "this commit" if proof.same == "commit" else f"`{proof.sha[:12]}` (the same git tree)"
+        return (
+            f"### Promotion gate\n\n{check.required} proved it: deployment {proof.deployment_id} of "
+            f"{gha.md_escape(proof.version or proof.sha[:12])} at {same}, latest status success.\n"
+        )
+    rows = [[p.version or "-", p.sha[:12], str(p.deployment_id), p.state or "-"] for p in check.last_proven]
+    text = f"### Promotion gate\n\n{check.required} never proved `{check.commit[:12]}` (nor its tree).\n\n"
+    if rows:
+        headers = ["version", "commit", "deployment", "state"]
+        text += f"What {check.required} proved last:\n\n" + gha.md_table(headers, rows)
+    return text

@@ -14,6 +14,7 @@ from kars_actions.core.errors import ConfigError, KarsError
 from kars_actions.release.context import (
     ROLLBACK_RECORD,
     ReleaseContext,
+    deployment_record,
     health_failure,
     in_stage,
     is_transient,
@@ -23,6 +24,7 @@ from kars_actions.release.context import (
     service_urls,
     wants_major_tag,
 )
+from kars_actions.release.promotion import promotion_gate
 from kars_actions.release.report import Stage
 
 if TYPE_CHECKING:
@@ -197,7 +199,7 @@ def github_deployment(ctx: ReleaseContext) -> None:
             transient=is_transient(ctx.environment),
             description=f"{plan.tag} to {ctx.environment.name}",
             environment_url=ctx.environment.url,
-            payload={ROLLBACK_RECORD: {"rollback_targets": ctx.result.rollback_targets}},
+            payload={ROLLBACK_RECORD: deployment_record(ctx)},
         )
         if ctx.options.dry_run:
             stage.status = "planned"
@@ -248,6 +250,7 @@ def preflight(ctx: ReleaseContext) -> None:
         ctx.config, ctx.found = _find_services(ctx)
         details += [f"{name}: {how}" for name, how in ctx.found.items()]
         details.append(_preflight_github(ctx))
+        details.append(promotion_gate(ctx))
         stage.detail = "; ".join(d for d in details if d)
         if ctx.options.dry_run:
             stage.status = "planned" if ctx.railway is None and ctx.github is None else "ok"

@@ -279,10 +279,17 @@ class GitHubFake:
             return any(r["tag_name"] == tag and r["immutable"] and not r["draft"] for r in self.releases.values())
 
     def add_deployment(
-        self, environment: str, sha: str, *, state: str | None = "success", transient: bool = False
+        self,
+        environment: str,
+        sha: str,
+        *,
+        state: str | None = "success",
+        transient: bool = False,
+        payload: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         with self.lock:
-            body = {"ref": sha, "environment": environment, "transient_environment": transient}
+            self.commits.add(sha)
+            body = {"ref": sha, "environment": environment, "transient_environment": transient, "payload": payload}
             deployment = self._make_deployment(body, sha)
             if state:
                 self._make_status(deployment["id"], {"state": state, "auto_inactive": False})
