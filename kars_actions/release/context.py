@@ -202,8 +202,6 @@ def first_url(ctx: ReleaseContext) -> str | None:
 def deployment_record(ctx: ReleaseContext) -> dict[str, Any]:
     """The GitHub deployment's payload record: made by kars-actions, the version and commit, the rollback targets
     (a rerun adopts them), and the promotion gate's proof when there is one."""
-    from kars_actions.release.promotion import proof_record
-
     plan = ctx.result.plan
     record: dict[str, Any] = {
         "made_by": MADE_BY,
@@ -211,7 +209,14 @@ def deployment_record(ctx: ReleaseContext) -> dict[str, Any]:
         "commit": plan.target_sha if plan else ctx.result.commit,
         "rollback_targets": ctx.result.rollback_targets,
     }
-    proof = proof_record(ctx.result.promotion)
-    if proof is not None:
-        record["promotion"] = proof
+    check = ctx.result.promotion
+    if check is not None and check.proof is not None:
+        proof = check.proof
+        record["promotion"] = {
+            "environment": check.required,
+            "deployment_id": proof.deployment_id,
+            "version": proof.version,
+            "commit": proof.sha,
+            "same": proof.same,
+        }
     return record

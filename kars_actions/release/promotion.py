@@ -6,7 +6,7 @@ live and healthy there. Read-only; a refusal is an ordinary preflight failure (e
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kars_actions.core.errors import CheckFailed, ConfigError
 
@@ -77,17 +77,3 @@ def release_first(check: PromotionCheck) -> str:
         f"release it to {check.required} first: kars-actions release --environment {check.required} --commit "
         f"{check.commit} (or release one of the commits {check.required} proved)"
     )
-
-
-def proof_record(check: PromotionCheck | None) -> dict[str, Any] | None:
-    """What the GitHub deployment's payload keeps of the proof."""
-    if check is None or check.proof is None:
-        return None
-    proof = check.proof
-    return {
-        "environment": check.required,
-        "deployment_id": proof.deployment_id,
-        "version": proof.version,
-        "commit": proof.sha,
-        "same": proof.same,
-    }
