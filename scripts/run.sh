@@ -2,7 +2,7 @@
 # Run one kars-actions command from an action step: KARS_INPUT_* environment -> argv, never through eval.
 #
 #   run.sh <command>      command: release | test | validate | tag | release-status | deploy | health | watch |
-#                         rollback | notify
+#                         rollback | notify | config | preview
 #
 # Every action input arrives as an environment variable (KARS_INPUT_<NAME>), never as text spliced into the
 # script, so a value containing quotes, $(...), backticks or newlines is only ever data. A flag is passed only when
@@ -151,6 +151,7 @@ build_release() {
   words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
   opt --railway-config "${KARS_INPUT_RAILWAY_CONFIG:-}"
   opt --version-check "${KARS_INPUT_VERSION_CHECK:-}"
+  opt --requires "${KARS_INPUT_REQUIRES:-}"
   switch move-major --move-major --no-move-major "${KARS_INPUT_MOVE_MAJOR:-}"
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
@@ -279,6 +280,24 @@ build_notify() {
   switch dry-run --dry-run "" "${KARS_INPUT_DRY_RUN:-}"
 }
 
+build_preview() {
+  common_config
+  github_token
+  # Previews reach a new environment per pull request: only a workspace or account token can.
+  secret_env RAILWAY_API_TOKEN "${KARS_INPUT_RAILWAY_API_TOKEN:-}"
+  opt --pr "${KARS_INPUT_PR:-}"
+  switch close --close "" "${KARS_INPUT_CLOSE:-}"
+  words --service "${KARS_INPUT_SERVICES:-}"
+  opt --project "${KARS_INPUT_PROJECT:-}"
+  lines --service-url "${KARS_INPUT_SERVICE_URLS:-}"
+  words --expect-status "${KARS_INPUT_EXPECT_STATUS:-}"
+  lines --expect-json "${KARS_INPUT_EXPECT_JSON:-}"
+  opt --version-check "${KARS_INPUT_VERSION_CHECK:-}"
+  opt --deploy-timeout "${KARS_INPUT_DEPLOY_TIMEOUT:-}"
+  opt --health-deadline "${KARS_INPUT_HEALTH_DEADLINE:-}"
+  opt --timeout "${KARS_INPUT_TOTAL_TIMEOUT:-}"
+}
+
 build_config() {
   common_config
   railway_tokens
@@ -303,11 +322,11 @@ build_config() {
 }
 
 case "$command" in
-  release | test | validate | tag | deploy | health | watch | rollback | notify | config) "build_$command" ;;
+  release | test | validate | tag | deploy | health | watch | rollback | notify | config | preview) "build_$command" ;;
   release-status) build_release_status ;;
-  "") fail "no command given: run.sh <release|test|validate|tag|release-status|deploy|health|watch|rollback|notify|config>" ;;
+  "") fail "no command given: run.sh <release|test|validate|tag|release-status|deploy|health|watch|rollback|notify|config|preview>" ;;
   *)
-    fail "unknown command '$command': use release, test, validate, tag, release-status, deploy, health, watch, rollback, notify or config"
+    fail "unknown command '$command': use release, test, validate, tag, release-status, deploy, health, watch, rollback, notify, config or preview"
     ;;
 esac
 

@@ -190,13 +190,15 @@ def _fill(name: str, text: str, values: TemplateValues) -> str:
     if name == "release":
         text = text.replace("branches: [main]", f"branches: [{values.production_branch}]")
         text = re.sub(r"\bproduction$", values.production_environment, text, flags=re.MULTILINE)
+        # The optional staging-first job and the production job's promotion gate name the staging environment.
+        text = re.sub(r"(?m)^(\s+(?:name|environment): )staging$", rf"\g<1>{values.staging_environment}", text)
+        text = text.replace("group: deploy-staging", f"group: deploy-{values.staging_environment}")
+        text = text.replace("&& 'staging' ||", f"&& '{values.staging_environment}' ||")
+        text = _fill_prerelease(text, values)
     elif name == "staging":
         text = text.replace("branches: [develop]", f"branches: [{values.staging_branch}]")
         text = re.sub(r"\bstaging$", values.staging_environment, text, flags=re.MULTILINE)
-        if values.staging_prerelease:
-            text = re.sub(r"(?m)^(\s+prerelease: )rc$", rf"\g<1>{values.staging_prerelease}", text)
-        else:
-            text = re.sub(r"(?m)^\s+prerelease: rc\n", "", text)
+        text = _fill_prerelease(text, values)
     elif name == "rollback":
         text = _fill_choice(text, "service", values.services, default=None)
         text = _fill_choice(text, "environment", values.environments, default=values.production_environment)
@@ -207,6 +209,12 @@ def _fill(name: str, text: str, values: TemplateValues) -> str:
     return text.replace("secrets.DISCORD_WEBHOOK_URL", f"secrets.{values.discord_secret}")
 
 
+def _fill_prerelease(text: str, values: TemplateValues) -> str:
+    if values.staging_prerelease:
+        return re.sub(r"(?m)^(\s+prerelease: )rc$", rf"\g<1>{values.staging_prerelease}", text)
+    return re.sub(r"(?m)^\s+prerelease: rc\n", "", text)
+
+
 def token_secret(environment: str) -> str:
     """The secret holding an environment's Railway project token: a project token reaches one environment only."""
     return "RAILWAY_TOKEN_" + (re.sub(r"[^A-Za-z0-9]+", "_", environment).strip("_").upper() or "DEFAULT")
@@ -214,6 +222,7 @@ def token_secret(environment: str) -> str:
 
 def _fill_tokens(name: str, text: str, values: TemplateValues) -> str:
     if name == "release":
+        text = text.replace("RAILWAY_TOKEN_STAGING", token_secret(values.staging_environment))
         return text.replace("RAILWAY_TOKEN_PRODUCTION", token_secret(values.production_environment))
     if name == "staging":
         return text.replace("RAILWAY_TOKEN_STAGING", token_secret(values.staging_environment))

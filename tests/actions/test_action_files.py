@@ -28,6 +28,7 @@ STEP_ACTIONS = [
     "rollback",
     "notify",
     "config",
+    "preview",
 ]
 ACTION_FILES = [ROOT / "action.yml", *(ROOT / step / "action.yml" for step in STEP_ACTIONS)]
 TEMPLATE_FILES = sorted((ROOT / "workflows-templates").glob("*.yml"))
@@ -251,7 +252,8 @@ def test_deploy_jobs_have_an_environment_url_and_are_never_cancelled(path: Path)
 def test_release_templates_tag_and_deploy_in_one_workflow_with_full_history(name: str) -> None:
     workflow = load(ROOT / "workflows-templates" / f"{name}.yml")
     release = workflow["jobs"]["release"]
-    assert release["needs"] == "test"
+    needs = [release["needs"]] if isinstance(release["needs"], str) else release["needs"]
+    assert "test" in needs
     checkout = next(s for s in release["steps"] if str(s["uses"]).startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0
     assert any(str(s["uses"]).startswith("kars/deploy-action@") for s in release["steps"])
@@ -318,3 +320,30 @@ def test_dependabot_watches_every_action_folder_and_the_lock() -> None:
     assert updates["pip"]["directory"] == "/requirements" and (ROOT / "requirements" / "action.txt").is_file()
     for update in updates.values():
         assert update["schedule"]["interval"] == "weekly" and update["groups"], "one grouped pull request a week"
+
+
+def test_release_template_can_release_to_staging_first_behind_the_promotion_gate() -> None:
+    """Opt-in (a repository variable): staging, then production only after staging passed, with requires: staging;
+    unset, the staging job is skipped and production still runs after the tests."""
+    jobs = load(ROOT / "workflows-templates" / "release.yml")["jobs"]
+    staging, production = jobs["staging"], jobs["release"]
+    assert staging["if"] == "vars.KARS_STAGING_FIRST == 'true'" and staging["needs"] == "test"
+    assert staging["environment"]["name"] == "staging" and production["environment"]["name"] == "production"
+    assert production["needs"] == ["test", "staging"]
+    condition = production["if"]
+    assert "!cancelled()" in condition and "needs.test.result == 'success'" in condition
+    assert '["success", "skipped"]' in condition and "needs.staging.result" in condition
+    step = next(s for s in production["steps"] if str(s.get("uses", "")).startswith("kars/deploy-action@"))
+    assert step["with"]["requires"] == "${{ needs.staging.result == 'success' && 'staging' || '' }}"
+
+
+def test_preview_template_runs_on_pull_request_events_with_the_least_permissions() -> None:
+    workflow = load(ROOT / "workflows-templates" / "preview.yml")
+    on = workflow.get(True) or workflow.get("on")
+    assert set(on) == {"pull_request"}
+    assert on["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
+    job = workflow["jobs"]["preview"]
+    assert job["permissions"] == {"contents": "read", "deployments": "write", "pull-requests": "write"}
+    assert job["concurrency"]["cancel-in-progress"] is False
+    step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("kars/deploy-action/preview@"))
+    assert step["with"]["railway-api-token"] == "${{ secrets.RAILWAY_API_TOKEN }}"

@@ -57,7 +57,8 @@ def test_list_shows_every_template_with_its_description() -> None:
     assert code == 0
     for info in templates.list_templates():
         assert info.name in output and info.description in output
-    assert {i.name for i in templates.list_templates()} == {"ci", "validate-railway", "release", "staging", "rollback"}
+    names = {"ci", "validate-railway", "release", "staging", "rollback", "preview"}
+    assert {i.name for i in templates.list_templates()} == names
 
 
 def test_writes_the_default_set_filled_from_kars_yml(tmp_path: Path) -> None:
@@ -186,7 +187,8 @@ def test_pin_is_looked_up_from_the_release_tag_with_git(tmp_path: Path) -> None:
 @pytest.mark.skipif(zizmor_path() is None, reason="no zizmor")
 def test_filled_templates_stay_clean_under_zizmor(tmp_path: Path) -> None:
     (tmp_path / "kars.yml").write_text(KARS_YML)
-    invoke("ci", "release", "staging", "rollback", "validate-railway", "--dir", str(tmp_path), "--action-sha", SHA)
+    names = ("ci", "release", "staging", "rollback", "validate-railway", "preview")
+    invoke(*names, "--dir", str(tmp_path), "--action-sha", SHA)
     zizmor = zizmor_path()
     assert zizmor is not None
     files = sorted(str(p) for p in (tmp_path / ".github/workflows").iterdir())
@@ -206,7 +208,12 @@ def test_each_environment_gets_its_own_railway_token_secret() -> None:
     release = templates.render("release", values)
     staging = templates.render("staging", values)
     rollback = templates.render("rollback", values)
-    assert "secrets.RAILWAY_TOKEN_LIVE" in release and "RAILWAY_TOKEN_QA_EU" not in release
+    jobs = yaml.safe_load(release)["jobs"]
+    assert jobs["release"]["steps"][-1]["with"]["railway-token"] == "${{ secrets.RAILWAY_TOKEN_LIVE }}"
+    assert jobs["staging"]["steps"][-1]["with"]["railway-token"] == "${{ secrets.RAILWAY_TOKEN_QA_EU }}"
+    assert jobs["staging"]["environment"]["name"] == "qa-eu"
+    assert jobs["staging"]["concurrency"]["group"] == "deploy-qa-eu"
+    assert "'qa-eu'" in jobs["release"]["steps"][-1]["with"]["requires"]
     assert "secrets.RAILWAY_TOKEN_QA_EU" in staging
     assert "(inputs.environment == 'live' && secrets.RAILWAY_TOKEN_LIVE)" in rollback
     assert "(inputs.environment == 'qa-eu' && secrets.RAILWAY_TOKEN_QA_EU)" in rollback

@@ -27,12 +27,15 @@ environments:
 def gated(world: World) -> World:
     """kars.yml says production requires staging; Railway has a staging environment with its own token."""
     text = (world.repo.path / "kars.yml").read_text()
-    (world.repo.path / "kars.yml").write_text(text.replace("environments:\n  production: {branch: main}\n", STAGING_FIRST))
+    gate = text.replace("environments:\n  production: {branch: main}\n", STAGING_FIRST)
+    assert gate != text
+    (world.repo.path / "kars.yml").write_text(gate)
     project = next(iter(world.sim.projects))
     staging = world.sim.add_environment(project, "staging")
+    production = next(iter(world.sim.environments))
     for service_id in world.ids.values():
         world.sim.add_deployment(service_id, staging, OLD, took=120)
-        world.sim.set_settings(service_id, staging, world.sim.settings_of(service_id, next(iter(world.sim.environments))))
+        world.sim.set_settings(service_id, staging, world.sim.settings_of(service_id, production))
     world.sim.set_variables(
         world.ids["backend"], staging, {"DATABASE_URL": "postgres://u:pw-very-secret@db/stg", "JWT_SECRET": "x"}
     )

@@ -75,7 +75,8 @@ def test_a_preview_whose_build_fails_says_failed_in_the_comment_and_the_deployme
     (deployment,) = world.preview_deployments()
     assert states(world, deployment)[-1] == "failure"
     assert "backend" in world.github.statuses[deployment["id"]][-1]["description"]
-    assert "BUILD_IMAGE failed" in run.summary and run.outputs["statuses"] == '{"backend": "FAILED", "frontend": "SUCCESS"}'
+    assert "BUILD_IMAGE failed" in run.summary
+    assert run.outputs["statuses"] == '{"backend": "FAILED", "frontend": "SUCCESS"}'
 
 
 def test_a_fork_pull_request_without_secrets_gets_a_note_and_no_comment(world: World) -> None:
