@@ -162,3 +162,44 @@ def test_without_pr_environments_or_previews_create_it_says_what_to_turn_on(worl
     assert "PR environments off" in run.report["error"] and "previews: {mode: create" in run.report["hint"]
     assert run.report["outcome"] == "not-started" and "PR environments off" in run.summary
     assert world.sim.mutations == [] and world.github.writes() == []
+
+
+def test_checks_aim_at_the_preview_never_at_the_url_kars_yml_gives_for_another_environment(world: World) -> None:
+    world.sim.open_pull_request(world.project, PR, HEADS[0])
+    run = world.preview("--pr", str(PR))
+    assert run.code == 0, run.stderr
+    checked = {t["url"] for t in run.report["health"]["targets"]}
+    assert checked == {world.apps["backend"].url + "/api/health", world.apps["frontend"].url + "/healthz"}
+    assert world.apps["frontend"].paths and set(world.apps["frontend"].paths) == {"/healthz"}
+
+
+def test_railway_never_creating_the_pr_environment_ends_in_time_and_says_so(world: World) -> None:
+    run = world.preview("--pr", str(PR), "--deploy-timeout", "60")
+    assert run.code == 1
+    assert run.report["outcome"] == "no-environment"
+    assert "did not create the PR environment of #12" in run.report["error"]
+    (comment,) = world.comments()
+    assert "no environment" in comment["body"] and "ready" not in comment["body"]
+    assert world.sim.mutations == []
+
+
+def test_a_push_to_a_created_preview_makes_kars_deploy_the_new_head(bare_world: World) -> None:
+    world = bare_world
+    reads = {"n": 0}
+
+    def push_once(fake: GitHubFake) -> None:
+        reads["n"] += 1
+        if reads["n"] == 2:
+            fake.push(PR, HEADS[1])
+
+    world.github.on("GET", rf"/pulls/{PR}$", push_once, once=False)
+    run = world.preview("--pr", str(PR))
+    assert run.code == 0, run.stderr
+    assert run.report["commit"] == HEADS[1] and run.report["superseded"] == [HEADS[0]]
+    created = world.sim.environment_named(f"pr-{PR}")
+    for service in world.ids.values():
+        commits = [d.commit for d in world.sim.deployments_of(service) if d.environment_id == created]
+        assert commits == [HEADS[0], HEADS[1]]
+    assert {app.live_commit() for app in world.apps.values()} == {HEADS[1]}
+    (comment,) = world.comments()
+    assert f"Commit: `{HEADS[1]}`" in comment["body"]

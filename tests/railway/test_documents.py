@@ -7,7 +7,8 @@ from graphql import parse, validate
 
 import kars_actions.railway.backup
 import kars_actions.railway.environment_config
-import kars_actions.railway.metrics  # noqa: F401 - registers the watch window's look documents
+import kars_actions.railway.metrics
+import kars_actions.railway.previews  # noqa: F401 - registers the watch window's and the previews' documents
 from kars_actions.railway.api import DOCUMENTS
 from tests.fakes.railway_sim import load_schema
 
@@ -32,6 +33,7 @@ def test_the_registry_holds_every_operation_the_client_uses() -> None:
     assert backups | {"VolumeInstanceBackupRestore", "WatchStatusExecutionsHttpLatencyResources"} <= set(DOCUMENTS)
     looks = {"WatchStatusExecutionsServingLogsHttpLatencyResources", "WatchStatusExecutionsServingLogsResources"}
     assert looks | {"WatchErrorLines"} <= set(DOCUMENTS)
+    assert {"PreviewProject", "EnvironmentCreate", "EnvironmentDelete"} <= set(DOCUMENTS)
 
 
 def test_rollback_with_a_selection_set_is_rejected_by_the_schema(schema) -> None:  # type: ignore[no-untyped-def]
