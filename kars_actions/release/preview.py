@@ -73,7 +73,7 @@ class _Run:
     moved_to: str | None = None
     started: float = 0.0
     railway_started: float = 0.0  # the same moment on the Railway client's clock (its waits are timed on it)
-    labels: dict[str, str] = field(default_factory=dict)  # label -> Railway service name
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> (Railway service id, name)
 
     def elapsed(self) -> float:
         """Seconds since the run began. Railway's waits are timed on the Railway client's clock, which runs ahead
@@ -179,20 +179,17 @@ def _resolve(run: _Run) -> None:
     for name in names:
         service = run.config.service(name) if run.config.services else None
         label = service.name if service else name
-        _, railway_name = pick("service", service.railway_service if service else name, run.project.services, "")
-        run.labels[label] = railway_name
+        wanted = service.railway_service if service else name
+        run.labels[label] = pick("service", wanted, run.project.services, f"project {run.project.name}")
     run.env = find_preview(run.project, run.result.pr or 0)
 
 
 def _target(run: _Run) -> RailwayTarget:
-    from kars_actions.railway.deploy import RailwayTarget, pick
+    from kars_actions.railway.deploy import RailwayTarget
     from kars_actions.railway.wait import ServiceRef
 
     assert run.project is not None and run.env is not None
-    refs = []
-    for label, name in run.labels.items():
-        service_id, _ = pick("service", name, run.project.services, f"project {run.project.name}")
-        refs.append(ServiceRef(service_id, name, label))
+    refs = [ServiceRef(service_id, name, label) for label, (service_id, name) in run.labels.items()]
     return RailwayTarget(run.project.id, run.project.name, run.env.id, run.env.name, tuple(refs))
 
 

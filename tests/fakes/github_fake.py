@@ -8,7 +8,9 @@ deployments listed newest first; ``auto_inactive`` (prior non-transient deployme
 422 "Reference already exists"; 403 "Resource not accessible by integration" with
 ``X-Accepted-GitHub-Permissions`` when a permission is off; the 404 for a release create or update whose
 ``target_commitish`` is a commit changing ``.github/workflows/`` (that needs a ``workflows`` permission
-``GITHUB_TOKEN`` never has); and rate limits with ``x-ratelimit-*`` / ``retry-after`` headers.
+``GITHUB_TOKEN`` never has); pull requests whose head moves with each push (and forks'), their issue comments —
+listed oldest first, written with either ``issues`` or ``pull_requests`` write, at most 65,536 characters — and the
+tree each commit records; and rate limits with ``x-ratelimit-*`` / ``retry-after`` headers.
 
 Immutable releases (``immutable_releases = True``, as a repository or organisation turns them on): a published
 release says ``"immutable": true`` (drafts stay mutable, ``false``) and its tag can be neither moved nor deleted

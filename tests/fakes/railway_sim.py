@@ -1,5 +1,7 @@
 """A Railway GraphQL API on 127.0.0.1 for tests: projects, services, variables, deployments that move through
-their statuses on a clock the test controls, rollbacks, logs, and injectable faults.
+their statuses on a clock the test controls, rollbacks, logs, and injectable faults; PR environments as Railway
+makes them (ephemeral, ``meta.prNumber``, forked from the base with domains of their own, a deployment per push),
+and ``environmentCreate`` / ``environmentDelete``.
 
 Every document is validated against Railway's real schema (the introspection result in
 ``tests/fakes/schemas/railway-graphql-schema.json``, vendored) and executed by walking its parsed operation.
