@@ -115,21 +115,11 @@ class PullRequests:
         found = self.find_comment(number, marker)
         if found is not None and found.body == text:
             return found, False
-        if found is not None:
-            answer = self.api.request(
-                "PATCH",
-                f"/issues/comments/{found.id}",
-                what=f"updating the preview comment on #{number}",
-                permission="pull-requests",
-                body={"body": text},
-            )
-        else:
-            answer = self.api.request(
-                "POST",
-                f"/issues/{number}/comments",
-                what=f"commenting on #{number}",
-                permission="pull-requests",
-                body={"body": text},
-            )
+        method, path, what = (
+            ("PATCH", f"/issues/comments/{found.id}", f"updating the preview comment on #{number}")
+            if found is not None
+            else ("POST", f"/issues/{number}/comments", f"commenting on #{number}")
+        )
+        answer = self.api.request(method, path, what=what, permission="pull-requests", body={"body": text})
         data = answer.data if isinstance(answer.data, Mapping) else {}
         return Comment(int(data.get("id") or 0), str(data.get("html_url") or ""), text), True

@@ -8,7 +8,6 @@ Only an ephemeral environment is ever created or deleted here, and only one kars
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,17 +15,14 @@ from typing import Any
 from kars_actions.core.errors import ConfigError, ExternalError, KarsError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import Deadline
-from kars_actions.railway.api import DOCUMENTS, Deployment, OutcomeUnknown, RailwayClient, TokenKind
-from kars_actions.railway.deploy import pick
-
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-
-
-def _document(name: str, text: str) -> str:
-    """Register a document beside the client's own, so the schema test validates it too."""
-    DOCUMENTS[name] = text.strip()
-    return name
-
+from kars_actions.railway.api import (
+    Deployment,
+    OutcomeUnknown,
+    RailwayClient,
+    TokenKind,
+    _document,  # the client's registry of documents: the schema test validates these too
+)
+from kars_actions.railway.deploy import _UUID, pick
 
 Q_PREVIEW_PROJECT = _document(
     "PreviewProject",

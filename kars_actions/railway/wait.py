@@ -242,31 +242,18 @@ def wait_for_deployments(
                     next_check = now + stop_every
                 if next_check < min(watch.next_poll, deadline.at):
                     # Nothing is due before the next question: wait for pushes (or sleep) until then, and ask.
+                    heard = False
                     if pushed is not None:
-                        try:
-                            updates = pushed.wait(next_check - now)
-                        except StreamLost as lost:
-                            _fall_back(pushed, lost.why, pending, progress, clock.monotonic())
-                            pushed = None
-                            continue
-                        if updates:
-                            _take(client, dashboard, pending, updates, progress, policy, deadline)
-                        elif clock.monotonic() < next_check:
-                            clock.sleep(next_check - clock.monotonic())
-                    else:
-                        clock.sleep(next_check - now)
+                        seconds = next_check - now
+                        pushed, heard = _listen(client, dashboard, pushed, seconds, pending, progress, policy, deadline)
+                    if not heard and clock.monotonic() < next_check:
+                        clock.sleep(next_check - clock.monotonic())
                     continue
             if pushed is not None and not final_round:
                 wake = min(watch.next_poll, deadline.at)
                 if wake > now:
-                    try:
-                        updates = pushed.wait(wake - now)
-                    except StreamLost as lost:
-                        _fall_back(pushed, lost.why, pending, progress, clock.monotonic())
-                        pushed = None
-                        continue
-                    if updates:
-                        _take(client, dashboard, pending, updates, progress, policy, deadline)
+                    pushed, heard = _listen(client, dashboard, pushed, wake - now, pending, progress, policy, deadline)
+                    if heard:
                         continue
                     now = clock.monotonic()
             if not final_round and watch.next_poll >= deadline.at:
@@ -313,6 +300,29 @@ def _subscribe(
     for watch in pending:
         watch.next_poll = now
     return pushed
+
+
+def _listen(
+    client: RailwayClient,
+    dashboard: Callable[[str, str | None], str],
+    pushed: DeploymentStream,
+    seconds: float,
+    pending: Sequence[_Watch],
+    progress: Progress,
+    policy: PollPolicy,
+    deadline: Deadline,
+) -> tuple[DeploymentStream | None, bool]:
+    """Wait up to ``seconds`` for pushes and take them. Returns the stream (None once it is lost: every pending
+    deployment is then looked at at once) and whether anything happened (a push, or the loss)."""
+    try:
+        updates = pushed.wait(seconds)
+    except StreamLost as lost:
+        _fall_back(pushed, lost.why, pending, progress, client.clock.monotonic())
+        return None, True
+    if updates:
+        _take(client, dashboard, pending, updates, progress, policy, deadline)
+        return pushed, True
+    return pushed, False
 
 
 def _fall_back(pushed: DeploymentStream, why: str, pending: Sequence[_Watch], progress: Progress, now: float) -> None:

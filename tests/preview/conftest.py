@@ -11,15 +11,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.test_release import AppServer
 from tests.fakes.actions_files import read_outputs
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock
@@ -52,36 +51,8 @@ environments:
 """
 
 
-class PreviewApp:
+class PreviewApp(AppServer):
     """One service as the world sees it in the PR's environment: answers with the commit live there now."""
-
-    def __init__(self, sim: RailwaySim, service_id: str) -> None:
-        self.sim = sim
-        self.service_id = service_id
-        self.paths: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return None
-
-            def do_GET(self) -> None:
-                outer.paths.append(self.path)
-                commit = outer.live_commit()
-                body = json.dumps({"status": "ok" if commit else "starting", "version": commit}).encode()
-                self.send_response(200 if commit else 503)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def live_commit(self) -> str | None:
         now = self.sim.clock.monotonic()
@@ -93,10 +64,6 @@ class PreviewApp:
                 if d.service_id == self.service_id and d.environment_id in ephemeral and d.status(now)[0] in LIVE
             ]
         return max(live, key=lambda d: d.created).commit if live else None
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass
