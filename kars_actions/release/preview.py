@@ -20,6 +20,7 @@ from kars_actions.core.config import Config, load_config
 from kars_actions.core.errors import ConfigError, ExternalError, KarsError, UsageError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.release.context import _internal_error as internal_error
 from kars_actions.release.preview_report import COMMENT_MARKER, PreviewResult, ServicePreview
 
 if TYPE_CHECKING:
@@ -124,8 +125,9 @@ def run_preview(
             _close(run)
         else:
             _open(run)
-    except KarsError as error:
+    except Exception as raised:  # noqa: BLE001 - a bug too ends with outputs, a summary and the pull request told
         # Said on every exit path: the pull request hears how it ended once it has heard that it began.
+        error = raised if isinstance(raised, KarsError) else internal_error(raised)
         result.error = error
         if result.outcome == "deploying":
             result.outcome = "unknown" if _unknown(error) else "failed"
