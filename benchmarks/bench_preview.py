@@ -108,41 +108,47 @@ def world(root: Path, *, pr_environments: bool) -> tuple[RailwaySim, GitHubFake,
     return sim, github, apps, project
 
 
+# (kars.yml addition, Railway's PR environments on, the runs: (what, extra flags)) for each shape of preview
+SHAPES = (
+    (
+        "",
+        True,
+        (
+            ("Railway's PR environment, opened: a 5-minute build followed to healthy", ()),
+            ("same head again (a rerun): already live", ()),
+            ("closed: deployments inactive, comment updated", ("--close",)),
+        ),
+    ),
+    (
+        "previews: {mode: create, base: staging}\n",
+        False,
+        (
+            ("created by kars (PR environments off): created, deployed, healthy", ()),
+            ("closed: environment deleted too", ("--close",)),
+        ),
+    ),
+)
+
+
 def measure() -> list[tuple[str, dict[str, Any]]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "kars.yml").write_text(KARS_YML)
-        sim, github, apps, project = world(root, pr_environments=True)
-        try:
-            sim.open_pull_request(project, PR, HEAD)
-            rows.append(
-                (
-                    "Railway's PR environment, opened: a 5-minute build followed to healthy",
-                    preview(root, sim, github, apps),
-                )
-            )
-            rows.append(("same head again (a rerun): already live", preview(root, sim, github, apps)))
-            github.close_pull(PR)
-            rows.append(("closed: deployments inactive, comment updated", preview(root, sim, github, apps, "--close")))
-        finally:
-            for app in apps.values():
-                app.stop()
-            github.stop()
-            sim.stop()
-        (root / "kars.yml").write_text(KARS_YML + "previews: {mode: create, base: staging}\n")
-        sim, github, apps, project = world(root, pr_environments=False)
-        try:
-            rows.append(
-                ("created by kars (PR environments off): created, deployed, healthy", preview(root, sim, github, apps))
-            )
-            github.close_pull(PR)
-            rows.append(("closed: environment deleted too", preview(root, sim, github, apps, "--close")))
-        finally:
-            for app in apps.values():
-                app.stop()
-            github.stop()
-            sim.stop()
+        for addition, pr_environments, runs in SHAPES:
+            (root / "kars.yml").write_text(KARS_YML + addition)
+            sim, github, apps, project = world(root, pr_environments=pr_environments)
+            try:
+                if pr_environments:
+                    sim.open_pull_request(project, PR, HEAD)
+                for what, flags in runs:
+                    if "--close" in flags:
+                        github.close_pull(PR)
+                    rows.append((what, preview(root, sim, github, apps, *flags)))
+            finally:
+                for app in apps.values():
+                    app.stop()
+                github.stop()
+                sim.stop()
     return rows
 
 

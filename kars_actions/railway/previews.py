@@ -48,6 +48,7 @@ M_ENVIRONMENT_DELETE = _document(
 
 # How often to look again while Railway has not yet made the PR environment, or a deployment of the head.
 LOOK_EVERY = 10.0
+LOOK_TIMEOUT = 60.0  # the most one of those looks may take (retries of a passing fault included)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,11 @@ def _read(client: RailwayClient, project_id: str, deadline: Deadline | None) -> 
     )
 
 
+def _one_look(client: RailwayClient) -> Deadline:
+    """Each look gets its own bound: the last one, after the wait's deadline passed, is still a real answer."""
+    return Deadline.after(LOOK_TIMEOUT, client.clock)
+
+
 def wait_for_railways_preview(
     client: RailwayClient,
     project: PreviewProject,
@@ -174,7 +180,7 @@ def wait_for_railways_preview(
             progress(f"waiting for Railway to create the PR environment of #{pr}")
             said = True
         clock.sleep(min(LOOK_EVERY, deadline.remaining()))
-        project = _read(client, project.id, deadline)
+        project = _read(client, project.id, _one_look(client))
 
 
 def create_preview(
@@ -276,7 +282,7 @@ def wait_for_head_deployments(
     while True:
         missing = [(label, sid) for label, sid in services if label not in found]
         try:
-            found.update(head_deployments(client, project_id, environment_id, missing, commit, deadline))
+            found.update(head_deployments(client, project_id, environment_id, missing, commit, _one_look(client)))
         except ExternalError as error:
             progress(f"cannot list the preview's deployments, will look again ({error.message})")
         if len(found) == len(services) or deadline.remaining() <= 0 or (stop is not None and stop()):
