@@ -78,6 +78,22 @@ class Deployments:
         statuses = answer.data if isinstance(answer.data, list) else []
         return statuses[0] if statuses and isinstance(statuses[0], dict) else None
 
+    def verdict_of(self, deployment_id: int) -> tuple[str | None, bool]:
+        """The last verdict on a deployment, and whether it was superseded since: GitHub marks a deployment
+        ``inactive`` when a newer one replaces it, which says nothing about how it fared — the status before it
+        does. (None, False) before any status."""
+        if self.api is None:
+            return None, False
+        answer = self.api.get(
+            f"reading deployment {deployment_id}", f"/deployments/{deployment_id}/statuses", {"per_page": 20}
+        )
+        statuses = [s for s in answer.data if isinstance(s, dict)] if isinstance(answer.data, list) else []
+        superseded = bool(statuses) and statuses[0].get("state") == "inactive"
+        for status in statuses:  # newest first
+            if status.get("state") != "inactive":
+                return str(status.get("state")), superseded
+        return ("inactive" if statuses else None), superseded
+
     def state_of(self, deployment_id: int) -> str | None:
         status = self.latest_status(deployment_id)
         return str(status.get("state")) if status else None

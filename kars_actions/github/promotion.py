@@ -1,13 +1,14 @@
 """The promotion gate's evidence: which GitHub deployment in the required environment (staging) proves a commit.
 
 A commit is proven when a deployment of it — or of a commit with the same git tree, so that merging the verified
-branch counts — was made by kars-actions (its payload says so) and its latest status is ``success``. Everything
-here only reads.
+branch counts — was made by kars-actions (its payload says so) and its last verdict is ``success``. A deployment
+that a newer one replaced since (GitHub marks it ``inactive``) still proves its commit: it went live and was
+healthy there; one marked ``failure`` after the fact (the long watch) does not. Everything here only reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kars_actions.github.api import GitHubApi
@@ -44,6 +45,12 @@ class Proven:
     state: str | None
     created_at: str = ""
     same: str = ""  # "commit" | "tree" when it is of the commit being released (or of its tree)
+    superseded: bool = False  # a newer deployment replaced it there since (its verdict stands)
+
+    @property
+    def shown_state(self) -> str:
+        state = self.state or "no status"
+        return f"{state}, since replaced" if self.superseded else state
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +60,7 @@ class Proven:
             "state": self.state,
             "created_at": self.created_at,
             "same": self.same,
+            "superseded": self.superseded,
         }
 
 
@@ -89,20 +97,18 @@ def check_promotion(api: GitHubApi, deployments: Deployments, required: str, com
     tried: list[Proven] = []
     for deployment in ours:
         sha = str(deployment.get("sha") or "")
-        status = deployments.latest_status(int(deployment["id"]))
-        state = str(status.get("state")) if status else None
-        seen = Proven(
-            int(deployment["id"]), sha, recorded_version(deployment), state, str(deployment.get("created_at") or "")
-        )
+        state, superseded = deployments.verdict_of(int(deployment["id"]))
+        created = str(deployment.get("created_at") or "")
+        seen = Proven(int(deployment["id"]), sha, recorded_version(deployment), state, created, "", superseded)
         if state != "success":
             if sha == commit:
-                tried.append(Proven(seen.deployment_id, sha, seen.version, state, seen.created_at, "commit"))
+                tried.append(replace(seen, same="commit"))
             continue
         if sha not in trees:
             trees[sha] = tree_of(api, sha)
         same = "commit" if sha == commit else "tree" if tree is not None and trees[sha] == tree else ""
         if same:
-            proof = Proven(seen.deployment_id, sha, seen.version, state, seen.created_at, same)
+            proof = replace(seen, same=same)
             return PromotionCheck(required, commit, tree, proof, tuple(proven[:SHOWN]), tuple(tried))
         proven.append(seen)
     return PromotionCheck(required, commit, tree, None, tuple(proven[:SHOWN]), tuple(tried))

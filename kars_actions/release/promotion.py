@@ -60,7 +60,7 @@ def refusal(check: PromotionCheck, environment: str) -> str:
         f"deployment of it, or of a commit with the same tree, made by kars-actions is a success in {check.required}"
     )
     if check.tried:
-        tried = ", ".join(f"deployment {p.deployment_id} ({p.state or 'no status'})" for p in check.tried)
+        tried = ", ".join(f"deployment {p.deployment_id} ({p.shown_state})" for p in check.tried)
         text += f"; this commit's deployments there: {tried}"
     if check.last_proven:
         shown = ", ".join(

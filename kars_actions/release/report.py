@@ -519,7 +519,7 @@ def _promotion_markdown(check: PromotionCheck) -> str:
             f"### Promotion gate\n\n{check.required} proved it: deployment {proof.deployment_id} of "
             f"{gha.md_escape(proof.version or proof.sha[:12])} at {same}, latest status success.\n"
         )
-    rows = [[p.version or "-", p.sha[:12], str(p.deployment_id), p.state or "-"] for p in check.last_proven]
+    rows = [[p.version or "-", p.sha[:12], str(p.deployment_id), p.shown_state] for p in check.last_proven]
     text = f"### Promotion gate\n\n{check.required} never proved `{check.commit[:12]}` (nor its tree).\n\n"
     if rows:
         headers = ["version", "commit", "deployment", "state"]

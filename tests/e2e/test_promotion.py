@@ -123,6 +123,33 @@ def test_a_different_tree_is_refused_before_any_write_with_what_staging_proved(g
     assert code == 1 and "staging never proved it" in report["error"]
 
 
+def test_a_commit_staging_proved_still_counts_after_a_newer_staging_release_replaced_it(gated: World) -> None:
+    """GitHub marks the replaced staging deployment inactive; its verdict (success) still proves the commit."""
+    world = gated
+    code, _, err = world.release("--environment", "staging", RAILWAY_TOKEN=world.extra_env["STAGING_TOKEN"])
+    assert code == 0, err
+    (proved,) = world.github.deployments_of("staging", world.head)
+    newer = "d" * 40
+    world.github.add_deployment("staging", newer, state=None, payload=kars_payload("v0.2.0-rc.1", newer))
+    world.github.add_status(world.github.deployments_of("staging", newer)[0]["id"], "success")
+    assert world.github.state_of(proved["id"]) == "inactive"  # GitHub's auto_inactive replaced it
+    code, report, err = release_production(world)
+    assert code == 0, err
+    assert report["promotion"]["proof"]["deployment_id"] == proved["id"]
+    assert report["promotion"]["proof"]["superseded"] is True
+
+
+def test_a_staging_deployment_marked_failed_after_its_success_proves_nothing(gated: World) -> None:
+    """The long watch marks a deployment failed after the fact: its last verdict is failure, whatever came before."""
+    world = gated
+    watched = world.github.add_deployment("staging", world.head, payload=kars_payload("v0.1.0-rc.1", world.head))
+    world.github.add_status(watched["id"], "failure")
+    code, report, _ = release_production(world)
+    assert code == 1
+    assert f"deployment {watched['id']} (failure)" in report["error"]
+    assert world.github.writes() == [] and world.sim.mutations == []
+
+
 def test_a_staging_deployment_that_failed_proves_nothing(gated: World) -> None:
     world = gated
     failed = world.github.add_deployment(

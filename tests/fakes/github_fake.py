@@ -297,6 +297,11 @@ class GitHubFake:
                 self._make_status(deployment["id"], {"state": state, "auto_inactive": False})
             return deployment
 
+    def add_status(self, deployment_id: int, state: str, *, auto_inactive: bool = True) -> dict[str, Any]:
+        """A status on an existing deployment, as another workflow (or a later release) would post it."""
+        with self.lock:
+            return self._make_status(deployment_id, {"state": state, "auto_inactive": auto_inactive})
+
     def add_pull(
         self, number: int, head: str, *, fork: bool = False, head_ref: str = "feature", base_ref: str = "main"
     ) -> dict[str, Any]:
