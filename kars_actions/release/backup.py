@@ -268,11 +268,17 @@ def take_release_backup(
                 return result
             result.notes.append(f"migrations changed: {', '.join(touched[:5])}" + (" …" if len(touched) > 5 else ""))
         name = backup_name(tag, commit)
-        if dry_run or client is None or target is None:
+        if client is None or target is None:
             result.action = "planned"
             result.reason = f"would back up {config.service}'s volume as {name!r} before deploying"
             return result
         assert deadline is not None
+        if dry_run:
+            # Finding the volume only reads: a database without one stops the dry run where it stops the release.
+            volume = locate_volume(client, target, config.service, deadline)
+            result.action = "planned"
+            result.reason = f"would back up {config.service}'s volume {volume.name} as {name!r} before deploying"
+            return result
         volume = locate_volume(client, target, config.service, deadline)
         result.backup = create_backup(client, volume, name, deadline=deadline, progress=progress)
         if config.dump:

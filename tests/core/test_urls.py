@@ -75,6 +75,6 @@ def test_a_bad_escape_inside_a_password_is_not_quoted() -> None:
     ],
 )
 def test_a_secret_url_is_never_quoted_in_its_error(url: str) -> None:
-    with pytest.raises(ConfigError, match="^the Slack webhook ") as caught:
+    with pytest.raises(ConfigError, match=r"^the Slack webhook ") as caught:
         check_url(url, "the Slack webhook", error=ConfigError, secret=True)
     assert "secretpart" not in caught.value.message + (caught.value.hint or "")
