@@ -134,8 +134,8 @@ class BackupResult(BaseResult):
     def headline(self) -> str:
         if self.error is not None:
             return f"{self.action.capitalize()} failed: {self.error.message}"
-        if self.action == "refused":
-            return self.reason or "refused"
+        if self.action in ("refused", "planned"):
+            return self.reason or self.action  # a dry run's plan says what it would back up, not just "planned"
         if self.action == "skipped":
             return f"No backup: {self.reason}"
         if self.backup is None:
