@@ -184,7 +184,8 @@ def tag_and_draft(ctx: ReleaseContext) -> None:
             return
         if ctx.options.dry_run:
             stage.status = "planned"
-            stage.detail = _planned_release(ctx.release, plan.target_sha)
+            # The write permission is proved by a request GitHub refuses, which a dry run does not send.
+            stage.detail = _planned_release(ctx.release, plan.target_sha) + " (write permission not checked)"
             return
         stage.detail = ("reused" if not ctx.release.release_created else "created") + f" draft {plan.tag}"
 

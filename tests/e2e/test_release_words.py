@@ -134,7 +134,8 @@ def test_a_dry_run_that_would_go_ahead_speaks_in_the_conditional_and_shows_no_pl
     assert "deployment 0" not in run.stdout + run.summary
     assert not re.search(r"\b(created|reused) draft\b", run.stdout + run.summary)
     tag_line = run.stage_lines["Tag + draft release"]
-    assert f"would create tag v0.1.0 on {world.head[:12]} and a draft release" in tag_line
+    planned_tag = f"would create tag v0.1.0 on {world.head[:12]} and a draft release (write permission not checked)"
+    assert planned_tag in tag_line
     assert "would open a GitHub deployment of" in run.stage_lines["GitHub deployment"]
     serving = {s: world.sim.deployments_of(world.ids[s], OLD)[0].id for s in ("backend", "frontend")}
     assert f"would record what serves now: backend: {serving['backend']}" in run.stage_lines["Record rollback targets"]
