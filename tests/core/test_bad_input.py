@@ -154,33 +154,35 @@ CASES = [
     Case("inf deadline", ["deploy", "--timeout", "inf"], 2, "'inf' is not a finite number"),
     Case("tag prefix", ["tag", "--dry-run", "--tag-prefix", "../../x"], 2, "--tag-prefix '../../x' contains '..'"),
     # endpoint overrides
-    Case(
-        "GITHUB_API_URL",
-        ["release-status", "--success", "--tag", "v1.0.0"],
-        2,
-        "GITHUB_API_URL 'not a url'",
-        env={"GITHUB_API_URL": "not a url", "GITHUB_TOKEN": "x", "GITHUB_REPOSITORY": "a/b"},
+    *(
+        Case(
+            name,
+            ["release-status", "--success", "--tag", "v1.0.0"],
+            2,
+            f"GITHUB_API_URL '{url}'{says}",
+            env={"GITHUB_API_URL": url, "GITHUB_TOKEN": "x", "GITHUB_REPOSITORY": "a/b"},
+        )
+        for name, url, says in [
+            ("GITHUB_API_URL", "not a url", ""),
+            ("GITHUB_API_URL host", "https://api..github.com", " has an invalid host"),
+        ]
     ),
-    Case(
-        "RAILWAY_GRAPHQL_ENDPOINT",
-        ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
-        2,
-        "RAILWAY_GRAPHQL_ENDPOINT 'http://[::1/graphql'",
-        env={"RAILWAY_GRAPHQL_ENDPOINT": "http://[::1/graphql", "RAILWAY_TOKEN": "x"},
-    ),
-    Case(
-        "GITHUB_API_URL host",
-        ["release-status", "--success", "--tag", "v1.0.0"],
-        2,
-        "GITHUB_API_URL 'https://api..github.com' has an invalid host",
-        env={"GITHUB_API_URL": "https://api..github.com", "GITHUB_TOKEN": "x", "GITHUB_REPOSITORY": "a/b"},
-    ),
-    Case(
-        "RAILWAY_GRAPHQL_ENDPOINT escape",
-        ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
-        2,
-        "RAILWAY_GRAPHQL_ENDPOINT 'https://backboard.railway.com/graphql/%v2' has a malformed percent-escape",
-        env={"RAILWAY_GRAPHQL_ENDPOINT": "https://backboard.railway.com/graphql/%v2", "RAILWAY_TOKEN": "x"},
+    *(
+        Case(
+            name,
+            ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
+            2,
+            f"RAILWAY_GRAPHQL_ENDPOINT '{url}'{says}",
+            env={"RAILWAY_GRAPHQL_ENDPOINT": url, "RAILWAY_TOKEN": "x"},
+        )
+        for name, url, says in [
+            ("RAILWAY_GRAPHQL_ENDPOINT", "http://[::1/graphql", ""),
+            (
+                "RAILWAY_GRAPHQL_ENDPOINT escape",
+                "https://backboard.railway.com/graphql/%v2",
+                " has a malformed percent-escape",
+            ),
+        ]
     ),
     # services that answer nonsense
     Case(

@@ -4,9 +4,7 @@ is wrong, in the console, the step summary and the outputs; the failing-check co
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,8 @@ from kars_actions.health.assertions import HealthCheck, JsonExpectation, Observa
 from kars_actions.health.evidence import BODY_LIMIT, FIELD_LIMIT, body_line, gather
 from tests.fakes.actions_files import read_outputs
 from tests.fakes.health_servers import Reply, ScriptedServer, sequence
+from tests.health.test_cli import run_health as run_cli_health
 
-FAST = ["--interval", "0.01", "--max-interval", "0.02", "--confirm-interval", "0.01"]
 SECRET = "s3cr3t-header-token-0123456789"
 DOWN = {"status": "error", "database": "disconnected", "cache": {"ok": True}, "echo": f"Bearer {SECRET}"}
 
@@ -33,15 +31,8 @@ def actions(tmp_path: Path) -> Iterator[dict[str, Path]]:
 
 
 def run_health(files: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))}
-    env |= {"GITHUB_OUTPUT": str(files["output"]), "GITHUB_STEP_SUMMARY": str(files["summary"])}
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", "health", *args, "--format", "text", *FAST],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    written = {"GITHUB_OUTPUT": str(files["output"]), "GITHUB_STEP_SUMMARY": str(files["summary"])}
+    return run_cli_health(*args, fmt="text", **written)
 
 
 def results(files: dict[str, Path]) -> list[dict[str, Any]]:
