@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import click
 
 from kars_actions.cli._common import config_option, output_options, run, start
 from kars_actions.core import gha
+from kars_actions.core.errors import UsageError
 from kars_actions.core.report import Result
 
 
-def _commit_subject(sha: str | None) -> str | None:
-    """The commit's subject line from the local checkout, when there is one."""
+def _commit(sha: str | None) -> tuple[str | None, str | None]:
+    """The commit's full SHA and subject line from the local checkout (HEAD when no SHA is given). A SHA the
+    checkout does not hold is kept as given, without a subject; outside a checkout, nothing is known."""
+    if sha is not None and not re.fullmatch(r"[0-9A-Fa-f]{4,64}", sha.strip()):
+        return sha, None  # not a commit id: never handed to git, where a leading '-' would read as an option
     try:
         done = subprocess.run(
-            ["git", "log", "-1", "--format=%s", sha or "HEAD", "--"],
+            ["git", "log", "-1", "--format=%H%n%s", sha or "HEAD", "--"],
             capture_output=True,
             text=True,
             timeout=10,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    subject = done.stdout.strip()
-    return subject if done.returncode == 0 and subject else None
+        return sha, None
+    lines = done.stdout.splitlines()
+    if done.returncode != 0 or not lines:
+        return sha, None
+    full = lines[0].strip() or sha
+    subject = lines[1].strip() if len(lines) > 1 else ""
+    return full, subject or None
 
 
 @click.command(name="notify")
@@ -102,13 +111,19 @@ def command(
         )
 
         config = load_config(config_path)
+        sha, subject = _commit(commit_sha)
+        if commit_subject and not sha:
+            raise UsageError(
+                "--commit-subject names a commit's subject, but no commit is known here",
+                hint="pass --commit SHA with it (GITHUB_SHA in Actions), or run inside the checkout",
+            )
         alert = Alert(
             event=event,
             services=list(services),
             environment=environment,
             version=version,
-            commit_sha=commit_sha,
-            commit_subject=commit_subject or _commit_subject(commit_sha),
+            commit_sha=sha,
+            commit_subject=commit_subject or subject,
             summary=summary,
             failure=failure,
             rollback=rollback,

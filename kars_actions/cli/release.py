@@ -228,11 +228,11 @@ def command(
         )
         try:
             return run_release(options, progress=reporter.progress)
-        except KarsError:
+        except KarsError as error:
             # Stopped before anything was created or deployed: the outputs and the summary still say so.
             from kars_actions.release.report import not_started_report
 
-            outputs, summary = not_started_report()
+            outputs, summary = not_started_report(dry_run=dry_run, exit_code=error.exit_code)
             gha.set_outputs(outputs)
             gha.append_summary(summary)
             raise

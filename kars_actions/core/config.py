@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kars_actions.core.errors import ConfigError, Location
+from kars_actions.core.errors import ConfigError, Location, UsageError
 
 SEARCH_ORDER = (".github/kars.yml", ".github/kars.yaml", "kars.yml", "kars.yaml")
 # A kars.yml is a few kilobytes. Past this it is a mistake or an attack: parsing it would take seconds to minutes.
@@ -330,6 +330,37 @@ def _check_meaning(data: Any, positions: dict[Path_, tuple[int, int]], filename:
                         location=Location(filename, line, col),
                         hint="remove the line break (a folded YAML block scalar adds one at the end: use |-)",
                     )
+    _check_urls(data, positions, filename)
+
+
+def _check_urls(data: Any, positions: dict[Path_, tuple[int, int]], filename: str) -> None:
+    """Every URL kars.yml gives, refused here when malformed (a bad percent-escape, an invalid host) rather than
+    polled later as a DNS failure."""
+    from kars_actions.core.urls import check_url
+
+    found: list[tuple[Path_, Any]] = []
+    services = data.get("services") if isinstance(data, dict) else None
+    for name, service in (services or {}).items() if isinstance(services, dict) else ():
+        if not isinstance(service, dict):
+            continue
+        found.append((("services", name, "url"), service.get("url")))
+        checks = service.get("health")
+        for index, check in enumerate(checks if isinstance(checks, list) else [checks]):
+            if isinstance(check, dict):
+                where: Path_ = ("services", name, "health", *([index] if isinstance(checks, list) else []), "url")
+                found.append((where, check.get("url")))
+    environments = data.get("environments") if isinstance(data, dict) else None
+    for name, environment in (environments or {}).items() if isinstance(environments, dict) else ():
+        if isinstance(environment, dict):
+            found.append((("environments", name, "url"), environment.get("url")))
+    for path, url in found:
+        if not isinstance(url, str):
+            continue
+        try:
+            check_url(url, _dotted(path))
+        except UsageError as error:
+            line, col = positions.get(path, (1, 1))
+            raise ConfigError(error.message, location=Location(filename, line, col), hint=error.hint) from None
 
 
 # --- YAML with positions -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 from kars_actions.core.errors import UsageError
 
 _MISSING = object()
+MISSING = _MISSING  # what ``lookup`` returns for a path the document does not have
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 MIN_SHA_PREFIX = 7
 

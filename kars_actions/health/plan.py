@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from kars_actions.core import gha
 from kars_actions.core.config import Config
 from kars_actions.core.errors import UsageError
+from kars_actions.core.urls import check_url, without_credentials
 from kars_actions.health.assertions import (
     HealthCheck,
     JsonExpectation,
@@ -89,8 +90,8 @@ def parse_service_urls(specs: Sequence[str]) -> dict[str, str]:
     for spec in specs:
         name, sep, url = spec.partition("=")
         if not sep or not name.strip() or not url.strip():
-            raise UsageError(f"invalid --service-url {spec!r}", hint="write it as NAME=https://host")
-        mapping[name.strip()] = url.strip()
+            raise UsageError(f"invalid --service-url {without_credentials(spec)!r}", hint="write it as NAME=https://host")
+        mapping[name.strip()] = check_url(url, f"--service-url {name.strip()}", hint="write it as NAME=https://host")
     return mapping
 
 

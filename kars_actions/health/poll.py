@@ -162,22 +162,34 @@ async def _poll_one(
     last: Observation | None = None
     failures: list[Failure] = []
     min_gap = 1.0 / settings.max_rate
+
+    def ended(reason: str) -> TargetOutcome:
+        # Not healthy: the last answer's failures, or the passes in a row it had when attempts or time ran out.
+        held = clock.monotonic() - passing_since if passing_since is not None else 0.0
+        return replace(
+            _outcome(target, False, attempts, deadline, last, failures, reason),
+            passes=streak,
+            needed=need,
+            stable_for=settings.stable_for,
+            passing_for=held,
+        )
+
     while True:
         if deadline.expired():
-            return _outcome(target, False, attempts, deadline, last, failures, "deadline")
+            return ended("deadline")
         if retries is not None and attempts >= retries:
-            return _outcome(target, False, attempts, deadline, last, failures, "retries")
+            return ended("retries")
         # Waiting for a free request slot counts against the deadline, and the request gets only the time left
         # once it has its slot: twelve hanging targets with six slots must not end at twice the deadline.
         try:
             async with asyncio.timeout(deadline.remaining()):
                 await gate.acquire()
         except TimeoutError:
-            return _outcome(target, False, attempts, deadline, last, failures, "deadline")
+            return ended("deadline")
         try:
             left = deadline.remaining()
             if left <= 0:
-                return _outcome(target, False, attempts, deadline, last, failures, "deadline")
+                return ended("deadline")
             attempts += 1
             asked_at = clock.monotonic()
             last = await fetch(client, target.url, target.headers, replace(options, timeout=min(options.timeout, left)))

@@ -17,6 +17,7 @@ from kars_actions.core import gha
 from kars_actions.core.errors import EXIT_EXTERNAL, EXIT_OK, ConfigError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock
+from kars_actions.core.urls import check_url
 
 if TYPE_CHECKING:
     import httpx
@@ -104,7 +105,8 @@ class Alert:
         return " ".join(parts)
 
     def commit_line(self) -> str | None:
-        if not self.short_sha and not self.commit_subject:
+        """The short SHA and the subject; nothing without a SHA (a subject alone names no commit)."""
+        if not self.short_sha:
             return None
         return " ".join(p for p in (self.short_sha, self.commit_subject) if p)
 
@@ -118,7 +120,12 @@ class Alert:
             "services": list(self.services),
             "environment": self.environment,
             "version": self.version,
-            "commit": {"sha": self.commit_sha, "short_sha": self.short_sha, "subject": self.commit_subject},
+            # Whole or absent: a subject without the SHA it belongs to is never sent.
+            "commit": (
+                {"sha": self.commit_sha, "short_sha": self.short_sha, "subject": self.commit_subject}
+                if self.commit_sha
+                else None
+            ),
             "summary": self.summary,
             "failure": self.failure,
             "rollback": self.rollback,
@@ -356,14 +363,14 @@ class ChannelOverrides:
 
 
 def _check_url(kind: str, url: str) -> str:
-    url = url.strip()
-    if not url.startswith(("https://", "http://")):
-        # The value is a secret: say what is wrong without echoing it.
-        raise ConfigError(
-            f"the {PLATFORM_NAMES[kind]} webhook is not an http(s) URL",
-            hint="pass the full webhook URL (https://...) through a secret",
-        )
-    return url
+    # The value is a secret: say what is wrong without echoing it.
+    return check_url(
+        url,
+        "the webhook URL" if kind == "webhook" else f"the {PLATFORM_NAMES[kind]} webhook",
+        error=ConfigError,
+        secret=True,
+        hint="pass the full webhook URL (https://...) through a secret",
+    )
 
 
 def channels_from_config(

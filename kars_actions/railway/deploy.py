@@ -488,7 +488,7 @@ def plan_deploy(
                 deployment_id=reuse.id if reuse else None,
                 previous_deployment_id=snap.rollback_target.id if snap.rollback_target else None,
                 url=snap.url,
-                dashboard_url=target.dashboard_url(ref.id, snap.rollback_target.id if snap.rollback_target else None),
+                dashboard_url=target.dashboard_url(ref.id, reuse.id if reuse else None),
                 reason=reason,
             )
         )

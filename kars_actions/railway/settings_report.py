@@ -379,9 +379,11 @@ def check_release_settings(
             "`kars-actions config apply`), or move to Railway's Infrastructure as Code (`kars-actions config "
             "migrate`, then `railway config apply`)",
         )
-        if dry_run:
-            return ReleaseSettings("warning", f"the release would stop here: {_fields(refuse)} differ", result)
         result.error = error
+        if dry_run:
+            # The dry run refuses where the release refuses, with its exit code; its words say what would happen.
+            detail = f"the release would stop here: {_fields(refuse)} differ from railway.json"
+            return ReleaseSettings("failed", detail, result, error)
         return ReleaseSettings("failed", error.message, result, error)
     if to_apply:
         if plan.iac_owner:
@@ -420,9 +422,8 @@ def check_release_settings(
             result,
         )
     count = sum(s.in_sync for s in env.services)
-    return ReleaseSettings(
-        "planned" if dry_run else "ok", f"in sync: {count} setting(s) of {len(env.services)} service(s)" + notes, result
-    )
+    # In sync is what was read, dry run or not: the check is done and nothing would be written.
+    return ReleaseSettings("ok", f"in sync: {count} setting(s) of {len(env.services)} service(s)" + notes, result)
 
 
 def apply_release_settings(

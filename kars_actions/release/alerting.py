@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from kars_actions.core.config import Config
 from kars_actions.core.timing import Clock
-from kars_actions.release.context import ReleaseContext, in_stage
+from kars_actions.release.context import ReleaseContext, ReleaseOptions, in_stage
 
 if TYPE_CHECKING:
-    from kars_actions.notify.alerts import Alert
+    from kars_actions.notify.alerts import Alert, ChannelOverrides
 
 
 def _alert_clock(ctx: ReleaseContext) -> Clock:
@@ -21,21 +22,33 @@ def _alert_clock(ctx: ReleaseContext) -> Clock:
     return clock_from_environ() if os.environ.get(VIRTUAL_CLOCK_ENV) == "1" else ctx.clock
 
 
+def _overrides(options: ReleaseOptions) -> ChannelOverrides:
+    from kars_actions.notify.alerts import ChannelOverrides
+
+    return ChannelOverrides(
+        slack_webhook=options.slack_webhook,
+        discord_webhook=options.discord_webhook,
+        webhook_url=options.webhook_url,
+        webhook_secret=options.webhook_secret,
+    )
+
+
+def check_channels(options: ReleaseOptions, config: Config) -> None:
+    """The alert channels, before anything starts: a malformed webhook URL is a configuration error now (exit 2),
+    not an alert that cannot be sent after production changed."""
+    from kars_actions.notify.alerts import channels_from_config
+
+    channels_from_config(config.alerts, _overrides(options))
+
+
 def send_alert(ctx: ReleaseContext, event: str, *, summary: str, failure: str | None = None) -> None:
     """Alert when kars.yml asks for it. A failed alert is a warning: it never changes the release's result."""
-    from kars_actions.notify.alerts import ChannelOverrides, channels_from_config, send_alerts, wanted
+    from kars_actions.notify.alerts import channels_from_config, send_alerts, wanted
 
     if not wanted(event, ctx.config.alerts) and not (event == "success" and ctx.options.alert_on_success):
         return
-    options = ctx.options
     with in_stage(ctx, "alert", stop_on_failure=False) as stage:
-        overrides = ChannelOverrides(
-            slack_webhook=options.slack_webhook,
-            discord_webhook=options.discord_webhook,
-            webhook_url=options.webhook_url,
-            webhook_secret=options.webhook_secret,
-        )
-        channels = channels_from_config(ctx.config.alerts, overrides)
+        channels = channels_from_config(ctx.config.alerts, _overrides(ctx.options))
         if not channels:
             stage.status = "skipped"
             stage.detail = "no alert channel configured"

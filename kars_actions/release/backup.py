@@ -134,8 +134,8 @@ class BackupResult(BaseResult):
     def headline(self) -> str:
         if self.error is not None:
             return f"{self.action.capitalize()} failed: {self.error.message}"
-        if self.action == "refused":
-            return self.reason or "refused"
+        if self.action in ("refused", "planned"):
+            return self.reason or self.action  # a dry run's plan says what it would back up, not just "planned"
         if self.action == "skipped":
             return f"No backup: {self.reason}"
         if self.backup is None:
@@ -268,11 +268,17 @@ def take_release_backup(
                 return result
             result.notes.append(f"migrations changed: {', '.join(touched[:5])}" + (" …" if len(touched) > 5 else ""))
         name = backup_name(tag, commit)
-        if dry_run or client is None or target is None:
+        if client is None or target is None:
             result.action = "planned"
             result.reason = f"would back up {config.service}'s volume as {name!r} before deploying"
             return result
         assert deadline is not None
+        if dry_run:
+            # Finding the volume only reads: a database without one stops the dry run where it stops the release.
+            volume = locate_volume(client, target, config.service, deadline)
+            result.action = "planned"
+            result.reason = f"would back up {config.service}'s volume {volume.name} as {name!r} before deploying"
+            return result
         volume = locate_volume(client, target, config.service, deadline)
         result.backup = create_backup(client, volume, name, deadline=deadline, progress=progress)
         if config.dump:

@@ -173,11 +173,40 @@ def plan_health_targets(ctx: ReleaseContext, service_urls: dict[str, str]) -> li
 
 
 def health_failure(health: HealthResult) -> str:
+    """Why the health stage failed, for the console, the summary and the alert: each unhealthy target's failing
+    checks with the evidence its last answer gave (the failing fields, the body)."""
+    return "; ".join(f"{outcome.target.name}: {outcome.why()}" for outcome in health.unhealthy())
+
+
+def health_passed(health: HealthResult, tag: str | None) -> str:
+    """A passed health stage in words that claim no more than the answers showed: "at v1.2.0" only for targets whose
+    answer reported the release's version or commit; the others say that theirs was not reported."""
+    outcomes = health.outcomes
+    proven = [o.target.name for o in outcomes if o.reported_version is not None]
+    unchecked = [o.target.name for o in outcomes if not o.target.check.checks_version]
+    silent = [o.target.name for o in outcomes if o.target.check.checks_version and o.reported_version is None]
+    text = f"{len(outcomes)} target(s) healthy"
+    if proven and not silent and not unchecked:
+        return f"{text} at {tag}" if tag else text
     parts = []
-    for outcome in health.unhealthy():
-        why = "; ".join(str(f) for f in outcome.failures) or outcome.reason
-        parts.append(f"{outcome.target.name}: {why}")
-    return "; ".join(parts)
+    if proven:
+        parts.append(f"at {tag}: {', '.join(proven)}" if tag else f"version reported: {', '.join(proven)}")
+    if silent:
+        parts.append(f"version not reported: {', '.join(silent)} (checked: {_checks_made(health, silent)})")
+    if unchecked:
+        parts.append(f"version not checked: {', '.join(unchecked)}")
+    return f"{text}; " + "; ".join(parts)
+
+
+def _checks_made(health: HealthResult, names: list[str]) -> str:
+    """The checks the named targets passed, without the version line (they reported none)."""
+    seen: list[str] = []
+    for outcome in health.outcomes:
+        if outcome.target.name in names:
+            for line in outcome.target.check.describe():
+                if not line.startswith("version") and line not in seen:
+                    seen.append(line)
+    return ", ".join(seen)
 
 
 def wants_major_tag(ctx: ReleaseContext) -> bool:

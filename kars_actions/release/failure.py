@@ -25,6 +25,11 @@ def fail(ctx: ReleaseContext) -> None:
     from kars_actions.github.refusals import VersionRefused
 
     result = ctx.result
+    if ctx.options.dry_run:
+        # Nothing was written, so nothing is undone or marked: the dry run says where the release would stop and
+        # exits with the code the release would exit with.
+        result.outcome = "would-stop"
+        return
     if isinstance(result.error, VersionRefused):
         # The version could not be settled from this clone, and nothing was written: there is nothing to undo, to
         # mark failed or to alert about — only the refusal and what to do, in the summary and the outputs.
@@ -53,11 +58,10 @@ def fail(ctx: ReleaseContext) -> None:
     else:
         result.outcome = "rolled-back"
     reason = result.failure or (result.error.message if result.error else "the release failed")
-    if ctx.github is not None and not ctx.options.dry_run:
+    if ctx.github is not None and (ctx.gh_deployment is not None or ctx.release is not None):
         _mark_failed_on_github(ctx, reason, take_back_tag=not result.production_touched)
-    if not ctx.options.dry_run:
-        event = "rollback" if result.production_touched else "failure"
-        send_alert(ctx, event, summary=_failure_summary(ctx), failure=reason)
+    event = "rollback" if result.production_touched else "failure"
+    send_alert(ctx, event, summary=_failure_summary(ctx), failure=reason)
 
 
 def _undone(outcome: Any) -> bool:
@@ -142,14 +146,26 @@ def _mark_failed_on_github(ctx: ReleaseContext, reason: str, *, take_back_tag: b
     from the last published release, and reuses the draft."""
     assert ctx.github is not None
     with in_stage(ctx, "mark-failed", stop_on_failure=False) as stage:
-        if ctx.gh_deployment is not None:
-            ctx.github.deployment_status(ctx.gh_deployment, "failure", reason)
-        stage.detail = "GitHub deployment failure"
-        if ctx.release is not None and ctx.release.draft:
-            ctx.result.release = ctx.github.mark_failed(ctx.release, reason)
-            stage.detail += "; release left as a draft marked failed"
-            if take_back_tag and ctx.github.delete_tag(ctx.release.tag):
-                stage.detail += f"; tag {ctx.release.tag} removed, so the next release reuses the version"
+        # Each part is said once it is done: a step that did not happen is never shown as done.
+        done: list[str] = []
+        try:
+            if ctx.gh_deployment is not None:
+                ctx.github.deployment_status(ctx.gh_deployment, "failure", reason)
+                done.append(f"GitHub deployment {ctx.gh_deployment.id} marked failure")
+            if ctx.release is not None and ctx.release.draft:
+                ctx.result.release = ctx.github.mark_failed(ctx.release, reason)
+                done.append(f"release {ctx.release.tag} left as a draft marked failed")
+                if take_back_tag and ctx.github.delete_tag(ctx.release.tag):
+                    done.append(f"tag {ctx.release.tag} removed, so the next release reuses the version")
+        except KarsError as error:
+            stage.status = "failed"
+            stage.detail = "; ".join([*done, f"not done: {error.message}"])
+            return
+        if not done:
+            stage.status = "skipped"
+            stage.detail = "nothing to mark: the release is already published"
+            return
+        stage.detail = "; ".join(done)
 
 
 def _failure_summary(ctx: ReleaseContext) -> str:

@@ -103,6 +103,22 @@ def finish_published(ctx: ReleaseContext) -> None:
         ctx.result.outcome = "released" if ctx.result.finished_now else "already-released"
 
 
+def plan_published(ctx: ReleaseContext) -> None:
+    """The dry run of a rerun whose release is published: the release would deploy nothing and would only finish
+    the GitHub steps an earlier run left undone; the dry run writes none of them."""
+    plan = ctx.result.plan
+    assert plan is not None
+    with in_stage(ctx, "publish", stop_on_failure=False) as stage:
+        major = plan.major_tag if wants_major_tag(ctx) else None
+        steps = ", ".join(s for s in (MARK_SUCCESS, OLDER_INACTIVE, f"move {major}" if major else "") if s)
+        stage.status = "planned"
+        stage.detail = (
+            f"{plan.tag} is already published: the release would deploy nothing and would only do what an earlier "
+            f"run left undone of: {steps}"
+        )
+    ctx.result.outcome = "already-released"
+
+
 def _finish_on_github(
     ctx: ReleaseContext, deployment: DeploymentRef | None, env_url: str | None, *, rerun: bool
 ) -> _Finish:

@@ -20,10 +20,11 @@ from kars_actions.core.config import load_config
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.release import stages
+from kars_actions.release.alerting import check_channels
 from kars_actions.release.choose import pick_environment, pick_services, repository_root
 from kars_actions.release.context import ReleaseContext, ReleaseOptions, StageFailed
 from kars_actions.release.failure import fail
-from kars_actions.release.finish import finish_published, succeed
+from kars_actions.release.finish import finish_published, plan_published, succeed
 from kars_actions.release.report import ReleaseResult
 
 __all__ = ["ReleaseOptions", "run_release"]
@@ -42,6 +43,7 @@ def run_release(
     repo_dir = repository_root(config)
     environment = pick_environment(options, config, repo_dir)
     services = pick_services(options, config)
+    check_channels(options, config)
     result = ReleaseResult(
         environment=environment.name,
         services=services,
@@ -75,7 +77,7 @@ def _run_stages(ctx: ReleaseContext) -> None:
             return
         stages.tag_and_draft(ctx)
         if ctx.already_published:
-            finish_published(ctx)
+            (plan_published if ctx.options.dry_run else finish_published)(ctx)
             return
         stages.record_targets(ctx)  # before anything changes on Railway, settings included
         stages.github_deployment(ctx)

@@ -59,7 +59,8 @@ OUTCOMES = {
     "released": "Released: live, healthy, and published",
     "nothing-to-release": "Nothing to release: no releasable commit since the last release",
     "already-released": "Already released: this commit's release is published",
-    "planned": "Dry run: plan only, nothing was created or deployed",
+    "planned": "Dry run: nothing in the plan would stop the release; nothing was created or deployed",
+    "would-stop": "Dry run: the release would stop at {stage} and exit {code}; nothing was created or deployed",
     "failed-before-live": "Failed before going live: {environment} was not touched",
     "rolled-back": "Failed after going live: rolled back to the previous version",
     "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
@@ -110,6 +111,8 @@ class ReleaseResult(BaseResult):
     # What serves each service at the end, as Railway said: {"id", "status", "commit"} or {"id": None, "note"}.
     serving: dict[str, dict[str, Any]] = field(default_factory=dict)
     promotion: PromotionCheck | None = None  # the promotion gate's evidence, when the environment requires one
+    # A dry run without tokens: the systems it could not read ("Railway", "GitHub"), so it cannot vouch for them.
+    not_read: list[str] = field(default_factory=list)
 
     def stage(self, key: str) -> Stage:
         if key not in self.stages:
@@ -124,6 +127,9 @@ class ReleaseResult(BaseResult):
     def exit_code(self) -> int:
         if self.succeeded:
             return EXIT_OK
+        if self.outcome == "would-stop":
+            # A dry run exits as the release would: a pull-request gate on it refuses what the release refuses.
+            return self.error.exit_code if self.error is not None else EXIT_FAILED
         if self.outcome == "production-unknown":
             return EXIT_EXTERNAL  # Railway could not be asked: the one thing the user must do is look
         if self.error is not None and (not self.production_touched or self.outcome == "github-incomplete"):
@@ -131,15 +137,39 @@ class ReleaseResult(BaseResult):
         return EXIT_FAILED
 
     @property
-    def headline(self) -> str:
-        tag = self.plan.tag if self.plan and self.plan.tag else None
-        text = OUTCOMES.get(self.outcome, self.outcome).replace("{environment}", self.environment)
+    def stopped_at(self) -> Stage | None:
+        """The main-path stage that failed (the one a dry run would stop at), if any."""
+        return next((self.stages[k] for k in MAIN_PATH if k in self.stages and self.stages[k].status == "failed"), None)
+
+    def outcome_text(self) -> str:
+        """The outcome in words, without the version and environment the headline adds."""
+        template = OUTCOMES.get(self.outcome, self.outcome)
+        stopped = self.stopped_at
+        text = (
+            template.replace("{environment}", self.environment)
+            .replace("{stage}", stopped.title if stopped else "a stage")
+            .replace("{code}", str(self.exit_code()))
+        )
+        if self.outcome == "planned" and self.not_read:
+            text = text.replace(
+                "nothing in the plan would stop the release",
+                f"nothing in the plan would stop the release as far as it was read ({' and '.join(self.not_read)} "
+                "not read)",
+            )
         if self.outcome == "github-incomplete" and self.unfinished:
             text = (
                 f"Live and healthy, but not finished on GitHub: {', '.join(self.unfinished)} did not complete "
                 "— rerun the job to finish them"
             )
-        return f"{text}" + (f" — {tag} to {self.environment}" if tag else f" — {self.environment}")
+        return text
+
+    @property
+    def headline(self) -> str:
+        tag = self.plan.tag if self.plan and self.plan.tag else None
+        text = self.outcome_text()
+        if "{environment}" in OUTCOMES.get(self.outcome, ""):
+            return text + (f" — {tag}" if tag else "")  # the environment is named already
+        return text + (f" — {tag} to {self.environment}" if tag else f" — {self.environment}")
 
     # --- outputs --------------------------------------------------------------------------------------------------
     def outputs(self) -> dict[str, str]:
@@ -226,10 +256,12 @@ class ReleaseResult(BaseResult):
             lines.append("")
             lines.append("railway settings (live → railway.json):")
             lines += ["  " + line for line in self.settings.text_lines(style)[:-1]]
-        if self.planned_health:
+        checks = self._checks_heading()
+        if checks:
             lines.append("")
-            lines.append("health checks:")
-            for target in self.planned_health:
+            lines.append(checks)
+            targets = [o.target for o in self.health.outcomes] if self.health is not None else self.planned_health
+            for target in targets:
                 lines.append(f"  {target.name}: {target.method} {target.shown_url}")
                 for assertion in _assertions(target):
                     lines.append(f"      expect {assertion}")
@@ -246,14 +278,30 @@ class ReleaseResult(BaseResult):
             lines += text_table(["service", "status", "deployment", "took"], rows)
         lines.append("")
         verdict = self.headline
-        lines.append(style.ok(verdict) if self.succeeded else style.bad(verdict))
+        reasons = []
         if self.failure:
-            lines.append(f"reason: {self.failure}")
+            reasons.append(f"reason: {self.failure}")
         elif self.error is not None:
-            lines.append(f"reason: {self.error.message}")
+            reasons.append(f"reason: {self.error.message}")
             if self.error.hint:
-                lines.append(f"hint: {self.error.hint}")
+                reasons.append(f"hint: {self.error.hint}")
+        if self.dry_run:
+            # A dry run ends on what the release would do and the exit code it shares with it: the last line says so.
+            lines += reasons
+            lines.append(style.ok(verdict) if self.succeeded else style.bad(verdict))
+        else:
+            lines.append(style.ok(verdict) if self.succeeded else style.bad(verdict))
+            lines += reasons
         return lines
+
+    def _checks_heading(self) -> str | None:
+        """The heading of the health checks listed in the console: made, to be made, or none to list (a release that
+        stopped before them makes none)."""
+        if self.health is not None:
+            return "health checks made:"
+        if self.planned_health and self.outcome == "planned":
+            return "health checks it would make:"
+        return None
 
     # --- step summary ----------------------------------------------------------------------------------------------
     def mermaid(self) -> str:
@@ -262,8 +310,11 @@ class ReleaseResult(BaseResult):
         lines = ["```mermaid", "flowchart LR"]
         for key in keys:
             stage = self.stages.get(key) or Stage(key, STAGES[key])
-            label = f"{STAGES[key]}<br/>{stage.status}".replace('"', "'")
-            lines.append(f'    {key.replace("-", "_")}["{label}"]:::{stage.status}')
+            status, style = stage.status, stage.status
+            if key not in self.stages and self.outcome != "running":
+                status, style = "not run", "skipped"  # the release ended before this stage: it will not come
+            label = f"{STAGES[key]}<br/>{status}".replace('"', "'")
+            lines.append(f'    {key.replace("-", "_")}["{label}"]:::{style}')
         main = [k.replace("-", "_") for k in main_path]
         lines.append("    " + " --> ".join(main))
         failure_path = [
@@ -354,9 +405,11 @@ class ReleaseResult(BaseResult):
             md.append(self.settings.summary_markdown())
         if self.health is not None:
             md.append(self.health.summary_markdown())
-        elif self.planned_health:
+        elif self.planned_health and self.outcome == "planned":
             rows = [[t.name, f"{t.method} {t.shown_url}", "; ".join(_assertions(t))] for t in self.planned_health]
-            md.append("### Health checks (planned)\n\n" + gha.md_table(["target", "request", "assertions"], rows))
+            md.append(
+                "### Health checks it would make\n\n" + gha.md_table(["target", "request", "assertions"], rows)
+            )
         if self.watch is not None:
             md.append(self.watch.section_markdown())
         if self.rollbacks:
@@ -380,6 +433,11 @@ class ReleaseResult(BaseResult):
                     "The service settings were updated from railway.json before the failure (see Railway settings); "
                     "the running deployments were not changed.\n"
                 )
+        if self.outcome == "would-stop":
+            md.append(
+                "Nothing was created or deployed (dry run). The release itself would stop at the same place and "
+                f"exit {self.exit_code()}, so a check on this dry run fails as the release would.\n"
+            )
         if self.outcome == "production-unknown":
             md.append(
                 "**The state of production is unknown — check Railway now.** A deployment of this release may be "
@@ -422,15 +480,16 @@ class ReleaseResult(BaseResult):
             Annotation(
                 "error",
                 message,
-                title=OUTCOMES.get(self.outcome, "Release failed").replace("{environment}", self.environment),
+                title=self.outcome_text(),
             ),
         ]
 
 
-def not_started_report() -> tuple[dict[str, str], str]:
-    """Outputs and summary for a release stopped before it began (the error says why): nothing was touched."""
+def not_started_report(*, dry_run: bool = False, exit_code: int = EXIT_FAILED) -> tuple[dict[str, str], str]:
+    """Outputs and summary for a release stopped before it began (the error says why): nothing was touched. A dry
+    run stopped there says that the release would stop there too, with the same exit code."""
     outputs = {
-        "outcome": "failed-before-live",
+        "outcome": "would-stop" if dry_run else "failed-before-live",
         "released": "false",
         "deployment-ids": "{}",
         "previous-deployment-ids": "{}",
@@ -442,6 +501,12 @@ def not_started_report() -> tuple[dict[str, str], str]:
         f"## {ICONS['failed']} Failed before going live\n\nThe release stopped before anything was created or "
         "deployed, so production was not touched (see the error below).\n"
     )
+    if dry_run:
+        summary = (
+            f"## {ICONS['failed']} Dry run: the release would stop before it starts and exit {exit_code}\n\n"
+            "Nothing was created or deployed (dry run); the release itself would stop on the same error (see "
+            "below).\n"
+        )
     return outputs, summary
 
 

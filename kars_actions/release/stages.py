@@ -16,6 +16,7 @@ from kars_actions.release.context import (
     ReleaseContext,
     deployment_record,
     health_failure,
+    health_passed,
     in_stage,
     is_transient,
     plan_health_targets,
@@ -28,6 +29,7 @@ from kars_actions.release.promotion import promotion_gate
 from kars_actions.release.report import Stage
 
 if TYPE_CHECKING:
+    from kars_actions.github.api import ReleaseRef
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.railway.api import ServiceInstanceInfo
     from kars_actions.railway.settings_report import ReleaseSettings
@@ -51,6 +53,9 @@ def validate(ctx: ReleaseContext) -> None:
             if not checked.valid:
                 stage.status = "failed"
                 stage.detail = f"{checked.error_count} error(s) in railway config"
+                first = next((f.path, e) for f in checked.files for e in f.errors)
+                # The reason the alert and the summary give: where the first error is, not only how many there are.
+                ctx.result.failure = f"{stage.detail}; first: {first[1].where(first[0])}: {first[1].message}"
                 return
             details.append(f"{len(checked.files)} file(s) valid")
             if checked.warning_count:
@@ -174,14 +179,30 @@ def tag_and_draft(ctx: ReleaseContext) -> None:
             plan = ctx.result.plan = moved_on
             ctx.result.stage("version").detail = _version_detail(plan)
         ctx.result.release = ctx.release
-        if not ctx.release.draft and not ctx.release.release_created and not ctx.options.dry_run:
+        if not ctx.release.draft and not ctx.release.release_created:
             stage.status = "skipped"
             stage.detail = f"{plan.tag} is already published for this commit"
             ctx.already_published = True
             return
         if ctx.options.dry_run:
             stage.status = "planned"
+            # The write permission is proved by a request GitHub refuses, which a dry run does not send.
+            stage.detail = _planned_release(ctx.release, plan.target_sha) + " (write permission not checked)"
+            return
         stage.detail = ("reused" if not ctx.release.release_created else "created") + f" draft {plan.tag}"
+
+
+def _planned_release(release: ReleaseRef, sha: str) -> str:
+    """What the tag + draft stage would do, from what the dry run read on GitHub."""
+    tag = (
+        f"would create tag {release.tag} on {sha[:12]}"
+        if release.tag_created
+        else f"tag {release.tag} is already on this commit"
+    )
+    draft = "a draft release" if release.release_created else f"would update the draft release {release.release_id}"
+    if release.release_created:
+        return f"{tag} and {draft}" if release.tag_created else f"{tag}; would create {draft}"
+    return f"{tag}; {draft}"
 
 
 def github_deployment(ctx: ReleaseContext) -> None:
@@ -203,7 +224,13 @@ def github_deployment(ctx: ReleaseContext) -> None:
         )
         if ctx.options.dry_run:
             stage.status = "planned"
-        stage.detail = f"deployment {ctx.gh_deployment.id}" + ("" if ctx.gh_deployment.created else " (reused)")
+            stage.detail = (
+                f"would open a GitHub deployment of {plan.target_sha[:7]} to {ctx.environment.name}, in_progress"
+                if ctx.gh_deployment.created
+                else f"would reuse deployment {ctx.gh_deployment.id}, in_progress again"
+            )
+        else:
+            stage.detail = f"deployment {ctx.gh_deployment.id}" + ("" if ctx.gh_deployment.created else " (reused)")
         if not ctx.gh_deployment.created:
             adopted = _adopt_recorded_targets(ctx, ctx.gh_deployment.payload)
             if adopted:
@@ -265,6 +292,7 @@ def _preflight_railway(ctx: ReleaseContext) -> str:
     required = {s: ctx.config.services[s].required_variables for s in ctx.services if s in ctx.config.services}
     wanted = sorted({name for names in required.values() for name in names})
     if ctx.options.dry_run and not has_token:
+        ctx.result.not_read.append("Railway")
         return "Railway not read (no RAILWAY_TOKEN): would check variables " + (", ".join(wanted) or "(none required)")
     ctx.railway = RailwayClient.from_env(clock=clock_from_environ())
     names = [railway_name(ctx, s) for s in ctx.services]
@@ -320,6 +348,7 @@ def _preflight_github(ctx: ReleaseContext) -> str:
 
     token = ctx.options.github_token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if ctx.options.dry_run and not (token and os.environ.get("GITHUB_REPOSITORY")):
+        ctx.result.not_read.append("GitHub")
         return "GitHub not read (no GITHUB_TOKEN and GITHUB_REPOSITORY)"  # a local dry run: the plan says the rest
     ctx.github = GitHubReleases.from_env(
         token,
@@ -410,6 +439,10 @@ def record_targets(ctx: ReleaseContext) -> None:
         stage.detail = ", ".join(
             f"{label}: {target or 'none (first deploy)'}" for label, target in ctx.result.rollback_targets.items()
         )
+        if ctx.options.dry_run:
+            # Read, not recorded: the record lives in the GitHub deployment the dry run does not create.
+            stage.status = "planned"
+            stage.detail = "would record what serves now: " + stage.detail
 
 
 def _warn_deployed_on_its_own(ctx: ReleaseContext) -> None:
@@ -448,7 +481,11 @@ def plan_dry_run(ctx: ReleaseContext) -> None:
             ctx.railway, ctx.target, plan.target_sha, ctx.snapshots, deadline=railway_deadline(ctx, 60)
         )
         ctx.result.deploy = outcome
-    deploy.detail = f"would deploy {', '.join(ctx.services)} at {plan.target_sha[:12]} in parallel and wait"
+    reused = [s for s in ctx.result.deploy.services if s.deployment_id] if ctx.result.deploy else []
+    fresh = [name for name in ctx.services if name not in {s.service for s in reused}]
+    parts = [f"would deploy {', '.join(fresh)} at {plan.target_sha[:12]} in parallel"] if fresh else []
+    parts += [f"would reuse {s.service}'s deployment {s.deployment_id} of this commit" for s in reused]
+    deploy.detail = "; ".join(parts) + ", and wait for Railway"
     health = ctx.result.stage("health")
     health.status = "planned"
     if ctx.health_targets:
@@ -543,7 +580,7 @@ def health(ctx: ReleaseContext) -> None:
             stage.detail = health_failure(health)
             ctx.result.failure = stage.detail
             return
-        stage.detail = f"{len(health.outcomes)} target(s) healthy at {plan.tag}"
+        stage.detail = health_passed(health, plan.tag)
         crashed = _settle(ctx)
         if crashed:
             stage.status = "failed"

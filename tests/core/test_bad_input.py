@@ -86,7 +86,67 @@ CASES = [
             ("http:///health", "has no host"),
             ("http://app example.com/", "contains a space or a control character"),
             ("deploy:pw@app.example.com/health", "must start with http:// or https://"),
+            # Malformed URLs are refused before any request, not polled as a DNS failure (exit 1).
+            ("http://%zz/", "has a malformed percent-escape ('%zz')"),
+            ("http://app.example.com/health?x=%G1", "has a malformed percent-escape ('%G1')"),
+            ("http://%61pp.example.com/", "percent-escapes cannot stand in a host name"),
+            ("http://app..example.com/", "'app..example.com' has an empty label"),
+            ("http://.example.com/", "has an empty label"),
+            ("http://-app.example.com/", "the label '-app' starts or ends with a hyphen"),
+            ("http://xn--zz.example.com/", "the label 'xn--zz' is not valid IDNA"),
+            ("http://\u2603.example.com/", "is not a valid internationalised domain name (IDNA)"),
+            ("http://app!.example.com/", "contains '!', which no host name holds"),
+            ("http://256.0.0.1/", "'256.0.0.1' is not an IPv4 address"),
+            ("http://[zz]/", "the address in brackets is not an IPv6 address"),
+            ("http://" + "a" * 64 + ".example.com/", "64 characters long; a label has at most 63"),
         ]
+    ),
+    Case(
+        "service-url malformed",
+        ["health", "--service", "api", "--service-url", "api=http://%zz/"],
+        2,
+        "--service-url api 'http://%zz/' has a malformed percent-escape",
+        kars_yml="services:\n  api:\n    health:\n      path: /health\n",
+    ),
+    Case(
+        "kars.yml service url",
+        ["test"],
+        2,
+        "kars.yml:3:10: services.api.url 'http://app..example.com' has an invalid host",
+        kars_yml="services:\n  api:\n    url: http://app..example.com\n",
+    ),
+    Case(
+        "kars.yml health url",
+        ["test"],
+        2,
+        "kars.yml:4:12: services.api.health.url 'http://%zz/health' has a malformed percent-escape",
+        kars_yml="services:\n  api:\n    health:\n      url: http://%zz/health\n",
+    ),
+    Case(
+        "kars.yml environment url",
+        ["test"],
+        2,
+        "kars.yml:4:10: environments.production.url 'https://-app.example.com' has an invalid host",
+        kars_yml="environments:\n  production:\n    branch: main\n    url: https://-app.example.com\n",
+    ),
+    Case(
+        "webhook url malformed",
+        ["notify", "--event", "failure", "--webhook-url", "https://hooks..example.com/T0/hooksecretpart"],
+        2,
+        "the webhook URL has an invalid host: it has an empty label",
+    ),
+    Case(
+        "slack webhook bad escape",
+        ["notify", "--event", "failure", "--slack-webhook", "https://hooks.example.com/T0/%zzsecretpart"],
+        2,
+        "the Slack webhook has a malformed percent-escape:",
+    ),
+    Case(
+        "release webhook env malformed",
+        ["release", "--dry-run", "--service", "api"],
+        2,
+        "the webhook URL has a malformed percent-escape",
+        env={"KARS_WEBHOOK_URL": "https://alerts.example.com/%zzsecretpart"},
     ),
     Case("header CR/LF", ["health", "http://127.0.0.1:9/", "--header", "X-A: b\r\nX-B: c"], 2, "line break"),
     Case("version field", ["health", "http://127.0.0.1:9/", "--version-field", "a..b"], 2, "'a..b': empty segment"),
@@ -94,19 +154,35 @@ CASES = [
     Case("inf deadline", ["deploy", "--timeout", "inf"], 2, "'inf' is not a finite number"),
     Case("tag prefix", ["tag", "--dry-run", "--tag-prefix", "../../x"], 2, "--tag-prefix '../../x' contains '..'"),
     # endpoint overrides
-    Case(
-        "GITHUB_API_URL",
-        ["release-status", "--success", "--tag", "v1.0.0"],
-        2,
-        "GITHUB_API_URL 'not a url'",
-        env={"GITHUB_API_URL": "not a url", "GITHUB_TOKEN": "x", "GITHUB_REPOSITORY": "a/b"},
+    *(
+        Case(
+            name,
+            ["release-status", "--success", "--tag", "v1.0.0"],
+            2,
+            f"GITHUB_API_URL '{url}'{says}",
+            env={"GITHUB_API_URL": url, "GITHUB_TOKEN": "x", "GITHUB_REPOSITORY": "a/b"},
+        )
+        for name, url, says in [
+            ("GITHUB_API_URL", "not a url", ""),
+            ("GITHUB_API_URL host", "https://api..github.com", " has an invalid host"),
+        ]
     ),
-    Case(
-        "RAILWAY_GRAPHQL_ENDPOINT",
-        ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
-        2,
-        "RAILWAY_GRAPHQL_ENDPOINT 'http://[::1/graphql'",
-        env={"RAILWAY_GRAPHQL_ENDPOINT": "http://[::1/graphql", "RAILWAY_TOKEN": "x"},
+    *(
+        Case(
+            name,
+            ["deploy", "--service", "api", "--commit", "abcdef1" * 5 + "abcde"],
+            2,
+            f"RAILWAY_GRAPHQL_ENDPOINT '{url}'{says}",
+            env={"RAILWAY_GRAPHQL_ENDPOINT": url, "RAILWAY_TOKEN": "x"},
+        )
+        for name, url, says in [
+            ("RAILWAY_GRAPHQL_ENDPOINT", "http://[::1/graphql", ""),
+            (
+                "RAILWAY_GRAPHQL_ENDPOINT escape",
+                "https://backboard.railway.com/graphql/%v2",
+                " has a malformed percent-escape",
+            ),
+        ]
     ),
     # services that answer nonsense
     Case(
@@ -167,3 +243,4 @@ def test_bad_input_is_a_located_error_with_its_exit_code(case: Case, debug: bool
     assert case.says in output
     assert "Traceback" not in output
     assert "internal error" not in output
+    assert "secretpart" not in output  # a webhook URL is a secret: its error never quotes it

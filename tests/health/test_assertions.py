@@ -101,10 +101,55 @@ def test_a_malformed_expectation_is_a_usage_error() -> None:
         ("abc1234def5678", "abc1234", True),
         ("abc12", "abc1234def", False),
         ("abc1234", "abd1234def", False),
+        ("V1.4.0", "1.4.0", True),
+        (" v1.4.0 ", "1.4.0", True),
+        ("vnext", "next", False),  # a v before a word is part of the word
+        ("v", "v", True),
+        ("v2", "2", True),
+        ("1.4.0", "1.4.0-rc.1", False),
     ],
 )
 def test_version_matching_ignores_v_and_accepts_sha_prefixes(expected: str, actual: str, match: bool) -> None:
     assert version_matches(expected, actual) is match
+
+
+FULL_SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    ("reported", "match"),
+    [
+        (FULL_SHA[:7], True),  # git's default short SHA (git rev-parse --short, git log --oneline)
+        (FULL_SHA[:12], True),
+        (FULL_SHA.upper(), True),  # some CIs and UIs print commits in upper case
+        (FULL_SHA[:7].upper(), True),
+        (FULL_SHA, True),
+        (FULL_SHA[:6], False),  # six characters name too many commits to prove one
+        ("0123457", False),  # another commit, seven characters
+        ("0123456789ABCDEF0123456789ABCDEF01234568", False),  # another commit, upper case
+        ("0123456z", False),  # not hex: not a commit
+        (FULL_SHA[:7] + "-dirty", False),
+    ],
+)
+def test_a_commit_matches_by_its_short_or_upper_case_form_and_another_commit_never(reported: str, match: bool) -> None:
+    assert version_matches(FULL_SHA, reported) is match
+    assert version_matches(reported, FULL_SHA) is match  # the expected side may be the short or upper-case one
+
+
+@pytest.mark.parametrize("where", ["json", "header"])
+@pytest.mark.parametrize("reported", [FULL_SHA[:7], FULL_SHA.upper()])
+def test_the_version_rule_accepts_a_short_or_upper_case_commit_and_refuses_another(where: str, reported: str) -> None:
+    check = HealthCheck(expect_versions=("v1.4.0", "1.4.0", FULL_SHA), version_rule="required")
+
+    def seen(commit: str) -> Observation:
+        if where == "header":
+            return Observation(status=200, body=b"ok", headers={"x-commit-sha": commit})
+        return answer({"status": "ok", "commit": commit})
+
+    assert check.evaluate(seen(reported)) == []
+    other = "fedcba9" if len(reported) == 7 else "FEDCBA9876543210FEDCBA9876543210FEDCBA98"
+    failures = check.evaluate(seen(other))
+    assert [f.actual for f in failures] == [f"{other} (another version is answering)"]
 
 
 def test_the_old_version_answering_is_named_as_such() -> None:
@@ -255,3 +300,44 @@ def test_same_host_allows_https_upgrade_but_not_downgrade_or_other_hosts() -> No
     assert not same_host("https://a.example/x", "http://a.example/y")
     assert not same_host("http://127.0.0.1:80/x", "http://localhost:80/x")
     assert not same_host("http://a.example:8080/x", "http://a.example:9090/x")
+
+
+# Where the version is read from --------------------------------------------------------------------------------
+
+
+def test_a_configured_header_replaces_the_default_fields() -> None:
+    check = HealthCheck(expect_versions=("1.4.0",), version_header="X-App-Version")
+    # The body's "version" is not where this app reports it: an old value there proves nothing either way.
+    assert check.evaluate(answer({"status": "ok", "version": "1.3.0"})) == []
+    assert check.version_fields == () and check.version_headers == ("X-App-Version",)
+
+
+def test_a_configured_field_replaces_the_default_headers() -> None:
+    check = HealthCheck(expect_versions=("1.4.0",), version_field="build.sha")
+    seen = Observation(status=200, body=b'{"status": "ok"}', headers={"x-app-version": "1.3.0"})
+    assert check.evaluate(seen) == []
+    assert check.version_fields == ("build.sha",) and check.version_headers == ()
+
+
+def test_reported_versions_are_trimmed_and_blank_ones_are_not_reported() -> None:
+    check = HealthCheck(expect_versions=("1.4.0",))
+    seen = Observation(status=200, body=b'{"version": " 1.4.0 ", "commit": "  "}', headers={"x-app-version": " 1.4.0 "})
+    reported = check.reported_versions(seen)
+    assert reported == [("version header X-App-Version", "1.4.0"), ("version field version", "1.4.0")]
+    blank = Observation(status=200, body=b'{"version": "   "}', headers={"x-commit-sha": "  "})
+    required = HealthCheck(expect_versions=("1.4.0",), version_rule="required")
+    assert [f.actual for f in required.evaluate(blank)] == ["(missing)"]
+
+
+def test_a_wrong_version_names_the_first_place_it_was_reported_and_every_accepted_one() -> None:
+    check = HealthCheck(expect_versions=("v1.4.0", "1.4.0"))
+    seen = Observation(status=200, body=b'{"version": "1.2.0"}', headers={"x-app-version": "1.3.0"})
+    [failure] = check.evaluate(seen)
+    assert failure.check == "version header X-App-Version"
+    assert failure.expected == "v1.4.0 or 1.4.0" and failure.actual == "1.3.0 (another version is answering)"
+
+
+def test_a_cut_body_is_not_read_for_its_version() -> None:
+    check = HealthCheck(expect_versions=("1.4.0",))
+    cut = Observation(status=200, body=b'{"version": "1.3.0"}', truncated=True)
+    assert check.reported_versions(cut) == []

@@ -109,10 +109,10 @@ def test_the_real_command_exits_by_health() -> None:
     assert "Traceback" not in bad.stderr
 
 
-def run_health(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+def run_health(*args: str, fmt: str = "json", **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))} | env_extra
     return subprocess.run(
-        [sys.executable, "-m", "kars_actions", "health", *args, "--format", "json", *FAST],
+        [sys.executable, "-m", "kars_actions", "health", *args, "--format", fmt, *FAST],
         capture_output=True,
         text=True,
         env=env,

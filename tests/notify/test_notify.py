@@ -302,7 +302,8 @@ def test_cli_exits_0_with_a_warning_when_the_webhook_fails(
         httpx_mock.add_response(url=HOOK, status_code=500)
     sleeps: list[float] = []
     monkeypatch.setattr(SYSTEM_CLOCK, "sleep", sleeps.append)
-    args = ["notify", "--event", "failure", "--service", "api", "--format", "text", "--commit-subject", "x"]
+    args = ["notify", "--event", "failure", "--service", "api", "--format", "text", "--commit", "abc1234"]
+    args += ["--commit-subject", "x"]
     result = CliRunner().invoke(cli, args, env={"KARS_WEBHOOK_URL": HOOK, "KARS_WEBHOOK_SECRET": "k3y-value"})
     assert result.exit_code == 0, result.output
     assert "warning: webhook alert not delivered: webhook answered HTTP 500 (gave up after 3 attempts)" in result.output
@@ -320,7 +321,7 @@ def test_cli_strict_exits_3_when_a_channel_refuses(in_repo: Path, httpx_mock: HT
 
 def test_cli_dry_run_prints_each_payload_and_sends_nothing(in_repo: Path, httpx_mock: HTTPXMock) -> None:
     args = ["notify", "--event", "success", "--dry-run", "--format", "json", "--slack-webhook", SLACK]
-    args += ["--discord-webhook", DISCORD, "--version", "v2.0.0", "--commit-subject", HOSTILE]
+    args += ["--discord-webhook", DISCORD, "--version", "v2.0.0", "--commit", "abc1234", "--commit-subject", HOSTILE]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

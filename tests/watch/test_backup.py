@@ -111,3 +111,23 @@ def test_backup_of_a_service_without_a_volume_is_a_configuration_error(world: Wo
     run = world.cli("backup", "--service", "backend")
     assert run.code == 2
     assert "has no volume" in run.report["error"]["message"]
+
+
+def test_a_dry_run_stops_where_the_backup_would_and_exits_as_the_release_would(world: World) -> None:
+    world.write_config(KARS_YML + "backup:\n  service: frontend\n")  # a service without a volume
+    dry = world.release("--dry-run")
+    assert dry.code == 2, dry.stderr
+    assert dry.report["outcome"] == "would-stop" and stages(dry.report)["backup"] == "failed"
+    assert "frontend has no volume" in dry.report["error"]
+    assert world.github.writes() == [] and world.sim.mutations == []
+    real = world.release()
+    assert real.code == dry.code and world.sim.count("serviceInstanceDeployV2") == 0
+
+
+def test_a_dry_run_names_the_volume_it_would_back_up(world: World) -> None:
+    world.write_config(BACKUP_YML)
+    run = world.release("--dry-run")
+    assert run.code == 0, run.stderr
+    detail = next(s["detail"] for s in run.report["stages"] if s["stage"] == "backup")
+    assert detail.startswith(f"would back up Postgres's volume postgres-volume as 'kars v0.1.0 {world.head[:7]}'")
+    assert world.sim.backups == [] and world.sim.mutations == []
