@@ -37,7 +37,7 @@ class ActionInputs:
 def _actions() -> dict[str, ActionInputs]:
     """``uses:`` path (kars/deploy-action, kars/deploy-action/rollback, ...) -> the inputs its action.yml declares."""
     found = {}
-    for path in sorted(ROOT.glob("*/action.yml")) + [ROOT / "action.yml"]:
+    for path in [*sorted(ROOT.glob("*/action.yml")), ROOT / "action.yml"]:
         inputs = yaml.safe_load(path.read_text(encoding="utf-8"))["inputs"]
         folder = path.parent.relative_to(ROOT).as_posix()
         name = REPOSITORY if folder == "." else f"{REPOSITORY}/{folder}"
