@@ -62,18 +62,42 @@ else
   uv="$tools/bin/uv"
 fi
 
-# The fingerprint covers what decides the virtualenv's contents: the lock files and the interpreter.
-fingerprint="$("$base_python" -I - "$requirements" "$uv_requirements" <<'PY'
-import hashlib, sys
-digest = hashlib.sha256()
-for path in sys.argv[1:]:
-    digest.update(open(path, "rb").read())
-digest.update(sys.version.encode())
-digest.update(sys.executable.encode())
-print(digest.hexdigest())
-PY
-)"
 marker="$venv/kars-actions-requirements.sha256"
+
+# activate MODE: one start of the virtualenv's interpreter. It works out the fingerprint of what decides the
+# virtualenv's contents (the lock files, the interpreter's build and path); "reuse" exits 10 when the marker does
+# not match it, "stamp" writes it. Then it puts this checkout on the virtualenv's path (a .pth file: Python
+# resolves and writes the path, so Windows paths come out right) and checks that kars_actions imports. A second
+# kars step in the job pays only this.
+activate() {
+  "$venv_python" -I - "$1" "$root" "$marker" "$base_python" "$requirements" "$uv_requirements" <<'PY'
+import hashlib, os, sys, sysconfig
+mode, root, marker, base, *locks = sys.argv[1:]
+digest = hashlib.sha256()
+for path in locks:
+    with open(path, "rb") as handle:
+        digest.update(handle.read())
+digest.update(sys.version.encode())
+digest.update(base.encode())
+fingerprint = digest.hexdigest()
+if mode == "reuse":
+    try:
+        with open(marker, encoding="utf-8") as handle:
+            if handle.read() != fingerprint:
+                sys.exit(10)
+    except OSError:
+        sys.exit(10)
+source = os.path.realpath(root)
+with open(os.path.join(sysconfig.get_paths()["purelib"], "kars-actions-source.pth"), "w", encoding="utf-8") as pth:
+    pth.write(source + "\n")
+sys.path.insert(0, source)
+import kars_actions
+if mode == "stamp":
+    with open(marker, "w", encoding="utf-8") as handle:
+        handle.write(fingerprint)
+print(kars_actions.__version__)
+PY
+}
 
 logged() { # logged COMMAND...: run it; its stderr is shown and kept in $log, for the diagnosis if all fails
   local status=0
@@ -110,7 +134,8 @@ install_with_pip() {
     --require-hashes --no-deps --only-binary=:all: -r "$requirements" || return 1
 }
 
-if [[ -f "$marker" && -x "$venv_python" && "$(cat "$marker")" == "$fingerprint" ]]; then
+version=""
+if [[ -f "$marker" && -x "$venv_python" ]] && version="$(activate reuse 2>/dev/null)"; then
   echo "kars-actions: reusing the virtualenv in $venv"
 else
   rm -rf -- "$venv"
@@ -140,22 +165,9 @@ else
   fi
   echo "::endgroup::"
   rm -f -- "$log"
-  printf '%s' "$fingerprint" >"$marker"
+  version="$(activate stamp)" || die "kars_actions does not import from $root"
 fi
 
-# Point the virtualenv at this checkout and check that it imports, in one interpreter start (a second action in
-# the job pays only this and the fingerprint). Python resolves and writes the path, so Windows paths come out right.
-version="$("$venv_python" -I - "$root" <<'PY'
-import os, sys, sysconfig
-source = os.path.realpath(sys.argv[1])
-site = sysconfig.get_paths()["purelib"]
-with open(os.path.join(site, "kars-actions-source.pth"), "w", encoding="utf-8") as handle:
-    handle.write(source + "\n")
-sys.path.insert(0, source)
-import kars_actions
-print(kars_actions.__version__)
-PY
-)" || die "kars_actions does not import from $root"
 echo "kars-actions $version ready ($venv_python)"
 
 if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
