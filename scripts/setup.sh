@@ -7,7 +7,7 @@
 # are installed with --require-hashes --no-deps --only-binary=:all:, so nothing unlisted, unhashed or built from
 # source gets in.
 #
-# The installer is uv: it makes and fills the virtualenv in about half a second, where venv and pip take 7-10 s.
+# The installer is uv: it makes and fills the virtualenv in about half a second, where venv and pip take 3-10 s.
 # uv itself is the wheel locked with hashes in requirements/uv.txt. scripts/setup_tools.py downloads that wheel,
 # checks its sha256 against the lock before opening it, and takes out the one uv binary (why that is as safe as
 # pip installing the wheel is written at the top of that file); pip installing the wheel took 2 s of a 3 s
@@ -15,9 +15,10 @@
 # with the same hash-locked flags, as before. uv never downloads an interpreter (UV_PYTHON_DOWNLOADS=never,
 # --python pinned to setup-python's), reads no uv.toml of the caller's (--no-config), verifies TLS against the
 # system certificate store (UV_SYSTEM_CERTS, so it works behind a proxy whose CA is only there, as pip does) and
-# uses PIP_INDEX_URL when no uv index is set. If uv cannot be had or fails, venv and pip install the same lock:
-# slower, never weaker. When pip fails too, one ::error annotation names the cause (certificate, network, index,
-# hash) and the fix. KARS_SETUP_INSTALLER=pip skips uv altogether (where policy allows no downloaded binary).
+# uses PIP_INDEX_URL when no uv index is set. If uv cannot be had or fails, the interpreter's pip installs the
+# same lock into a virtualenv made without pip of its own: slower, never weaker. When pip fails too, one ::error
+# annotation names the cause (certificate, network, index, hash) and the fix; exit 3 (1 if the cause is unclear).
+# KARS_SETUP_INSTALLER=pip skips uv altogether (where policy allows no downloaded binary).
 #
 # The package itself is not built or installed: a .pth file puts this action's own checkout (pinned by the
 # caller's commit SHA) on the virtualenv's import path. That needs no build backend in the lock file, and the
@@ -128,10 +129,10 @@ install_with_uv() {
     --require-hashes --no-deps --only-binary=:all: -r "$requirements" || return 1
 }
 
-install_with_pip() {
-  logged "$base_python" -I -m venv -- "$venv" || return 1
-  logged "$venv_python" -I -m pip install --disable-pip-version-check --no-input --quiet --cache-dir "$pip_cache" \
-    --require-hashes --no-deps --only-binary=:all: -r "$requirements" || return 1
+install_with_pip() { # the interpreter's own pip fills a virtualenv made without one (pip >= 22.3: --python)
+  logged "$base_python" -I -m venv --without-pip -- "$venv" || return 1
+  logged "$base_python" -I -m pip --python "$venv_python" install --disable-pip-version-check --no-input --quiet \
+    --cache-dir "$pip_cache" --require-hashes --no-deps --only-binary=:all: -r "$requirements" || return 1
 }
 
 version=""
