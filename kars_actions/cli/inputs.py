@@ -25,20 +25,6 @@ from kars_actions.core.errors import ConfigError
 
 PREFIX = "KARS_INPUT_"
 TITLE = "kars-actions"
-# What run.sh (and so every action) can run; the root action's `command` input picks one, release by default.
-COMMANDS = (
-    "release",
-    "test",
-    "validate",
-    "tag",
-    "release-status",
-    "deploy",
-    "health",
-    "watch",
-    "rollback",
-    "notify",
-    "config",
-)
 _BLANK = " \t\n\v\f\r"  # what bash's [:space:] trimmed, and no more (a no-break space stays part of a value)
 _WORD_SEPARATORS = re.compile(r"[\n\r\t, ]+")
 _TRUE = ("true", "yes", "1")
@@ -762,6 +748,8 @@ _READERS: dict[str, Callable[[Reader], Inputs]] = {
     "config": ConfigInputs.read,
     "preview": PreviewInputs.read,
 }
+# What run.sh (and so every action) can run; the root action's `command` input picks one, release by default.
+COMMANDS = tuple(_READERS)
 
 
 @dataclass(frozen=True)
