@@ -6,7 +6,10 @@ Variants, run round-robin so that a busy moment on the machine falls on each of 
 - uv path (this checkout): uv's locked wheel fetched and hash-checked by scripts/setup_tools.py, then uv.
 - pip path (this checkout, KARS_SETUP_INSTALLER=pip): venv + pip install of the same lock, what a user of a
   pip-based action gets and what set-up falls back to.
-- before (scripts/setup.sh as on the given git ref, default main): pip installs the uv wheel, then uv.
+- before (scripts/setup.sh as on the given git ref, default main): pip installs the uv wheel, then uv; with
+  SSL_CERT_FILE pointing at the system bundle, since that uv reads no system store.
+- before, CA in the system store only: the same without SSL_CERT_FILE, where that uv refuses this network's
+  proxy certificate (UnknownIssuer) and every step falls back to pip.
 
 Cold runs download from the real index (PyPI through this machine's network, proxy included), so network time is
 part of every cold figure; the script also times one plain download of the uv wheel to show that share. Warm runs
@@ -31,10 +34,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# What a runner's step sees: no pip.conf (PIP_CONFIG_FILE), but the machine's CA variables, as a self-hosted runner
-# behind this network's TLS-inspecting proxy would have them.
-KEEP = ("PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "REQUESTS_CA_BUNDLE", "HTTPS_PROXY", "https_proxy",
-        "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")  # fmt: skip
+# What a self-hosted runner's step behind this network's TLS-inspecting proxy sees: the proxy's CA in the system
+# store, PIP_CERT for pip (whose own bundle lacks it), proxies; no pip.conf (PIP_CONFIG_FILE) and no SSL_CERT_FILE.
+KEEP = ("PATH", "PIP_CERT", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def base_python() -> str:
@@ -60,7 +63,7 @@ def checkout_at(ref: str, into: Path) -> Path:
     return into
 
 
-def run_setup(checkout: Path, runner_temp: Path, python: str, **extra: str) -> float:
+def run_setup(checkout: Path, runner_temp: Path, python: str, fallback: bool = False, **extra: str) -> float:
     env = {k: os.environ[k] for k in KEEP if k in os.environ}
     env.update(
         HOME=str(runner_temp / "home"),
@@ -75,8 +78,8 @@ def run_setup(checkout: Path, runner_temp: Path, python: str, **extra: str) -> f
         ["bash", str(checkout / "scripts" / "setup.sh")], env=env, capture_output=True, text=True, timeout=600
     )
     elapsed = time.perf_counter() - started
-    if completed.returncode != 0 or "::warning" in completed.stdout:
-        raise SystemExit(f"setup.sh failed or fell back ({checkout}):\n{completed.stdout}\n{completed.stderr}")
+    if completed.returncode != 0 or ("::warning" in completed.stdout) != fallback:
+        raise SystemExit(f"setup.sh failed, or fell back or not ({checkout}):\n{completed.stdout}\n{completed.stderr}")
     return elapsed
 
 
@@ -113,7 +116,10 @@ def main() -> None:
         variants: dict[str, Callable[[Path], float]] = {
             "uv path": lambda temp: run_setup(ROOT, temp, args.python),
             "pip path": lambda temp: run_setup(ROOT, temp, args.python, KARS_SETUP_INSTALLER="pip"),
-            f"before ({args.ref})": lambda temp: run_setup(before, temp, args.python),
+            f"before ({args.ref})": lambda temp: run_setup(before, temp, args.python, SSL_CERT_FILE=SYSTEM_BUNDLE),
+            f"before ({args.ref}), CA in the system store only": lambda temp: run_setup(
+                before, temp, args.python, fallback=True
+            ),
         }
         cold: dict[str, list[float]] = {name: [] for name in variants}
         warm: dict[str, list[float]] = {name: [] for name in variants}
@@ -141,7 +147,8 @@ def main() -> None:
         "",
         f"Cold: a fresh RUNNER_TEMP, empty caches, {args.trials} runs each, round-robin. Network time is included: "
         "every cold run downloads from PyPI through this machine's network (a TLS-inspecting proxy whose CA is in "
-        f"the system store). For scale, one plain GET of the {size / 1e6:.1f} MB uv wheel took {download:.2f} s "
+        "the system store; the uv path is given no CA variable, pip PIP_CERT). For scale, one plain GET of the "
+        f"{size / 1e6:.1f} MB uv wheel took {download:.2f} s "
         "here. Warm: the second kars step in the same job, "
         f"{args.warm} runs.",
         "",
