@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,23 +112,22 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="kars-bench-setup-") as scratch:
         before = checkout_at(args.ref, Path(scratch) / "before")
-        variants: dict[str, Callable[[Path], float]] = {
-            "uv path": lambda temp: run_setup(ROOT, temp, args.python),
-            "pip path": lambda temp: run_setup(ROOT, temp, args.python, KARS_SETUP_INSTALLER="pip"),
-            f"before ({args.ref})": lambda temp: run_setup(before, temp, args.python, SSL_CERT_FILE=SYSTEM_BUNDLE),
-            f"before ({args.ref}), CA in the system store only": lambda temp: run_setup(
-                before, temp, args.python, fallback=True
-            ),
+        # name -> (checkout, extra environment, whether a cold run falls back to pip)
+        variants: dict[str, tuple[Path, dict[str, str], bool]] = {
+            "uv path": (ROOT, {}, False),
+            "pip path": (ROOT, {"KARS_SETUP_INSTALLER": "pip"}, False),
+            f"before ({args.ref})": (before, {"SSL_CERT_FILE": SYSTEM_BUNDLE}, False),
+            f"before ({args.ref}), CA in the system store only": (before, {}, True),
         }
         cold: dict[str, list[float]] = {name: [] for name in variants}
         warm: dict[str, list[float]] = {name: [] for name in variants}
         loads = [os.getloadavg()[0]]
         for trial in range(args.trials):
-            for name, run in variants.items():
+            for name, (checkout, extra, fallback) in variants.items():
                 with tempfile.TemporaryDirectory(dir=scratch) as temp:
-                    cold[name].append(run(Path(temp)))
+                    cold[name].append(run_setup(checkout, Path(temp), args.python, fallback, **extra))
                     if trial == 0:
-                        warm[name] = [run(Path(temp)) for _ in range(args.warm)]
+                        warm[name] = [run_setup(checkout, Path(temp), args.python, **extra) for _ in range(args.warm)]
             loads.append(os.getloadavg()[0])
             print(f"trial {trial + 1}: " + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in cold.items()), flush=True)
     download, size = uv_wheel_download()
