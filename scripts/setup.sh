@@ -156,9 +156,11 @@ else
     echo "::endgroup::"
     rm -rf -- "$venv"
     status=0
-    error="$("$base_python" -I "$helper" explain "$log")" || status=$?
+    tried="pip"
+    if [[ "$installer" == uv ]]; then tried="uv+pip"; fi
+    error="$("$base_python" -I "$helper" explain "$tried" "$log")" || status=$?
     if [[ "$error" != "::error "* ]]; then
-      error="::error title=kars-actions setup::could not install kars-actions' hash-locked dependencies with uv or pip (see the log above)"
+      error="::error title=kars-actions setup::could not install kars-actions' hash-locked dependencies (see the log above)"
       status=1
     fi
     printf '%s\n' "$error"

@@ -4,7 +4,8 @@ Run by the interpreter from actions/setup-python with -I, before any virtualenv 
 library only and imports nothing from kars_actions.
 
   setup_tools.py fetch-uv LOCK DEST   the uv binary from the wheel LOCK (requirements/uv.txt) pins, into DEST
-  setup_tools.py explain LOG...       one ::error line naming why uv and pip failed and what to do (exit 3 or 1)
+  setup_tools.py explain TRIED LOG... one ::error line naming why the installers TRIED (uv+pip, or pip) failed and
+                                      what to do (exit 3, or 1 when the cause is unclear)
   setup_tools.py cause LOG...         the same cause in a few words, for the warning before the pip fallback
 
 Why fetching the wheel ourselves is as safe as `pip install --require-hashes` of it (and 2 s faster):
@@ -292,15 +293,24 @@ def diagnose(logs: list[str]) -> tuple[str, str]:
     return "unknown", _USERINFO.sub(r"\1***@", (errors or lines or ["no output"])[-1])[:300]
 
 
-def explain(logs: list[str], environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
-    """The one error line for setup.sh when uv and pip both failed, and the exit code (3: the index's fault)."""
+def _hosts(installers: list[str], environ: Mapping[str, str]) -> str:
+    """The index host (or hosts) the installers that ran were asked: uv's index, pip's PIP_INDEX_URL or PyPI."""
+    pip_index = {k: v for k, v in environ.items() if k == "PIP_INDEX_URL"}
+    urls = [index_url(environ) if name == "uv" else index_url(pip_index) for name in installers]
+    hosts = list(dict.fromkeys(urllib.parse.urlsplit(url).hostname or "the package index" for url in urls))
+    return " and ".join(hosts)
+
+
+def explain(logs: list[str], installers: list[str], environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
+    """The one error line for setup.sh when every installer it tried failed, and the exit code (3: the index's
+    fault, 1: unclear). ``installers`` are the ones that were tried, in order: ["uv", "pip"] or ["pip"]."""
     cause, evidence = diagnose(logs)
-    host = urllib.parse.urlsplit(index_url(environ)).hostname or "the package index"
+    host = _hosts(installers, environ)
     fixes = {
         "certificate": (
-            f"the TLS certificate of {host} was refused by uv and by pip ({evidence}). Behind a proxy that "
-            "re-signs TLS, add its CA to the system certificate store (uv reads it: UV_SYSTEM_CERTS), or point "
-            "SSL_CERT_FILE (uv, Python) and PIP_CERT or REQUESTS_CA_BUNDLE (pip) at a PEM bundle that holds it"
+            f"the TLS certificate of {host} was refused ({evidence}). Behind a proxy that re-signs TLS, add its CA "
+            "to the system certificate store (uv reads it: UV_SYSTEM_CERTS), or point SSL_CERT_FILE (uv, Python) "
+            "and PIP_CERT or REQUESTS_CA_BUNDLE (pip) at a PEM bundle that holds it"
         ),
         "hash": (
             f"a file from {host} did not match the sha256 locked in requirements/ ({evidence}). A mirror or "
@@ -312,12 +322,14 @@ def explain(logs: list[str], environ: Mapping[str, str] = os.environ) -> tuple[s
             "HTTPS_PROXY (and NO_PROXY), or point PIP_INDEX_URL / UV_DEFAULT_INDEX at a reachable mirror"
         ),
         "index": (
-            f"{host} does not serve the locked versions ({evidence}). The lock pins exact versions and hashes: "
+            f"{host} {'do' if ' and ' in host else 'does'} not serve the locked versions ({evidence}). The lock "
+            "pins exact versions and hashes: "
             "point PIP_INDEX_URL / UV_DEFAULT_INDEX at an index that mirrors PyPI, or unset them"
         ),
-        "unknown": f"uv and pip both failed ({evidence})",
+        "unknown": f"the last error: {evidence}",
     }
-    message = "could not install kars-actions' hash-locked dependencies: " + fixes[cause]
+    tried = " or ".join(installers)
+    message = f"could not install kars-actions' hash-locked dependencies with {tried}: " + fixes[cause]
     return message, 1 if cause == "unknown" else 3
 
 
@@ -344,8 +356,8 @@ def main(argv: list[str]) -> int:
             print(f"kars-actions: uv's wheel could not be fetched directly: {reason}", file=sys.stderr)
             return 1
         return 0
-    if len(argv) >= 1 and argv[0] == "explain":
-        message, code = explain(_read(argv[1:]))
+    if len(argv) >= 2 and argv[0] == "explain":
+        message, code = explain(_read(argv[2:]), argv[1].split("+"))
         print(f"::error title=kars-actions setup::{_escape(message)}")
         return code
     if len(argv) >= 1 and argv[0] == "cause":

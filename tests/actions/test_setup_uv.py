@@ -261,9 +261,17 @@ def test_the_diagnosis_names_the_cause_from_the_installers_own_words(log: str, c
 
 def test_the_diagnosis_never_repeats_index_credentials() -> None:
     log = "ERROR: Could not fetch URL https://ci:hunter2@mirror.example/simple/anyio/: 404 Client Error"
-    message, code = tools.explain([log], {"PIP_INDEX_URL": "https://mirror.example/simple"})
+    message, code = tools.explain([log], ["uv", "pip"], {"PIP_INDEX_URL": "https://mirror.example/simple"})
     assert "hunter2" not in message and "https://***@mirror.example" in message
     assert code == 3 and "mirror.example does not serve the locked versions" in message
+
+
+def test_the_error_names_the_index_each_installer_that_ran_was_asked() -> None:
+    environ = {"UV_DEFAULT_INDEX": "https://uv-mirror/simple", "PIP_INDEX_URL": "https://pip-mirror/simple"}
+    log = "ERROR: No matching distribution found for anyio==4.16.0"
+    assert "with uv or pip: uv-mirror and pip-mirror do not serve" in tools.explain([log], ["uv", "pip"], environ)[0]
+    assert "with pip: pip-mirror does not serve" in tools.explain([log], ["pip"], environ)[0]
+    assert "with pip: pypi.org does not serve" in tools.explain([log], ["pip"], {"UV_DEFAULT_INDEX": "https://x/"})[0]
 
 
 FAILING_UV = """#!/usr/bin/env bash
@@ -344,8 +352,10 @@ def test_a_refused_certificate_fails_uv_and_pip_with_one_error_naming_it(tmp_pat
     errors = [line for line in completed.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1, completed.stdout
     error = errors[0]
-    assert error.startswith("::error title=kars-actions setup::could not install kars-actions' hash-locked")
-    assert "the TLS certificate of 127.0.0.1 was refused by uv and by pip" in error
+    assert error.startswith(
+        "::error title=kars-actions setup::could not install kars-actions' hash-locked dependencies with uv or pip: "
+        "the TLS certificate of 127.0.0.1 was refused ("
+    )
     for fix in ("system certificate store", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "UV_SYSTEM_CERTS"):
         assert fix in error
     warnings = [line for line in completed.stdout.splitlines() if line.startswith("::warning")]
@@ -364,7 +374,7 @@ def test_an_index_that_does_not_serve_the_lock_is_named_with_its_fix(tmp_path: P
         completed = _run_setup(_checkout(tmp_path), env)
     assert completed.returncode == 3
     errors = [line for line in completed.stdout.splitlines() if line.startswith("::error")]
-    assert len(errors) == 1 and "127.0.0.1 does not serve the locked versions" in errors[0]
+    assert len(errors) == 1 and "dependencies with pip: 127.0.0.1 does not serve the locked versions" in errors[0]
     assert "PIP_INDEX_URL / UV_DEFAULT_INDEX" in errors[0]
     assert "::warning" not in completed.stdout, "pip was asked for: no uv to fall back from"
 
