@@ -361,3 +361,28 @@ def test_config_puts_plan_or_apply_before_the_options(recorder: Path, tmp_path: 
     completed, data = run(recorder, tmp_path, "config", {"config-command": "destroy"})
     assert completed.returncode == 2 and data is None
     assert "input command must be plan or apply" in completed.stdout
+
+
+def test_the_long_watch_after_a_release_gets_its_tag_and_its_secrets_through_the_environment(
+    recorder: Path, tmp_path: Path
+) -> None:
+    inputs = {
+        "after-release": "v1.4.0",
+        "memory-limit-ratio": "0.8",
+        "github-token": "ghs_watch_token",
+        "slack-webhook": "https://hooks.slack.example/T/B/x",
+        "railway-token": "rw_watch_token",
+    }
+    completed, data = run(recorder, tmp_path, "watch", inputs)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert cli_args(data)[-4:] == ["--after-release", "v1.4.0", "--memory-limit-ratio", "0.8"]
+    assert data["env"]["GITHUB_TOKEN"] == "ghs_watch_token" and data["env"]["RAILWAY_TOKEN"] == "rw_watch_token"
+    assert data["env"]["KARS_SLACK_WEBHOOK"] == "https://hooks.slack.example/T/B/x"
+    assert not {"ghs_watch_token", "rw_watch_token"} & set(data["argv"])
+
+
+def test_a_command_given_as_a_block_scalar_still_runs(recorder: Path, tmp_path: Path) -> None:
+    """`command: |` adds a newline; the value is trimmed like every other input."""
+    completed, data = run(recorder, tmp_path, None, {"command": "validate\n"})
+    assert completed.returncode == 0, completed.stdout
+    assert data["argv"][0] == "validate"
