@@ -153,7 +153,7 @@ def test_the_command_comes_from_run_sh_then_the_command_input_then_release() -> 
     assert choose_command([], env(command=" validate\n")) == "validate"
     assert choose_command([], env(command="")) == "release"
     assert choose_command([""], {}) == "release"
-    with pytest.raises(InputError, match=r"^unknown command 'deploy; id': use release, test, .* notify or config$"):
+    with pytest.raises(InputError, match=r"^unknown command 'deploy; id': use release, test, .* config or preview$"):
         choose_command([], env(command="deploy; id"))
 
 
@@ -286,3 +286,13 @@ def test_run_sh_without_the_virtualenv_python_says_what_to_do(tmp_path: Path) ->
     )
     assert completed.returncode == 2
     assert completed.stdout == "::error title=kars-actions::KARS_PYTHON is not set: scripts/setup.sh must run first\n"
+
+
+def test_a_preview_takes_only_the_account_token_and_its_own_flags() -> None:
+    """A project token cannot reach a pull request's new environment: the preview passes only the API token."""
+    inputs = load(
+        "preview",
+        env(pr="42", close="true", railway_token="rw_project", railway_api_token="rw_account", total_timeout="900"),
+    ).inputs
+    assert inputs.secrets == {"RAILWAY_API_TOKEN": "rw_account"}
+    assert inputs.argv() == ["preview", "--format", "github", "--pr", "42", "--close", "--timeout", "900"]
