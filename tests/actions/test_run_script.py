@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +18,31 @@ SETUP = ROOT / "scripts" / "setup.sh"
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
-RECORDER = """#!/usr/bin/env python3
+# Stands in for the virtualenv's interpreter: runs the real input module as run.sh asks, but records the
+# kars-actions command line (with the environment and folder it would run in) instead of running it.
+RECORDER = """#!{python}
 import json, os, sys
-record = {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items()
-          if k.startswith(("KARS_", "RAILWAY_", "GITHUB_TOKEN"))}}
-with open(os.environ["RECORD_TO"], "w") as handle:
-    json.dump(record, handle)
-sys.exit(int(os.environ.get("RECORD_EXIT", "0")))
+sys.path.insert(0, {root!r})
+from kars_actions.cli import inputs
+
+
+def record(argv):
+    data = {{"python": sys.argv[1:], "argv": argv, "cwd": os.getcwd(), "env": {{k: v for k, v in os.environ.items()
+            if k.startswith(("KARS_", "RAILWAY_", "GITHUB_TOKEN"))}}}}
+    with open(os.environ["RECORD_TO"], "w") as handle:
+        json.dump(data, handle)
+    sys.exit(int(os.environ.get("RECORD_EXIT", "0")))
+
+
+assert sys.argv[1:6] == ["-I", "-X", "utf8", "-m", "kars_actions.cli.inputs"], sys.argv
+inputs.main(sys.argv[6:], run=record)
 """
 
 
 @pytest.fixture
 def recorder(tmp_path: Path) -> Path:
     path = tmp_path / "python"
-    path.write_text(RECORDER.replace("python3", Path(shutil.which("python3") or "/usr/bin/python3").name))
+    path.write_text(RECORDER.format(python=sys.executable, root=str(ROOT)))
     path.chmod(0o755)
     return path
 
@@ -52,9 +64,10 @@ def run(recorder: Path, tmp_path: Path, command: str | None, inputs: dict[str, s
 
 
 def cli_args(data: Any) -> list[str]:
+    """The arguments after the command, checking run.sh ran the input module isolated and in UTF-8 mode."""
+    assert data["python"][:5] == ["-I", "-X", "utf8", "-m", "kars_actions.cli.inputs"]
     argv: list[str] = data["argv"]
-    assert argv[:5] == ["-I", "-X", "utf8", "-m", "kars_actions"]
-    return argv[6:]
+    return argv[1:]
 
 
 HOSTILE = ['it\'s "quoted"', "$(touch pwned)", "`touch pwned`", "a;b && c | d", "${HOME}", "*", "--format=json"]
@@ -91,7 +104,7 @@ def test_service_lists_split_on_commas_spaces_and_newlines(recorder: Path, tmp_p
 def test_empty_inputs_pass_no_flag_so_cli_defaults_apply(recorder: Path, tmp_path: Path) -> None:
     _, data = run(recorder, tmp_path, "deploy", {"environment": "", "timeout": "  ", "dry-run": "false"})
     assert cli_args(data) == ["--format", "github"]
-    assert data["argv"][5] == "deploy"
+    assert data["argv"][0] == "deploy"
 
 
 def test_tokens_travel_as_environment_never_as_arguments(recorder: Path, tmp_path: Path) -> None:
@@ -135,9 +148,9 @@ def test_validate_paths_are_positional_after_a_double_dash(recorder: Path, tmp_p
 
 def test_root_action_runs_the_command_input_and_defaults_to_release(recorder: Path, tmp_path: Path) -> None:
     _, data = run(recorder, tmp_path, None, {"command": "validate"})
-    assert data["argv"][5] == "validate"
+    assert data["argv"][0] == "validate"
     _, data = run(recorder, tmp_path, None, {})
-    assert data["argv"][5] == "release"
+    assert data["argv"][0] == "release"
 
 
 def test_root_action_maps_its_timeouts_to_each_command(recorder: Path, tmp_path: Path) -> None:
@@ -233,7 +246,7 @@ def test_watch_step_and_the_root_watch_duration_reach_their_flags(recorder: Path
 def test_the_root_settle_input_reaches_the_release_and_the_deploy_command(recorder: Path, tmp_path: Path) -> None:
     _, data = run(recorder, tmp_path, None, {"settle": "45"})
     args = cli_args(data)
-    assert data["argv"][5] == "release" and args[args.index("--settle") + 1] == "45"
+    assert data["argv"][0] == "release" and args[args.index("--settle") + 1] == "45"
     _, data = run(recorder, tmp_path, "deploy", {"services": "api", "settle": "0"})
     args = cli_args(data)
     assert args[args.index("--settle") + 1] == "0"
@@ -330,7 +343,7 @@ def test_an_error_about_an_input_cannot_start_a_workflow_command(
 
 def test_config_puts_plan_or_apply_before_the_options(recorder: Path, tmp_path: Path) -> None:
     _, data = run(recorder, tmp_path, "config", {"check": "true", "environments": "production\nstaging"})
-    assert data["argv"][5:] == [
+    assert data["argv"] == [
         "config",
         "plan",
         "--format",
@@ -344,7 +357,32 @@ def test_config_puts_plan_or_apply_before_the_options(recorder: Path, tmp_path: 
     _, data = run(
         recorder, tmp_path, "config", {"config-command": "apply", "dry-run": "true", "prune": "true", "services": "api"}
     )
-    assert data["argv"][5:] == ["config", "apply", "--format", "github", "--dry-run", "--prune", "--service", "api"]
+    assert data["argv"] == ["config", "apply", "--format", "github", "--dry-run", "--prune", "--service", "api"]
     completed, data = run(recorder, tmp_path, "config", {"config-command": "destroy"})
     assert completed.returncode == 2 and data is None
     assert "input command must be plan or apply" in completed.stdout
+
+
+def test_the_long_watch_after_a_release_gets_its_tag_and_its_secrets_through_the_environment(
+    recorder: Path, tmp_path: Path
+) -> None:
+    inputs = {
+        "after-release": "v1.4.0",
+        "memory-limit-ratio": "0.8",
+        "github-token": "ghs_watch_token",
+        "slack-webhook": "https://hooks.slack.example/T/B/x",
+        "railway-token": "rw_watch_token",
+    }
+    completed, data = run(recorder, tmp_path, "watch", inputs)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert cli_args(data)[-4:] == ["--after-release", "v1.4.0", "--memory-limit-ratio", "0.8"]
+    assert data["env"]["GITHUB_TOKEN"] == "ghs_watch_token" and data["env"]["RAILWAY_TOKEN"] == "rw_watch_token"
+    assert data["env"]["KARS_SLACK_WEBHOOK"] == "https://hooks.slack.example/T/B/x"
+    assert not {"ghs_watch_token", "rw_watch_token"} & set(data["argv"])
+
+
+def test_a_command_given_as_a_block_scalar_still_runs(recorder: Path, tmp_path: Path) -> None:
+    """`command: |` adds a newline; the value is trimmed like every other input."""
+    completed, data = run(recorder, tmp_path, None, {"command": "validate\n"})
+    assert completed.returncode == 0, completed.stdout
+    assert data["argv"][0] == "validate"
