@@ -215,6 +215,7 @@ class ReleaseInputs(CommandInputs):
     version_check: str | None = None
     requires: str | None = None
     move_major: bool | None = None
+    skip_used_up: bool | None = None
     dry_run: bool | None = None
 
     @classmethod
@@ -239,6 +240,7 @@ class ReleaseInputs(CommandInputs):
             version_check=read.text("version-check"),
             requires=read.text("requires"),
             move_major=read.switch("move-major"),
+            skip_used_up=read.switch("skip-used-up"),
             dry_run=read.switch("dry-run"),
         )
 
@@ -262,6 +264,7 @@ class ReleaseInputs(CommandInputs):
             *_opt("--version-check", self.version_check),
             *_opt("--requires", self.requires),
             *_switch(self.move_major, "--move-major", "--no-move-major"),
+            *_switch(self.skip_used_up, "--skip-used-up", "--no-skip-used-up"),
             *_switch(self.dry_run, "--dry-run"),
         ]
 
@@ -321,6 +324,7 @@ class TagInputs(CommandInputs):
     target: str | None = None
     draft: bool | None = None
     force: bool | None = None
+    skip_used_up: bool | None = None
     dry_run: bool | None = None
 
     @classmethod
@@ -336,6 +340,7 @@ class TagInputs(CommandInputs):
             target=read.text("target"),
             draft=read.switch("draft"),
             force=read.switch("force"),
+            skip_used_up=read.switch("skip-used-up"),
             dry_run=read.switch("dry-run"),
         )
 
@@ -350,6 +355,7 @@ class TagInputs(CommandInputs):
             *_opt("--target", self.target),
             *_switch(self.draft, "--draft", "--no-draft"),
             *_switch(self.force, "--force"),
+            *_switch(self.skip_used_up, "--skip-used-up", "--no-skip-used-up"),
             *_switch(self.dry_run, "--dry-run"),
         ]
 
@@ -361,6 +367,7 @@ class ReleaseStatusInputs(CommandInputs):
     tag: str | None = None
     reason: str | None = None
     move_major: bool | None = None
+    publish_failed: bool | None = None
     dry_run: bool | None = None
 
     @classmethod
@@ -380,6 +387,7 @@ class ReleaseStatusInputs(CommandInputs):
             status="success" if status.lower() == "success" else "failure",
             reason=read.text("reason"),
             move_major=read.switch("move-major"),
+            publish_failed=read.switch("publish-failed"),
             dry_run=read.switch("dry-run"),
         )
 
@@ -390,6 +398,7 @@ class ReleaseStatusInputs(CommandInputs):
             f"--{self.status}",
             *_opt("--reason", self.reason),
             *_switch(self.move_major, "--move-major", "--no-move-major"),
+            *_switch(self.publish_failed, "--publish-failed"),
             *_switch(self.dry_run, "--dry-run"),
         ]
 

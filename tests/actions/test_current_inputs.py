@@ -110,6 +110,14 @@ def test_templates_use_only_current_input_names(path: Path) -> None:
     assert misused_inputs(text) == []
 
 
+def test_this_repositorys_own_workflows_use_only_current_input_names() -> None:
+    """The self-test runs the actions from the checkout (``uses: $/health``): the same names apply."""
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        text = re.sub(r"uses: \$/([a-z-]*)", lambda m: f"uses: {REPOSITORY}/{m[1]}@{'0' * 40}", path.read_text())
+        text = text.replace(f"{REPOSITORY}/@", f"{REPOSITORY}@")
+        assert misused_inputs(text) == [], path.name
+
+
 def test_the_workflows_init_writes_use_only_current_input_names(tmp_path: Path) -> None:
     names = [p.stem for p in SHIPPED]
     result = CliRunner().invoke(
@@ -127,3 +135,33 @@ def test_readme_and_docs_examples_use_only_current_input_names() -> None:
     assert len(examples) >= 5, "the README and docs show the actions in YAML examples"
     problems = [f"{where}: {problem}" for where, text in examples for problem in misused_inputs(text)]
     assert problems == []
+
+
+def test_the_input_tables_in_the_docs_list_exactly_each_actions_inputs() -> None:
+    """docs/steps/actions.md has one input table per action; an input added to or dropped from an action.yml
+    without its row would leave users guessing."""
+    text = (ROOT / "docs" / "steps" / "actions.md").read_text(encoding="utf-8")
+    for path in sorted(ROOT.glob("*action.yml")) + sorted(ROOT.glob("*/action.yml")):
+        if ".venv" in path.parts or "node_modules" in path.parts:
+            continue
+        name = "kars/deploy-action" + ("" if path.parent == ROOT else f"/{path.parent.name}")
+        heading = f"### `{name}`\n"
+        assert heading in text, f"docs/steps/actions.md has no section for {name}"
+        section = text.split(heading, 1)[1].split("\n### ", 1)[0]
+        table = section.split("| output |", 1)[0]
+        documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.M))
+        declared = set(yaml.safe_load(path.read_text(encoding="utf-8")).get("inputs") or {})
+        rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \|[^|]*\| ([^|]*)\|", table, re.M))
+        assert documented == declared, f"{name}: docs and action.yml differ on {sorted(documented ^ declared)}"
+        for key, spec in (yaml.safe_load(path.read_text(encoding="utf-8")).get("inputs") or {}).items():
+            if isinstance(spec, dict) and spec.get("deprecationMessage"):
+                assert rows[key].startswith("Deprecated"), f"{name}: the row of {key} must say it is deprecated"
+
+
+def test_the_actions_table_names_every_step_action_and_counts_them() -> None:
+    text = (ROOT / "docs" / "steps" / "actions.md").read_text(encoding="utf-8")
+    steps = sorted(p.parent.name for p in ROOT.glob("*/action.yml") if p.parent.name not in (".venv", "node_modules"))
+    listed = sorted(re.findall(r"^\| `kars/deploy-action/([a-z-]+)@<sha>`", text, re.M))
+    assert listed == steps
+    words = {7: "seven", 8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen"}
+    assert f"and {words[len(steps)]} step actions" in text
