@@ -260,6 +260,10 @@ class RailwaySim(WatchBackupSim):
         self.scripts: dict[tuple[str, str | None], Script] = {}
         self.default_script = Script.success()
         self.rollback_seconds = 15.0
+        # How long a replaced deployment stays REMOVING (canRollback false) before it is REMOVED, on top of the
+        # service's overlapSeconds + drainingSeconds: Railway stops and tears the old one down after the new one
+        # went live, which takes a few seconds even without overlap or draining.
+        self.removing_seconds = 8.0
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         self.requests_per_token: Counter[str] = Counter()
@@ -712,7 +716,8 @@ class RailwaySim(WatchBackupSim):
 
     def _settle(self, now: float) -> None:
         """A deployment that reached SUCCESS replaces the older live deployments of its service: they go REMOVING,
-        keep serving for the service's ``overlapSeconds``, drain for its ``drainingSeconds``, then are REMOVED."""
+        keep serving for the service's ``overlapSeconds``, drain for its ``drainingSeconds``, are torn down for
+        ``removing_seconds``, then are REMOVED (canRollback is false until then)."""
         for d in sorted(self.deployments, key=lambda x: x.created):
             status, since = d.natural(now)
             if d.promoted_at is None and status in LIVE and d.removed_at is None:
@@ -732,7 +737,7 @@ class RailwaySim(WatchBackupSim):
                     ):
                         other.removing_at = since
                         other.stops_serving_at = since + overlap
-                        other.removed_at = since + overlap + draining
+                        other.removed_at = since + overlap + draining + self.removing_seconds
 
     def _iso(self, t: float) -> str:
         return (EPOCH + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")

@@ -4,7 +4,8 @@ the simulator's clock moves them, with the faults a real socket has (upgrade ref
 The simulator's HTTP handler hands a WebSocket upgrade (``GET`` with ``Upgrade: websocket``) to ``serve``. The
 WebSocket framing is websockets' sans-I/O protocol; the GraphQL side is this module: ``connection_init`` →
 ``connection_ack``, ``subscribe`` (validated against Railway's schema, authorised like a query) → a ``next`` each
-time the deployment's status changes → ``complete`` once it is final; ``ping`` → pushes due by now, then ``pong``.
+time the deployment's status changes, the first being its state when subscribing → ``complete`` once it is final;
+``ping`` → pushes due by now, then ``pong``.
 
 Time: pushes follow ``sim.clock``. A client on a virtual clock moves time itself and pings; the server first
 catches up with that time (the client's announced clock, or ``advance_per_ping``), pushes what changed, then
@@ -97,7 +98,7 @@ class _Subscription:
     deployment_id: str
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
-    last_status: str
+    last_status: str | None  # the status last pushed; None until the first message (the state when subscribing)
 
 
 class _Session:
@@ -228,12 +229,13 @@ class _Session:
             except SimError as error:
                 refuse(str(error))
                 return
-            self.sim._settle(self.sim.clock.monotonic())
-            status = deployment.status(self.sim.clock.monotonic())[0]
             self.control.subscribed.append(deployment.id)
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        # Railway pushes changes; the status at the moment of subscribing is the client's to read.
-        self.subscriptions[operation_id] = _Subscription(deployment.id, operation, fragments, status)
+        # Railway's first message is the deployment as it is when the subscription starts, then one per change. The
+        # first one travels over the socket while the client may already read a fresher status over HTTP: a client
+        # that applies it as news sees the status go backwards.
+        self.subscriptions[operation_id] = _Subscription(deployment.id, operation, fragments, None)
+        self._push_due()
 
     def _push_due(self) -> None:
         if self.control.silent or not self.subscriptions:

@@ -35,7 +35,7 @@ def test_the_socket_url_is_the_api_url_with_a_websocket_scheme() -> None:
     assert websocket_url("http://127.0.0.1:8080/graphql/v2") == "ws://127.0.0.1:8080/graphql/v2"
 
 
-def test_each_status_change_is_pushed_at_the_moment_it_happens(world: World) -> None:
+def test_the_state_when_subscribing_comes_first_then_each_change_at_the_moment_it_happens(world: World) -> None:
     deployment_id = start(world, build=60, deploy=20)
     began = world.clock.monotonic()
     seen: list[tuple[str, float]] = []
@@ -44,7 +44,8 @@ def test_each_status_change_is_pushed_at_the_moment_it_happens(world: World) -> 
         while not seen or seen[-1][0] != "SUCCESS":
             for update in updates.wait(600):
                 seen.append((update.status, world.clock.monotonic() - began))
-    assert seen == [("DEPLOYING", 60.0), ("SUCCESS", 80.0)]
+    # The first message is read at the first step of the wait (1 s on the test clock); it was sent at 0 s.
+    assert seen == [("BUILDING", 1.0), ("DEPLOYING", 60.0), ("SUCCESS", 80.0)]
     assert world.sim.count("Deployment") == 0, "no status was polled"
     assert stream_control(world.sim).subscribed == [deployment_id]
 
@@ -53,6 +54,7 @@ def test_silence_returns_no_update_after_the_wait(world: World) -> None:
     deployment_id = start(world, build=300)
     with stream(world).open() as updates:
         updates.follow(deployment_id)
+        assert [u.status for u in updates.wait(30)] == ["BUILDING"]  # the state when subscribing
         began = world.clock.monotonic()
         assert updates.wait(30) == []
         assert world.clock.monotonic() - began == pytest.approx(30.0)
