@@ -47,6 +47,28 @@ LIVE_STATUSES = frozenset({"SUCCESS", "SLEEPING"})
 FAILED_STATUSES = frozenset({"FAILED", "CRASHED", "REMOVED", "SKIPPED"})
 HELD_STATUSES = frozenset({"WAITING", "NEEDS_APPROVAL"})
 IN_PROGRESS_STATUSES = frozenset({"QUEUED", "INITIALIZING", "BUILDING", "DEPLOYING", "WAITING", "NEEDS_APPROVAL"})
+# On the way to another status within seconds or minutes: a decision that depends on the status (may it be rolled
+# back to, is it live, did it fail) waits one of these out before concluding anything. REMOVING is a replaced
+# deployment being drained and torn down; Railway answers canRollback false until it is REMOVED.
+TRANSIENT_STATUSES = frozenset({"QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING", "REMOVING"})
+# Railway's order of statuses, for telling a stale report from a fresh one when their timestamps cannot: a
+# deployment moves up this ladder (SLEEPING and SUCCESS alternate on one rung; a CRASHED app restarted by Railway
+# comes back to SUCCESS with a newer timestamp).
+STATUS_ORDER = {
+    "WAITING": 0,
+    "NEEDS_APPROVAL": 0,
+    "QUEUED": 1,
+    "INITIALIZING": 1,
+    "BUILDING": 2,
+    "DEPLOYING": 3,
+    "SUCCESS": 4,
+    "SLEEPING": 4,
+    "FAILED": 5,
+    "CRASHED": 5,
+    "SKIPPED": 5,
+    "REMOVING": 6,
+    "REMOVED": 7,
+}
 
 
 # --- Documents ---------------------------------------------------------------------------------------------------
@@ -275,6 +297,18 @@ class Deployment:
     @property
     def live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    def fresher_than(self, known: Deployment | None) -> bool:
+        """Whether this report of the deployment is at least as new as ``known``: by Railway's status timestamp
+        when both carry a different one, else by the order of statuses. A stale report (a stream's first message,
+        the state when it subscribed, arriving after a fresher read) is older on both counts."""
+        if known is None:
+            return True
+        mine, theirs = parse_time(self.status_updated_at), parse_time(known.status_updated_at)
+        if mine is not None and theirs is not None and mine != theirs:
+            return mine > theirs
+        rank, known_rank = STATUS_ORDER.get(self.status), STATUS_ORDER.get(known.status)
+        return rank is None or known_rank is None or rank >= known_rank
 
     def duration_seconds(self) -> float | None:
         """Seconds from creation to the last status change (for a SUCCESS deployment: how long it took)."""

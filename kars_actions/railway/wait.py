@@ -175,6 +175,7 @@ class _Watch:
     started: StartedDeployment
     expected: float | None
     status: str | None = None  # the last status Railway told; None until it told one
+    seen: Deployment | None = None  # the freshest report so far: an older one (stream or read) never rewinds it
     status_since: float = 0.0
     next_poll: float = 0.0
     unreadable: str | None = None  # why the last look failed (None: it succeeded)
@@ -220,7 +221,7 @@ def wait_for_deployments(
         watch = _Watch(s, expected.get(s.service.label), status_since=s.started_at)
         watch.next_poll = s.started_at + policy.min_interval
         if s.seen is not None:
-            watch.status = s.seen.status
+            watch.status, watch.seen = s.seen.status, s.seen
             if s.seen.live:  # a rerun found it live a moment ago: nothing to wait for
                 watch.done = True
                 watch.result = _row(dashboard, s, s.seen, clock.monotonic(), live_at=clock.monotonic())
@@ -403,6 +404,13 @@ def _apply(
         progress(f"{label}: Railway answers again")
     watch.unreadable, watch.failures = None, 0
     elapsed = now - started.started_at
+    if not deployment.fresher_than(watch.seen):
+        # Older than what is known (the stream's first message, sent when it subscribed, after a fresher read):
+        # neither shown nor decided on. The next look is planned from what is known.
+        status = watch.status or deployment.status
+        watch.next_poll = now + policy.interval(status, elapsed, now - watch.status_since, watch.expected)
+        return
+    watch.seen = deployment
     if deployment.status != watch.status:
         watch.status, watch.status_since = deployment.status, now
         held = HELD_MESSAGES.get(deployment.status)
@@ -586,23 +594,28 @@ def settle(
     source: StatusSource | None = None,
 ) -> list[ServiceDeployment]:
     """Keep watching live deployments until ``seconds`` after each went live: a crash in that window (an app that
-    starts, passes Railway's healthcheck, then exits) turns the row CRASHED with the crash log. Bounded by
-    ``deadline``; a look that cannot be answered leaves the row as it was (it was live when last seen)."""
+    starts, passes Railway's healthcheck, then exits) turns the row CRASHED with the crash log.
+
+    A look every ``policy.settle_interval`` at most, the last one when the last window ends or at ``deadline``,
+    whichever is first; none at all for a row whose window had already ended (it was seen live since it began)
+    or once the deadline has passed. A look that cannot be answered leaves the row as it was (live when last
+    seen)."""
     read = source or polling_source(client)
     clock = client.clock
     out = list(rows)
-    watching = {i for i, r in enumerate(out) if r.live and r.deployment_id and seconds > 0}
-    if not watching:
-        return out
     now = clock.monotonic()
-    until = {i: (out[i].live_at or now) + seconds for i in watching}
+    until = {i: (r.live_at if r.live_at is not None else now) + seconds for i, r in enumerate(out)}
+    watching = {i for i, r in enumerate(out) if r.live and r.deployment_id and seconds > 0 and until[i] > now}
+    if not watching or deadline.expired():
+        return out
     progress(f"watching {len(watching)} live deployment(s) for {human_duration(seconds)} in case they crash")
     while watching:
-        now = clock.monotonic()
         end = min(max(until[i] for i in watching), deadline.at)
-        step = min(policy.settle_interval, max(0.0, end - now))
+        step = min(policy.settle_interval, end - clock.monotonic())
+        if step <= 0:
+            break  # the window or the deadline ended while the last look was being answered
         clock.sleep(step)
-        final = clock.monotonic() >= end
+        looked_at = clock.monotonic()
         for i in sorted(watching):
             row = out[i]
             assert row.deployment_id is not None
@@ -613,7 +626,7 @@ def settle(
             if deployment.status in FAILED_STATUSES:
                 went_live = row.live_at if row.live_at is not None else now
                 reason, tail = failure_reason(client, deployment, deadline=deadline)
-                after = human_duration(clock.monotonic() - went_live)
+                after = human_duration(looked_at - went_live)
                 progress(f"{row.service}: {deployment.status} {after} after going live")
                 out[i] = replace(
                     row,
@@ -622,10 +635,8 @@ def settle(
                     reason=f"{deployment.status} {after} after going live: {reason}",
                     log_tail=tail,
                 )
-                watching.discard(i)
-        now = clock.monotonic()
-        watching = {i for i in watching if now < until[i]}
-        if final or deadline.expired():
+        watching = {i for i in watching if out[i].live and looked_at < until[i]}
+        if looked_at >= deadline.at:
             break
     return out
 

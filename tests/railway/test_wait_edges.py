@@ -1,0 +1,193 @@
+"""The waiter's edges, pinned on the shared test clock: its last look is at the deadline (never a poll interval
+early), the settle window never reads Railway without sleeping first and never after its deadline, durations are
+measured from the deploy request, the failing build step is the one Railway says, and a stale report never
+rewinds a status."""
+
+from __future__ import annotations
+
+import pytest
+
+from kars_actions.core.timing import Deadline
+from kars_actions.railway.api import Deployment
+from kars_actions.railway.wait import (
+    ServiceDeployment,
+    ServiceRef,
+    StartedDeployment,
+    failure_reason,
+    settle,
+    wait_for_deployments,
+)
+from tests.fakes.railway_sim import Script, _event
+from tests.railway.conftest import NEW, World
+
+DEADLINE = 100.0
+
+
+def start(world: World, script: Script, *, at: float = 250.0) -> StartedDeployment:
+    """A deployment of the api requested at simulated second ``at`` (not 0: a duration that forgets the start
+    shows)."""
+    world.clock.advance(at - world.clock.monotonic())
+    world.sim.script_for(world.api, script)
+    client = world.client()
+    deployment_id = client.deploy(world.api, world.env, NEW)
+    return StartedDeployment(ServiceRef(world.api, "api"), deployment_id, False, world.clock.monotonic())
+
+
+def wait(world: World, started: StartedDeployment, seconds: float = DEADLINE) -> ServiceDeployment:
+    rows = wait_for_deployments(
+        world.client(), lambda service, deployment: "", [started], deadline=Deadline.after(seconds, world.clock)
+    )
+    return rows["api"]
+
+
+def read_times(world: World, since: float) -> list[float]:
+    return [r.at - since for r in world.sim.requests if r.operation == "Deployment"]
+
+
+# --- the last look ----------------------------------------------------------------------------------------------------
+
+
+def test_success_between_the_last_poll_and_the_deadline_is_seen_by_a_look_at_the_deadline(world: World) -> None:
+    # Polls without an estimate at 5, 10, 20, 40 and 80 s; the next would be at 140. It goes live at 95.
+    started = start(world, Script((("BUILDING", 90.0), ("DEPLOYING", 5.0), ("SUCCESS", None))))
+    row = wait(world, started)
+    assert row.status == "SUCCESS" and row.live
+    assert read_times(world, started.started_at) == [5.0, 10.0, 20.0, 40.0, 80.0, DEADLINE]
+    assert row.duration == DEADLINE and row.live_at == started.started_at + DEADLINE
+
+
+def test_timed_out_is_declared_at_the_deadline_never_a_poll_interval_early(world: World) -> None:
+    started = start(world, Script((("BUILDING", None),)))
+    row = wait(world, started)
+    assert row.status == "TIMED_OUT" and not row.live
+    assert read_times(world, started.started_at)[-1] == DEADLINE
+    assert row.duration == DEADLINE
+    assert row.reason == "still BUILDING after 1m40s; it continues on Railway and goes live if it succeeds"
+    assert world.clock.monotonic() == started.started_at + DEADLINE
+
+
+def test_a_failure_is_reported_with_the_time_it_was_seen_from_the_request(world: World) -> None:
+    started = start(world, Script.build_failure(build=30))
+    row = wait(world, started)
+    assert row.status == "FAILED"
+    assert row.duration == 40.0  # FAILED at 30 s, seen at the poll at 40 s
+    assert read_times(world, started.started_at) == [5.0, 10.0, 20.0, 40.0]
+
+
+# --- the settle window --------------------------------------------------------------------------------------------
+
+
+def live_row(world: World, live_for: float) -> ServiceDeployment:
+    """The api's new deployment, live for ``live_for`` seconds already."""
+    started = start(world, Script((("DEPLOYING", 10.0), ("SUCCESS", None))))
+    world.clock.advance(10.0 + live_for)
+    return ServiceDeployment(
+        service="api",
+        service_id=world.api,
+        commit=NEW,
+        status="SUCCESS",
+        live=True,
+        deployment_id=started.deployment_id,
+        live_at=started.started_at + 10.0,
+    )
+
+
+def test_the_settle_window_looks_every_interval_and_last_at_its_end(world: World) -> None:
+    row = live_row(world, live_for=0.0)
+    began = world.clock.monotonic()
+    out = settle(world.client(), [row], seconds=30.0, deadline=Deadline.after(120, world.clock))
+    assert out[0].live
+    assert read_times(world, began) == [10.0, 20.0, 30.0]
+    assert world.clock.monotonic() == began + 30.0
+
+
+def test_the_settle_window_stops_at_its_deadline_with_a_look_at_the_deadline_and_none_after(world: World) -> None:
+    row = live_row(world, live_for=0.0)
+    began = world.clock.monotonic()
+    settle(world.client(), [row], seconds=30.0, deadline=Deadline.after(12, world.clock))
+    assert read_times(world, began) == [10.0, 12.0]
+    assert world.clock.monotonic() == began + 12.0
+
+
+@pytest.mark.parametrize("deadline_left", [0.0, 60.0])
+def test_settle_never_reads_railway_without_sleeping_first(world: World, deadline_left: float) -> None:
+    """Past its deadline, or for a deployment whose window already ended (it was seen live since), there is nothing
+    left to watch: no read at once, no busy loop."""
+    row = live_row(world, live_for=45.0 if deadline_left else 0.0)
+    began = world.clock.monotonic()
+    out = settle(world.client(), [row], seconds=30.0, deadline=Deadline.after(deadline_left, world.clock))
+    assert out == [row]
+    assert read_times(world, began) == [] and world.clock.monotonic() == began
+
+
+def test_a_crash_in_the_settle_window_is_dated_from_going_live(world: World) -> None:
+    started = start(world, Script((("DEPLOYING", 10.0), ("SUCCESS", 14.0), ("CRASHED", None))))
+    world.clock.advance(10.0)
+    row = ServiceDeployment(
+        "api", world.api, NEW, "SUCCESS", True, deployment_id=started.deployment_id, live_at=started.started_at + 10
+    )
+    out = settle(world.client(), [row], seconds=30.0, deadline=Deadline.after(120, world.clock))
+    assert out[0].status == "CRASHED" and not out[0].live
+    assert out[0].reason is not None and out[0].reason.startswith("CRASHED 20s after going live")
+
+
+# --- the failing build step -----------------------------------------------------------------------------------------
+
+
+def test_the_failing_step_is_the_last_one_railway_marks_failed_with_its_attempts(world: World) -> None:
+    script = Script(
+        (("BUILDING", 30.0), ("FAILED", None)),
+        events=(
+            _event("SNAPSHOT_CODE", error="retrying the snapshot"),
+            _event("BUILD_IMAGE", error="Docker build failed", attempt=2, maxAttempts=2),
+        ),
+        build_logs=tuple(f"build line {n}" for n in range(1, 15)),
+        deploy_logs=("never started",),
+    )
+    started = start(world, script)
+    world.clock.advance(31.0)
+    client = world.client()
+    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    assert reason == "BUILD_IMAGE failed after 2 attempts: Docker build failed"
+    assert tail == tuple(f"build line {n}" for n in range(5, 15)), "the build log's last ten lines"
+
+
+def test_a_failure_after_the_build_shows_the_application_log_not_the_build_log(world: World) -> None:
+    script = Script(
+        (("BUILDING", 30.0), ("DEPLOYING", 10.0), ("FAILED", None)),
+        events=(_event("BUILD_IMAGE"), _event("PRE_DEPLOY_COMMAND", error="migration failed")),
+        build_logs=("build ok",),
+        deploy_logs=("running migrations", "relation users already exists"),
+    )
+    started = start(world, script)
+    world.clock.advance(41.0)
+    client = world.client()
+    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    assert reason == "PRE_DEPLOY_COMMAND failed: migration failed"
+    assert tail == ("running migrations", "relation users already exists")
+
+
+# --- statuses only move forward ---------------------------------------------------------------------------------
+
+
+def report(status: str, at: str | None) -> Deployment:
+    return Deployment("d", status, status_updated_at=at)
+
+
+@pytest.mark.parametrize(
+    ("incoming", "known", "fresher"),
+    [
+        (report("INITIALIZING", "2026-03-01T00:00:00Z"), report("BUILDING", "2026-03-01T00:00:03Z"), False),
+        (report("BUILDING", "2026-03-01T00:00:03Z"), report("INITIALIZING", "2026-03-01T00:00:00Z"), True),
+        (report("SUCCESS", "2026-03-01T01:00:00Z"), report("SLEEPING", "2026-03-01T00:30:00Z"), True),  # woke up
+        (report("INITIALIZING", None), report("BUILDING", None), False),  # no timestamps: Railway's order decides
+        (report("DEPLOYING", "2026-03-01T00:00:03Z"), report("BUILDING", "2026-03-01T00:00:03Z"), True),
+        (report("BUILDING", "2026-03-01T00:00:03Z"), report("DEPLOYING", "2026-03-01T00:00:03Z"), False),
+        (report("BUILDING", None), None, True),
+    ],
+)
+def test_a_report_is_fresher_by_its_timestamp_then_by_railways_order(
+    incoming: Deployment, known: Deployment | None, fresher: bool
+) -> None:
+    assert incoming.fresher_than(known) is fresher
+
