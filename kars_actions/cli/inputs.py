@@ -500,6 +500,7 @@ class RollbackInputs(CommandInputs):
     environment: str | None = None
     project: str | None = None
     deploy_timeout: str | None = None
+    allow_failed_version: bool | None = None
     dry_run: bool | None = None
 
     @classmethod
@@ -513,6 +514,7 @@ class RollbackInputs(CommandInputs):
             environment=read.text("environment"),
             project=read.text("project"),
             deploy_timeout=read.renamed_text("deploy-timeout", "timeout"),
+            allow_failed_version=read.switch("allow-failed-version"),
             dry_run=read.switch("dry-run"),
         )
 
@@ -524,6 +526,7 @@ class RollbackInputs(CommandInputs):
             *_opt("--environment", self.environment),
             *_opt("--project", self.project),
             *_opt("--timeout", self.deploy_timeout),
+            *_switch(self.allow_failed_version, "--allow-failed-version"),
             *_switch(self.dry_run, "--dry-run"),
         ]
 

@@ -31,6 +31,12 @@ from kars_actions.core.report import Result
     show_default=True,
     help="Seconds to wait for the restored deployment to be live.",
 )
+@click.option(
+    "--allow-failed-version",
+    "allow_failed",
+    is_flag=True,
+    help="Allow restoring a deployment of a version that failed its release (one rolled away from, or crashed).",
+)
 @click.option("--dry-run", is_flag=True, help="Find the deployment to restore and check it can be; send no mutation.")
 @config_option
 @output_options
@@ -40,6 +46,7 @@ def command(
     environment: str | None,
     project: str | None,
     timeout: float,
+    allow_failed: bool,
     dry_run: bool,
     config_path: str | None,
     fmt: str | None,
@@ -52,8 +59,11 @@ def command(
     reporter = start(fmt, color)
 
     def action() -> Result:
+        from kars_actions.core import gha
         from kars_actions.core.config import load_config
-        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ, run_rollback
+        from kars_actions.core.errors import KarsError
+        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ, not_rolled_back
+        from kars_actions.release.rollback import run_rollback_command
 
         config = load_config(config_path)
         railway_service, label = service, None
@@ -72,8 +82,18 @@ def command(
             timeout=timeout,
             dry_run=dry_run,
             label=label,
+            allow_failed=allow_failed,
         )
-        with RailwayClient.from_env(clock=clock_from_environ()) as client:
-            return run_rollback(request, client, progress=reporter.progress)
+        try:
+            with RailwayClient.from_env(clock=clock_from_environ()) as client:
+                return run_rollback_command(
+                    request, client, root=config.root, prefix=config.release.tag_prefix, progress=reporter.progress
+                )
+        except KarsError as error:
+            # Refused or stopped before a rollback was sent: the outputs and the summary still say so.
+            outputs, summary = not_rolled_back(label or railway_service, error)
+            gha.set_outputs(outputs)
+            gha.append_summary(summary)
+            raise
 
     run(reporter, action)

@@ -1,8 +1,7 @@
-"""Deploy Railway services at one commit, wait for the outcome with a frugal poller, and roll back."""
+"""Deploy Railway services at one commit and wait for the outcome with a frugal poller (rolling back: ``rollback``)."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +10,8 @@ from typing import Any
 
 from kars_actions.core.errors import CheckFailed, ConfigError, ExternalError
 from kars_actions.core.report import Progress, no_progress
-from kars_actions.core.timing import Deadline, human_duration
+from kars_actions.core.timing import Deadline
 from kars_actions.railway.api import (
-    FAILED_STATUSES,
     IN_PROGRESS_STATUSES,
     LIVE_STATUSES,
     Deployment,
@@ -38,10 +36,6 @@ from kars_actions.railway.wait import (
 
 DASHBOARD = "https://railway.com"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-RETENTION_HINT = (
-    "Railway keeps the image of a removed deployment for a limited time (Free 24 h, Hobby 72 h, Pro 120 h); "
-    "past that, deploy the old commit instead: kars-actions deploy --commit <sha>"
-)
 
 
 # --- What we deploy to ------------------------------------------------------------------------------------------
@@ -203,8 +197,9 @@ class ServiceSnapshot:
 
 
 def _went_live(d: Deployment) -> bool:
-    """Live now, or live once and replaced (Railway keeps a replaced deployment's image: it can be rolled back)."""
-    return d.live or (d.status == "REMOVED" and d.can_rollback)
+    """Live now, or live once and replaced: REMOVING while Railway drains it (its image is kept: it can be rolled
+    back once REMOVED), or REMOVED with its image kept."""
+    return d.live or d.status == "REMOVING" or (d.status == "REMOVED" and d.can_rollback)
 
 
 def served_before(history: Sequence[Deployment], commit: str) -> Deployment | None:
@@ -493,270 +488,3 @@ def plan_deploy(
             )
         )
     return DeployOutcome(target, commit, tuple(rows), dry_run=True, requests=client.requests_sent - before)
-
-
-# --- Rollback -----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RollbackOutcome:
-    service: str
-    service_id: str
-    rolled_back: bool
-    live: bool
-    status: str  # Railway's status of the restored deployment, or ALREADY_LIVE / NOTHING_TO_DO / PLANNED / TIMED_OUT
-    message: str
-    from_deployment_id: str | None = None
-    target_deployment_id: str | None = None
-    restored_deployment_id: str | None = None
-    duration: float | None = None
-    url: str | None = None
-    dashboard_url: str | None = None
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.live or self.status in ("ALREADY_LIVE", "PLANNED")
-
-
-CANCELLED = "CANCELLED"
-
-
-def _last_successful_before(history: Sequence[Deployment], anchor: Deployment | None) -> Deployment | None:
-    """The newest deployment that was live before ``anchor``: live now, or REMOVED (replaced after serving).
-
-    A REMOVED deployment whose image Railway still keeps is preferred; if none is kept, the newest REMOVED one is
-    returned so that the caller can say why it cannot be restored.
-    """
-    earlier = [
-        d
-        for d in history  # newest first
-        if (anchor is None or (d.id != anchor.id and d.created_at < anchor.created_at))
-        and (d.status in LIVE_STATUSES or d.status == "REMOVED")
-    ]
-    return next((d for d in earlier if d.live or d.can_rollback), earlier[0] if earlier else None)
-
-
-def _never_went_live(deployment: Deployment, current: Deployment | None) -> bool:
-    """FAILED/SKIPPED never served; REMOVED newer than what serves now was replaced before it went live (had it
-    gone live, the older one would have been replaced instead)."""
-    if deployment.status in ("FAILED", "SKIPPED"):
-        return True
-    newer = current is None or deployment.created_at > current.created_at
-    return deployment.status == "REMOVED" and current is not None and newer and deployment.id != current.id
-
-
-def rollback_service(
-    client: RailwayClient,
-    target: RailwayTarget,
-    service: ServiceRef,
-    *,
-    target_id: str | None = None,
-    failed_deployment_id: str | None = None,
-    progress: Progress = no_progress,
-    deadline: Deadline,
-    dry_run: bool = False,
-    policy: PollPolicy = DEFAULT_POLICY,
-) -> RollbackOutcome:
-    """Put back the deployment that served before, and wait until it is live again.
-
-    ``failed_deployment_id``: the deployment being undone (the pipeline's). If it never went live, the previous
-    one still serves: nothing to roll back; if it is still in progress it is cancelled first, so that it cannot
-    go live later. ``target_id``: what to restore (the recorded rollback target); without it, the deployment that
-    served before the newest one that actually went live — and after a FAILED (or replaced-before-live) newest
-    deployment there is nothing to roll back at all.
-    """
-    clock = client.clock
-    info = client.service_instance(service.id, target.environment_id, deadline)
-    history = client.deployments(target.project_id, target.environment_id, service.id, first=20, deadline=deadline)
-    active = sorted((d for d in info.active if d.live), key=lambda d: d.created_at, reverse=True)
-    current = active[0] if active else None
-    base = RollbackOutcome(
-        service=service.label,
-        service_id=service.id,
-        rolled_back=False,
-        live=False,
-        status="NOTHING_TO_DO",
-        message="",
-        from_deployment_id=current.id if current else (info.latest.id if info.latest else None),
-        url=info.url,
-        dry_run=dry_run,
-    )
-    serving = f"; deployment {current.id} still serves" if current else ""
-    anchor: Deployment | None = None
-    if failed_deployment_id:
-        undone = next((d for d in history if d.id == failed_deployment_id), None) or client.deployment(
-            failed_deployment_id, deadline
-        )
-        if undone.status in IN_PROGRESS_STATUSES:
-            if dry_run:
-                return replace(base, status="PLANNED", message=f"would cancel deployment {undone.id} ({undone.status})")
-            undone = _cancel(client, undone, progress, deadline, policy)
-            if undone.status in IN_PROGRESS_STATUSES:
-                return replace(
-                    base,
-                    status="ERROR",
-                    message=f"deployment {undone.id} is still {undone.status} after it was cancelled: it may go live "
-                    "— check Railway now",
-                )
-            if not undone.live:
-                return replace(
-                    base,
-                    status=CANCELLED,
-                    live=current is not None,
-                    message=f"deployment {undone.id} was cancelled before it went live{serving}",
-                    dashboard_url=target.dashboard_url(service.id, current.id if current else None),
-                )
-        if _never_went_live(undone, current):
-            return replace(
-                base,
-                live=current is not None,
-                message=f"deployment {undone.id} {undone.status} before going live: nothing to roll back{serving}",
-                dashboard_url=target.dashboard_url(service.id, current.id if current else None),
-            )
-        anchor = undone
-        if target_id == undone.id:
-            progress(f"{service.label}: the recorded rollback target is the deployment being undone; looking earlier")
-            target_id = None
-    if target_id:
-        chosen = next((d for d in history if d.id == target_id), None) or client.deployment(target_id, deadline)
-        if chosen.service_id and chosen.service_id != service.id:
-            raise ConfigError(
-                f"deployment {target_id} belongs to another service, not {service.name}",
-                hint="pass a deployment id of this service (see its Deployments tab)",
-            )
-    else:
-        if anchor is None:
-            newest = next((d for d in history if d.status not in IN_PROGRESS_STATUSES), None)
-            if (
-                newest is not None
-                and current is not None
-                and newest.id != current.id
-                and newest.created_at > current.created_at
-                and newest.status != "CRASHED"
-            ):
-                return replace(
-                    base,
-                    live=True,
-                    message=f"the newest deployment {newest.id} {newest.status} before going live, so it never "
-                    f"served: nothing to roll back; deployment {current.id} still serves",
-                    dashboard_url=target.dashboard_url(service.id, current.id),
-                )
-            anchor = current or newest or info.latest
-        found = _last_successful_before(history, anchor)
-        if found is None:
-            raise CheckFailed(
-                f"{service.label}: no earlier successful deployment to roll back to",
-                hint="name one with --to DEPLOYMENT_ID",
-            )
-        chosen = found
-    dashboard = target.dashboard_url(service.id, chosen.id)
-    base = replace(base, target_deployment_id=chosen.id, dashboard_url=dashboard)
-    if current is not None and current.id == chosen.id:
-        latest_note = ""
-        if info.latest and info.latest.id != chosen.id and info.latest.status == "FAILED":
-            latest_note = f"; the newer deployment {info.latest.id} FAILED before going live, so it never served"
-        return replace(
-            base,
-            status="ALREADY_LIVE",
-            live=True,
-            message=f"deployment {chosen.id} is already the live one: nothing to roll back{latest_note}",
-        )
-    if not chosen.can_rollback:
-        raise CheckFailed(
-            f"{service.label}: Railway cannot roll back to deployment {chosen.id} ({chosen.status}, created "
-            f"{chosen.created_at or 'at an unknown time'}): its image is no longer kept",
-            hint=RETENTION_HINT,
-        )
-    if dry_run:
-        return replace(base, status="PLANNED", message=f"would roll back to deployment {chosen.id}")
-    known = {d.id for d in history}
-    started = clock.monotonic()
-    try:
-        client.rollback(chosen.id, deadline)
-        progress(f"{service.label}: rollback to {chosen.id} requested")
-    except OutcomeUnknown:
-        progress(f"{service.label}: the answer to the rollback request was lost; looking for the restored deployment")
-    restored = _wait_for_restored(client, target, service, chosen, known, started, progress, deadline, policy)
-    elapsed = clock.monotonic() - started
-    if restored is None:
-        return replace(
-            base,
-            rolled_back=False,
-            status=UNKNOWN,
-            duration=elapsed,
-            message=f"rollback to {chosen.id} requested, but Railway did not confirm a restored deployment live "
-            "within the deadline — check Railway now",
-        )
-    live = restored.live
-    return replace(
-        base,
-        rolled_back=True,
-        live=live,
-        status=restored.status,
-        restored_deployment_id=restored.id,
-        duration=elapsed,
-        dashboard_url=target.dashboard_url(service.id, restored.id),
-        message=(
-            f"deployment {chosen.id} restored" + (f" as {restored.id}" if restored.id != chosen.id else "")
-            if live
-            else f"the restored deployment {restored.id} ended {restored.status}"
-        ),
-    )
-
-
-def _cancel(
-    client: RailwayClient, deployment: Deployment, progress: Progress, deadline: Deadline, policy: PollPolicy
-) -> Deployment:
-    """Cancel an in-progress deployment and return it as Railway reports it once it has stopped (or the deadline)."""
-    progress(f"cancelling deployment {deployment.id} ({deployment.status}) so that it cannot go live")
-    with contextlib.suppress(OutcomeUnknown):  # looked at below: it either stopped or it did not
-        client.cancel(deployment.id, deadline)
-    latest = deployment
-    while True:
-        with contextlib.suppress(ExternalError):
-            latest = client.deployment(deployment.id, deadline)
-        if latest.status not in IN_PROGRESS_STATUSES or deadline.expired():
-            return latest
-        client.clock.sleep(min(policy.min_interval, deadline.remaining()))
-
-
-def _wait_for_restored(
-    client: RailwayClient,
-    target: RailwayTarget,
-    service: ServiceRef,
-    chosen: Deployment,
-    known: set[str],
-    started: float,
-    progress: Progress,
-    deadline: Deadline,
-    policy: PollPolicy,
-) -> Deployment | None:
-    """Railway may restore in place or as a new deployment of the old image: follow whichever appears."""
-    clock = client.clock
-    status = ""
-    status_since = started
-    current: Deployment | None = None
-    while True:
-        clock.sleep(min(policy.min_interval, deadline.remaining()))
-        try:
-            candidates = client.deployments(
-                target.project_id, target.environment_id, service.id, first=5, deadline=deadline
-            )
-        except ExternalError as error:
-            progress(f"{service.label}: cannot read the rollback's progress from Railway ({error.message})")
-            candidates = []
-        fresh = [d for d in candidates if d.id not in known]
-        seen = fresh[0] if fresh else next((d for d in candidates if d.id == chosen.id), None)
-        current = seen or current
-        now = clock.monotonic()
-        if seen is not None:
-            if seen.status != status:
-                status, status_since = seen.status, now
-                progress(f"{service.label}: {seen.status} ({human_duration(now - started)})")
-            if seen.live or (fresh and seen.status in FAILED_STATUSES):
-                return seen
-        if deadline.expired():
-            return current if current is not None and current.live else None
-        wait = policy.interval(status or "DEPLOYING", now - started, now - status_since, None)
-        clock.sleep(max(0.0, min(wait, deadline.remaining()) - policy.min_interval))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kars_actions.core import gha
+from kars_actions.core.errors import KarsError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
 from kars_actions.railway.api import (
@@ -26,7 +27,6 @@ from kars_actions.railway.api import (
 from kars_actions.railway.deploy import (
     DeployOutcome,
     RailwayTarget,
-    RollbackOutcome,
     ServiceSnapshot,
     check_variables,
     deploy_services,
@@ -34,10 +34,10 @@ from kars_actions.railway.deploy import (
     preflight_variables,
     record_rollback_targets,
     resolve_target,
-    rollback_service,
     snapshot_services,
     start_deployment,
 )
+from kars_actions.railway.rollback import Describe, RollbackOutcome, deployment_label, rollback_service
 from kars_actions.railway.stream import stream_opener
 from kars_actions.railway.wait import (
     DEFAULT_POLICY,
@@ -74,11 +74,13 @@ __all__ = [
     "check_variables",
     "clock_from_environ",
     "deploy_services",
+    "not_rolled_back",
     "not_started_report",
     "preflight_variables",
     "record_rollback_targets",
     "resolve_target",
     "rollback_service",
+    "rollback_serving",
     "run_deploy",
     "run_rollback",
     "serving_now",
@@ -382,6 +384,40 @@ class RollbackRequest:
     timeout: float = 600.0
     dry_run: bool = False
     label: str | None = None  # the kars.yml key, for outputs
+    allow_failed: bool = False  # restoring a version that failed its release (rolled away from) is refused without
+
+
+def not_rolled_back(service: str, error: KarsError) -> tuple[dict[str, str], str]:
+    """Outputs and summary for a rollback refused or stopped before any rollback was sent (the error says why):
+    what served keeps serving."""
+    outputs = {
+        "rolled-back": "false",
+        "deployment-ids": _json_map({service: ""}),
+        "previous-deployment-ids": _json_map({service: ""}),
+        "statuses": _json_map({service: "NOT_ROLLED_BACK"}),
+        "service-urls": _json_map({service: ""}),
+        "environment-url": "",
+        "serving": _json_map({service: "unchanged"}),
+        "target-commit": "",
+        "target-version": "",
+    }
+    summary = (
+        f"### Railway rollback\n\nNothing was rolled back: {gha.md_escape(error.message)}\n\n"
+        "No rollback took place, so what served keeps serving.\n"
+    )
+    return outputs, summary
+
+
+def rollback_serving(outcome: RollbackOutcome) -> str:
+    """What serves the service now, from what Railway last said during the rollback."""
+    if outcome.status == UNKNOWN:
+        return "unknown — check Railway now"
+    if outcome.serving_id is None:
+        return "none"
+    version = outcome.target_version if outcome.serving_commit == outcome.target_commit else None
+    if outcome.serving_commit == outcome.from_commit and outcome.serving_commit != outcome.target_commit:
+        version = outcome.from_version
+    return deployment_label(outcome.serving_id, outcome.serving_commit, version)
 
 
 class RollbackResult(BaseResult):
@@ -390,7 +426,7 @@ class RollbackResult(BaseResult):
         self.target = target
 
     def exit_code(self) -> int:
-        if self.outcome.ok or self.outcome.status in ("NOTHING_TO_DO", "CANCELLED"):
+        if self.outcome.settled:
             return 0
         return 3 if self.outcome.status == UNKNOWN else 1
 
@@ -403,6 +439,9 @@ class RollbackResult(BaseResult):
             "statuses": _json_map({o.service: o.status}),
             "service-urls": _json_map({o.service: o.url or ""}),
             "environment-url": o.url or "",
+            "serving": _json_map({o.service: rollback_serving(o)}),
+            "target-commit": o.target_commit or "",
+            "target-version": o.target_version or "",
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -417,8 +456,15 @@ class RollbackResult(BaseResult):
             "status": o.status,
             "message": o.message,
             "from_deployment_id": o.from_deployment_id,
+            "from_commit": o.from_commit,
+            "from_version": o.from_version,
             "target_deployment_id": o.target_deployment_id,
+            "target_commit": o.target_commit,
+            "target_version": o.target_version,
             "restored_deployment_id": o.restored_deployment_id,
+            "failed_version": o.failed_version,
+            "passed_over": list(o.skipped),
+            "serving": rollback_serving(o),
             "duration_seconds": round(o.duration, 1) if o.duration is not None else None,
             "url": o.url,
             "dashboard_url": o.dashboard_url,
@@ -429,30 +475,50 @@ class RollbackResult(BaseResult):
         o = self.outcome
         head = f"{o.service}: {o.message}"
         lines = [style.ok(head) if self.exit_code() == 0 else style.bad(head)]
+        for line in o.skipped:
+            lines.append(f"  passed over {line}")
         if o.duration is not None:
             lines.append(f"  took {human_duration(o.duration)}")
+        if not o.dry_run:
+            lines.append(f"  serving now: {rollback_serving(o)}")
         if o.dashboard_url:
             lines.append(f"  {o.dashboard_url}")
         return lines
 
     def summary_markdown(self) -> str:
         o = self.outcome
+        to = deployment_label(o.target_deployment_id, o.target_commit, o.target_version)
         row = [
             o.service,
             o.status,
-            o.from_deployment_id or "-",
-            f"[{o.target_deployment_id}]({o.dashboard_url})" if o.target_deployment_id and o.dashboard_url else "-",
+            deployment_label(o.from_deployment_id, o.from_commit, o.from_version),
+            f"[{to}]({o.dashboard_url})" if o.target_deployment_id and o.dashboard_url else to,
             o.restored_deployment_id or "-",
+            "-" if o.dry_run else rollback_serving(o),
             human_duration(o.duration) if o.duration is not None else "-",
         ]
-        return f"### Railway rollback\n\n{gha.md_escape(o.message)}\n\n" + gha.md_table(
-            ["service", "status", "from", "to", "restored as", "took"], [row]
+        text = f"### Railway rollback\n\n{gha.md_escape(o.message)}\n\n" + gha.md_table(
+            ["service", "status", "from", "to", "restored as", "serving now", "took"], [row]
         )
+        if o.skipped:
+            text += "\nPassed over (rolled away from, failed, or the same commit):\n\n"
+            text += "".join(f"- {gha.md_escape(line)}\n" for line in o.skipped)
+        return text
 
     def annotations(self) -> list[Annotation]:
-        if self.exit_code() == 0:
-            return []
-        return [Annotation("error", f"{self.outcome.service}: {self.outcome.message}", title="Railway rollback failed")]
+        o = self.outcome
+        if self.exit_code() != 0:
+            return [Annotation("error", f"{o.service}: {o.message}", title="Railway rollback did not complete")]
+        if o.failed_version and not o.dry_run:
+            restored = deployment_label(o.target_deployment_id, o.target_commit, o.target_version)
+            return [
+                Annotation(
+                    "warning",
+                    f"{o.service}: restored {restored}, a version that failed its release",
+                    title="Rolled back onto a failed version",
+                )
+            ]
+        return []
 
 
 def run_rollback(
@@ -461,7 +527,9 @@ def run_rollback(
     *,
     progress: Progress = no_progress,
     policy: PollPolicy = DEFAULT_POLICY,
+    describe: Describe | None = None,
 ) -> RollbackResult:
+    """Resolve the service, then roll it back (``describe`` names each commit's version, when the caller knows)."""
     deadline = Deadline.after(request.timeout, client.clock)
     labels = {request.service: request.label} if request.label else None
     target = resolve_target(
@@ -472,9 +540,11 @@ def run_rollback(
         target,
         target.services[0],
         target_id=request.to,
+        allow_failed=request.allow_failed,
         progress=progress,
         deadline=deadline,
         dry_run=request.dry_run,
         policy=policy,
+        describe=describe,
     )
     return RollbackResult(outcome, target)

@@ -889,7 +889,7 @@ def _roll_back_failed(
     client: RailwayClient, target: RailwayTarget, result: WatchResult, timeout: float, progress: Progress
 ) -> None:
     """``--rollback``: each failed service back to the deployment that served before the watched one."""
-    from kars_actions.railway.deploy import rollback_service
+    from kars_actions.railway.rollback import rollback_service
 
     refs = {ref.label: ref for ref in target.services}
     for w in result.services:

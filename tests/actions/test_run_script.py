@@ -243,6 +243,13 @@ def test_watch_step_and_the_root_watch_duration_reach_their_flags(recorder: Path
     assert args[args.index("--watch-duration") + 1] == "0"
 
 
+def test_allow_failed_version_reaches_the_rollback_only_when_true(recorder: Path, tmp_path: Path) -> None:
+    _, data = run(recorder, tmp_path, "rollback", {"service": "api", "allow-failed-version": "true"})
+    assert cli_args(data)[-1] == "--allow-failed-version"
+    _, data = run(recorder, tmp_path, "rollback", {"service": "api", "allow-failed-version": "false"})
+    assert "--allow-failed-version" not in cli_args(data)
+
+
 def test_the_root_settle_input_reaches_the_release_and_the_deploy_command(recorder: Path, tmp_path: Path) -> None:
     _, data = run(recorder, tmp_path, None, {"settle": "45"})
     args = cli_args(data)

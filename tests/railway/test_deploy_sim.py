@@ -12,10 +12,10 @@ from kars_actions.railway.deploy import (
     deploy_services,
     record_rollback_targets,
     resolve_target,
-    rollback_service,
     snapshot_services,
     start_deployment,
 )
+from kars_actions.railway.rollback import rollback_service
 from kars_actions.railway.steps import (
     DeployRequest,
     RollbackRequest,
