@@ -61,6 +61,12 @@ _HEADLINES = {
     "recovery": ("🟢", "Recovered"),
     "success": ("✅", "Released"),
 }
+# A rollback event whose rollback did not end with the previous version serving: the title says so, never
+# "Rolled back" (the release's outcome decides).
+_OUTCOME_HEADLINES = {
+    "rollback-failed": ("🔴", "Rollback did not complete"),
+    "production-unknown": ("🔴", "State of production unknown"),
+}
 _DISCORD_COLOURS = {"failure": 0xCF222E, "rollback": 0xBC4C00, "recovery": 0x1A7F37, "success": 0x1A7F37}
 
 
@@ -84,6 +90,7 @@ class Alert:
     run_url: str | None = None
     release_url: str | None = None
     deployment_url: str | None = None
+    outcome: str | None = None  # the release's outcome, when it changes what the title must say
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -95,7 +102,7 @@ class Alert:
 
     @property
     def headline(self) -> str:
-        icon, words = _HEADLINES[self.event]
+        icon, words = _OUTCOME_HEADLINES.get(self.outcome or "") or _HEADLINES[self.event]
         what = ", ".join(self.services) if self.services else (self.repository or "release")
         parts = [f"{icon} {words}: {what}"]
         if self.version:
@@ -117,6 +124,7 @@ class Alert:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": self.event,
+            "outcome": self.outcome,
             "services": list(self.services),
             "environment": self.environment,
             "version": self.version,
@@ -305,7 +313,7 @@ def build_discord_payload(alert: Alert) -> dict[str, Any]:
         fields.append({"name": "Links", "value": truncate(value, DISCORD_FIELD_VALUE), "inline": False})
     embed: dict[str, Any] = {
         "title": truncate(alert.headline, DISCORD_TITLE),
-        "color": _DISCORD_COLOURS[alert.event],
+        "color": _DISCORD_COLOURS["failure" if alert.outcome in _OUTCOME_HEADLINES else alert.event],
         "fields": fields[:DISCORD_FIELDS],
         "footer": {"text": truncate(_footer(alert), DISCORD_FOOTER)},
     }

@@ -41,7 +41,9 @@ def check_channels(options: ReleaseOptions, config: Config) -> None:
     channels_from_config(config.alerts, _overrides(options))
 
 
-def send_alert(ctx: ReleaseContext, event: str, *, summary: str, failure: str | None = None) -> None:
+def send_alert(
+    ctx: ReleaseContext, event: str, *, summary: str, failure: str | None = None, outcome: str | None = None
+) -> None:
     """Alert when kars.yml asks for it. A failed alert is a warning: it never changes the release's result."""
     from kars_actions.notify.alerts import channels_from_config, send_alerts, wanted
 
@@ -53,7 +55,8 @@ def send_alert(ctx: ReleaseContext, event: str, *, summary: str, failure: str | 
             stage.status = "skipped"
             stage.detail = "no alert channel configured"
             return
-        sent = send_alerts(_make_alert(ctx, event, summary, failure), channels, _alert_clock(ctx), ctx.progress)
+        alert = _make_alert(ctx, event, summary, failure, outcome)
+        sent = send_alerts(alert, channels, _alert_clock(ctx), ctx.progress)
         ctx.result.alerts = sent
         failed = sent.failed
         stage.status = "warning" if failed else "ok"
@@ -62,13 +65,14 @@ def send_alert(ctx: ReleaseContext, event: str, *, summary: str, failure: str | 
         )
 
 
-def _make_alert(ctx: ReleaseContext, event: str, summary: str, failure: str | None) -> Alert:
+def _make_alert(ctx: ReleaseContext, event: str, summary: str, failure: str | None, outcome: str | None) -> Alert:
     from kars_actions.notify.alerts import Alert, run_url_from_environ
 
     result = ctx.result
     rollback = "; ".join(f"{r.service}: {r.message or r.status}" for r in result.rollbacks) or None
     return Alert(
         event=event,
+        outcome=outcome,
         services=list(ctx.services),
         environment=ctx.environment.name,
         version=result.plan.tag if result.plan else None,

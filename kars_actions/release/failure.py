@@ -61,27 +61,34 @@ def fail(ctx: ReleaseContext) -> None:
     if ctx.github is not None and (ctx.gh_deployment is not None or ctx.release is not None):
         _mark_failed_on_github(ctx, reason, take_back_tag=not result.production_touched)
     event = "rollback" if result.production_touched else "failure"
-    send_alert(ctx, event, summary=_failure_summary(ctx), failure=reason)
+    send_alert(ctx, event, summary=_failure_summary(ctx), failure=reason, outcome=result.outcome)
 
 
 def _undone(outcome: Any) -> bool:
     """Whether a rollback outcome leaves production known and on the previous version (or never left it)."""
-    return outcome is not None and (outcome.ok or outcome.status in ("NOTHING_TO_DO", "CANCELLED"))
+    return outcome is not None and bool(outcome.settled)
 
 
 def _rollback(ctx: ReleaseContext, live: list[Any]) -> None:
+    from kars_actions.railway.rollback import describe_deployment
     from kars_actions.railway.steps import rollback_service
+    from kars_actions.release.rollback import version_names
 
     assert ctx.railway is not None and ctx.target is not None
+    describe = version_names(ctx.repo_dir, ctx.config.release.tag_prefix)
     with in_stage(ctx, "rollback", stop_on_failure=False) as stage:
         refs = {ref.label: ref for ref in ctx.target.services}
         for service in live:
             target_id = ctx.result.rollback_targets.get(service.service)
-            what = "may be live" if service.possibly_live else "is live" if service.live else "may still go live"
-            ctx.progress(
-                f"{service.service}: deployment {service.deployment_id} {what}; rolling back to "
-                f"{target_id or 'the last successful deployment'}"
+            snapshot = ctx.snapshots.get(service.service)
+            recorded = snapshot.rollback_target if snapshot is not None else None
+            shown = (
+                describe_deployment(recorded, describe)
+                if recorded is not None and recorded.id == target_id
+                else (f"deployment {target_id}" if target_id else "the last successful deployment")
             )
+            what = "may be live" if service.possibly_live else "is live" if service.live else "may still go live"
+            ctx.progress(f"{service.service}: deployment {service.deployment_id} {what}; rolling back to {shown}")
             try:
                 outcome = rollback_service(
                     ctx.railway,
@@ -89,8 +96,12 @@ def _rollback(ctx: ReleaseContext, live: list[Any]) -> None:
                     refs[service.service],
                     target_id=target_id,
                     failed_deployment_id=service.deployment_id,
+                    # The recorded target served right before this release: putting it back is the undo, even if
+                    # it was itself once restored over a failed version.
+                    allow_failed=True,
                     progress=ctx.progress,
                     deadline=railway_deadline(ctx, ctx.options.deploy_timeout),
+                    describe=describe,
                 )
             except KarsError as error:
                 from kars_actions.railway.steps import RollbackOutcome
@@ -188,5 +199,7 @@ def _failure_summary(ctx: ReleaseContext) -> str:
             f"{version} may have gone live and Railway could not confirm what serves: the state of production is "
             "unknown — check Railway now."
         )
-    return f"{version} went live and failed; the rollback did not complete — check Railway now."
-
+    serving = result.serving_line()
+    return f"{version} went live and failed; the rollback did not complete — check Railway now." + (
+        f" Serving now: {serving}." if serving else ""
+    )

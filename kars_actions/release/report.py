@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from kars_actions.health.report import HealthResult
     from kars_actions.health.targets import HealthTarget
     from kars_actions.notify.alerts import NotifyResult
-    from kars_actions.railway.deploy import DeployOutcome, RollbackOutcome
+    from kars_actions.railway.deploy import DeployOutcome
+    from kars_actions.railway.rollback import RollbackOutcome
     from kars_actions.railway.settings_report import SettingsResult
     from kars_actions.railway_config.config import ValidationResult
     from kars_actions.release.backup import BackupResult
@@ -190,7 +191,9 @@ class ReleaseResult(BaseResult):
             ),
             "environment-url": self.environment_url or "",
             "healthy": "true" if healthy else "false",
-            "rolled-back": "true" if any(r.rolled_back and r.live for r in self.rollbacks) else "false",
+            # True only when every service is back on the previous version: a split production is not rolled back.
+            "rolled-back": "true" if self.outcome == "rolled-back" else "false",
+            "serving": json.dumps(self.serving_ids(), sort_keys=True),
             "production-touched": "true" if self.production_touched else "false",
             "backup-id": self.backup.backup.id if self.backup and self.backup.backup else "",
             "backup-expires-at": (self.backup.backup.expires_at or "") if self.backup and self.backup.backup else "",
@@ -220,7 +223,10 @@ class ReleaseResult(BaseResult):
             "validation": self.validation.to_json() if self.validation else None,
             "railway_settings": self.settings.to_json() if self.settings else None,
             "rollback_targets": self.rollback_targets,
-            "deployments": [_deployment_json(s) for s in (self.deploy.services if self.deploy else ())],
+            "deployments": [
+                {**_deployment_json(s), "shown_status": self.shown_status(s)}
+                for s in (self.deploy.services if self.deploy else ())
+            ],
             "health": self.health.to_json() if self.health else None,
             "planned_health": [_target_json(t) for t in self.planned_health],
             "rollbacks": [_rollback_json(r) for r in self.rollbacks],
@@ -232,6 +238,44 @@ class ReleaseResult(BaseResult):
             "promotion": _promotion_json(self.promotion),
             "outputs": self.outputs(),
         }
+
+    def serving_ids(self) -> dict[str, str]:
+        """The ``serving`` output: each service's live deployment as Railway said at the end ("none" when nothing
+        is live, "unknown" when Railway could not be asked); empty before anything was read (a dry run)."""
+        shown = {}
+        for service, serving in self.serving.items():
+            deployment_id = serving.get("id")
+            shown[service] = deployment_id or ("unknown" if serving.get("status") == "UNKNOWN" else "none")
+        return shown
+
+    def serving_line(self) -> str:
+        """What serves each service now, in words: ``frontend: this release (deployment …, commit abc1234)``."""
+        ours = {s.deployment_id for s in (self.deploy.services if self.deploy else ()) if s.deployment_id}
+        parts = []
+        for service, serving in self.serving.items():
+            deployment_id = serving.get("id")
+            if deployment_id is None:
+                what = "unknown — check Railway now" if serving.get("status") == "UNKNOWN" else "nothing is live"
+            else:
+                whose = "this release" if deployment_id in ours else "the previous version"
+                commit = str(serving.get("commit") or "")[:7]
+                what = f"{whose} (deployment {deployment_id}" + (f", commit {commit})" if commit else ")")
+            parts.append(f"{service}: {what}")
+        return "; ".join(parts)
+
+    def shown_status(self, deployment: Any) -> str:
+        """A deployment's status as the closing tables show it: one this release rolled back is ROLLED_BACK, not
+        the SUCCESS it had; one whose rollback did not complete says so."""
+        rollback = next((r for r in self.rollbacks if r.service == deployment.service), None)
+        if rollback is None or deployment.deployment_id is None:
+            return str(deployment.status)
+        if rollback.rolled_back and rollback.live:
+            return "ROLLED_BACK"
+        if rollback.status == "CANCELLED":
+            return "CANCELLED"
+        if not rollback.settled and deployment.live:
+            return f"{deployment.status} (rollback did not complete)"
+        return str(deployment.status)
 
     # --- terminal -------------------------------------------------------------------------------------------------
     def text_lines(self, style: Style) -> list[str]:
@@ -271,7 +315,12 @@ class ReleaseResult(BaseResult):
             lines += ["  " + line for line in self.plan.notes_markdown.strip().splitlines()]
         if self.deploy and not self.dry_run:
             rows = [
-                [s.service, s.status, s.deployment_id or "-", human_duration(s.duration) if s.duration else "-"]
+                [
+                    s.service,
+                    self.shown_status(s),
+                    s.deployment_id or "-",
+                    human_duration(s.duration) if s.duration else "-",
+                ]
                 for s in self.deploy.services
             ]
             lines.append("")
@@ -291,6 +340,8 @@ class ReleaseResult(BaseResult):
             lines.append(style.ok(verdict) if self.succeeded else style.bad(verdict))
         else:
             lines.append(style.ok(verdict) if self.succeeded else style.bad(verdict))
+            if self.serving and not self.succeeded:
+                lines.append(f"serving now: {self.serving_line()}")
             lines += reasons
         return lines
 
@@ -388,7 +439,7 @@ class ReleaseResult(BaseResult):
                 rows.append(
                     [
                         s.service,
-                        s.status,
+                        self.shown_status(s),
                         link,
                         self.rollback_targets.get(s.service) or "-",
                         human_duration(s.duration) if s.duration else "-",
@@ -413,8 +464,16 @@ class ReleaseResult(BaseResult):
         if self.watch is not None:
             md.append(self.watch.section_markdown())
         if self.rollbacks:
+            from kars_actions.railway.rollback import deployment_label
+
             rows = [
-                [r.service, r.from_deployment_id or "-", r.target_deployment_id or "-", r.status, r.message]
+                [
+                    r.service,
+                    deployment_label(r.from_deployment_id, r.from_commit, r.from_version),
+                    deployment_label(r.target_deployment_id, r.target_commit, r.target_version),
+                    r.status,
+                    r.message,
+                ]
                 for r in self.rollbacks
             ]
             md.append("### Rollback\n\n" + gha.md_table(["service", "from", "to", "status", "detail"], rows))
@@ -496,6 +555,7 @@ def not_started_report(*, dry_run: bool = False, exit_code: int = EXIT_FAILED) -
         "healthy": "false",
         "rolled-back": "false",
         "production-touched": "false",
+        "serving": "{}",
     }
     summary = (
         f"## {ICONS['failed']} Failed before going live\n\nThe release stopped before anything was created or "

@@ -231,10 +231,11 @@ def github_deployment(ctx: ReleaseContext) -> None:
             )
         else:
             stage.detail = f"deployment {ctx.gh_deployment.id}" + ("" if ctx.gh_deployment.created else " (reused)")
-        if not ctx.gh_deployment.created:
-            adopted = _adopt_recorded_targets(ctx, ctx.gh_deployment.payload)
-            if adopted:
-                stage.detail += "; rollback targets as the first run recorded them: " + adopted
+        if not ctx.gh_deployment.created and _adopt_recorded_targets(ctx, ctx.gh_deployment.payload):
+            # One set of rollback targets per run: the recorded ones replace what this run read, where it is shown.
+            ctx.result.stage("record-targets").detail = (
+                _targets_detail(ctx) + " (as the first run recorded them before it deployed)"
+            )
     _warn_deployed_on_its_own(ctx)
 
 
@@ -436,13 +437,23 @@ def record_targets(ctx: ReleaseContext) -> None:
         ctx.result.rollback_targets = {
             label: (snap.rollback_target.id if snap.rollback_target else None) for label, snap in ctx.snapshots.items()
         }
-        stage.detail = ", ".join(
-            f"{label}: {target or 'none (first deploy)'}" for label, target in ctx.result.rollback_targets.items()
-        )
+        stage.detail = _targets_detail(ctx)
         if ctx.options.dry_run:
             # Read, not recorded: the record lives in the GitHub deployment the dry run does not create.
             stage.status = "planned"
             stage.detail = "would record what serves now: " + stage.detail
+
+
+def _targets_detail(ctx: ReleaseContext) -> str:
+    """Each service's rollback target, named by its commit where Railway said it."""
+    parts = []
+    for label, target in ctx.result.rollback_targets.items():
+        snapshot = ctx.snapshots.get(label)
+        recorded = snapshot.rollback_target if snapshot is not None else None
+        commit = recorded.commit_hash if recorded is not None and recorded.id == target else None
+        shown = f"{target} (commit {commit[:7]})" if target and commit else (target or "none (first deploy)")
+        parts.append(f"{label}: {shown}")
+    return ", ".join(parts)
 
 
 def _warn_deployed_on_its_own(ctx: ReleaseContext) -> None:
