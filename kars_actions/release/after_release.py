@@ -154,7 +154,7 @@ def _roll_back(
     progress: Progress,
 ) -> None:
     """Only the deployment the watch judged, and only while Railway says it still serves."""
-    from kars_actions.railway.deploy import rollback_service
+    from kars_actions.railway.rollback import rollback_service
 
     ref = next(r for r in target.services if r.label == w.label)
     deadline = Deadline(timeout, client.clock)
@@ -178,6 +178,7 @@ def _roll_back(
             ref,
             target_id=before.id if before is not None else None,
             failed_deployment_id=w.deployment_id,
+            allow_failed=True,  # what served before this release: putting it back is the undo
             progress=progress,
             deadline=deadline,
         )

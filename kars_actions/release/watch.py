@@ -17,7 +17,7 @@ from kars_actions.core.config import Config, WatchConfig
 from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ExternalError, KarsError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress, text_table
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
-from kars_actions.railway.api import LIVE_STATUSES, RailwayClient
+from kars_actions.railway.api import LIVE_STATUSES, TRANSIENT_STATUSES, RailwayClient
 from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
 from kars_actions.railway.metrics import (
     Check,
@@ -560,6 +560,7 @@ def run_watch(
                     _trip(client, w, f"health check failed during the watch: {detail}", started)
                 break
         progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
+    _wait_out_transient(client, readers, watching(), settings, started, deadline, stop_when_replaced)
     result.seconds = clock.monotonic() - started
     result.requests = client.requests_sent - before
     for w in watches:
@@ -577,6 +578,35 @@ def run_watch(
     else:
         result.verdict = "inconclusive" if "inconclusive" in verdicts else "passed"
     return result
+
+
+def _wait_out_transient(
+    client: RailwayClient,
+    readers: dict[str, MetricsReader],
+    watches: Sequence[ServiceWatch],
+    settings: WatchSettings,
+    started: float,
+    deadline: Deadline | None,
+    stop_when_replaced: bool,
+) -> None:
+    """A deployment last seen in a transient status is no verdict: keep looking, within the stage's deadline,
+    until it gets somewhere; still there at the deadline, its status check is inconclusive — never a pass."""
+    clock = client.clock
+    limit = deadline.at if deadline is not None else clock.monotonic()
+    while not any(w.verdict == "failed" for w in watches):
+        pending = [w for w in watches if w.verdict == "watching" and w.status in TRANSIENT_STATUSES]
+        if not pending or clock.monotonic() >= limit:
+            break
+        clock.sleep(min(settings.step, limit - clock.monotonic()))
+        for w in pending:
+            _look(client, readers[w.label], w, settings)
+            _judge(client, readers[w.label], w, settings, started, stop_when_replaced)
+    for w in watches:
+        if w.verdict == "watching" and w.status in TRANSIENT_STATUSES:
+            w.checks = [
+                *[c for c in w.checks if c.name != "status"],
+                Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", f"still {w.status} at the deadline"),
+            ]
 
 
 def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
@@ -713,6 +743,8 @@ def _judge(
             f" (replaced by {newer.id}): no longer watched" if newer else ": no longer watched"
         )
         return
+    if w.status in TRANSIENT_STATUSES:
+        return  # on its way to another status (REMOVING while Railway drains it, say): judged once it gets there
     if w.status not in LIVE_STATUSES and w.status != "UNKNOWN":
         w.log_tail = _log_tail(client, w.deployment_id)
         _trip(client, w, f"deployment {w.deployment_id} is {w.status}", started)

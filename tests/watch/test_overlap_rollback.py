@@ -37,3 +37,29 @@ def test_a_rollback_during_the_overlap_restores_the_draining_deployment_not_an_o
     restored = [d for d in world.deployments_of("backend", OLD) if d.id != previous]
     assert len(restored) == 1 and sim.status_of(restored[0].id) == "SUCCESS"
     assert all(sim.status_of(d.id) != "SUCCESS" for d in world.deployments_of("backend", TWO_RELEASES_OLD))
+
+
+def test_a_watched_deployment_still_removing_at_the_end_is_inconclusive_never_failed_on_the_way(world: World) -> None:
+    """Someone deploys the backend again during the watch: the watched deployment is REMOVING (draining) for the
+    rest of the window. A status on its way somewhere is no verdict: the status check ends inconclusive."""
+    sim = world.sim
+    backend = world.ids["backend"]
+    watched = world.deployments_of("backend", OLD)[0].id
+    sim.set_settings(backend, world.env_id, {"deploy": {"overlapSeconds": 3600}})
+    sim.script_for(backend, Script.success(build=50, deploy=10), NEW)
+
+    def someone_deploys() -> None:
+        sim._create(backend, world.env_id, NEW, Script.success(build=50, deploy=10), sim.clock.monotonic())
+
+    sim.after("httpMetricsGroupedByStatus", someone_deploys)
+
+    run = world.cli("watch", "--service", "backend", "--duration", "3m", "--no-health")
+
+    assert sim.status_of(watched) == "REMOVING"
+    assert run.code == 0, run.stderr
+    [service] = run.report["services"]
+    assert service["deployment_id"] == watched and service["status"] == "REMOVING"
+    assert service["verdict"] == "inconclusive" and run.report["verdict"] == "inconclusive"
+    status = next(c for c in service["checks"] if c["name"] == "status")
+    assert status["verdict"] == "inconclusive" and status["seen"] == "still REMOVING at the deadline"
+    assert sim.count("deploymentRollback") == 0
