@@ -248,19 +248,30 @@ class ReleaseResult(BaseResult):
             shown[service] = deployment_id or ("unknown" if serving.get("status") == "UNKNOWN" else "none")
         return shown
 
-    def serving_line(self) -> str:
-        """What serves each service now, in words: ``frontend: this release (deployment …, commit abc1234)``."""
+    def _serving_facts(self) -> list[tuple[str, str | None, str, str]]:
+        """Per service, as Railway said at the end: its live deployment (None: none, or unknown), whose it is —
+        this release's or the previous version's, else why there is none —, and its commit."""
         ours = {s.deployment_id for s in (self.deploy.services if self.deploy else ()) if s.deployment_id}
-        parts = []
+        facts = []
         for service, serving in self.serving.items():
             deployment_id = serving.get("id")
             if deployment_id is None:
-                what = "unknown — check Railway now" if serving.get("status") == "UNKNOWN" else "nothing is live"
+                whose = "unknown — check Railway now" if serving.get("status") == "UNKNOWN" else "nothing is live"
             else:
                 whose = "this release" if deployment_id in ours else "the previous version"
-                commit = str(serving.get("commit") or "")[:7]
-                what = f"{whose} (deployment {deployment_id}" + (f", commit {commit})" if commit else ")")
-            parts.append(f"{service}: {what}")
+            facts.append((service, deployment_id, whose, str(serving.get("commit") or "")))
+        return facts
+
+    def serving_line(self) -> str:
+        """What serves each service now, in words: ``frontend: this release (deployment …, commit abc1234)``."""
+        parts = []
+        for service, deployment_id, whose, commit in self._serving_facts():
+            if deployment_id is None:
+                parts.append(f"{service}: {whose}")
+            else:
+                parts.append(
+                    f"{service}: {whose} (deployment {deployment_id}" + (f", commit {commit[:7]})" if commit else ")")
+                )
         return "; ".join(parts)
 
     def shown_status(self, deployment: Any) -> str:
@@ -507,17 +518,13 @@ class ReleaseResult(BaseResult):
         return "\n".join(md)
 
     def _serving_markdown(self) -> str:
-        ours = {s.deployment_id for s in (self.deploy.services if self.deploy else ()) if s.deployment_id}
         rows = []
-        for service, serving in self.serving.items():
-            deployment_id = serving.get("id")
+        for service, deployment_id, whose, commit in self._serving_facts():
+            serving = self.serving[service]
             if deployment_id is None:
-                what = "unknown — check Railway now" if serving.get("status") == "UNKNOWN" else "nothing is live"
-                rows.append([service, what, "-", serving.get("note") or ""])
-                continue
-            version = "this release" if deployment_id in ours else "the previous version"
-            commit = str(serving.get("commit") or "")[:12] or "-"
-            rows.append([service, f"{deployment_id} ({serving.get('status')})", commit, version])
+                rows.append([service, whose, "-", serving.get("note") or ""])
+            else:
+                rows.append([service, f"{deployment_id} ({serving.get('status')})", commit[:12] or "-", whose])
         return "### Serving now (as Railway says)\n\n" + gha.md_table(["service", "deployment", "commit", "is"], rows)
 
     def annotations(self) -> list[Annotation]:
