@@ -123,7 +123,7 @@ def _act(
         w for w in result.services if w.verdict == "inconclusive"
     ]
     for w in failed:
-        _roll_back(client, target, snapshots, w, result, request.rollback_timeout, progress)
+        _roll_back(client, target, snapshots, w, result, request.rollback_timeout, progress, config)
     rolled = [name for name, ok, _ in result.rollbacks if ok]
     reason = _reason(request.tag, result)
     environment = request.environment or target.environment_name
@@ -152,9 +152,11 @@ def _roll_back(
     result: WatchResult,
     timeout: float,
     progress: Progress,
+    config: Config,
 ) -> None:
     """Only the deployment the watch judged, and only while Railway says it still serves."""
     from kars_actions.railway.rollback import rollback_service
+    from kars_actions.release.rollback import version_names
 
     ref = next(r for r in target.services if r.label == w.label)
     deadline = Deadline(timeout, client.clock)
@@ -181,6 +183,7 @@ def _roll_back(
             allow_failed=True,  # what served before this release: putting it back is the undo
             progress=progress,
             deadline=deadline,
+            describe=version_names(config.root, config.release.tag_prefix),
         )
     except KarsError as error:
         result.rollbacks.append((w.label, False, f"rollback NOT done: {error.message}"))

@@ -913,15 +913,24 @@ def watch_services(
     result = run_watch(client, target.environment_id, watched, request.settings, health=probe, progress=progress)
     result.environment = target.environment_name
     if request.rollback and result.failed:
-        _roll_back_failed(client, target, result, request.rollback_timeout, progress)
+        _roll_back_failed(client, target, result, request.rollback_timeout, progress, config)
     return result
 
 
 def _roll_back_failed(
-    client: RailwayClient, target: RailwayTarget, result: WatchResult, timeout: float, progress: Progress
+    client: RailwayClient,
+    target: RailwayTarget,
+    result: WatchResult,
+    timeout: float,
+    progress: Progress,
+    config: Config,
 ) -> None:
-    """``--rollback``: each failed service back to the deployment that served before the watched one."""
+    """``--rollback``: each failed service back to the deployment that served before the watched one (still
+    draining during the overlap: waited for, never passed over for an older one)."""
     from kars_actions.railway.rollback import rollback_service
+    from kars_actions.release.rollback import version_names
+
+    describe = version_names(config.root, config.release.tag_prefix)
 
     refs = {ref.label: ref for ref in target.services}
     for w in result.services:
@@ -936,6 +945,7 @@ def _roll_back_failed(
                 failed_deployment_id=w.deployment_id,
                 progress=progress,
                 deadline=Deadline(timeout, client.clock),
+                describe=describe,
             )
             result.rollbacks.append((w.label, outcome.ok, outcome.message))
         except KarsError as error:

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from tests.fakes.railway_sim import Script
-from tests.watch.conftest import KARS_YML, OLD, Run, World, release_world
+from tests.watch.conftest import OLD, Run, World, release_world
 
 FOREVER = 10**6
-NO_WATCH = KARS_YML.split("watch:")[0]
 
 
 @pytest.fixture
@@ -28,7 +27,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.delenv("GITHUB_SHA", raising=False)
     monkeypatch.delenv("GITHUB_REF_NAME", raising=False)
     with release_world(tmp_path) as built:
-        built.write_config(NO_WATCH)
         yield built
 
 
@@ -116,7 +114,7 @@ def test_a_rerun_shows_one_set_of_rollback_targets_the_ones_recorded_before_the_
     assert set(restored.values()).isdisjoint(recorded.values())
     world.apps["backend"].unhealthy_after.clear()
 
-    rerun = world.release(fmt="text")
+    rerun = world.release("--watch-duration", "0", fmt="text")  # the watch names the draining deployments
 
     assert rerun.code == 0, rerun.report["text"] + rerun.stderr
     said = rerun.report["text"] + rerun.stderr + rerun.summary
