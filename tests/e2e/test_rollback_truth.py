@@ -10,24 +10,13 @@ answer with the commit live on the simulator, and a webhook sink (``tests/watch/
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.fakes.railway_sim import Script
-from tests.watch.conftest import OLD, Run, World, release_world
+from tests.watch.conftest import OLD, Run, World
+from tests.watch.conftest import world as world
 
 FOREVER = 10**6
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.delenv("GITHUB_SHA", raising=False)
-    monkeypatch.delenv("GITHUB_REF_NAME", raising=False)
-    with release_world(tmp_path) as built:
-        yield built
 
 
 def old_deployment(world: World, service: str) -> str:
