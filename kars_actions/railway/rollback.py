@@ -243,6 +243,7 @@ class _Rollback:
         self.info: ServiceInstanceInfo | None = None
         self.history: list[Deployment] = []
         self.current: Deployment | None = None
+        self.said: set[str] = set()
 
     # Reading -------------------------------------------------------------------------------------------------------
 
@@ -416,7 +417,9 @@ class _Rollback:
                 hint=f"name one with --to DEPLOYMENT_ID (one that failed its release also needs {ALLOW_FAILED_FLAG})",
             )
         for line in choice.skipped:
-            self.progress(f"{self.service.label}: passing over {line}")
+            if line not in self.said:  # chosen again after waiting: each is said once
+                self.said.add(line)
+                self.progress(f"{self.service.label}: passing over {line}")
         return choice.chosen, choice.skipped
 
     def _explicit(self, target_id: str) -> Deployment:
