@@ -29,7 +29,8 @@ def _scope_options(func: F) -> F:
         "services",
         multiple=True,
         metavar="NAME",
-        help="Service (repeatable; default: every kars.yml service with a railway.json / railway.toml).",
+        help="Service (repeatable; default: kars.yml's, else the folders holding a railway.json / railway.toml, else "
+        "the project's services deployed from GitHub).",
     )(func)
     return func
 
@@ -140,27 +141,37 @@ def migrate_command(
     write: bool, force: bool, output: str, config_path: str | None, fmt: str | None, color: bool | None
 ) -> None:
     """Write .railway/railway.ts for Railway's IaC from every railway.json / railway.toml in the repository,
-    keeping every setting and every environments.* override (as ctx.isEnvironment(...) branches)."""
+    keeping every setting and every environments.* override (as ctx.isEnvironment(...) branches). Each file is
+    named after the service whose file it is (kars.yml, else Railway's root directory and config file path when
+    a token can read them, else its folder)."""
     reporter = start(fmt, color)
 
     def action() -> Result:
         from kars_actions.core.config import load_config
-        from kars_actions.railway_config.iac import MigrateRequest, run_migrate
+        from kars_actions.railway_config.iac import MigrateRequest
+        from kars_actions.release.repository import migrate_repository
+        from kars_actions.release.services import RailwayScope, railway_readable
 
         config = load_config(config_path)
-        return run_migrate(MigrateRequest(write=write, force=force, output=output), config)
+        request = MigrateRequest(write=write, force=force, output=output)
+        if not railway_readable():
+            return migrate_repository(request, config)
+        from kars_actions.railway.steps import RailwayClient, clock_from_environ
+
+        with RailwayClient.from_env(clock=clock_from_environ()) as client:
+            return migrate_repository(request, config, RailwayScope(client, config.project))
 
     run(reporter, action)
 
 
 def _run(request: Any, config_path: str | None) -> Result:
     from kars_actions.core.config import load_config
-    from kars_actions.railway.settings_report import run_settings
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
+    from kars_actions.release.repository import run_config
 
     config = load_config(config_path)
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
-        return run_settings(request, config, client)
+        return run_config(request, config, client)
 
 
 def _head() -> str | None:

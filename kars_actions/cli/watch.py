@@ -14,7 +14,8 @@ from kars_actions.core.report import Result
     "services",
     multiple=True,
     metavar="NAME",
-    help="Service to watch (repeatable; kars.yml name or Railway name/id; default: all in kars.yml).",
+    help="Service to watch (repeatable; kars.yml name or Railway name/id; default: kars.yml's, else the folders "
+    "holding a railway.json / railway.toml, else the project's services deployed from GitHub).",
 )
 @click.option("--duration", metavar="DURATION", help="How long to watch: 90s, 10m, 1h (default: kars.yml, else 5m).")
 @click.option("--interval", metavar="DURATION", help="Time between looks, also the metrics step (default 30s).")
@@ -82,12 +83,10 @@ def command(
         from kars_actions.core.errors import UsageError
         from kars_actions.health.plan import parse_service_urls
         from kars_actions.railway.steps import RailwayClient, clock_from_environ
+        from kars_actions.release.services import RailwayScope, resolve
         from kars_actions.release.watch import WatchRequest, settings_from_config, watch_services
 
         config = load_config(config_path)
-        chosen = services or tuple(config.services)
-        if not chosen:
-            raise UsageError("which service? pass --service NAME (kars.yml defines none)")
         if after_release is not None and rollback:
             raise UsageError("--after-release rolls back by itself: drop --rollback")
         settings = settings_from_config(
@@ -108,33 +107,36 @@ def command(
             railway_env = env.railway_environment or env.name
             env_name = env.name
         clock = clock_from_environ()
-        if after_release is not None:
-            from kars_actions.release.after_release import AfterReleaseRequest, watch_after_release
+        if after_release is not None and not after_release.strip():
+            raise UsageError("--after-release needs the release's tag, e.g. --after-release v1.4.0")
+        with RailwayClient.from_env(clock=clock) as client:
+            # Each service and its railway config (its health check path) found the way a release finds them.
+            found = resolve(config, services, RailwayScope(client, project or config.project, (railway_env,)))
+            if after_release is not None:
+                from kars_actions.release.after_release import AfterReleaseRequest, watch_after_release
 
-            if not after_release.strip():
-                raise UsageError("--after-release needs the release's tag, e.g. --after-release v1.4.0")
-            after = AfterReleaseRequest(
-                tag=after_release.strip(),
+                after = AfterReleaseRequest(
+                    tag=after_release.strip(),
+                    settings=settings,
+                    services=tuple(found.names),
+                    project=project,
+                    environment=env_name,
+                    railway_environment=railway_env,
+                    service_urls=parse_service_urls(service_urls),
+                    health=health,
+                )
+                return watch_after_release(after, client, found.config, progress=reporter.progress, clock=clock)
+            request = WatchRequest(
+                services=tuple(found.names),
                 settings=settings,
-                services=chosen,
                 project=project,
-                environment=env_name,
-                railway_environment=railway_env,
+                environment=railway_env,
                 service_urls=parse_service_urls(service_urls),
                 health=health,
+                rollback=rollback,
             )
-            with RailwayClient.from_env(clock=clock) as client:
-                return watch_after_release(after, client, config, progress=reporter.progress, clock=clock)
-        request = WatchRequest(
-            services=chosen,
-            settings=settings,
-            project=project,
-            environment=railway_env,
-            service_urls=parse_service_urls(service_urls),
-            health=health,
-            rollback=rollback,
-        )
-        with RailwayClient.from_env(clock=clock) as client:
-            return watch_services(request, client, config, progress=reporter.progress)
+            result = watch_services(request, client, found.config, progress=reporter.progress)
+            result.sources = found.lines()
+            return result
 
     run(reporter, action)

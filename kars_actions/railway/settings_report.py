@@ -20,12 +20,12 @@ from kars_actions.railway_config.settings import (
     EnvironmentPlan,
     FieldChange,
     ManagedService,
+    ServiceFiles,
     ServicePlan,
     SettingsPlan,
     SettingsScope,
     iac_file,
     read_repo_config,
-    repo_services,
     shown_value,
 )
 
@@ -54,6 +54,8 @@ class SettingsResult(BaseResult):
     dry_run: bool = False
     applied: list[EnvironmentApply] = field(default_factory=list)
     error: KarsError | None = None
+    # Where each service's railway config was found, and from which source ("backend: backend/railway.json (…)").
+    sources: list[str] = field(default_factory=list)
 
     @property
     def written(self) -> bool:
@@ -88,6 +90,7 @@ class SettingsResult(BaseResult):
         body: dict[str, Any] = {
             "command": self.command,
             "drift": self.drift,
+            "services": self.sources,
             "plan": self.plan.to_json() if self.plan else None,
         }
         if self.command == "apply":
@@ -100,7 +103,7 @@ class SettingsResult(BaseResult):
     # Text ---------------------------------------------------------------------------------------------------------
 
     def text_lines(self, style: Style) -> list[str]:
-        lines: list[str] = []
+        lines: list[str] = list(self.sources)
         plan = self.plan
         if plan is not None:
             for env in plan.environments:
@@ -180,6 +183,8 @@ class SettingsResult(BaseResult):
             if self.dry_run:
                 title = "📝 dry run"
         parts = [f"### Railway settings from railway.json: {title}\n"]
+        if self.sources:
+            parts.append("".join(f"- {gha.md_escape(line)}\n" for line in self.sources))
         for env in plan.environments:
             for service in env.services:
                 head = f"#### {env.name} / `{service.label}` — `{service.file}`\n"
@@ -277,12 +282,18 @@ def default_environments(config: Config, client: RailwayClient) -> tuple[str, ..
 
 
 def run_settings(
-    request: SettingsRequest, config: Config, client: RailwayClient, *, deadline: Deadline | None = None
+    request: SettingsRequest,
+    config: Config,
+    client: RailwayClient,
+    files: Sequence[ServiceFiles],
+    *,
+    sources: Sequence[str] = (),
+    deadline: Deadline | None = None,
 ) -> SettingsResult:
-    """Plan (and for ``apply``, apply) the repository's settings. A failure after the plan is kept in the result,
-    with what was already written, so every exit reports the true state of the settings."""
+    """Plan (and for ``apply``, apply) the settings of ``files`` (each service and its railway config, located by
+    the caller). A failure after the plan is kept in the result, with what was already written, so every exit
+    reports the true state of the settings."""
     try:
-        files = repo_services(config, request.services)
         environments = request.environments or default_environments(config, client)
         scope = resolve_scope(
             client, request.project or config.project, environments, files, root=config.root, deadline=deadline
@@ -290,8 +301,12 @@ def run_settings(
         plan = plan_settings(client, scope, repo_iac_file=iac_file(config.root), deadline=deadline)
     except KarsError as error:
         # No plan: the outputs say the drift is unknown (never "false"), and nothing was written.
-        return SettingsResult(None, command=request.command, check=request.check, error=error)
-    result = SettingsResult(plan, command=request.command, check=request.check, dry_run=request.apply.dry_run)
+        return SettingsResult(
+            None, command=request.command, check=request.check, error=error, sources=list(sources)
+        )
+    result = SettingsResult(
+        plan, command=request.command, check=request.check, dry_run=request.apply.dry_run, sources=list(sources)
+    )
     if request.command == "apply":
         try:
             apply_settings(client, plan, request.apply, deadline=deadline, done=result.applied)

@@ -43,7 +43,6 @@ MIGRATION_DOCS = "https://docs.railway.com/infrastructure-as-code"
 
 
 _FILE_LEVEL_KINDS = frozenset({"parse", "shadowed"})  # about the file, not one place in its data
-_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv", "dist", "build", "target"})
 
 
 @dataclass
@@ -85,6 +84,8 @@ class ValidationResult(BaseResult):
     files: list[FileResult]
     notice: str | None = None
     strict: bool = True
+    # Without paths: where each service's file was found, and from which source ("backend: backend/railway.json (…)").
+    sources: list[str] = field(default_factory=list)
 
     @property
     def error_count(self) -> int:
@@ -109,6 +110,8 @@ class ValidationResult(BaseResult):
             "warnings": self.warning_count,
             "files": [f.to_json() for f in self.files],
         }
+        if self.sources:
+            body["services"] = self.sources
         if self.notice:
             body["notice"] = self.notice
         return body
@@ -122,7 +125,7 @@ class ValidationResult(BaseResult):
         }
 
     def text_lines(self, style: Style) -> list[str]:
-        lines: list[str] = []
+        lines: list[str] = list(self.sources)
         for file in self.files:
             if not file.findings:
                 lines.append(f"{file.path}: {style.ok('ok')}")
@@ -166,6 +169,8 @@ class ValidationResult(BaseResult):
             f"{_plural(len(self.files), 'file')} checked ({'strict' if self.strict else 'lenient'}): "
             f"{_plural(self.error_count, 'error')}, {_plural(self.warning_count, 'warning')}.\n",
         ]
+        if self.sources:
+            parts.append("".join(f"- {gha.md_escape(line)}\n" for line in self.sources))
         for file in self.files:
             status = "✅" if file.ok else "❌"
             parts.append(f"#### {status} `{file.path}`\n")
@@ -198,7 +203,6 @@ class ValidateOptions:
     strict: bool = True
     deprecation_notice: bool = True
     today: date | None = None
-    config_path: str | None = None
     root: Path | None = None
 
 
@@ -206,10 +210,11 @@ def validate(options: ValidateOptions) -> ValidationResult:
     """Find the files, check each one, and return the verdict (raises UsageError for bad paths or schema)."""
     root = (options.root or Path.cwd()).resolve()
     schema = SchemaChecker.from_file(Path(options.schema_path)) if options.schema_path else SchemaChecker()
-    if options.paths:
-        files = files_from_paths(options.paths)
-    else:
-        files, root = files_from_repo(options.config_path, root)
+    if not options.paths:
+        raise UsageError(
+            "no railway.json or railway.toml given", hint="pass the files or folders to check (or none, to the CLI)"
+        )
+    files = files_from_paths(options.paths)
     results = [validate_file(path, checker=schema, strict=options.strict, root=root) for path in files]
     notice = deprecation_notice(options.today or date.today()) if options.deprecation_notice else None
     return ValidationResult(files=results, notice=notice, strict=options.strict)
@@ -268,44 +273,6 @@ def files_from_paths(paths: Iterable[str]) -> list[Path]:
                 hint="pass a railway.json / railway.toml, or a folder holding one",
             )
     return _unique(found)
-
-
-def files_from_repo(config_path: str | None, root: Path) -> tuple[list[Path], Path]:
-    """The files kars.yml names, else railway.json/toml in the repo root and each immediate subfolder."""
-    from kars_actions.core.config import load_config
-
-    config = load_config(config_path, root)
-    root = config.root
-    named: list[Path] = []
-    for service in config.services.values():
-        if service.railway_config:
-            path = root / service.railway_config.lstrip("/")
-            if not path.is_file():
-                where = config.path or "kars.yml"
-                raise UsageError(
-                    f"service {service.name}: railway_config {service.railway_config!r} does not exist "
-                    f"(looked for {path})",
-                    hint=f"fix the path in {where} (it is relative to the repository root)",
-                )
-            named.append(path)
-    if named:
-        return _unique(named), root
-    folders = [root]
-    for service in config.services.values():
-        folders.append(root / service.directory)
-    try:
-        folders.extend(
-            sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in _SKIP_DIRS)
-        )
-    except OSError as error:
-        raise UsageError(f"cannot list {root}: {error.strerror}") from None
-    found = [folder / name for folder in folders for name in CONFIG_NAMES if (folder / name).is_file()]
-    if not found:
-        raise UsageError(
-            f"no railway.json or railway.toml in {root} or its immediate subfolders",
-            hint="pass the files to check, or name them in kars.yml (services.<name>.railway_config)",
-        )
-    return _unique(found), root
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

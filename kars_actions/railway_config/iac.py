@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kars_actions.core import gha
 from kars_actions.core.errors import ConfigError, UsageError
 from kars_actions.core.report import BaseResult, Style
 from kars_actions.railway_config.config import CONFIG_NAMES
@@ -50,19 +51,11 @@ def find_config_files(root: Path) -> list[Path]:
     return found
 
 
-def services_from_repo(config: Config) -> list[MigratedService]:
-    """Each file, named after the kars.yml service that uses it, else after its folder."""
+def services_from_repo(config: Config, names: Mapping[Path, str]) -> list[MigratedService]:
+    """Each file, named after the service whose file it is (``names``: resolved path -> Railway service name, found
+    by the caller the way every command finds them), else after its folder."""
     root = config.root
-    by_path: dict[Path, str] = {}
-    for service in config.services.values():
-        folder = root / service.directory
-        path = (
-            root / service.railway_config.lstrip("/")
-            if service.railway_config
-            else next((folder / n for n in CONFIG_NAMES if (folder / n).is_file()), None)
-        )
-        if path is not None:
-            by_path[path.resolve()] = service.railway_service
+    by_path = {path.resolve(): name for path, name in names.items()}
     out: list[MigratedService] = []
     seen: dict[str, Path] = {}
     paths = find_config_files(root) + [p for p in by_path if p.is_file()]
@@ -207,6 +200,9 @@ class MigrateResult(BaseResult):
     path: str
     services: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # Where each service's file was found, and from which source: said in JSON, the summary, and once written (the
+    # printed file itself stays exactly the file, so it can be redirected).
+    sources: list[str] = field(default_factory=list)
     written: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -215,6 +211,7 @@ class MigrateResult(BaseResult):
             "written": self.written,
             "services": self.services,
             "files": self.files,
+            "service_files": self.sources,
             "content": self.content,
         }
 
@@ -223,16 +220,21 @@ class MigrateResult(BaseResult):
 
     def text_lines(self, style: Style) -> list[str]:
         if self.written:
-            return [f"{style.ok('wrote')} {self.path}: {len(self.services)} service(s) from {', '.join(self.files)}"]
+            wrote = f"{style.ok('wrote')} {self.path}: {len(self.services)} service(s) from {', '.join(self.files)}"
+            return [*self.sources, wrote]
         return self.content.rstrip("\n").split("\n")
 
     def summary_markdown(self) -> str:
         verb = "Wrote" if self.written else "Would write"
-        return f"### Railway IaC\n\n{verb} `{self.path}` from {', '.join(f'`{f}`' for f in self.files)}.\n"
+        sources = "".join(f"- {gha.md_escape(line)}\n" for line in self.sources)
+        files = ", ".join(f"`{f}`" for f in self.files)
+        return f"### Railway IaC\n\n{verb} `{self.path}` from {files}.\n" + (f"\n{sources}" if sources else "")
 
 
-def run_migrate(request: MigrateRequest, config: Config) -> MigrateResult:
-    services = services_from_repo(config)
+def run_migrate(
+    request: MigrateRequest, config: Config, names: Mapping[Path, str], sources: Sequence[str] = ()
+) -> MigrateResult:
+    services = services_from_repo(config, names)
     project = config.project or config.root.name
     content = render(project, services)
     target = config.root / request.output
@@ -241,6 +243,7 @@ def run_migrate(request: MigrateRequest, config: Config) -> MigrateResult:
         os.path.relpath(target),
         [s.name for s in services],
         [s.config.shown for s in services],
+        list(sources),
     )
     if request.write:
         if target.exists() and not request.force:

@@ -15,14 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kars_actions.core import gha
 from kars_actions.core.errors import ConfigError, Location
-from kars_actions.railway_config.config import CONFIG_NAMES, SUNSET
-
-if TYPE_CHECKING:
-    from kars_actions.core.config import Config
+from kars_actions.railway_config.config import SUNSET
 
 CUTOFF = SUNSET  # the day Railway stops reading railway.json / railway.toml
 SECTIONS = ("build", "deploy")
@@ -207,45 +204,6 @@ class ServiceFiles:
     label: str  # the kars.yml key
     railway_service: str  # the Railway name or id
     path: Path | None  # None: the repository has no file for it, kars does not manage its settings
-
-
-def find_config_file(folder: Path) -> Path | None:
-    """railway.toml wins over railway.json in one folder, as Railway reads them."""
-    for name in CONFIG_NAMES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def repo_services(config: Config, only: Sequence[str] = ()) -> list[ServiceFiles]:
-    """The services whose settings come from the repository: kars.yml's, each with its file."""
-    chosen = [config.service(name) for name in only] if config.services else []
-    if config.services and not only:
-        chosen = list(config.services.values())
-    if not config.services:
-        if not only:
-            raise ConfigError(
-                "which service? kars.yml defines none",
-                hint="pass --service NAME (its railway.json / railway.toml is read from the repository root), "
-                "or list services in kars.yml with their railway_config",
-            )
-        root_file = find_config_file(config.root)
-        return [ServiceFiles(name, name, root_file) for name in only]
-    out = []
-    for service in chosen:
-        path: Path | None
-        if service.railway_config:
-            path = config.root / service.railway_config.lstrip("/")
-            if not path.is_file():
-                raise ConfigError(
-                    f"service {service.name}: railway_config {service.railway_config!r} does not exist",
-                    location=Location(str(config.path)) if config.path else None,
-                    hint="fix the path in kars.yml (relative to the repository root)",
-                )
-        else:
-            path = find_config_file(config.root / service.directory)
-        out.append(ServiceFiles(service.name, service.railway_service, path))
-    return out
 
 
 def iac_file(root: Path) -> str | None:

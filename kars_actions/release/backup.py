@@ -340,13 +340,25 @@ class RestoreCommand:
     config_path: str | None = None
 
 
-def _database_service(service: str | None, config: Config) -> str:
+def _database_service(service: str | None, config: Config) -> tuple[str, str]:
+    """The database service's Railway name, and where it came from (said in the result). A kars.yml service key
+    stands for that service's Railway name, as it does for every other command."""
     chosen = service or (config.backup.service if config.backup else None)
     if not chosen:
         raise UsageError(
             "which database service? pass --service NAME (for example Postgres) or set backup.service in kars.yml"
         )
-    return chosen
+    source = "--service" if service else "kars.yml backup.service"
+    name = database_railway_name(config, chosen)
+    if name != chosen:
+        return name, f"{chosen} is Railway service {name} (kars.yml services.{chosen})"
+    return chosen, f"{chosen} ({source})"
+
+
+def database_railway_name(config: Config, name: str) -> str:
+    """A kars.yml service key stands for that service's Railway name; any other name is Railway's own."""
+    entry = config.services.get(name)
+    return entry.railway_service if entry is not None else name
 
 
 def _railway_environment(environment: str | None, config: Config) -> str | None:
@@ -371,7 +383,7 @@ def run_backup_command(request: BackupCommand, *, progress: Progress = no_progre
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
 
     config = load_config(request.config_path)
-    service = _database_service(request.service, config)
+    service, source = _database_service(request.service, config)
     base = config.backup or BackupConfig(service=service)
     settings = BackupConfig(
         service=service,
@@ -379,7 +391,7 @@ def run_backup_command(request: BackupCommand, *, progress: Progress = no_progre
         dump=base.dump if request.dump is None else request.dump,
         dump_dir=request.dump_dir or base.dump_dir,
     )
-    result = BackupResult("backup", service, environment=request.environment)
+    result = BackupResult("backup", service, environment=request.environment, notes=[f"database    {source}"])
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
         deadline = Deadline(settings.timeout + 60.0, client.clock)
         target, volume = _database_volume(client, request.project, request.environment, config, service, deadline)
@@ -422,9 +434,9 @@ def run_restore_command(request: RestoreCommand, *, progress: Progress = no_prog
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
 
     config = load_config(request.config_path)
-    service = _database_service(request.service, config)
+    service, source = _database_service(request.service, config)
     timeout = parse_duration(request.timeout, "--timeout") if request.timeout else 1800.0
-    result = BackupResult("restore", service, environment=request.environment)
+    result = BackupResult("restore", service, environment=request.environment, notes=[f"database    {source}"])
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
         deadline = Deadline(timeout, client.clock)
         target, volume = _database_volume(client, request.project, request.environment, config, service, deadline)

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from kars_actions.core.config import Config, EnvironmentConfig
-from kars_actions.core.errors import ConfigError, UsageError
+from kars_actions.core.errors import UsageError
 from kars_actions.release.context import DEFAULT_ENVIRONMENT, ReleaseOptions
 
 
@@ -46,13 +46,12 @@ def pick_environment(options: ReleaseOptions, config: Config, repo_dir: Path) ->
     )
 
 
-def pick_services(options: ReleaseOptions, config: Config) -> list[str]:
-    if options.services:
-        return [config.service(name).name if config.services else name for name in options.services]
-    if not config.services:
-        raise ConfigError(
-            "no services to release: kars.yml defines none and no --service was given",
-            hint="add services: to kars.yml (see examples/kars-app/kars.yml) or pass --service NAME",
-        )
-    return list(config.services)
+def pick_services(options: ReleaseOptions, config: Config) -> tuple[list[str], str]:
+    """The services named, else kars.yml's, else the repository's folders holding a railway config, and where that
+    list came from. None of these: the preflight asks Railway when a token can read it, else this is an error."""
+    from kars_actions.release.services import list_services, no_services_error, railway_readable
 
+    names, listed = list_services(config, options.services)
+    if not names and not railway_readable():
+        raise no_services_error(config, railway_read=False)
+    return names, listed

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kars_actions.railway.api import RailwayClient, ServiceInstanceInfo
     from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
     from kars_actions.railway.settings_report import ReleaseSettings
+    from kars_actions.release.services import FoundServices
 
 DEFAULT_ENVIRONMENT = "production"
 
@@ -92,7 +93,8 @@ class ReleaseContext:
     previous_failed: bool = False
     instances: dict[str, ServiceInstanceInfo] = field(default_factory=dict)
     access: RepositoryAccess | None = None
-    found: dict[str, str] = field(default_factory=dict)  # service -> how its folder was found (no kars.yml entry)
+    listed: str = ""  # where the list of services came from (release.services.LISTED_*, or Railway's project)
+    found: FoundServices | None = None  # each service's folder and railway config, and how they were found
     settings: ReleaseSettings | None = None  # the settings check, and what it left to apply before the deploy
     health_targets: list[HealthTarget] = field(default_factory=list)
     already_published: bool = False  # a rerun: this commit's release is out; only unfinished GitHub steps remain

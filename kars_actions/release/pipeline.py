@@ -42,7 +42,7 @@ def run_release(
     config = load_config(options.config_path, options.root)
     repo_dir = repository_root(config)
     environment = pick_environment(options, config, repo_dir)
-    services = pick_services(options, config)
+    services, listed = pick_services(options, config)
     check_channels(options, config)
     result = ReleaseResult(
         environment=environment.name,
@@ -59,6 +59,7 @@ def run_release(
         progress=progress,
         clock=clock,
         deadline=Deadline.after(options.total_timeout, clock),
+        listed=listed,
     )
     try:
         _run_stages(ctx)

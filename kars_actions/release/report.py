@@ -114,6 +114,8 @@ class ReleaseResult(BaseResult):
     promotion: PromotionCheck | None = None  # the promotion gate's evidence, when the environment requires one
     # A dry run without tokens: the systems it could not read ("Railway", "GitHub"), so it cannot vouch for them.
     not_read: list[str] = field(default_factory=list)
+    # Each service's folder and railway config, and the source they came from (kars.yml, Railway, the repository).
+    service_files: list[dict[str, Any]] = field(default_factory=list)
 
     def stage(self, key: str) -> Stage:
         if key not in self.stages:
@@ -208,6 +210,7 @@ class ReleaseResult(BaseResult):
             "unfinished": self.unfinished,
             "environment": self.environment,
             "services": self.services,
+            "service_files": self.service_files,
             "commit": self.commit,
             "dry_run": self.dry_run,
             "production_touched": self.production_touched,

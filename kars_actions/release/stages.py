@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kars_actions.core.config import Config
 from kars_actions.core.errors import ConfigError, KarsError
 from kars_actions.release.context import (
     ROLLBACK_RECORD,
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.railway.api import ServiceInstanceInfo
     from kars_actions.railway.settings_report import ReleaseSettings
+    from kars_actions.release.services import FoundServices
 
 
 def validate(ctx: ReleaseContext) -> None:
@@ -62,7 +62,7 @@ def validate(ctx: ReleaseContext) -> None:
                 details.append(f"{checked.warning_count} warning(s)")
         else:
             details.append("no railway.json or railway.toml for these services")
-        unchecked = [f"{name}: {how}" for name, how in ctx.found.items() if "no railway" in how]
+        unchecked = [s.describe() for s in ctx.found.services if s.file is None] if ctx.found else []
         if unchecked:
             details.append("not validated — " + "; ".join(unchecked))
         details.append(_plan_health(ctx))
@@ -97,21 +97,9 @@ def _unresolved_health(ctx: ReleaseContext) -> list[str]:
 
 
 def _railway_configs(ctx: ReleaseContext) -> list[str]:
-    """Each service's railway config: the one kars.yml names, else the one in the service's folder."""
-    from kars_actions.railway_config.config import CONFIG_NAMES
-
-    paths = []
-    for name in ctx.services:
-        service = ctx.config.services.get(name)
-        if service is None:
-            continue
-        if service.railway_config:
-            paths.append(str(ctx.config.root / service.railway_config))
-            continue
-        folder = ctx.config.root / service.directory
-        if any((folder / config_name).is_file() for config_name in CONFIG_NAMES):
-            paths.append(str(folder))
-    return paths
+    """Each service's railway config, as the preflight located it (kars.yml, Railway's settings, the folders)."""
+    found = ctx.found.services if ctx.found else ()
+    return list(dict.fromkeys(str(ctx.config.root / s.file) for s in found if s.file))
 
 
 def version(ctx: ReleaseContext) -> bool:
@@ -275,8 +263,10 @@ def preflight(ctx: ReleaseContext) -> None:
     every service and its source, the required variables), each service's folder, and the GitHub repository."""
     with in_stage(ctx, "preflight") as stage:
         details = [_preflight_railway(ctx)]
-        ctx.config, ctx.found = _find_services(ctx)
-        details += [f"{name}: {how}" for name, how in ctx.found.items()]
+        ctx.found = _find_services(ctx)
+        ctx.config = ctx.found.config
+        ctx.result.service_files = ctx.found.to_json()
+        details += ctx.found.lines()
         details.append(_preflight_github(ctx))
         details.append(promotion_gate(ctx))
         stage.detail = "; ".join(d for d in details if d)
@@ -296,6 +286,8 @@ def _preflight_railway(ctx: ReleaseContext) -> str:
         ctx.result.not_read.append("Railway")
         return "Railway not read (no RAILWAY_TOKEN): would check variables " + (", ".join(wanted) or "(none required)")
     ctx.railway = RailwayClient.from_env(clock=clock_from_environ())
+    if not ctx.services:
+        _services_from_railway(ctx)
     names = [railway_name(ctx, s) for s in ctx.services]
     labels = {railway_name(ctx, s): s for s in ctx.services}
     ctx.target = resolve_target(
@@ -318,6 +310,22 @@ def _preflight_railway(ctx: ReleaseContext) -> str:
     return f"{where}: {len(ctx.target.services)} service(s), {variables}" + "".join(f"; {n}" for n in notes)
 
 
+def _services_from_railway(ctx: ReleaseContext) -> None:
+    """Neither the flags, kars.yml nor the repository's folders name a service: release the project's services that
+    Railway deploys from a GitHub repository."""
+    from kars_actions.release.services import RailwayScope, no_services_error, railway_services
+
+    assert ctx.railway is not None
+    environment = ctx.environment.railway_environment or ctx.environment.name
+    scope = RailwayScope(ctx.railway, ctx.config.project, (environment,), railway_deadline(ctx, 120.0))
+    names, project = railway_services(scope)
+    if not names:
+        raise no_services_error(ctx.config, railway_read=True)
+    ctx.services[:] = names
+    ctx.result.services = list(names)
+    ctx.listed = f"Railway project {project}: its services deployed from a GitHub repository"
+
+
 def _source_problems(ctx: ReleaseContext, service: str, info: ServiceInstanceInfo) -> list[str]:
     """A commit can only be deployed from a service connected to the repository it belongs to."""
     if info.repo is None:
@@ -333,15 +341,20 @@ def _source_problems(ctx: ReleaseContext, service: str, info: ServiceInstanceInf
     return []
 
 
-def _find_services(ctx: ReleaseContext) -> tuple[Config, dict[str, str]]:
-    from kars_actions.release.services import RailwaySettings, with_found_services
+def _find_services(ctx: ReleaseContext) -> FoundServices:
+    """Each service's folder and railway config, the one way every command finds them: kars.yml, then the Railway
+    settings the preflight just read (when a token could read them), then the repository."""
+    from kars_actions.release.services import RailwaySettings, locate
 
-    settings = {
-        label: RailwaySettings(info.root_directory, info.config_file, info.healthcheck_path)
-        for label, info in ctx.instances.items()
-    }
+    settings = {label: RailwaySettings.of(info) for label, info in ctx.instances.items()}
     railway_names = {ref.label: ref.name for ref in ctx.target.services} if ctx.target else {}
-    return with_found_services(ctx.config, ctx.services, settings, railway_names)
+    return locate(
+        ctx.config,
+        ctx.services,
+        settings if ctx.railway is not None else None,
+        listed=ctx.listed,
+        railway_names=railway_names,
+    )
 
 
 def _preflight_github(ctx: ReleaseContext) -> str:
@@ -370,10 +383,9 @@ def railway_settings(ctx: ReleaseContext) -> None:
     and refuse (check), warn, or keep the plan to apply right before the deploy.
     The plan itself: kars_actions.railway_config.settings."""
     from kars_actions.railway.settings_report import ReleaseService, check_release_settings
-    from kars_actions.railway_config.settings import repo_services
 
     with in_stage(ctx, "railway-settings") as stage:
-        files = {f.label: f.path for f in repo_services(ctx.config, ctx.services)}
+        files = {label: ctx.found.path(label) if ctx.found else None for label in ctx.services}
         modes = {label: _settings_mode(ctx, label) for label in ctx.services}
         if ctx.railway is None or ctx.target is None:
             stage.status = "planned"
@@ -620,11 +632,12 @@ def _settle(ctx: ReleaseContext) -> str:
 
 def backup(ctx: ReleaseContext) -> None:
     """Back the database up before the first deploy; a backup that fails or never finishes stops the release."""
-    from kars_actions.release.backup import take_release_backup
+    from kars_actions.release.backup import database_railway_name, take_release_backup
 
     config = ctx.config.backup
     if config is None or config.when == "never":
         return
+    config = replace(config, service=database_railway_name(ctx.config, config.service))
     plan = ctx.result.plan
     assert plan is not None
     with in_stage(ctx, "backup") as stage:

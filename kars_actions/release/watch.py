@@ -295,6 +295,8 @@ class WatchResult(BaseResult):
     cut_short: bool = False  # the release's own time limit ended the window early
     rollbacks: list[tuple[str, bool, str]] = field(default_factory=list)  # (service, restored, what happened)
     after_release: AfterRelease | None = None  # the long watch after a release: what it did about a failure
+    # ``kars-actions watch``: where each service's railway config was found ("backend: backend/railway.json (…)").
+    sources: list[str] = field(default_factory=list)
 
     def detection(self) -> str:
         """The detection bound, from the traffic seen before go-live (the slowest service decides)."""
@@ -366,11 +368,12 @@ class WatchResult(BaseResult):
             "rollbacks": [{"service": n, "restored": ok, "message": m} for n, ok, m in self.rollbacks],
             "detection": self.detection(),
             "after_release": self.after_release.to_json() if self.after_release else None,
+            "service_files": self.sources,
             "outputs": self.outputs(),
         }
 
     def text_lines(self, style: Style) -> list[str]:
-        lines = [style.bold("kars-actions watch"), ""]
+        lines = [style.bold("kars-actions watch"), *self.sources, ""]
         rows = []
         for s in self.services:
             for c in s.checks:
@@ -400,7 +403,10 @@ class WatchResult(BaseResult):
 
     def summary_markdown(self) -> str:
         icon = "❌" if self.failed else ("⚠️" if self.verdict == "inconclusive" else "✅")
-        return f"## {icon} {gha.md_escape(self.headline())}\n\n" + self.section_markdown()
+        sources = "".join(f"- {gha.md_escape(line)}\n" for line in self.sources)
+        return f"## {icon} {gha.md_escape(self.headline())}\n\n" + (sources + "\n" if sources else "") + (
+            self.section_markdown()
+        )
 
     def section_markdown(self) -> str:
         """The watch's part of a step summary: the chart, the thresholds and what was seen, the budget."""

@@ -20,8 +20,9 @@ import pytest
 from kars_actions.core.config import load_config
 from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
 from kars_actions.railway.environment_config import apply_settings, plan_settings, resolve_scope
-from kars_actions.railway_config.settings import ApplyOptions, repo_services
+from kars_actions.railway_config.settings import ApplyOptions
 from tests.fakes.railway_sim import RailwaySim, SimClock
+from tests.railway.test_settings import service_files
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "tests" / ".npm" / "node_modules"
@@ -125,7 +126,7 @@ def what_apply_sends(root: Path) -> dict[str, dict[str, Any]]:
     try:
         with RailwayClient(Credentials(TokenKind.ACCOUNT, token), sim.url, clock=sim.clock) as client:
             config = load_config(None, root)
-            scope = resolve_scope(client, config.project, (), repo_services(config), root=root)
+            scope = resolve_scope(client, config.project, (), service_files(config), root=root)
             plan = plan_settings(client, scope)
             applied = apply_settings(client, plan, ApplyOptions(dry_run=True))
     finally:

@@ -21,8 +21,10 @@ from kars_actions.railway.environment_config import (
     plan_settings,
     resolve_scope,
 )
-from kars_actions.railway.settings_report import SettingsRequest, run_settings
-from kars_actions.railway_config.settings import ApplyOptions, SettingsPlan, iac_file, read_repo_config, repo_services
+from kars_actions.railway.settings_report import SettingsRequest
+from kars_actions.railway_config.settings import ApplyOptions, ServiceFiles, SettingsPlan, iac_file, read_repo_config
+from kars_actions.release.repository import run_config
+from kars_actions.release.services import locate
 from tests.fakes.railway_sim import RailwaySim, SimClock
 
 KARS_YML = """\
@@ -105,8 +107,14 @@ class Repo:
     def plan(self, client: RailwayClient | None = None, environments: tuple[str, ...] = ()) -> SettingsPlan:
         client = client or self.client()
         config = self.config()
-        scope = resolve_scope(client, config.project, environments, repo_services(config), root=self.root)
+        scope = resolve_scope(client, config.project, environments, service_files(config), root=self.root)
         return plan_settings(client, scope, repo_iac_file=iac_file(self.root))
+
+
+def service_files(config: Config) -> list[ServiceFiles]:
+    """kars.yml's services, each with the railway config the resolver finds for it."""
+    found = locate(config, list(config.services))
+    return [ServiceFiles(s.name, s.service.railway_service, found.path(s.name)) for s in found.services]
 
 
 @pytest.fixture
@@ -367,7 +375,7 @@ def test_run_settings_keeps_what_was_applied_when_it_stops(repo: Repo) -> None:
     repo.sim.edit_after(
         "EnvironmentPatchCommit", repo.staging, {"services": {repo.web: {"deploy": {"healthcheckPath": "/x"}}}}
     )
-    result = run_settings(SettingsRequest("apply"), repo.config(), repo.client())
+    result = run_config(SettingsRequest("apply"), repo.config(), repo.client())
     assert result.exit_code() == 1
     assert result.outputs()["applied"] == "true"
     assert result.outputs()["drift"] == "true"  # staging still differs

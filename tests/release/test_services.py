@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.core.config import Config
+from kars_actions.core.config import Config, HealthCheckConfig, ServiceConfig
 from kars_actions.core.errors import ConfigError
-from kars_actions.release.services import RailwaySettings, find_service, with_found_services
+from kars_actions.release.services import RailwaySettings, find_service, locate
 
 
 def tree(root: Path, *files: str) -> Path:
@@ -56,10 +56,24 @@ def test_railways_healthcheck_path_is_used_when_no_config_file_names_one(tmp_pat
     assert [h.path for h in found.service.health] == ["/ready"]
 
 
-def test_kars_yml_services_are_left_as_they_are(tmp_path: Path) -> None:
-    tree(tmp_path, "web/railway.json")
-    base = Config(root=tmp_path)
-    config, how = with_found_services(base, ["web"], {})
-    assert config.services["web"].railway_config == "web/railway.json" and how == {"web": "folder web/"}
-    again, how = with_found_services(config, ["web"], {})
-    assert again is config and how == {}
+def test_kars_yml_says_first_then_the_folder_named_like_the_service(tmp_path: Path) -> None:
+    tree(tmp_path, "web/railway.json", "api/railway.json", "infra/api.json")
+    kars = Config(
+        root=tmp_path,
+        services={"api": ServiceConfig("api", "api", railway_config="infra/api.json")},
+    )
+    found = locate(kars, ["api", "web"])
+    assert [s.describe() for s in found.services] == [
+        "api: infra/api.json (kars.yml services.api.railway_config)",
+        "web: web/railway.json (folder web/)",
+    ]
+    assert found.config.services["web"].directory == "web" and found.path("api") == tmp_path / "infra/api.json"
+
+
+def test_a_kars_yml_entry_that_says_no_folder_is_located_like_any_other(tmp_path: Path) -> None:
+    tree(tmp_path, "services/api/railway.json")
+    health = [HealthCheckConfig(path="/ready")]
+    kars = Config(root=tmp_path, services={"api": ServiceConfig("api", "api", health=health)})
+    found = locate(kars, ["api"], {"api": RailwaySettings(root_directory="/services/api")})
+    assert found.services[0].describe() == "api: services/api/railway.json (Railway root directory /services/api)"
+    assert found.config.services["api"].health == health  # what kars.yml says of the service is kept

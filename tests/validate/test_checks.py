@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kars_actions.core.errors import UsageError
+from kars_actions.core.config import load_config
+from kars_actions.core.errors import ConfigError, UsageError
 from kars_actions.core.report import Style
 from kars_actions.railway_config.config import (
     FileResult,
@@ -19,6 +20,7 @@ from kars_actions.railway_config.config import (
     deprecation_notice,
     validate,
 )
+from kars_actions.release.repository import validate_repository
 
 
 def one(result: FileResult) -> tuple[str, int | None, int | None, str]:
@@ -262,7 +264,7 @@ def test_without_paths_the_root_and_immediate_subfolders_are_searched(tmp_path: 
         (tmp_path / name / "railway.toml").write_text("[deploy]\n")
     (tmp_path / "backend" / "deep").mkdir()
     (tmp_path / "backend" / "deep" / "railway.json").write_text("{}")
-    result = validate(ValidateOptions(root=tmp_path))
+    result = validate_repository(ValidateOptions(), load_config(None, tmp_path))
     found = sorted(Path(f.path).resolve().relative_to(tmp_path.resolve()).as_posix() for f in result.files)
     assert found == ["backend/railway.toml", "frontend/railway.toml", "railway.json"]
 
@@ -274,20 +276,20 @@ def test_without_paths_kars_yml_names_the_files(tmp_path: Path) -> None:
     (tmp_path / "backend").mkdir()
     (tmp_path / "backend" / "railway.api.json").write_text('{"deploy": {"port": 1}}')
     (tmp_path / "railway.json").write_text("{}")  # not named: not checked
-    result = validate(ValidateOptions(root=tmp_path))
+    result = validate_repository(ValidateOptions(), load_config(None, tmp_path))
     assert [Path(f.path).name for f in result.files] == ["railway.api.json"]
     assert result.exit_code() == 1
 
 
 def test_kars_yml_naming_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "kars.yml").write_text("services:\n  api:\n    railway_config: backend/railway.json\n")
-    with pytest.raises(UsageError, match=r"service api: railway_config 'backend/railway\.json' does not exist"):
-        validate(ValidateOptions(root=tmp_path))
+    with pytest.raises(ConfigError, match=r"service api: railway_config 'backend/railway\.json' does not exist"):
+        validate_repository(ValidateOptions(), load_config(None, tmp_path))
 
 
 def test_empty_repo_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"no railway\.json or railway\.toml in"):
-        validate(ValidateOptions(root=tmp_path))
+    with pytest.raises(UsageError, match=r"no railway\.json or railway\.toml to check"):
+        validate_repository(ValidateOptions(), load_config(None, tmp_path))
 
 
 def test_oversized_file_is_refused_without_reading_it(tmp_path: Path) -> None:

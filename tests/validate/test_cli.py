@@ -144,7 +144,7 @@ def test_real_process_without_paths_finds_the_repo_files(tmp_path: Path) -> None
     (tmp_path / "api" / "railway.toml").write_text('[deploy]\nrestartPolicyType = "always"\n')
     proc = run_process("--format", "text", "--no-deprecation-notice", cwd=tmp_path)
     assert proc.returncode == 1
-    assert proc.stdout.startswith("api/railway.toml:2:21: error:")
+    assert proc.stdout.startswith("api: api/railway.toml (folder api/)\napi/railway.toml:2:21: error:")
 
 
 @pytest.mark.subprocess
