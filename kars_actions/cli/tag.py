@@ -91,6 +91,7 @@ def command(
             github_token=github_token,
             dry_run=dry_run,
             skip_used_up=config.release.skip_used_up_versions if skip_used_up is None else skip_used_up,
+            folder=str(config.root) if config.path else None,  # a kars.yml in a folder: that folder's app, as release
         )
         try:
             return run_tag(request, progress=reporter.progress)

@@ -56,8 +56,9 @@ class Commit:
 class Git:
     """A repository on disk. Every call runs ``git -C <repo_dir>`` with a neutral, non-interactive environment."""
 
-    def __init__(self, repo_dir: str | os.PathLike[str] = ".") -> None:
+    def __init__(self, repo_dir: str | os.PathLike[str] = ".", *, folder: str | os.PathLike[str] | None = None) -> None:
         self.repo_dir = Path(repo_dir)
+        self.folder: str | None = None  # the commits read are those touching this folder (relative to the top)
         if shutil.which("git") is None:
             raise ConfigError("git is not installed or not on PATH", hint="install git, then rerun")
         if not self.repo_dir.is_dir():
@@ -68,6 +69,17 @@ class Git:
                 f"{self.repo_dir.resolve()} is not a git repository",
                 hint="run it inside the repository's checkout (actions/checkout with fetch-depth: 0)",
             )
+        if folder is not None:
+            self.folder = self._below_top(Path(folder))
+
+    def _below_top(self, folder: Path) -> str | None:
+        """``folder`` relative to the work tree's top, or None when it is the top (every commit counts)."""
+        top = Path(self.run("rev-parse", "--show-toplevel").strip()).resolve()
+        try:
+            relative = folder.resolve().relative_to(top).as_posix()
+        except ValueError:
+            return None
+        return relative if relative not in ("", ".") else None
 
     def _run_raw(
         self, args: list[str], *, check: bool = True, stdin: bytes | None = None
@@ -173,13 +185,15 @@ class Git:
         return set(wanted) - present
 
     def commits(self, target: str, since: str | None = None) -> list[Commit]:
-        """Commits reachable from ``target`` and not from ``since``, newest first, merge commits included.
+        """Commits reachable from ``target`` and not from ``since``, newest first, merge commits included; with a
+        ``folder``, only those that touch it.
 
         Commits brought in by a merge are part of the range (``since..target`` walks every parent), so a
         ``feat:`` on a merged branch counts for the version bump.
         """
         revision = f"{since}..{target}" if since else target
-        raw = self._run_raw(["log", f"--format={_LOG_FORMAT}", revision, "--"]).stdout
+        paths = [f":(top){self.folder}"] if self.folder else []
+        raw = self._run_raw(["log", f"--format={_LOG_FORMAT}", revision, "--", *paths]).stdout
         fields = raw.split(b"\x00")
         count = len(_LOG_FIELDS)
         commits: list[Commit] = []

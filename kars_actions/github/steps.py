@@ -37,6 +37,7 @@ class TagRequest:
     github_token: str | None = None
     dry_run: bool = False
     skip_used_up: bool = True  # a version used up by an immutable release: release the next patch instead
+    folder: str | None = None  # an app in a folder of a larger repository: commits touching it decide
 
 
 class TagResult(BaseResult):
@@ -277,6 +278,7 @@ def run_tag(request: TagRequest, progress: Progress = no_progress, clock: Clock 
             github_tags=access.tags if access else None,
             used_up=used_up,
             skip_used_up=request.skip_used_up,
+            folder=request.folder,
         )
 
     plan = replan()

@@ -347,6 +347,7 @@ class VersionPlan:
     tags_from: str = "clone"  # whose tags decided: "github" (read: the truth) or "clone" (GitHub not read)
     clone_differences: tuple[str, ...] = ()  # how the clone's tags differ from GitHub's, in words
     used_up: tuple[str, ...] = ()  # versions passed over: their tag names are used up by immutable releases
+    folder: str | None = None  # the app's folder in a larger repository: only commits touching it count
 
     @property
     def major_tag(self) -> str | None:
@@ -373,6 +374,7 @@ class VersionPlan:
             "tags_from": self.tags_from,
             "clone_differences": list(self.clone_differences),
             "used_up": list(self.used_up),
+            "folder": self.folder,
             "commits": [
                 {"sha": c.commit.sha, "subject": c.commit.subject, "type": c.type, "breaking": c.breaking}
                 for c in self.commits
@@ -404,6 +406,7 @@ def plan_version(
     github_tags: Mapping[str, str] | None = None,
     used_up: Collection[str] = (),
     skip_used_up: bool = True,
+    folder: str | os.PathLike[str] | None = None,
 ) -> VersionPlan:
     """Compute the next version for ``target`` (default ``GITHUB_SHA``, then ``HEAD``) from the git history.
 
@@ -412,7 +415,9 @@ def plan_version(
     cache, a checkout without ``fetch-depth: 0``) computes the same version as one with them. None (GitHub not
     read): the clone's tags. ``unpublished``: tags whose GitHub release exists but was never published; they are
     not a base for the bump or the notes. ``used_up``: tag names GitHub refused because an immutable release used
-    them; the release moves past them to the next patch (``skip_used_up``) or stops and names it.
+    them; the release moves past them to the next patch (``skip_used_up``) or stops and names it. ``folder``: an
+    app kept in a folder of a larger repository (its kars.yml lives there): the bump and the notes come from the
+    commits that touch that folder.
     """
     settings: ReleaseSettings = release_cfg or DefaultReleaseSettings()
     prefix = settings.tag_prefix
@@ -423,7 +428,7 @@ def plan_version(
         raise UsageError("--version and --bump cannot be combined", hint="pass one of them")
     channel = _validate_channel(prerelease) if prerelease else None
 
-    git = Git(repo_dir)
+    git = Git(repo_dir, folder=folder)
     git.require_full_history()
     target_sha = git.resolve_commit(target or os.environ.get("GITHUB_SHA") or "HEAD")
     index = _tag_index(git, prefix, github_tags)
@@ -474,6 +479,7 @@ def plan_version(
             existing_tag=True,
             tag_prefix=prefix,
             **_provenance(index),
+            folder=git.folder,
         )
 
     detected = bump_for(commits)
@@ -497,7 +503,9 @@ def plan_version(
             if level is None:
                 if not force:
                     assert base is not None
-                    return _nothing_to_release(target_sha, base[0], commits, prefix, "no releasable commit", index)
+                    return _nothing_to_release(
+                        target_sha, base[0], commits, prefix, "no releasable commit", index, git.folder
+                    )
                 level = "patch"
             level = effective_bump(highest[1], level)
             chosen = level
@@ -509,7 +517,13 @@ def plan_version(
                 since_previous = _commits_since(git, index, target_sha, previous, commits)
                 if bump_for(since_previous) is None:
                     return _nothing_to_release(
-                        target_sha, previous, since_previous, prefix, f"no releasable commit since {previous}", index
+                        target_sha,
+                        previous,
+                        since_previous,
+                        prefix,
+                        f"no releasable commit since {previous}",
+                        index,
+                        git.folder,
                     )
             version = _next_in_channel(index.versions, next_final.final, channel)
 
@@ -541,6 +555,7 @@ def plan_version(
         unpublished=tuple(_before(failed, finals, version)),
         used_up=tuple(passed),
         **_provenance(index),
+        folder=git.folder,
     )
 
 
@@ -703,8 +718,15 @@ def _reason(chosen: str | None, detected: Bump | None, base: str | None, failed:
 
 
 def _nothing_to_release(
-    target_sha: str, previous: str, commits: list[ConventionalCommit], prefix: str, why: str, index: _TagIndex
+    target_sha: str,
+    previous: str,
+    commits: list[ConventionalCommit],
+    prefix: str,
+    why: str,
+    index: _TagIndex,
+    folder: str | None,
 ) -> VersionPlan:
+    where = f" touching {folder}/" if folder else ""
     return VersionPlan(
         released=False,
         version=None,
@@ -714,9 +736,10 @@ def _nothing_to_release(
         target_sha=target_sha,
         commits=commits,
         notes_markdown="",
-        reason=f"nothing to release: {why} (feat, fix, perf or a breaking change)",
+        reason=f"nothing to release: {why}{where} (feat, fix, perf or a breaking change)",
         tag_prefix=prefix,
         **_provenance(index),
+        folder=folder,
     )
 
 

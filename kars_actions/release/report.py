@@ -325,7 +325,8 @@ class ReleaseResult(BaseResult):
                     lines.append(f"      expect {assertion}")
         if self.plan and self.plan.notes_markdown and self.outcome in ("planned", "released"):
             lines.append("")
-            lines.append("release notes:")
+            touching = f" (commits touching {self.plan.folder}/)" if self.plan.folder else ""
+            lines.append(f"release notes{touching}:")
             lines += ["  " + line for line in self.plan.notes_markdown.strip().splitlines()]
         if self.deploy and not self.dry_run:
             rows = [

@@ -134,6 +134,7 @@ def _plan_version(ctx: ReleaseContext, used_up: frozenset[str] = frozenset()) ->
         github_tags=ctx.access.tags if ctx.access else None,
         used_up=used_up,
         skip_used_up=release.skip_used_up_versions if options.skip_used_up is None else options.skip_used_up,
+        folder=ctx.config.root if ctx.config.path else None,  # a kars.yml in a folder: that folder's app
     )
 
 
