@@ -319,3 +319,31 @@ def test_preview_template_runs_on_pull_request_events_with_the_least_permissions
     assert job["concurrency"]["cancel-in-progress"] is False
     step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("kars/deploy-action/preview@"))
     assert step["with"]["railway-api-token"] == "${{ secrets.RAILWAY_API_TOKEN }}"
+
+
+NUMBER_WORDS = {8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
+
+
+def root_commands() -> list[str]:
+    """The commands the root action's ``command`` input lists: "release …, or one step: a, b, …, z."."""
+    description = " ".join(str(load(ROOT / "action.yml")["inputs"]["command"]["description"]).split())
+    steps = description.split("one step:", 1)[1].rstrip(".")
+    return ["release", *(name.strip() for name in steps.split(","))]
+
+
+def test_the_unknown_command_row_of_the_docs_lists_what_the_root_action_takes() -> None:
+    """docs/steps/actions.md names the root action's commands as action.yml lists them, and they are exactly the
+    commands run.sh takes."""
+    from kars_actions.cli.inputs import COMMANDS as TAKEN
+
+    commands = root_commands()
+    row = next(
+        line
+        for line in (ROOT / "docs" / "steps" / "actions.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `unknown command '…'`")
+    )
+    _, _message, cause, fix, _ = (cell.strip() for cell in row.split("|"))
+    assert f"one of the {NUMBER_WORDS[len(commands)]} " in cause, cause
+    listed = re.split(r", | or ", fix.removeprefix("use "))
+    assert listed == commands, f"docs list {listed}, action.yml {commands}"
+    assert sorted(commands) == sorted(TAKEN), f"action.yml lists {commands}, run.sh takes {TAKEN}"
