@@ -52,11 +52,13 @@ def command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
+        from kars_actions.release.services import with_folders
         from kars_actions.testrun.runner import plan_test_runs, run_tests
 
         base = Path(root).resolve() if root else None
         config = load_config(config_path, base)
-        runs = plan_test_runs(config, base, dirs)
+        # Each service's folder found the way the release finds it (kars.yml, else a folder named like it).
+        runs = plan_test_runs(config if dirs else with_folders(config), base, dirs)
         result = run_tests(runs, jobs=jobs, progress=reporter.progress)
         result.grouped = reporter.name == "github"
         return result

@@ -74,8 +74,8 @@ def succeed(ctx: ReleaseContext) -> None:
         return
     ctx.result.outcome = "released"
     event = "recovery" if recovered else "success"
-    if event == "recovery" or ctx.options.alert_on_success:
-        send_alert(ctx, event, summary=f"{plan.tag} is live and healthy in {ctx.environment.name}")
+    # send_alert decides: kars.yml's alerts.on (success is one of its events), or --alert-on-success.
+    send_alert(ctx, event, summary=f"{plan.tag} is live and healthy in {ctx.environment.name}")
 
 
 def finish_published(ctx: ReleaseContext) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 from kars_actions import __version__
 from kars_actions.core.config import Config
 from kars_actions.core.errors import ExternalError, UsageError
-from kars_actions.core.gha import md_escape, md_table
 from kars_actions.core.report import BaseResult, Style, text_table
 
 ACTION_REPOSITORY = "kars/deploy-action"
@@ -63,13 +62,27 @@ class ActionPin:
         if not _SHA.fullmatch(self.sha):
             raise UsageError(
                 f"{self.sha!r} is not a full commit SHA (40 lower-case hex digits)",
-                hint=f"git ls-remote {ACTION_REPOSITORY_URL} refs/tags/v{self.version} prints it",
+                hint=f"git ls-remote {ACTION_REPOSITORY_URL} 'refs/tags/v{self.version}^{{}}' prints it",
             )
+
+
+# The action inputs an alert channel goes through, and the secret the shipped templates read each from.
+DEFAULT_ALERTS = (("slack-webhook", "SLACK_WEBHOOK_URL"), ("discord-webhook", "DISCORD_WEBHOOK_URL"))
+# Shown in a draft where the services could not be found: the release refuses it, naming the project's services.
+SERVICES_PLACEHOLDER = "REPLACE-WITH-SERVICE-NAMES"
+
+
+@dataclass(frozen=True)
+class ReleaseJob:
+    """An environment released by release.yml on a push to its branch."""
+
+    environment: str
+    branch: str
 
 
 @dataclass(frozen=True)
 class TemplateValues:
-    """What a template takes from kars.yml; the defaults are the values the shipped templates are written with."""
+    """What a template is filled with; the defaults are the values the shipped templates are written with."""
 
     production_environment: str = "production"
     production_branch: str = "main"
@@ -78,9 +91,16 @@ class TemplateValues:
     staging_prerelease: str | None = "rc"
     services: list[str] = field(default_factory=lambda: ["backend", "frontend"])
     environments: list[str] = field(default_factory=lambda: ["production", "staging"])
-    slack_secret: str = "SLACK_WEBHOOK_URL"
-    discord_secret: str = "DISCORD_WEBHOOK_URL"
+    # (action input, secret) for each alert channel: kars.yml's alerts.*_env, else the shipped Slack and Discord.
+    alerts: tuple[tuple[str, str], ...] = DEFAULT_ALERTS
     has_staging: bool = True
+    # The release jobs' services input: the services when kars.yml does not list them (it is read in CI otherwise).
+    services_input: tuple[str, ...] = ()
+    # More environments release.yml releases, each on a push to its branch (besides the production one).
+    extra_jobs: tuple[ReleaseJob, ...] = ()
+    # The release jobs' timeout-minutes and the release's own budget in seconds (total-timeout); None: as shipped.
+    timeout_minutes: int | None = None
+    total_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,16 +167,30 @@ def values_from_config(config: Config) -> TemplateValues:
         staging_branch=staging.branch if staging and staging.branch else defaults.staging_branch,
         staging_prerelease=staging.prerelease if staging else defaults.staging_prerelease,
         services=list(config.services) if config.services else [],
-        environments=list(envs) if envs else defaults.environments,
-        slack_secret=config.alerts.slack_webhook_env or defaults.slack_secret,
-        discord_secret=config.alerts.discord_webhook_env or defaults.discord_secret,
-        has_staging=staging is not None or not envs,
+        # Without kars.yml, production is the one environment known to exist (Railway's first); a staging
+        # workflow is written only when asked for.
+        environments=list(envs) if envs else [defaults.production_environment],
+        alerts=alert_inputs(config) or DEFAULT_ALERTS,
+        has_staging=staging is not None,
     )
-    _check_values(values, config)
+    check_values(values, config)
     return values
 
 
-def _check_values(values: TemplateValues, config: Config) -> None:
+def alert_inputs(config: Config) -> tuple[tuple[str, str], ...]:
+    """The channels kars.yml configures, as (action input, secret): the secret is named like the variable kars.yml
+    reads, and the input carries it to the CLI in CI."""
+    alerts = config.alerts
+    pairs = (
+        ("slack-webhook", alerts.slack_webhook_env),
+        ("discord-webhook", alerts.discord_webhook_env),
+        ("webhook-url", alerts.webhook_url_env),
+        ("webhook-secret", alerts.webhook_secret_env if alerts.webhook_url_env else None),
+    )
+    return tuple((name, secret) for name, secret in pairs if secret)
+
+
+def check_values(values: TemplateValues, config: Config) -> None:
     """Only plain names go into a workflow: nothing that YAML or GitHub's expression syntax would read as code."""
     where = str(config.path) if config.path else "kars.yml"
     checks: list[tuple[str, str, re.Pattern[str]]] = [
@@ -164,10 +198,11 @@ def _check_values(values: TemplateValues, config: Config) -> None:
         ("environment", values.staging_environment, _SAFE_NAME),
         ("branch", values.production_branch, _SAFE_BRANCH),
         ("branch", values.staging_branch, _SAFE_BRANCH),
-        ("alerts secret name", values.slack_secret, _SAFE_ENV_VAR),
-        ("alerts secret name", values.discord_secret, _SAFE_ENV_VAR),
-        *(("service", s, _SAFE_NAME) for s in values.services),
+        *(("alerts secret name", secret, _SAFE_ENV_VAR) for _, secret in values.alerts),
+        *(("service", s, _SAFE_NAME) for s in (*values.services, *values.services_input)),
         *(("environment", e, _SAFE_NAME) for e in values.environments),
+        *(("environment", job.environment, _SAFE_NAME) for job in values.extra_jobs),
+        *(("branch", job.branch, _SAFE_BRANCH) for job in values.extra_jobs),
     ]
     if values.staging_prerelease:
         checks.append(("prerelease channel", values.staging_prerelease, _SAFE_NAME))
@@ -188,6 +223,11 @@ def _yaml_list_items(items: Sequence[str], indent: int) -> str:
 
 def _fill(name: str, text: str, values: TemplateValues) -> str:
     if name == "release":
+        text = text.replace(
+            "# Every push to main: tests, then a release to production",
+            f"# Every push to {values.production_branch}: tests, then a release to {values.production_environment}",
+            1,
+        )
         text = text.replace("branches: [main]", f"branches: [{values.production_branch}]")
         text = re.sub(r"\bproduction$", values.production_environment, text, flags=re.MULTILINE)
         # The optional staging-first job and the production job's promotion gate name the staging environment.
@@ -196,6 +236,11 @@ def _fill(name: str, text: str, values: TemplateValues) -> str:
         text = text.replace("&& 'staging' ||", f"&& '{values.staging_environment}' ||")
         text = _fill_prerelease(text, values)
     elif name == "staging":
+        text = text.replace(
+            "# Every push to develop: tests, then a release candidate",
+            f"# Every push to {values.staging_branch}: tests, then a release candidate",
+            1,
+        )
         text = text.replace("branches: [develop]", f"branches: [{values.staging_branch}]")
         text = re.sub(r"\bstaging$", values.staging_environment, text, flags=re.MULTILINE)
         text = _fill_prerelease(text, values)
@@ -205,8 +250,134 @@ def _fill(name: str, text: str, values: TemplateValues) -> str:
     elif name in ("ci", "validate-railway"):
         text = text.replace("branches: [main]", f"branches: [{values.production_branch}]")
     text = _fill_tokens(name, text, values)
-    text = text.replace("secrets.SLACK_WEBHOOK_URL", f"secrets.{values.slack_secret}")
-    return text.replace("secrets.DISCORD_WEBHOOK_URL", f"secrets.{values.discord_secret}")
+    text = _fill_alerts(text, values.alerts)
+    if name in ("release", "staging"):
+        text = _fill_release_step(text, values)
+    if name == "release" and values.extra_jobs:
+        text = _add_release_jobs(text, values)
+    return text
+
+
+_ALERT_LINES = re.compile(
+    r"(?m)^(?P<indent>[ ]+)(?:slack-webhook|discord-webhook|webhook-url|webhook-secret): \$\{\{ secrets\.\w+ \}\}\n"
+    r"(?:(?P=indent)(?:slack-webhook|discord-webhook|webhook-url|webhook-secret): \$\{\{ secrets\.\w+ \}\}\n)*"
+)
+
+
+def _fill_alerts(text: str, alerts: Sequence[tuple[str, str]]) -> str:
+    """Each step's alert inputs become exactly the channels given, each from its secret."""
+    return _ALERT_LINES.sub(
+        lambda m: "".join(f"{m.group('indent')}{name}: ${{{{ secrets.{secret} }}}}\n" for name, secret in alerts), text
+    )
+
+
+_JOB = re.compile(r"(?m)^  ([A-Za-z0-9_-]+):\n")
+_RELEASE_STEP = re.compile(
+    r"(?m)^      - .*\n(?:        .*\n)*?        uses: kars/deploy-action@\S+.*\n(?:        .*\n)*"
+)
+
+
+def _jobs(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The text before the first job, and each job's id and block (blank lines after it included), in order."""
+    start = text.index("\njobs:\n") + len("\njobs:\n")
+    found = list(_JOB.finditer(text, start))
+    ends = [m.start() for m in found[1:]] + [len(text)]
+    return text[: found[0].start()], [(m.group(1), text[m.start() : end]) for m, end in zip(found, ends, strict=True)]
+
+
+def _releasing(block: str) -> bool:
+    return "uses: kars/deploy-action@" in block  # the root action: a release (the watch and test steps differ)
+
+
+def _fill_release_step(text: str, values: TemplateValues) -> str:
+    """Each release step's services input (when kars.yml does not list them) and the release's time budget, with the
+    job timeout that leaves it room to roll back and report; the watch after a release names the services too."""
+    head, jobs = _jobs(text)
+    out = []
+    for job_id, block in jobs:
+        if values.services_input:
+            # Every kars/deploy-action step that names its environment: a release, and the watch after it.
+            block = re.sub(
+                r"(?m)^(?P<indent>[ ]{10})(?P<line>environment: [A-Za-z0-9._-]+\n)",
+                lambda m: m.group("indent") + m.group("line") + f"{m.group('indent')}services: "
+                + " ".join(values.services_input) + "\n",
+                block,
+            )
+        if _releasing(block) and values.total_timeout:
+            block = _RELEASE_STEP.sub(lambda m: _with_total_timeout(m.group(0), values.total_timeout or 0), block)
+        if _releasing(block) and values.timeout_minutes:
+            block = re.sub(r"(?m)^(    timeout-minutes: )\d+$", rf"\g<1>{values.timeout_minutes}", block, count=1)
+        out.append((job_id, block))
+    return head + "".join(block for _, block in out)
+
+
+def _with_total_timeout(step: str, seconds: int) -> str:
+    return re.sub(
+        r"(?m)^(?P<indent>[ ]{10})(?P<line>railway-token: .*\n)",
+        lambda m: m.group("indent") + m.group("line") + f"{m.group('indent')}total-timeout: "
+        + f'"{seconds}" # seconds: deploy, health, settle, watch, and a rollback after them\n',
+        step,
+        count=1,
+    )
+
+
+def _only_for_branch(block: str, branch: str) -> str:
+    """A job that runs only for a push to ``branch``, on top of whatever condition it had."""
+    ref = f"github.ref == 'refs/heads/{branch}'"
+    existing = re.search(r"(?m)^    if: (.*)$", block)
+    if existing is None:
+        return re.sub(r"(?m)^(    needs: .*\n)", rf"\g<1>    if: {ref}\n", block, count=1)
+    condition = existing.group(1).strip()
+    inner = condition[3:-2].strip() if condition.startswith("${{") and condition.endswith("}}") else condition
+    return block[: existing.start(1)] + f"${{{{ {ref} && ({inner}) }}}}" + block[existing.end(1) :]
+
+
+def _add_release_jobs(text: str, values: TemplateValues) -> str:
+    """One release job per environment released on a push, run only for its own branch, with the jobs that follow
+    it (the watch after the release) copied for that environment. The production path — its optional staging-first
+    job included — runs only for the production branch."""
+    head, jobs = _jobs(text)
+    ids = [job_id for job_id, _ in jobs]
+    after = ids[ids.index("release") :]  # the release job and the jobs after it
+    production = values.production_environment
+    out = []
+    for job_id, block in jobs:
+        if job_id != "test" and job_id in ids[: ids.index("release") + 1]:
+            block = _only_for_branch(block, values.production_branch)
+        out.append(block)
+    if not out[-1].endswith("\n\n"):
+        out[-1] = out[-1].rstrip("\n") + "\n\n"
+    for extra in values.extra_jobs:
+        env = extra.environment
+        for job_id, block in jobs:
+            if job_id not in after:
+                continue
+            own = re.sub(rf"\b{re.escape(production)}$", env, block, flags=re.MULTILINE)
+            own = re.sub(rf"(?m)^(    name: .*)\b{re.escape(production)}\b", rf"\g<1>{env}", own)
+            own = own.replace(token_secret(production), token_secret(env))
+            own = own.replace(f"a project token of {production}", f"a project token of {env}")
+            for other in after:
+                own = re.sub(rf"(?m)^  {re.escape(other)}:$", f"  {other}-{env}:", own)
+                own = own.replace(f"needs: {other}\n", f"needs: {other}-{env}\n")
+                own = own.replace(f"needs.{other}.", f"needs.{other}-{env}.")
+            if job_id == "release":
+                # Its own branch, after the tests alone: the staging-first path and its promotion gate are
+                # production's.
+                own = re.sub(r"(?m)^    needs: .*\n", "    needs: test\n", own, count=1)
+                own = re.sub(r"(?m)^(    # .*\n)*    if: .*\n", "", own, count=1)
+                own = re.sub(r"(?m)^(          # .*\n)*          requires: .*\n", "", own)
+                condition = f"    if: github.ref == 'refs/heads/{extra.branch}'\n"
+                own = own.replace("    needs: test\n", "    needs: test\n" + condition, 1)
+            out.append(own.rstrip("\n") + "\n\n")
+    out[-1] = out[-1].rstrip("\n") + "\n"
+    branches = ", ".join(dict.fromkeys([values.production_branch, *(j.branch for j in values.extra_jobs)]))
+    head = head.replace(f"branches: [{values.production_branch}]", f"branches: [{branches}]", 1)
+    head = head.replace(
+        f"# Every push to {values.production_branch}: tests, then a release to {values.production_environment}",
+        f"# Every push to {branches}: tests, then a release to that branch's environment",
+        1,
+    )
+    return head + "".join(out)
 
 
 def _fill_prerelease(text: str, values: TemplateValues) -> str:
@@ -361,50 +532,3 @@ class TemplateList(BaseResult):
 
     def text_lines(self, style: Style) -> list[str]:
         return text_table(["template", "what it does"], [[t.name, t.description] for t in self.templates])
-
-
-@dataclass
-class InitResult(BaseResult):
-    written: list[WrittenTemplate]
-    pin: ActionPin | None
-    root: Path
-
-    def _shown(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            return str(path)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "written": [
-                {"template": w.name, "path": self._shown(w.path), "replaced": w.replaced} for w in self.written
-            ],
-            "pinned": {"sha": self.pin.sha, "version": self.pin.version} if self.pin else None,
-        }
-
-    def text_lines(self, style: Style) -> list[str]:
-        lines = [
-            f"{style.ok('wrote')} {self._shown(w.path)}" + (style.dim(" (replaced)") if w.replaced else "")
-            for w in self.written
-        ]
-        if self.pin:
-            lines.append(f"{ACTION_REPOSITORY} pinned to v{self.pin.version} ({self.pin.sha})")
-        else:
-            lines.append(
-                style.warn("not pinned: ")
-                + f"replace {PLACEHOLDER_SHA} with the commit of the release tag before committing "
-                + f"(git ls-remote {ACTION_REPOSITORY_URL} refs/tags/v{__version__})"
-            )
-        lines.append(
-            "next: add one Railway project token per environment (RAILWAY_TOKEN_PRODUCTION, RAILWAY_TOKEN_STAGING, …)"
-            " and any alert webhooks under Settings → Secrets"
-        )
-        return lines
-
-    def summary_markdown(self) -> str:
-        rows = [[md_escape(w.name), f"`{md_escape(self._shown(w.path))}`"] for w in self.written]
-        return "### Workflows written\n\n" + md_table(["template", "file"], rows)
-
-    def outputs(self) -> dict[str, str]:
-        return {"files": "\n".join(self._shown(w.path) for w in self.written)}

@@ -1,4 +1,4 @@
-"""Read what a command wrote to ``GITHUB_OUTPUT``, the way GitHub does: ``name<<DELIMITER`` blocks."""
+"""Read what a command wrote to ``GITHUB_OUTPUT`` the way GitHub does: ``name<<DELIMITER`` blocks, ``name=value``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ from pathlib import Path
 
 
 def parse_outputs(text: str) -> dict[str, str]:
-    """``name<<DELIM\\nvalue\\nDELIM`` entries, each value possibly spanning lines."""
+    """``name<<DELIM\\nvalue\\nDELIM`` entries, each value possibly spanning lines, and ``name=value`` lines."""
     out: dict[str, str] = {}
     lines = text.splitlines()
     i = 0
     while i < len(lines):
+        if "<<" not in lines[i] and "=" in lines[i]:
+            name, _, value = lines[i].partition("=")
+            out[name] = value
+            i += 1
+            continue
         name, _, delimiter = lines[i].partition("<<")
         end = lines.index(delimiter, i + 1)
         out[name] = "\n".join(lines[i + 1 : end])

@@ -1,0 +1,257 @@
+"""The workflows `kars-actions init` writes, run as GitHub Actions runs them on the first push: the release workflow's
+test and release jobs, and the pull-request checks, through the composite actions' own run: lines (setup.sh,
+run.sh) and the inputs the workflow passes, against the Railway simulator, the GitHub fake, health endpoints on
+TLS and an alert receiver — for a repository without kars.yml and for the same repository with one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.alert_sink import AlertSink
+from tests.fakes.github_fake import GitHubFake
+from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock
+from tests.fakes.workflow_runner import JobRun, Runner, install_fake_uv
+from tests.versioning.gitrepo import GIT_ENV, GitRepo
+
+ROOT = Path(__file__).resolve().parents[2]
+PIN = "0123456789abcdef0123456789abcdef01234567"
+SERVICES = ("backend", "frontend")
+
+RAILWAY_JSON = {
+    "$schema": "https://railway.com/railway.schema.json",
+    "build": {"builder": "RAILPACK"},
+    "deploy": {"startCommand": "node server.js", "healthcheckPath": "/api/health", "restartPolicyType": "ON_FAILURE"},
+}
+
+KARS_YML = """\
+project: kars-app
+services:
+  backend:
+    directory: backend
+  frontend:
+    directory: frontend
+environments:
+  production: {branch: main}
+alerts:
+  webhook_url_env: ALERT_URL
+  webhook_secret_env: ALERT_KEY
+  on: [success, failure, rollback, recovery]
+watch:
+  duration: 1m
+"""
+
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("make") is None, reason="needs openssl, make"),
+]
+
+
+class TlsApp:
+    """A service's app behind its Railway domain: HTTPS on loopback, answering with the commit live on the sim."""
+
+    def __init__(self, sim: RailwaySim, service_id: str, context: ssl.SSLContext) -> None:
+        self.seen: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                outer.seen.append(self.path)
+                now = sim.clock.monotonic()
+                with sim.lock:
+                    live = [d for d in sim.deployments if d.service_id == service_id and d.status(now)[0] in LIVE]
+                commit = max(live, key=lambda d: d.created).commit if live else None
+                body = json.dumps({"status": "ok", "version": commit}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def domain(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Site:
+    repo: GitRepo
+    sim: RailwaySim
+    github: GitHubFake
+    alerts: AlertSink
+    apps: dict[str, TlsApp]
+    ids: dict[str, str]
+    token: str
+    certificate: Path
+    temp: Path
+
+    def init(self) -> str:
+        """`kars-actions init` as a user runs it in the repository, then the first push's commit."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAILWAY_", "GITHUB_", "KARS_"))}
+        proc = subprocess.run(
+            [sys.executable, "-m", "kars_actions", "init", "--action-sha", PIN, "--format", "text"],
+            cwd=self.repo.path,
+            env={**env, **GIT_ENV, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        self.repo.git("add", "-A")
+        self.repo.git("commit", "-q", "-m", "ci: the workflows kars-actions init wrote")
+        head = self.repo.head()
+        self.github.add_commit(head)
+        return proc.stdout
+
+    def runner(self, head: str) -> Runner:
+        install_fake_uv(self.temp)
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", str(self.temp)),
+            **GIT_ENV,
+            "RAILWAY_GRAPHQL_ENDPOINT": self.sim.url,
+            "KARS_TEST_VIRTUAL_CLOCK": "1",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_API_URL": self.github.url,
+            "GITHUB_SERVER_URL": "https://github.example",
+            "GITHUB_REPOSITORY": "kars/app",
+            "GITHUB_SHA": head,
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REF_NAME": "main",
+            "GITHUB_REF_TYPE": "branch",
+            "GITHUB_RUN_ID": "4242",
+            "GITHUB_WORKSPACE": str(self.repo.path),
+            "RUNNER_OS": "Linux",
+            "SSL_CERT_FILE": str(self.certificate),  # the runner trusts the apps' certificate, as it would a CA's
+        }
+        return Runner(
+            self.repo.path,
+            ROOT,
+            self.temp,
+            pin=PIN,
+            secrets={"RAILWAY_TOKEN_PRODUCTION": self.token, "ALERT_URL": self.alerts.url, "ALERT_KEY": "k3y"},
+            github={"token": "ghs_fake_token", "ref": "refs/heads/main", "repository": "kars/app"},
+            env=env,
+        )
+
+
+def certificate(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)),
+            *("-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    repo = GitRepo(tmp_path / "app")
+    for service in SERVICES:
+        (repo.path / service).mkdir()
+        (repo.path / service / "railway.json").write_text(json.dumps(RAILWAY_JSON, indent=2))
+        (repo.path / service / "Makefile").write_text("test:\n\t@echo tests of the service pass\n")
+    repo.git("add", "-A")
+    head = repo.commit("feat: first release of the app")
+    cert, context = certificate(tmp_path)
+    sim = RailwaySim(SimClock(), advance_per_request=5.0)
+    project = sim.add_project("kars-app")
+    env = sim.add_environment(project, "production")
+    apps: dict[str, TlsApp] = {}
+    ids: dict[str, str] = {}
+    for service in SERVICES:
+        ids[service] = sim.add_service(project, service)
+        apps[service] = TlsApp(sim, ids[service], context)
+        sim.services[ids[service]]["domain"] = apps[service].domain
+        sim.add_deployment(ids[service], env, "0" * 40, took=120)
+        sim.set_settings(ids[service], env, {section: dict(RAILWAY_JSON[section]) for section in ("build", "deploy")})
+    token = sim.add_project_token(project, env)
+    sim.start()
+    github = GitHubFake("kars/app", token="ghs_fake_token").start()
+    github.add_commit(head)
+    alerts = AlertSink()
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    yield Site(repo, sim, github, alerts, apps, ids, token, cert, temp)
+    for app in apps.values():
+        app.stop()
+    alerts.stop()
+    github.stop()
+    sim.stop()
+
+
+def assert_released(site: Site, jobs: list[JobRun], head: str) -> dict[str, str]:
+    assert [job.job for job in jobs] == ["test", "release"]
+    for job in jobs:
+        assert job.ok, "\n".join(f"{s.name}: exit {s.code}\n{s.log}" for s in job.steps)
+    outputs = jobs[1].step("kars/deploy-action@").outputs
+    assert (outputs["outcome"], outputs["tag"], outputs["healthy"]) == ("released", "v0.1.0", "true"), outputs
+    for service in SERVICES:
+        assert len(site.sim.deployments_of(site.ids[service], head)) == 1
+        assert "/api/health" in site.apps[service].seen  # railway.json's healthcheckPath, at the Railway domain
+    releases = site.github.releases_for("v0.1.0")
+    assert len(releases) == 1 and releases[0]["draft"] is False
+    return outputs
+
+
+def test_without_kars_yml_the_written_workflows_release_on_the_first_push(site: Site) -> None:
+    said = site.init()
+    assert "services: backend, frontend (the repository's folders holding a railway.json / railway.toml)" in said
+    head = site.repo.head()
+    runner = site.runner(head)
+    jobs = runner.run(site.repo.path / ".github" / "workflows" / "release.yml")
+    release = jobs[1].step("kars/deploy-action@")
+    assert release.inputs["services"] == "backend frontend"
+    assert release.inputs["railway-token"] == site.token
+    assert release.inputs["slack-webhook"] == "" and release.inputs["discord-webhook"] == ""  # secrets not set
+    assert_released(site, jobs, head)
+    assert "backend: backend/railway.json (folder backend/)" in release.summary
+    assert site.alerts.received == []  # no channel configured, no success alert asked for
+    checks = runner.run(site.repo.path / ".github" / "workflows" / "ci.yml", "pull_request")
+    assert [job.job for job in checks] == ["test", "validate"] and all(job.ok for job in checks)
+    assert checks[1].step("kars/deploy-action/validate@").outputs["valid"] == "true"
+
+
+def test_with_kars_yml_the_written_workflows_carry_its_alert_channel_and_budget(site: Site) -> None:
+    (site.repo.path / "kars.yml").write_text(KARS_YML)
+    said = site.init()
+    assert "alerts: webhook-url ← secret ALERT_URL, webhook-secret ← secret ALERT_KEY (kars.yml alerts)" in said
+    head = site.repo.head()
+    jobs = site.runner(head).run(site.repo.path / ".github" / "workflows" / "release.yml")
+    release = jobs[1].step("kars/deploy-action@")
+    assert "services" not in release.inputs  # kars.yml lists them; the release reads it
+    assert release.inputs["webhook-url"] == site.alerts.url and release.inputs["webhook-secret"] == "k3y"
+    # deploy 15m + health 5m + settle 30s + the kars.yml watch of 1m + a rollback's 20m
+    assert release.inputs["total-timeout"] == "2490"
+    assert_released(site, jobs, head)
+    assert [alert.get("event") for alert in site.alerts.received] == ["success"]
