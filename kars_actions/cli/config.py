@@ -168,8 +168,11 @@ def _run(request: Any, config_path: str | None) -> Result:
     from kars_actions.core.config import load_config
     from kars_actions.railway.steps import RailwayClient, clock_from_environ
     from kars_actions.release.repository import run_config
+    from kars_actions.release.services import railway_readable
 
     config = load_config(config_path)
+    if not railway_readable():
+        return run_config(request, config, None)  # names each service's file, then says a token is needed
     with RailwayClient.from_env(clock=clock_from_environ()) as client:
         return run_config(request, config, client)
 

@@ -136,7 +136,7 @@ def command(
                 rollback=rollback,
             )
             result = watch_services(request, client, found.config, progress=reporter.progress)
-            result.sources = found.lines()
+            result.service_files = found.to_json()
             return result
 
     run(reporter, action)

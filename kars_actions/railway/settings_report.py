@@ -54,8 +54,8 @@ class SettingsResult(BaseResult):
     dry_run: bool = False
     applied: list[EnvironmentApply] = field(default_factory=list)
     error: KarsError | None = None
-    # Where each service's railway config was found, and from which source ("backend: backend/railway.json (…)").
-    sources: list[str] = field(default_factory=list)
+    # Where each service's railway config was found and from which source; "said": "backend: backend/railway.json (…)".
+    service_files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def written(self) -> bool:
@@ -90,7 +90,7 @@ class SettingsResult(BaseResult):
         body: dict[str, Any] = {
             "command": self.command,
             "drift": self.drift,
-            "services": self.sources,
+            "service_files": self.service_files,
             "plan": self.plan.to_json() if self.plan else None,
         }
         if self.command == "apply":
@@ -103,7 +103,7 @@ class SettingsResult(BaseResult):
     # Text ---------------------------------------------------------------------------------------------------------
 
     def text_lines(self, style: Style) -> list[str]:
-        lines: list[str] = list(self.sources)
+        lines: list[str] = [str(entry["said"]) for entry in self.service_files]
         plan = self.plan
         if plan is not None:
             for env in plan.environments:
@@ -183,8 +183,8 @@ class SettingsResult(BaseResult):
             if self.dry_run:
                 title = "📝 dry run"
         parts = [f"### Railway settings from railway.json: {title}\n"]
-        if self.sources:
-            parts.append("".join(f"- {gha.md_escape(line)}\n" for line in self.sources))
+        if self.service_files:
+            parts.append("".join(f"- {gha.md_escape(str(entry['said']))}\n" for entry in self.service_files))
         for env in plan.environments:
             for service in env.services:
                 head = f"#### {env.name} / `{service.label}` — `{service.file}`\n"
@@ -287,7 +287,7 @@ def run_settings(
     client: RailwayClient,
     files: Sequence[ServiceFiles],
     *,
-    sources: Sequence[str] = (),
+    service_files: Sequence[dict[str, Any]] = (),
     deadline: Deadline | None = None,
 ) -> SettingsResult:
     """Plan (and for ``apply``, apply) the settings of ``files`` (each service and its railway config, located by
@@ -302,10 +302,14 @@ def run_settings(
     except KarsError as error:
         # No plan: the outputs say the drift is unknown (never "false"), and nothing was written.
         return SettingsResult(
-            None, command=request.command, check=request.check, error=error, sources=list(sources)
+            None, command=request.command, check=request.check, error=error, service_files=list(service_files)
         )
     result = SettingsResult(
-        plan, command=request.command, check=request.check, dry_run=request.apply.dry_run, sources=list(sources)
+        plan,
+        command=request.command,
+        check=request.check,
+        dry_run=request.apply.dry_run,
+        service_files=list(service_files),
     )
     if request.command == "apply":
         try:

@@ -84,8 +84,8 @@ class ValidationResult(BaseResult):
     files: list[FileResult]
     notice: str | None = None
     strict: bool = True
-    # Without paths: where each service's file was found, and from which source ("backend: backend/railway.json (…)").
-    sources: list[str] = field(default_factory=list)
+    # Without paths: where each service's file was found and from which source; "said": "backend: backend/… (…)".
+    service_files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def error_count(self) -> int:
@@ -110,8 +110,8 @@ class ValidationResult(BaseResult):
             "warnings": self.warning_count,
             "files": [f.to_json() for f in self.files],
         }
-        if self.sources:
-            body["services"] = self.sources
+        if self.service_files:
+            body["service_files"] = self.service_files
         if self.notice:
             body["notice"] = self.notice
         return body
@@ -125,7 +125,7 @@ class ValidationResult(BaseResult):
         }
 
     def text_lines(self, style: Style) -> list[str]:
-        lines: list[str] = list(self.sources)
+        lines: list[str] = [str(entry["said"]) for entry in self.service_files]
         for file in self.files:
             if not file.findings:
                 lines.append(f"{file.path}: {style.ok('ok')}")
@@ -169,8 +169,8 @@ class ValidationResult(BaseResult):
             f"{_plural(len(self.files), 'file')} checked ({'strict' if self.strict else 'lenient'}): "
             f"{_plural(self.error_count, 'error')}, {_plural(self.warning_count, 'warning')}.\n",
         ]
-        if self.sources:
-            parts.append("".join(f"- {gha.md_escape(line)}\n" for line in self.sources))
+        if self.service_files:
+            parts.append("".join(f"- {gha.md_escape(str(entry['said']))}\n" for entry in self.service_files))
         for file in self.files:
             status = "✅" if file.ok else "❌"
             parts.append(f"#### {status} `{file.path}`\n")

@@ -202,7 +202,7 @@ class MigrateResult(BaseResult):
     files: list[str] = field(default_factory=list)
     # Where each service's file was found, and from which source: said in JSON, the summary, and once written (the
     # printed file itself stays exactly the file, so it can be redirected).
-    sources: list[str] = field(default_factory=list)
+    service_files: list[dict[str, Any]] = field(default_factory=list)
     written: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -211,7 +211,7 @@ class MigrateResult(BaseResult):
             "written": self.written,
             "services": self.services,
             "files": self.files,
-            "service_files": self.sources,
+            "service_files": self.service_files,
             "content": self.content,
         }
 
@@ -221,18 +221,21 @@ class MigrateResult(BaseResult):
     def text_lines(self, style: Style) -> list[str]:
         if self.written:
             wrote = f"{style.ok('wrote')} {self.path}: {len(self.services)} service(s) from {', '.join(self.files)}"
-            return [*self.sources, wrote]
+            return [*(str(entry["said"]) for entry in self.service_files), wrote]
         return self.content.rstrip("\n").split("\n")
 
     def summary_markdown(self) -> str:
         verb = "Wrote" if self.written else "Would write"
-        sources = "".join(f"- {gha.md_escape(line)}\n" for line in self.sources)
+        sources = "".join(f"- {gha.md_escape(str(entry['said']))}\n" for entry in self.service_files)
         files = ", ".join(f"`{f}`" for f in self.files)
         return f"### Railway IaC\n\n{verb} `{self.path}` from {files}.\n" + (f"\n{sources}" if sources else "")
 
 
 def run_migrate(
-    request: MigrateRequest, config: Config, names: Mapping[Path, str], sources: Sequence[str] = ()
+    request: MigrateRequest,
+    config: Config,
+    names: Mapping[Path, str],
+    service_files: Sequence[dict[str, Any]] = (),
 ) -> MigrateResult:
     services = services_from_repo(config, names)
     project = config.project or config.root.name
@@ -243,7 +246,7 @@ def run_migrate(
         os.path.relpath(target),
         [s.name for s in services],
         [s.config.shown for s in services],
-        list(sources),
+        list(service_files),
     )
     if request.write:
         if target.exists() and not request.force:

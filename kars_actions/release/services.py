@@ -76,6 +76,7 @@ class FoundService:
             "file": self.file,
             "source": self.source,
             "how": self.how,
+            "said": self.describe(),
         }
 
 

@@ -295,8 +295,8 @@ class WatchResult(BaseResult):
     cut_short: bool = False  # the release's own time limit ended the window early
     rollbacks: list[tuple[str, bool, str]] = field(default_factory=list)  # (service, restored, what happened)
     after_release: AfterRelease | None = None  # the long watch after a release: what it did about a failure
-    # ``kars-actions watch``: where each service's railway config was found ("backend: backend/railway.json (…)").
-    sources: list[str] = field(default_factory=list)
+    # ``kars-actions watch``: where each service's railway config was found; "said": "backend: backend/… (…)".
+    service_files: list[dict[str, Any]] = field(default_factory=list)
 
     def detection(self) -> str:
         """The detection bound, from the traffic seen before go-live (the slowest service decides)."""
@@ -368,12 +368,12 @@ class WatchResult(BaseResult):
             "rollbacks": [{"service": n, "restored": ok, "message": m} for n, ok, m in self.rollbacks],
             "detection": self.detection(),
             "after_release": self.after_release.to_json() if self.after_release else None,
-            "service_files": self.sources,
+            "service_files": self.service_files,
             "outputs": self.outputs(),
         }
 
     def text_lines(self, style: Style) -> list[str]:
-        lines = [style.bold("kars-actions watch"), *self.sources, ""]
+        lines = [style.bold("kars-actions watch"), *(str(e["said"]) for e in self.service_files), ""]
         rows = []
         for s in self.services:
             for c in s.checks:
@@ -403,7 +403,7 @@ class WatchResult(BaseResult):
 
     def summary_markdown(self) -> str:
         icon = "❌" if self.failed else ("⚠️" if self.verdict == "inconclusive" else "✅")
-        sources = "".join(f"- {gha.md_escape(line)}\n" for line in self.sources)
+        sources = "".join(f"- {gha.md_escape(str(e['said']))}\n" for e in self.service_files)
         return f"## {icon} {gha.md_escape(self.headline())}\n\n" + (sources + "\n" if sources else "") + (
             self.section_markdown()
         )

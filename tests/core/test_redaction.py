@@ -213,8 +213,9 @@ def test_debug_puts_the_redacted_traceback_after_the_message(tmp_path: Path) -> 
         f"    raise RuntimeError('lost {TOKEN}')\n"
         "import kars_actions.railway_config.config as rc\n"
         "rc.validate = boom\n"
-        "main(['validate'])\n"
+        "main(['validate', 'railway.json'])\n"
     )
+    (tmp_path / "railway.json").write_text("{}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))}
     env.update({"KARS_DEBUG": "1", "GITHUB_TOKEN": TOKEN})
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
