@@ -262,11 +262,15 @@ def _retarget_snapshot(ctx: ReleaseContext, label: str, target_id: str) -> None:
 def preflight(ctx: ReleaseContext) -> None:
     """Every read-only check before the first write: the Railway token and what it may reach (project, environment,
     every service and its source, the required variables), each service's folder, and the GitHub repository."""
+    from kars_actions.release.services import LISTED_KARS, LISTED_NAMED
+
     with in_stage(ctx, "preflight") as stage:
         details = [_preflight_railway(ctx)]
         ctx.found = _find_services(ctx)
         ctx.config = ctx.found.config
         ctx.result.service_files = ctx.found.to_json()
+        if ctx.listed not in (LISTED_NAMED, LISTED_KARS):  # found, not named: say where the list came from
+            details.append(f"services {', '.join(ctx.services)} from {ctx.listed}")
         details += ctx.found.lines()
         details.append(_preflight_github(ctx))
         details.append(promotion_gate(ctx))

@@ -11,30 +11,22 @@ import shutil
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.e2e.test_release import RAILWAY_JSON, AppServer
 from tests.fakes.alert_sink import AlertSink
 from tests.fakes.github_fake import GitHubFake
-from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock
+from tests.fakes.railway_sim import RailwaySim, SimClock
 from tests.fakes.workflow_runner import JobRun, Runner, install_fake_uv
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = "0123456789abcdef0123456789abcdef01234567"
 SERVICES = ("backend", "frontend")
-
-RAILWAY_JSON = {
-    "$schema": "https://railway.com/railway.schema.json",
-    "build": {"builder": "RAILPACK"},
-    "deploy": {"startCommand": "node server.js", "healthcheckPath": "/api/health", "restartPolicyType": "ON_FAILURE"},
-}
 
 KARS_YML = """\
 project: kars-app
@@ -59,41 +51,10 @@ pytestmark = [
 ]
 
 
-class TlsApp:
-    """A service's app behind its Railway domain: HTTPS on loopback, answering with the commit live on the sim."""
-
-    def __init__(self, sim: RailwaySim, service_id: str, context: ssl.SSLContext) -> None:
-        self.seen: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return None
-
-            def do_GET(self) -> None:
-                outer.seen.append(self.path)
-                now = sim.clock.monotonic()
-                with sim.lock:
-                    live = [d for d in sim.deployments if d.service_id == service_id and d.status(now)[0] in LIVE]
-                commit = max(live, key=lambda d: d.created).commit if live else None
-                body = json.dumps({"status": "ok", "version": commit}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def domain(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def on_tls(app: AppServer, context: ssl.SSLContext) -> AppServer:
+    """The app behind its Railway domain: the same app, served over HTTPS on loopback."""
+    app.server.socket = context.wrap_socket(app.server.socket, server_side=True)
+    return app
 
 
 @dataclass
@@ -102,7 +63,7 @@ class Site:
     sim: RailwaySim
     github: GitHubFake
     alerts: AlertSink
-    apps: dict[str, TlsApp]
+    apps: dict[str, AppServer]
     ids: dict[str, str]
     token: str
     certificate: Path
@@ -187,12 +148,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
     sim = RailwaySim(SimClock(), advance_per_request=5.0)
     project = sim.add_project("kars-app")
     env = sim.add_environment(project, "production")
-    apps: dict[str, TlsApp] = {}
+    apps: dict[str, AppServer] = {}
     ids: dict[str, str] = {}
     for service in SERVICES:
         ids[service] = sim.add_service(project, service)
-        apps[service] = TlsApp(sim, ids[service], context)
-        sim.services[ids[service]]["domain"] = apps[service].domain
+        apps[service] = on_tls(AppServer(sim, ids[service]), context)
+        sim.services[ids[service]]["domain"] = apps[service].url.removeprefix("http://")
         sim.add_deployment(ids[service], env, "0" * 40, took=120)
         sim.set_settings(ids[service], env, {section: dict(RAILWAY_JSON[section]) for section in ("build", "deploy")})
     token = sim.add_project_token(project, env)
@@ -211,14 +172,18 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 def assert_released(site: Site, jobs: list[JobRun], head: str) -> dict[str, str]:
+    """Both jobs passed, the release went live at the pushed commit, proved healthy at each service's Railway domain
+    on railway.json's healthcheckPath, and was published."""
     assert [job.job for job in jobs] == ["test", "release"]
     for job in jobs:
         assert job.ok, "\n".join(f"{s.name}: exit {s.code}\n{s.log}" for s in job.steps)
     outputs = jobs[1].step("kars/deploy-action@").outputs
     assert (outputs["outcome"], outputs["tag"], outputs["healthy"]) == ("released", "v0.1.0", "true"), outputs
+    summary = jobs[1].step("kars/deploy-action@").summary
     for service in SERVICES:
         assert len(site.sim.deployments_of(site.ids[service], head)) == 1
-        assert "/api/health" in site.apps[service].seen  # railway.json's healthcheckPath, at the Railway domain
+        assert site.apps[service].live_commit() == head
+        assert f"{site.apps[service].url.replace('http://', 'https://')}/api/health" in summary, summary
     releases = site.github.releases_for("v0.1.0")
     assert len(releases) == 1 and releases[0]["draft"] is False
     return outputs

@@ -184,3 +184,54 @@ def test_plan_check_refuses_what_the_release_refuses(repo: Repo, tmp_path: Path)
     patch = report["applied"][0]["patch"]["services"]
     assert patch == {repo.ids["backend"]: {"deploy": {"startCommand": "node dist/main.js"}}}
     assert repo.sim.mutations == []
+
+
+@pytest.mark.subprocess
+def test_with_nothing_else_naming_a_service_railway_lists_the_ones_it_deploys_from_github(tmp_path: Path) -> None:
+    """One railway.json at the root, no kars.yml: with a token, the services are the project's that deploy from a
+    GitHub repository (not the database's image), for init, release and validate alike."""
+    git = GitRepo(tmp_path / "single")
+    (git.path / "railway.json").write_text(json.dumps(FOLDER_JSON, indent=2))
+    (git.path / "Makefile").write_text("test:\n\t@true\n")
+    git.git("add", "-A")
+    git.commit("feat: one service")
+    sim = RailwaySim(SimClock(), advance_per_request=1.0)
+    project = sim.add_project("kars-app")
+    env = sim.add_environment(project, "production")
+    web = sim.add_service(project, "web", domain="web-production.up.railway.app")
+    sim.add_service(project, "Postgres", repo=None, image="ghcr.io/railwayapp-templates/postgres-ssl:16")
+    sim.set_settings(web, env, {"build": {"builder": "RAILPACK"}, "deploy": {"healthcheckPath": "/api/health"}})
+    token = sim.add_project_token(project, env)
+    with sim:
+        single = Repo(git, sim, token, {"web": web})
+        expected = ["web: railway.json (the repository root)"]
+
+        code, report, err = single.run("release", "--dry-run", token=True)
+        assert code == 0, (report["error"], err)
+        assert report["services"] == ["web"] and said_by_release(report) == expected
+        listed = "Railway project kars-app: its services deployed from a GitHub repository"
+        assert f"services web from {listed}" in json.dumps(report["stages"])
+
+        code, report, _ = single.run("validate", token=True)
+        assert code == 0 and said_by(report) == expected
+
+        code, report, err = single.run("init", "release", "--action-sha", "1" * 40, token=True)
+        assert code == 0, err
+        assert report["plan"]["services_listed_by"] == listed
+        written = (git.path / ".github" / "workflows" / "release.yml").read_text()
+        assert "          services: web\n" in written
+        code, report, _ = single.run("init", "release", "--force", "--action-sha", "1" * 40, token=False)
+        assert code == 2 and report["written"] == []  # without the token nothing names the service
+        assert sim.mutations == []
+
+
+@pytest.mark.subprocess
+def test_without_kars_yml_or_names_the_folders_holding_a_railway_config_are_the_services(repo: Repo) -> None:
+    code, report, err = repo.run("release", "--dry-run", token=False)
+    assert code == 0, err
+    assert report["services"] == ["backend", "frontend"]
+    listed = "services backend, frontend from the repository's folders holding a railway.json / railway.toml"
+    assert listed in json.dumps(report["stages"])
+    assert said_by_release(report) == SAID[(False, False)]
+    code, report, _ = repo.run("validate", token=False)
+    assert code == 0 and said_by(report) == SAID[(False, False)]

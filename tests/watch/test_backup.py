@@ -131,3 +131,12 @@ def test_a_dry_run_names_the_volume_it_would_back_up(world: World) -> None:
     detail = next(s["detail"] for s in run.report["stages"] if s["stage"] == "backup")
     assert detail.startswith(f"would back up Postgres's volume postgres-volume as 'kars v0.1.0 {world.head[:7]}'")
     assert world.sim.backups == [] and world.sim.mutations == []
+
+
+def test_a_kars_yml_service_key_names_its_railway_service_for_backup_and_says_so(world: World) -> None:
+    text = (world.repo.path / "kars.yml").read_text()
+    world.write_config(text.replace("services:\n", "services:\n  db:\n    railway_service: Postgres\n", 1))
+    run = world.cli("backup", "--service", "db", fmt="text")
+    assert run.code == 0, run.stderr
+    assert "database    db is Railway service Postgres (kars.yml services.db)" in run.report["text"]
+    assert len(world.sim.backups) == 1

@@ -79,3 +79,21 @@ def test_without_the_rollback_flag_a_failed_watch_says_how_to_roll_back(world: W
     assert run.code == 1
     assert "to roll backend back: kars-actions rollback --service backend" in run.report["text"]
     assert sim.count("deploymentRollback") == 0
+
+
+def test_without_kars_yml_the_folders_holding_a_railway_config_are_watched_with_its_health_path(world: World) -> None:
+    """The services and their health check path come from the one resolver: the folders holding a railway.json,
+    each file's healthcheckPath on the service's URL."""
+    (world.repo.path / "kars.yml").unlink()
+    for name in ("backend", "frontend"):
+        (world.repo.path / name / "railway.json").write_text('{"deploy": {"healthcheckPath": "/api/health"}}')
+    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    run = world.cli("watch", "--duration", "2m", *urls)
+    assert run.code == 0, run.stderr
+    assert [entry["said"] for entry in run.report["service_files"]] == [
+        "backend: backend/railway.json (folder backend/)",
+        "frontend: frontend/railway.json (folder frontend/)",
+    ]
+    assert [s["service"] for s in run.report["services"]] == ["backend", "frontend"]
+    assert run.report["health"].endswith("target(s) healthy")
+    assert "backend: backend/railway.json (folder backend/)" in run.summary
