@@ -38,7 +38,12 @@ if [[ "$1" == venv ]]; then
   exec "$KARS_TEST_PYTHON" -m venv --without-pip "${@: -1}"
 fi
 if [[ "$1 $2" == "pip install" ]]; then
-  site="$("$KARS_TEST_VENV_PYTHON" -I -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  python=""
+  while (($#)); do
+    if [[ "$1" == --python ]]; then python="$2"; fi
+    shift
+  done
+  site="$("$python" -I -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   printf '%s\\n' "$KARS_TEST_SITE_PACKAGES" >"$site/kars-test-locked-wheels.pth"
   exit 0
 fi
@@ -196,7 +201,6 @@ class Runner:
                     "GITHUB_STEP_SUMMARY": str(summary),
                     "RUNNER_TEMP": str(self.temp),
                     "KARS_TEST_PYTHON": sys.executable,
-                    "KARS_TEST_VENV_PYTHON": str(self.temp / "kars-actions-venv" / "bin" / "python"),
                     "KARS_TEST_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
                 },
                 capture_output=True,
