@@ -1,7 +1,8 @@
-"""The workflows `kars-actions init` writes, run as GitHub Actions runs them on the first push: the release workflow's
-test and release jobs, and the pull-request checks, through the composite actions' own run: lines (setup.sh,
-run.sh) and the inputs the workflow passes, against the Railway simulator, the GitHub fake, health endpoints on
-TLS and an alert receiver — for a repository without kars.yml and for the same repository with one."""
+"""The workflows `kars-actions init` writes, run as GitHub Actions runs them on the first push: the release
+workflow's test and release jobs and the long watch after the release, and the pull-request checks, through the
+composite actions' own run: lines (setup.sh, run.sh) and the inputs the workflow passes, against the Railway
+simulator, the GitHub fake, health endpoints on TLS and an alert receiver — for a repository without kars.yml and
+for the same repository with one."""
 
 from __future__ import annotations
 
@@ -172,13 +173,15 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 def assert_released(site: Site, jobs: list[JobRun], head: str) -> dict[str, str]:
-    """Both jobs passed, the release went live at the pushed commit, proved healthy at each service's Railway domain
-    on railway.json's healthcheckPath, and was published."""
-    assert [job.job for job in jobs] == ["test", "release"]
+    """Every job passed: the release went live at the pushed commit, proved healthy at each service's Railway domain
+    on railway.json's healthcheckPath, and was published; the long watch after it took that tag and passed."""
+    assert [job.job for job in jobs] == ["test", "release", "watch"]
     for job in jobs:
         assert job.ok, "\n".join(f"{s.name}: exit {s.code}\n{s.log}" for s in job.steps)
     outputs = jobs[1].step("kars/deploy-action@").outputs
     assert (outputs["outcome"], outputs["tag"], outputs["healthy"]) == ("released", "v0.1.0", "true"), outputs
+    watch = jobs[2].step("kars/deploy-action/watch@")
+    assert watch.inputs["after-release"] == "v0.1.0" and watch.outputs["watch-verdict"] == "passed", watch.log
     summary = jobs[1].step("kars/deploy-action@").summary
     for service in SERVICES:
         assert len(site.sim.deployments_of(site.ids[service], head)) == 1
@@ -197,6 +200,7 @@ def test_without_kars_yml_the_written_workflows_release_on_the_first_push(site: 
     jobs = runner.run(site.repo.path / ".github" / "workflows" / "release.yml")
     release = jobs[1].step("kars/deploy-action@")
     assert release.inputs["services"] == "backend frontend"
+    assert jobs[2].step("kars/deploy-action/watch@").inputs["services"] == "backend frontend"
     assert release.inputs["railway-token"] == site.token
     assert release.inputs["slack-webhook"] == "" and release.inputs["discord-webhook"] == ""  # secrets not set
     assert_released(site, jobs, head)
@@ -215,7 +219,8 @@ def test_with_kars_yml_the_written_workflows_carry_its_alert_channel_and_budget(
     jobs = site.runner(head).run(site.repo.path / ".github" / "workflows" / "release.yml")
     release = jobs[1].step("kars/deploy-action@")
     assert "services" not in release.inputs  # kars.yml lists them; the release reads it
-    assert release.inputs["webhook-url"] == site.alerts.url and release.inputs["webhook-secret"] == "k3y"
+    for step in (release, jobs[2].step("kars/deploy-action/watch@")):
+        assert step.inputs["webhook-url"] == site.alerts.url and step.inputs["webhook-secret"] == "k3y"
     # deploy 15m + health 5m + settle 30s + the kars.yml watch of 1m + a rollback's 20m
     assert release.inputs["total-timeout"] == "2490"
     assert_released(site, jobs, head)

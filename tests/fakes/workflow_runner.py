@@ -67,6 +67,7 @@ class StepRun:
 class JobRun:
     job: str
     steps: list[StepRun]
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -123,10 +124,11 @@ class Runner:
             if any(done.get(n) is None or not done[n].ok for n in needs):  # type: ignore[union-attr]
                 done[job_id] = None
                 continue
-            if "if" in job and not self._truth(str(job["if"]), {}):
+            needs_context = {n: {"outputs": done[n].outputs} for n in needs if done.get(n) is not None}  # type: ignore[union-attr]
+            if "if" in job and not self._truth(str(job["if"]), {"needs": needs_context}):
                 done[job_id] = None
                 continue
-            done[job_id] = self.run_job(job_id, job)
+            done[job_id] = self.run_job(job_id, job, needs_context)
         return [run for run in done.values() if run is not None]
 
     @staticmethod
@@ -140,8 +142,9 @@ class Runner:
                     order.append(job_id)
         return order
 
-    def run_job(self, job_id: str, job: dict[str, Any]) -> JobRun:
+    def run_job(self, job_id: str, job: dict[str, Any], needs: dict[str, Any] | None = None) -> JobRun:
         steps_context: dict[str, Any] = {}
+        context: dict[str, Any] = {"steps": steps_context, "needs": needs or {}}
         runs: list[StepRun] = []
         for step in job["steps"]:
             if runs and runs[-1].code != 0:
@@ -149,7 +152,7 @@ class Runner:
             if "run" in step:
                 raise WorkflowError(f"job {job_id}: a run: step in a written workflow ({step.get('name')})")
             uses = str(step["uses"])
-            inputs = {k: self._eval(str(v), {"steps": steps_context}) for k, v in (step.get("with") or {}).items()}
+            inputs = {k: self._eval(str(v), context) for k, v in (step.get("with") or {}).items()}
             run = StepRun(str(step.get("name") or uses), uses, inputs)
             runs.append(run)
             if uses.startswith(NOTHING):
@@ -163,7 +166,8 @@ class Runner:
             self._composite(folder, run)
             if step.get("id"):
                 steps_context[str(step["id"])] = {"outputs": run.outputs}
-        return JobRun(job_id, runs)
+        outputs = {name: self._eval(str(value), context) for name, value in (job.get("outputs") or {}).items()}
+        return JobRun(job_id, runs, outputs)
 
     # --- a composite action ---------------------------------------------------------------------------------
 
@@ -244,7 +248,7 @@ class Runner:
             return self.secrets.get(path[0], "")  # an unset secret is empty, never an error
         if head == "github":
             return self.github[path[0]]
-        if head in ("inputs", "steps") and head in context:
+        if head in ("inputs", "steps", "needs") and head in context:
             value: Any = context[head]
             for key in path:
                 value = value.get(key, "") if isinstance(value, dict) else ""
