@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from kars_actions import __version__, templates
 from kars_actions.cli import cli
 from tests.actions.tools import zizmor as zizmor_path
+from tests.fakes.workflow_runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -225,6 +226,24 @@ def test_the_workflow_written_with_a_kars_yml_follows_it(tmp_path: Path) -> None
         watching = next(s for s in watch["steps"] if str(s.get("uses", "")).startswith("kars/deploy-action/watch@"))
         assert watching["with"]["environment"] == environment and watching["with"]["railway-token"] == token
         assert watching["with"]["after-release"] == f"${{{{ needs.release{suffix}.outputs.tag }}}}"
+
+
+def test_each_push_runs_the_jobs_of_its_own_environment_only(tmp_path: Path) -> None:
+    """Which jobs of the written release.yml run, as GitHub decides it, for a push to each environment's branch."""
+    root = app(tmp_path, "backend", "frontend", kars=RELEASE_KARS_YML)
+    code, output = invoke("release", "--dir", str(root), "--action-sha", SHA)
+    assert code == 0, output
+    path = root / ".github" / "workflows" / "release.yml"
+    for branch, jobs in (
+        ("main", ["test", "release", "watch"]),
+        ("develop", ["test", "release-staging", "watch-staging"]),
+        ("eu-main", ["test", "release-eu", "watch-eu"]),
+    ):
+        runner = Runner(root, ROOT, tmp_path, pin=SHA, secrets={}, github={"ref": f"refs/heads/{branch}"}, env={})
+        ran = runner.run(path, assume={"outcome": "released", "tag": "v1.0.0"})
+        assert [job.job for job in ran] == jobs, branch
+    runner = Runner(root, ROOT, tmp_path, pin=SHA, secrets={}, github={"ref": "refs/heads/main"}, env={})
+    assert [job.job for job in runner.run(path, assume={"outcome": "rolled-back"})] == ["test", "release"]
 
 
 def test_with_the_staging_workflow_written_too_staging_is_released_once(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """A workflow run the way GitHub Actions does it, far enough to prove a workflow's wiring against the simulators.
 
-For a push to a branch (or a pull request): the jobs whose ``if:`` holds, in ``needs`` order; each step's
+For a push to a branch (or a pull request): the jobs whose ``if:`` holds, in ``needs`` order (with GitHub's implicit
+``success()``, which looks at every job upstream, so a job after one that ran past a skipped job is skipped unless
+its condition names a status function); each step's
 ``with:`` checked against the action's declared inputs (an input the action does not declare fails the run, where
 GitHub only warns), defaults filled, ``${{ }}`` expressions evaluated (secrets, github, inputs, steps' outputs; a
 missing secret is empty, as on GitHub), and a composite action's own ``run:`` lines executed by bash with
@@ -13,6 +15,7 @@ with an installer standing in for uv: it makes the virtualenv and puts the test'
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -105,8 +108,9 @@ class Runner:
 
     # --- the workflow ---------------------------------------------------------------------------------------
 
-    def run(self, workflow: Path, event: str = "push") -> list[JobRun]:
-        """The jobs ``workflow`` runs for ``event`` (a push to github.ref's branch, or a pull request)."""
+    def run(self, workflow: Path, event: str = "push", *, assume: dict[str, str] | None = None) -> list[JobRun]:
+        """The jobs ``workflow`` runs for ``event`` (a push to github.ref's branch, or a pull request). With
+        ``assume``, no step runs: every job that would run succeeds with these outputs (which jobs run, and when)."""
         data = yaml.safe_load(workflow.read_text(encoding="utf-8"))
         on = data.get(True) or data.get("on") or {}
         if event not in on:
@@ -117,19 +121,39 @@ class Runner:
             if branch not in branches:
                 raise WorkflowError(f"{workflow.name} does not run on a push to {branch} (branches: {branches})")
         done: dict[str, JobRun | None] = {}
+        results: dict[str, str] = {}  # job -> success | failure | skipped, as the needs context says it
         for job_id in self._job_order(data["jobs"]):
             job = data["jobs"][job_id]
             needs = job.get("needs") or []
             needs = [needs] if isinstance(needs, str) else needs
-            if any(done.get(n) is None or not done[n].ok for n in needs):  # type: ignore[union-attr]
-                done[job_id] = None
+            needs_context = {
+                n: {"result": results[n], "outputs": done[n].outputs if done.get(n) is not None else {}}  # type: ignore[union-attr]
+                for n in needs
+            }
+            condition = str(job.get("if", "success()"))
+            if not STATUS_FUNCTION.search(condition):  # GitHub's implicit success() before any other condition
+                condition = f"success() && ({EXPRESSION.sub(lambda m: m.group(1), condition)})"
+            # success() and failure() look at every job upstream, not only the direct needs: a job after one that
+            # ran past a skipped job is skipped too unless its condition names a status function (GitHub does this).
+            context = {"needs": needs_context, "_needed": [results[n] for n in self._upstream(data["jobs"], job_id)]}
+            if not self._truth(condition, context):
+                done[job_id], results[job_id] = None, "skipped"
                 continue
-            needs_context = {n: {"outputs": done[n].outputs} for n in needs if done.get(n) is not None}  # type: ignore[union-attr]
-            if "if" in job and not self._truth(str(job["if"]), {"needs": needs_context}):
-                done[job_id] = None
-                continue
-            done[job_id] = self.run_job(job_id, job, needs_context)
+            run = JobRun(job_id, [], dict(assume)) if assume is not None else self.run_job(job_id, job, needs_context)
+            done[job_id], results[job_id] = run, "success" if run.ok else "failure"
         return [run for run in done.values() if run is not None]
+
+    @staticmethod
+    def _upstream(jobs: dict[str, Any], job_id: str) -> list[str]:
+        seen: list[str] = []
+        queue = [job_id]
+        while queue:
+            needs = jobs[queue.pop()].get("needs") or []
+            for need in [needs] if isinstance(needs, str) else needs:
+                if need not in seen:
+                    seen.append(need)
+                    queue.append(need)
+        return seen
 
     @staticmethod
     def _job_order(jobs: dict[str, Any]) -> list[str]:
@@ -228,32 +252,159 @@ class Runner:
 
     def _eval(self, text: str, context: dict[str, Any]) -> str:
         def one(match: re.Match[str]) -> str:
-            return str(self._value(match.group(1), context))
+            value = self._value(match.group(1), context)
+            if isinstance(value, bool) or value is None:
+                return {True: "true", False: "false", None: ""}[value]
+            if isinstance(value, float) and value.is_integer():
+                return str(int(value))
+            return str(value)
 
         return EXPRESSION.sub(one, text)
 
     def _truth(self, expression: str, context: dict[str, Any]) -> bool:
         inner = EXPRESSION.fullmatch(expression.strip())
-        return bool(self._value(inner.group(1) if inner else expression, context))
+        return truthy(self._value(inner.group(1) if inner else expression, context))
 
     def _value(self, expression: str, context: dict[str, Any]) -> Any:
-        expression = expression.strip()
-        if "==" in expression:
-            left, right = expression.split("==", 1)
-            return self._value(left, context) == self._value(right, context)
-        if expression.startswith("'") and expression.endswith("'"):
-            return expression[1:-1].replace("''", "'")
-        head, *path = expression.split(".")
+        return _Expression(expression, lambda path: self._lookup(path, context), context.get("_needed", [])).parse()
+
+    def _lookup(self, path: list[str], context: dict[str, Any]) -> Any:
+        head, *rest = path
         if head == "secrets":
-            return self.secrets.get(path[0], "")  # an unset secret is empty, never an error
+            return self.secrets.get(rest[0], "")  # an unset secret is empty, never an error
+        if head == "vars":
+            return ""  # no repository variable is set: the optional parts stay off
         if head == "github":
-            return self.github[path[0]]
+            return self.github[rest[0]]
         if head in ("inputs", "steps", "needs") and head in context:
             value: Any = context[head]
-            for key in path:
+            for key in rest:
                 value = value.get(key, "") if isinstance(value, dict) else ""
             return value
-        raise WorkflowError(f"this runner cannot evaluate ${{{{ {expression} }}}}")
+        raise WorkflowError(f"this runner cannot evaluate {'.'.join(path)}")
+
+
+STATUS_FUNCTION = re.compile(r"\b(?:success|failure|cancelled|always)\(\)")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>&&|\|\||==|!=|[!(),\[\]])"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_*][A-Za-z0-9_-]*)*))"
+)
+
+
+def truthy(value: Any) -> bool:
+    """GitHub's falsy values: false, 0, -0, "", null."""
+    return value not in (False, 0, "", None)
+
+
+class _Expression:
+    """GitHub's expression language, the part workflows use: literals, context paths, ! == != && || and
+    parentheses (&& and || give an operand, as in JavaScript), and contains, fromJSON, startsWith, endsWith and the
+    status functions."""
+
+    def __init__(self, text: str, lookup: Any, needed: list[str]) -> None:
+        self.tokens = []
+        position = 0
+        while position < len(text.rstrip()):
+            match = _TOKEN.match(text, position)
+            if match is None:
+                raise WorkflowError(f"this runner cannot read ${{{{ {text} }}}} at {text[position:]!r}")
+            self.tokens.append((match.lastgroup, match.group(match.lastgroup or "")))
+            position = match.end()
+        self.at, self.text, self.lookup, self.needed = 0, text, lookup, needed
+
+    def parse(self) -> Any:
+        value = self._or()
+        if self.at != len(self.tokens):
+            raise WorkflowError(f"this runner cannot read ${{{{ {self.text} }}}}")
+        return value
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.at][1] if self.at < len(self.tokens) else None
+
+    def _take(self, expected: str | None = None) -> tuple[str | None, str]:
+        kind, value = self.tokens[self.at]
+        if expected is not None and value != expected:
+            raise WorkflowError(f"this runner cannot read ${{{{ {self.text} }}}}: expected {expected}")
+        self.at += 1
+        return kind, value
+
+    def _or(self) -> Any:
+        value = self._and()
+        while self._peek() == "||":
+            self._take()
+            right = self._and()
+            value = value if truthy(value) else right
+        return value
+
+    def _and(self) -> Any:
+        value = self._compare()
+        while self._peek() == "&&":
+            self._take()
+            right = self._compare()
+            value = right if truthy(value) else value
+        return value
+
+    def _compare(self) -> Any:
+        value = self._unary()
+        while self._peek() in ("==", "!="):
+            _, op = self._take()
+            right = self._unary()
+            same = str(value).lower() == str(right).lower() if isinstance(value, str) and isinstance(right, str) else (
+                value == right
+            )
+            value = same if op == "==" else not same
+        return value
+
+    def _unary(self) -> Any:
+        if self._peek() == "!":
+            self._take()
+            return not truthy(self._unary())
+        return self._primary()
+
+    def _primary(self) -> Any:
+        kind, value = self._take()
+        if value == "(":
+            inner = self._or()
+            self._take(")")
+            return inner
+        if kind == "str":
+            return value[1:-1].replace("''", "'")
+        if kind == "num":
+            return float(value)
+        if value in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[value]
+        if self._peek() == "(":
+            self._take("(")
+            args = []
+            while self._peek() != ")":
+                args.append(self._or())
+                if self._peek() == ",":
+                    self._take()
+            self._take(")")
+            return self._call(value, args)
+        return self.lookup(value.split("."))
+
+    def _call(self, name: str, args: list[Any]) -> Any:
+        if name == "success":
+            return all(r == "success" for r in self.needed)
+        if name == "failure":
+            return any(r == "failure" for r in self.needed)
+        if name == "cancelled":
+            return False
+        if name == "always":
+            return True
+        if name == "fromJSON":
+            return json.loads(args[0])
+        if name == "contains":
+            haystack, needle = args
+            if isinstance(haystack, list):
+                return any(str(item).lower() == str(needle).lower() for item in haystack)
+            return str(needle).lower() in str(haystack).lower()
+        if name == "startsWith":
+            return str(args[0]).lower().startswith(str(args[1]).lower())
+        if name == "endsWith":
+            return str(args[0]).lower().endswith(str(args[1]).lower())
+        raise WorkflowError(f"this runner cannot call {name}()")
 
 
 def install_fake_uv(temp: Path) -> None:
