@@ -120,6 +120,10 @@ def test_this_repositorys_own_workflows_use_only_current_input_names() -> None:
 
 def test_the_workflows_init_writes_use_only_current_input_names(tmp_path: Path) -> None:
     names = [p.stem for p in SHIPPED]
+    # A repository init can write working workflows for: a service folder with its railway.json and tests.
+    (tmp_path / "backend").mkdir()
+    (tmp_path / "backend" / "railway.json").write_text("{}\n")
+    (tmp_path / "backend" / "Makefile").write_text("test:\n\t@true\n")
     result = CliRunner().invoke(
         cli, ["init", *names, "--dir", str(tmp_path), "--action-sha", "a" * 40, "--format", "text"]
     )
