@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from kars_actions import __version__
 from kars_actions.core import gha
+from kars_actions.core.backoff import Backoff, Pause
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
@@ -40,6 +41,10 @@ REQUEST_TIMEOUT = 30.0
 PER_PAGE = 100
 FIRST_BACKOFF = 1.0  # the shortest wait after a rate limit, whatever Retry-After says
 SECONDARY_LIMIT_WAIT = 60.0  # GitHub's advice when a secondary limit names no time
+# Consecutive limits on one request back off (1 s, 2 s, 4 s ...) under GitHub's own wait, which is honoured when
+# longer; a secondary limit that names no time waits GitHub's minute, doubling.
+RATE_LIMITS = Backoff(FIRST_BACKOFF)
+SECONDARY_LIMITS = Backoff(SECONDARY_LIMIT_WAIT)
 # What each kind of write needs, in the words of a workflow's `permissions:` block.
 PERMISSION_FOR = {
     "contents": "contents: write",
@@ -381,26 +386,26 @@ class GitHubApi:
         request back off (1 s, 2 s, 4 s ...), so a ``Retry-After: 0`` or a reset in the past never spins."""
         if answer.status not in (403, 429):
             return None
-        backoff = FIRST_BACKOFF * 2.0**limited_before
         headers = answer.headers
         retry_after = headers.get("retry-after")
         if retry_after is not None:
             try:
-                return max(float(retry_after), backoff)
+                return RATE_LIMITS.pause(limited_before, retry_after=float(retry_after))
             except ValueError:
-                return max(SECONDARY_LIMIT_WAIT, backoff)
+                return RATE_LIMITS.pause(limited_before, retry_after=SECONDARY_LIMIT_WAIT)
         if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
             try:
-                return max(float(headers["x-ratelimit-reset"]) - self.wall_time(), backoff)
+                reset_in = float(headers["x-ratelimit-reset"]) - self.wall_time()
             except ValueError:
-                return max(SECONDARY_LIMIT_WAIT, backoff)
+                reset_in = SECONDARY_LIMIT_WAIT
+            return RATE_LIMITS.pause(limited_before, retry_after=reset_in)
         if answer.status == 429 or "rate limit" in answer.message.lower():
-            return SECONDARY_LIMIT_WAIT * 2.0**limited_before
+            return SECONDARY_LIMITS.pause(limited_before)
         return None
 
     def _wait(self, what: str, seconds: float, headers: Mapping[str, str]) -> None:
         remaining = self.deadline.remaining()
-        if seconds >= remaining:
+        if Pause.before(self.deadline, seconds).last:  # no time would be left to ask again
             reset = headers.get("x-ratelimit-reset", "")
             when = ""
             if reset.isdigit() and float(reset) > self.wall_time():

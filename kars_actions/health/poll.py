@@ -10,8 +10,9 @@ import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from kars_actions.core import backoff as pauses
 from kars_actions.core.errors import UsageError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
@@ -39,7 +40,7 @@ __all__ = [
     "check_health_async",
 ]
 
-JITTERS = ("full", "decorrelated", "none")
+JITTERS = ("full", "decorrelated", "none")  # offered to users; core.backoff also has "equal"
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,10 @@ class PollSettings:
             raise UsageError("max body must be at least 1 byte")
 
 
-class Backoff:
-    """Capped exponential waits with jitter, so a fleet of pollers does not beat in step.
+class Backoff(pauses.Schedule):
+    """The waits at a target that is not healthy yet: from the interval, growing by the backoff factor up to the
+    cap, jittered so that a fleet of pollers does not beat in step; never under a quarter of a second (or the
+    interval, when it is shorter).
 
     ``full``: uniform in [floor, min(cap, initial·factorⁿ)] — the shortest average wait, hence the quickest
     detection; ``decorrelated``: min(cap, uniform(initial, 3·previous)); ``none``: the plain exponential.
@@ -109,27 +112,10 @@ class Backoff:
         jitter: str = "full",
         rng: random.Random | None = None,
     ) -> None:
-        self.initial = initial
-        self.factor = factor
-        self.cap = max(cap, initial)
-        self.jitter = jitter
-        self.rng = rng or random.Random()
-        self.floor = min(0.25, initial)
-        self.reset()
-
-    def reset(self) -> None:
-        self._failures = 0
-        self._previous = self.initial
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.initial * self.factor**self._failures)
-        self._failures += 1
-        if self.jitter == "none":
-            return ceiling
-        if self.jitter == "decorrelated":
-            self._previous = min(self.cap, self.rng.uniform(self.initial, self._previous * 3))
-            return self._previous
-        return max(self.floor, self.rng.uniform(0, ceiling))
+        if jitter not in JITTERS:
+            raise UsageError(f"unknown jitter {jitter!r}; use one of {', '.join(JITTERS)}")
+        shape = cast(pauses.Jitter, jitter)
+        super().__init__(pauses.Backoff(initial, factor, max(cap, initial), shape, floor=min(0.25, initial)), rng)
 
 
 # Building targets --------------------------------------------------------------------------------------------
@@ -199,9 +185,7 @@ async def _poll_one(
         now = clock.monotonic()
         if failures:
             streak, passing_since = 0, None
-            delay = backoff.next()
-            if last.retry_after is not None:
-                delay = max(delay, last.retry_after)
+            delay = backoff.next(retry_after=last.retry_after)  # an app asking for longer is given it
             progress(_line(target, attempts, last, f"not healthy yet: {failures[0]}"))
         else:
             streak += 1
@@ -216,7 +200,7 @@ async def _poll_one(
                 delay = min(delay, settings.stable_for - held)
             progress(_line(target, attempts, last, f"passing, confirming ({streak}/{need})"))
         delay = max(delay, min_gap - (now - asked_at))  # the per-target rate cap, counted from request start
-        await clock.asleep(min(delay, deadline.remaining()))
+        await clock.asleep(pauses.Pause.before(deadline, delay).seconds)
 
 
 def _line(target: HealthTarget, attempt: int, seen: Observation, why: str) -> str:

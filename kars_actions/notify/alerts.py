@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kars_actions.core import gha
+from kars_actions.core.backoff import Backoff
 from kars_actions.core.errors import EXIT_EXTERNAL, EXIT_OK, ConfigError
 from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock
@@ -28,6 +29,8 @@ EVENTS = ("failure", "rollback", "recovery", "success")
 TRUNCATED = "… (truncated)"
 ATTEMPTS = 3
 BACKOFF = 2.0  # seconds before the second attempt; doubles after
+# A channel's own wait (its 429's Retry-After, up to MAX_RETRY_AFTER) replaces the schedule's pause for that try.
+RETRIES = Backoff(BACKOFF, retry_after="as-asked")
 MAX_RETRY_AFTER = 60.0  # a rate limit asking for longer than this is not worth holding a release job for
 REQUEST_TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Kars-Signature-256"
@@ -560,7 +563,7 @@ def _deliver(
     import httpx
 
     outcome = ChannelOutcome(channel.kind, delivered=False)
-    delay = BACKOFF
+    pauses = RETRIES.start()
     for attempt in range(1, attempts + 1):
         outcome.attempts = attempt
         # Rebuilt per attempt: the signed timestamp must be fresh for receivers that reject old deliveries.
@@ -595,10 +598,9 @@ def _deliver(
                 )
                 return outcome
         if attempt < attempts:
-            pause = wait if wait is not None else delay
+            pause = pauses.next(retry_after=wait)
             progress(f"{channel.name}: {outcome.message}; retrying in {pause:.1f}s")
             clock.sleep(pause)
-            delay *= 2
     outcome.message += f" (gave up after {attempts} attempts)"
     return outcome
 

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from kars_actions.core import gha
+from kars_actions.core.backoff import Backoff, Pause
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.core.urls import check_url
@@ -372,6 +373,18 @@ class RetryPolicy:
     rate_limit_floor: float = 1.0  # least wait after a 429, doubling per 429: "Retry-After: 0" is no busy loop
     call_timeout: float = 180.0  # a call's own deadline when the caller gives none
 
+    @property
+    def reads(self) -> Backoff:
+        """Between tries of a read: doubling from ``base`` to ``cap``, each pause drawn from its upper half so that
+        concurrent jobs do not retry in lockstep."""
+        return Backoff(self.base, 2.0, self.cap, jitter="equal")
+
+    @property
+    def rate_limits(self) -> Backoff:
+        """After a 429: Railway's wait as it asks; one under the floor (0, a reset already past) doubles from the
+        floor with each 429 in a row instead."""
+        return Backoff(self.rate_limit_floor, 2.0, self.cap, floor=self.rate_limit_floor, retry_after="as-asked")
+
 
 class RailwayClient:
     """A small synchronous Railway GraphQL client. Thread-safe for concurrent service deploys."""
@@ -460,7 +473,7 @@ class RailwayClient:
         deadline = deadline or Deadline.after(self.retry.call_timeout, self.clock)
         payload = {"query": document, "variables": dict(variables), "operationName": operation}
         attempt = 0
-        limited = 0
+        limits = self.retry.rate_limits.start()
         rate_waited = 0.0
         while True:
             attempt += 1
@@ -485,13 +498,10 @@ class RailwayClient:
                 continue
             self._note_server_time(response.headers.get("date"))
             if response.status_code == 429:
-                limited += 1
                 # Railway's wait is honoured; but a Retry-After of 0 or a reset time already past would turn into a
                 # request storm, so such a hint is replaced by a wait that doubles with each 429 in a row.
-                wait = _rate_limit_wait(response.headers)
-                if wait < self.retry.rate_limit_floor:
-                    wait = min(self.retry.cap, self.retry.rate_limit_floor * 2 ** (limited - 1))
-                if wait > deadline.remaining() or rate_waited + wait > self.retry.rate_limit_wait:
+                wait = limits.next(retry_after=_rate_limit_wait(response.headers))
+                if Pause.before(deadline, wait).overruns or rate_waited + wait > self.retry.rate_limit_wait:
                     raise RateLimited(
                         f"rate limit reached during {operation}; Railway asks to wait {wait:.0f}s, "
                         f"past this step's deadline",
@@ -556,14 +566,14 @@ class RailwayClient:
     def _backoff_or_raise(
         self, attempt: int, deadline: Deadline, failure: str, operation: str, *, unknown: bool
     ) -> None:
-        delay = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
-        delay = delay * (0.5 + self._rng.random() / 2)  # jitter: concurrent jobs do not retry in lockstep
-        if attempt >= self.retry.attempts or delay > deadline.remaining():
+        # Indexed by the attempt, not by the failures before it: a 429 on the way counts as a try too.
+        pause = Pause.before(deadline, self.retry.reads.pause(attempt - 1, rng=self._rng))
+        if attempt >= self.retry.attempts or pause.overruns:
             raise RailwayUnavailable(
                 f"{operation}: {failure}, after {attempt} attempt(s)",
                 hint="Railway's API may be degraded (status.railway.com); rerun the job later",
             )
-        self.clock.sleep(delay)
+        self.clock.sleep(pause.seconds)
 
     def _data(self, operation: str, response: httpx.Response) -> Any:
         try:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from kars_actions.core.backoff import Pause
 from kars_actions.core.errors import CheckFailed, ConfigError, ExternalError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import Deadline, human_duration
@@ -463,7 +464,7 @@ class _Rollback:
         while latest.status in TRANSIENT_STATUSES and not latest.can_rollback:
             if deadline.expired():
                 break
-            clock.sleep(min(self.policy.min_interval, deadline.remaining()))
+            clock.sleep(Pause.before(deadline, self.policy.min_interval).seconds)
             with contextlib.suppress(ExternalError):  # one unanswered look is not an answer: look again
                 latest = self.client.deployment(deployment.id, deadline)
         if latest.status != deployment.status:
@@ -582,7 +583,7 @@ def _cancel(
             latest = client.deployment(deployment.id, deadline)
         if latest.status not in IN_PROGRESS_STATUSES or deadline.expired():
             return latest
-        client.clock.sleep(min(policy.min_interval, deadline.remaining()))
+        client.clock.sleep(Pause.before(deadline, policy.min_interval).seconds)
 
 
 def _wait_for_restored(
@@ -602,7 +603,7 @@ def _wait_for_restored(
     status_since = started
     current: Deployment | None = None
     while True:
-        clock.sleep(min(policy.min_interval, deadline.remaining()))
+        clock.sleep(Pause.before(deadline, policy.min_interval).seconds)
         try:
             candidates = client.deployments(
                 target.project_id, target.environment_id, service.id, first=5, deadline=deadline
@@ -623,7 +624,8 @@ def _wait_for_restored(
         if deadline.expired():
             return current if current is not None and current.live else None
         wait = policy.interval(status or "DEPLOYING", now - started, now - status_since, None)
-        clock.sleep(max(0.0, min(wait, deadline.remaining()) - policy.min_interval))
+        # The rest of the interval here, its last ``min_interval`` at the top of the loop: never past the deadline.
+        clock.sleep(max(0.0, Pause.before(deadline, wait).seconds - policy.min_interval))
 
 
 __all__ = [

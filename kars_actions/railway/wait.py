@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from kars_actions.core.backoff import Backoff, Pause
 from kars_actions.core.errors import AuthError, ExternalError, RateLimited
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import Deadline, human_duration
@@ -143,7 +144,7 @@ class PollPolicy:
 
     def after_failure(self, failures: int) -> float:
         """Next try after ``failures`` unanswered polls in a row: backs off, never faster than ``min_interval``."""
-        return float(min(self.cap, self.min_interval * 2.0 ** max(0, failures - 1)))
+        return Backoff(self.min_interval, 2.0, self.cap).pause(failures - 1)
 
 
 DEFAULT_POLICY = PollPolicy()
@@ -257,8 +258,9 @@ def wait_for_deployments(
                     if heard:
                         continue
                     now = clock.monotonic()
-            if not final_round and watch.next_poll >= deadline.at:
-                clock.sleep(max(0.0, deadline.at - now))
+            pause = Pause.before(deadline, watch.next_poll - now, now=now)
+            if not final_round and pause.last:
+                clock.sleep(pause.seconds)  # to the deadline itself, never past it
                 final_round = True  # one last look at everything before calling it
                 for w in pending:
                     w.next_poll = clock.monotonic()
