@@ -35,6 +35,7 @@ RETENTION_HINT = (
 )
 ALLOW_FAILED_FLAG = "--allow-failed-version"
 CANCELLED = "CANCELLED"
+SUPERSEDED = "SUPERSEDED"  # a newer deployment replaced the one being undone: nothing is put back over it
 HISTORY = 30  # deployments read per rollback: enough to see the last few releases and the rollbacks between them
 
 Describe = Callable[[str], str | None]
@@ -47,7 +48,8 @@ class RollbackOutcome:
     service_id: str
     rolled_back: bool
     live: bool
-    status: str  # Railway's status of the restored deployment, or ALREADY_LIVE / NOTHING_TO_DO / PLANNED / TIMED_OUT
+    # Railway's status of the restored deployment, or ALREADY_LIVE / NOTHING_TO_DO / PLANNED / TIMED_OUT / SUPERSEDED
+    status: str
     message: str
     from_deployment_id: str | None = None
     target_deployment_id: str | None = None
@@ -71,8 +73,9 @@ class RollbackOutcome:
 
     @property
     def settled(self) -> bool:
-        """Production is known and on the version it should be on: restored, already there, or never left."""
-        return self.ok or self.status in ("NOTHING_TO_DO", CANCELLED)
+        """Production is known and on the version it should be on: restored, already there, never left, or on a
+        newer deployment that replaced the one being undone (it is not this rollback's to undo)."""
+        return self.ok or self.status in ("NOTHING_TO_DO", CANCELLED, SUPERSEDED)
 
 
 def deployment_label(deployment_id: str | None, commit: str | None, version: str | None) -> str:
@@ -125,6 +128,16 @@ def rolled_away_from(history: Sequence[Deployment]) -> dict[str, Deployment]:
             if between.commit_hash != later.commit_hash and served(between):
                 found.setdefault(between.id, later)
     return found
+
+
+def replaced_by(deployment: Deployment, current: Deployment | None) -> Deployment | None:
+    """The deployment serving now in place of ``deployment``, when one made after it replaced it (someone deployed
+    or rolled back since); None when ``deployment`` still serves, or nothing newer does."""
+    if current is None or current.id == deployment.id or deployment.status in IN_PROGRESS_STATUSES:
+        return None
+    if not (current.created_at and deployment.created_at and current.created_at > deployment.created_at):
+        return None
+    return current
 
 
 def _never_went_live(deployment: Deployment, current: Deployment | None) -> bool:
@@ -368,6 +381,19 @@ class _Rollback:
                     message=f"deployment {undone.id} was cancelled before it went live{self._serving()}",
                     dashboard_url=dashboard,
                 )
+        newer = replaced_by(undone, current)
+        if newer is not None:
+            # Rolling back now would put an older version over a deployment made after the one being undone.
+            return replace(
+                base,
+                status=SUPERSEDED,
+                from_deployment_id=undone.id,
+                from_commit=undone.commit_hash,
+                from_version=self._version(undone),
+                message=f"deployment {undone.id} was replaced by {self._name(newer)}, made after it, which serves "
+                "now: nothing was rolled back over it",
+                dashboard_url=dashboard,
+            )
         if _never_went_live(undone, current):
             return replace(
                 base,
@@ -632,10 +658,12 @@ __all__ = [
     "ALLOW_FAILED_FLAG",
     "CANCELLED",
     "RETENTION_HINT",
+    "SUPERSEDED",
     "Describe",
     "RollbackOutcome",
     "deployment_label",
     "describe_deployment",
+    "replaced_by",
     "rollback_service",
     "rolled_away_from",
     "served",
