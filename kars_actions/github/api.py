@@ -192,6 +192,14 @@ def failure_body(reason: str, run_url: str | None, original: str) -> str:
     return f"> [!CAUTION]\n> This release failed: {reason}{link}\n\n{FAILED_MARKER}\n\n{kept}"
 
 
+def not_published_body(reason: str, run_url: str | None, original: str) -> str:
+    """The draft's body when the release stopped without publishing, for a reason that is no failure of the version
+    (another deployment replaced it while it was watched): a banner saying why and the run, then the notes."""
+    kept = clean_body(original)
+    link = f"\n> Run: {run_url}" if run_url else ""
+    return f"> [!WARNING]\n{_NOT_PUBLISHED_LINE}{reason}{link}\n\n{FAILED_MARKER}\n\n{kept}"
+
+
 def clean_body(body: str) -> str:
     """The release notes without an earlier failure banner."""
     return body.split(FAILED_MARKER)[-1].lstrip("\n") if FAILED_MARKER in body else body
@@ -199,6 +207,8 @@ def clean_body(body: str) -> str:
 
 FAILED_SUFFIX = " (failed)"
 _FAILED_LINE = "> This release failed: "
+NOT_PUBLISHED_SUFFIX = " (not published)"
+_NOT_PUBLISHED_LINE = "> This release was not published: "
 
 
 def failure_reason(name: str, body: str) -> str | None:
@@ -206,9 +216,12 @@ def failure_reason(name: str, body: str) -> str | None:
     None for a release that is not."""
     if FAILED_MARKER not in body and not name.endswith(FAILED_SUFFIX):
         return None
-    for line in body.split(FAILED_MARKER)[0].splitlines():
+    banner = body.split(FAILED_MARKER)[0]
+    for line in banner.splitlines():
         if line.startswith(_FAILED_LINE):
             return line.removeprefix(_FAILED_LINE).strip() or "no reason given"
+    if not name.endswith(FAILED_SUFFIX) and _NOT_PUBLISHED_LINE in banner:
+        return None  # held back, not failed: a deployment it did not make replaced it while it was watched
     return "no reason given"
 
 

@@ -261,6 +261,10 @@ class GitHubReleases:
         """Keep the release a draft and say in its title and body what failed, with a link to the run."""
         return self.releases.mark_failed(ref, reason)
 
+    def mark_not_published(self, ref: ReleaseRef, reason: str) -> ReleaseRef:
+        """Keep the release a draft and say in its title and body why it was not published (no failure of its own)."""
+        return self.releases.mark_not_published(ref, reason)
+
     # Deployments ----------------------------------------------------------------------------------------------
     def start_deployment(
         self,

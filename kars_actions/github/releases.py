@@ -1,5 +1,5 @@
 """GitHub releases: one draft per version (reused on reruns, settled to one under races), published only after
-production proved the version, made Latest only when it is the highest final version, or marked failed.
+production proved the version, made Latest only when it is the highest final version, or marked failed or not published.
 
 Drafts are listed only to tokens with push access, so "no release found" with a read-only token is a permission
 problem, not a missing release; it is reported as one. A release create or update never names
@@ -9,6 +9,7 @@ changing ``.github/workflows/`` unless the token has the ``workflows`` permissio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,14 @@ from kars_actions.core.report import Progress, no_progress
 from kars_actions.github.api import (
     FAILED_MARKER,
     FAILED_SUFFIX,
+    NOT_PUBLISHED_SUFFIX,
     SERVICE,
     Answer,
     GitHubApi,
     ReleaseRef,
     clean_body,
     failure_body,
+    not_published_body,
     permission_error,
 )
 from kars_actions.github.refusals import used_up_sign
@@ -378,26 +381,41 @@ class Releases:
 
     def mark_failed(self, ref: ReleaseRef, reason: str) -> ReleaseRef:
         """Keep the release a draft and say in its title and body what failed, with a link to the run."""
+        return self._mark(ref, reason, "failed", FAILED_SUFFIX, failure_body)
+
+    def mark_not_published(self, ref: ReleaseRef, reason: str) -> ReleaseRef:
+        """Keep the release a draft and say in its title and body why it was not published, with a link to the run:
+        for a release stopped by something other than a failure of its version."""
+        return self._mark(ref, reason, "not published", NOT_PUBLISHED_SUFFIX, not_published_body)
+
+    def _mark(
+        self,
+        ref: ReleaseRef,
+        reason: str,
+        what: str,
+        suffix: str,
+        body: Callable[[str, str | None, str], str],
+    ) -> ReleaseRef:
         if ref.dry_run or self.api is None:
-            self.progress(f"dry run: would mark the release for {ref.tag} failed: {reason}")
+            self.progress(f"dry run: would mark the release for {ref.tag} {what}: {reason}")
             return ref
         release = self.by_id(ref)
         major = ref.major_tag or ""
         if self.dry_run:
-            self.progress(f"dry run: would mark release {release['id']} failed: {reason}")
+            self.progress(f"dry run: would mark release {release['id']} {what}: {reason}")
             return self.ref_from(release, ref.version, major, created=False, tag_created=False, sha=ref.sha)
         updated = self._update(
             release,
-            f"marking the release for {ref.tag} failed",
+            f"marking the release for {ref.tag} {what}",
             ref.sha,
             {
-                "name": f"{ref.tag}{FAILED_SUFFIX}",
-                "body": failure_body(reason, self.run_url, str(release.get("body") or "")),
+                "name": f"{ref.tag}{suffix}",
+                "body": body(reason, self.run_url, str(release.get("body") or "")),
                 "draft": bool(release.get("draft")),
                 "prerelease": bool(release.get("prerelease")),
             },
         )
-        self.progress(f"marked the release for {ref.tag} failed")
+        self.progress(f"marked the release for {ref.tag} {what}")
         return self.ref_from(updated, ref.version, major, created=False, tag_created=False, sha=ref.sha)
 
     def ref_from(

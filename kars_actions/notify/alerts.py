@@ -69,6 +69,8 @@ _HEADLINES = {
 _OUTCOME_HEADLINES = {
     "rollback-failed": ("🔴", "Rollback did not complete"),
     "production-unknown": ("🔴", "State of production unknown"),
+    # Another deployment replaced the release's during its watch: not published, nothing rolled back over it.
+    "superseded": ("🟠", "Superseded, not published"),
 }
 _DISCORD_COLOURS = {"failure": 0xCF222E, "rollback": 0xBC4C00, "recovery": 0x1A7F37, "success": 0x1A7F37}
 

@@ -138,6 +138,7 @@ class OtherDeployment:
     id: str
     status: str
     status_updated_at: float | None = None
+    newer: bool | None = None  # made after the watched deployment (Railway lists newest first); None: not known
 
     @property
     def serving(self) -> bool:
@@ -316,11 +317,17 @@ def _others(data: Mapping[str, Any], deployment_id: str | None) -> tuple[OtherDe
     if not isinstance(found, Mapping):
         return None
     out = []
+    passed = False  # the watched deployment was listed: the ones after it are older
     for edge in found.get("edges") or ():
         node = (edge or {}).get("node") or {}
-        if node.get("id") and node.get("id") != deployment_id:
-            updated = parse_time(node.get("statusUpdatedAt"))
-            out.append(OtherDeployment(str(node["id"]), str(node.get("status")), updated))
+        if not node.get("id"):
+            continue
+        if node.get("id") == deployment_id:
+            passed = True
+            continue
+        updated = parse_time(node.get("statusUpdatedAt"))
+        newer = None if deployment_id is None else not passed
+        out.append(OtherDeployment(str(node["id"]), str(node.get("status")), updated, newer))
     return tuple(out)
 
 

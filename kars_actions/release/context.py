@@ -104,6 +104,11 @@ class StageFailed(Exception):
     """Raised inside a stage after it has been recorded as failed; unwinds to the failure handling."""
 
 
+class Superseded(Exception):
+    """Raised after the watch found a service's deployment replaced by one the release did not make: the release
+    cannot publish a version that no longer serves, and must not roll back over the newer one."""
+
+
 def railway_name(ctx: ReleaseContext, service: str) -> str:
     return ctx.config.services[service].railway_service if service in ctx.config.services else service
 

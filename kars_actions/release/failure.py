@@ -1,5 +1,8 @@
 """The failure path: undo what went live (or may have), re-check the restored version, read what serves, mark the
 GitHub deployment and the release failed, and alert — each from what Railway says, never from what was hoped.
+
+A release superseded during its watch (a deployment it did not make replaced one of its own) ends here too, but
+undoes nothing: what serves is someone else's newer deployment, or this release's where it passed its watch.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ def fail(ctx: ReleaseContext) -> None:
     """Undo what went live (or may have, or still could), check the restored version, read what serves now, and
     tell GitHub and the team — each from what Railway says, never from what was hoped."""
     from kars_actions.github.refusals import VersionRefused
+    from kars_actions.railway.rollback import SUPERSEDED
 
     result = ctx.result
     if ctx.options.dry_run:
@@ -37,9 +41,13 @@ def fail(ctx: ReleaseContext) -> None:
         return
     services = list(result.deploy.services) if result.deploy else []
     undo = [s for s in services if s.may_go_live]
+    # A newer deployment this release did not make is never rolled back over: each service's rollback reads what
+    # serves first, and leaves it (SUPERSEDED) when it was made after the release's own.
     if undo:
         _rollback(ctx, undo)
     by_service = {r.service: r for r in result.rollbacks}
+    # What the rollbacks read from Railway decides, over what the watch saw a moment before.
+    result.superseded = {r.service: r.serving_id for r in result.rollbacks if r.status == SUPERSEDED}
     unsettled = [s for s in undo if not _undone(by_service.get(s.service))]
     went_live = [s for s in services if s.live] + [r for r in result.rollbacks if r.rolled_back]
     possibly = [s for s in unsettled if not s.live]
@@ -55,13 +63,58 @@ def fail(ctx: ReleaseContext) -> None:
         result.outcome = "production-unknown"
     elif unsettled:
         result.outcome = "rollback-failed"
+    elif result.superseded:
+        result.outcome = "superseded"  # not every service is back on the previous version: a newer one serves
     else:
         result.outcome = "rolled-back"
     reason = result.failure or (result.error.message if result.error else "the release failed")
+    left = [f"{r.service}: {r.message}" for r in result.rollbacks if r.status == SUPERSEDED]
+    if left:
+        reason += "; not rolled back: " + "; ".join(left)
     if ctx.github is not None and (ctx.gh_deployment is not None or ctx.release is not None):
         _mark_failed_on_github(ctx, reason, take_back_tag=not result.production_touched)
     event = "rollback" if result.production_touched else "failure"
     send_alert(ctx, event, summary=_failure_summary(ctx), failure=reason, outcome=result.outcome)
+
+
+def supersede(ctx: ReleaseContext) -> None:
+    """The watch found a service's deployment replaced by one this release did not make: roll nothing back (not over
+    the newer deployment, nor elsewhere: what passed its watch keeps serving), read what serves, keep the release a
+    draft saying why it was not published, mark the GitHub deployment inactive, and alert."""
+    result = ctx.result
+    result.production_touched = True
+    result.outcome = "superseded"
+    read_serving(ctx)
+    reason = result.failure or "another deployment replaced this release's during its watch"
+    if ctx.github is not None and (ctx.gh_deployment is not None or ctx.release is not None):
+        _mark_not_published_on_github(ctx, reason)
+    send_alert(ctx, "failure", summary=_failure_summary(ctx), failure=reason, outcome=result.outcome)
+
+
+def _mark_not_published_on_github(ctx: ReleaseContext, reason: str) -> None:
+    """The GitHub deployment inactive (its version no longer runs there), the draft kept and marked not published;
+    its tag stays: the version went live."""
+    from kars_actions.github.api import truncate
+
+    assert ctx.github is not None
+    with in_stage(ctx, "mark-not-published", stop_on_failure=False) as stage:
+        done: list[str] = []
+        try:
+            if ctx.gh_deployment is not None:
+                ctx.github.deployment_status(ctx.gh_deployment, "inactive", truncate(f"not published: {reason}"))
+                done.append(f"GitHub deployment {ctx.gh_deployment.id} marked inactive")
+            if ctx.release is not None and ctx.release.draft:
+                ctx.result.release = ctx.github.mark_not_published(ctx.release, reason)
+                done.append(f"release {ctx.release.tag} left as a draft marked not published")
+        except KarsError as error:
+            stage.status = "failed"
+            stage.detail = "; ".join([*done, f"not done: {error.message}"])
+            return
+        if not done:
+            stage.status = "skipped"
+            stage.detail = "nothing to mark: the release is already published"
+            return
+        stage.detail = "; ".join(done)
 
 
 def _undone(outcome: Any) -> bool:
@@ -194,6 +247,15 @@ def _failure_summary(ctx: ReleaseContext) -> str:
         return f"{version} did not go live: {ctx.environment.name} was not touched{settings}."
     if result.outcome == "rolled-back":
         return f"{version} went live and failed; the previous version is back and serving."
+    if result.outcome == "superseded":
+        replaced = ", ".join(
+            label for label, serving in result.serving.items() if serving.get("id") and label in result.superseded
+        )
+        return (
+            f"{version} went live, and a deployment it did not make replaced it on {replaced or 'a service'} before it "
+            f"was published: nothing was rolled back over that deployment, and {version} was not published."
+            + (f" Serving now: {result.serving_line()}." if result.serving else "")
+        )
     if result.outcome == "production-unknown":
         return (
             f"{version} may have gone live and Railway could not confirm what serves: the state of production is "

@@ -7,8 +7,9 @@ anything changes on Railway) → GitHub deployment in_progress (carrying the rol
 deployment success, move the major tag.
 Nothing is written before the preflight and the validation have passed. A release that fails before going live takes
 its tag back, so the next run releases the same version; after a service went live — or may have: a status Railway
-could not tell counts as live — any failure rolls it back, re-checks the restored version, and alerts. What serves
-each service at the end is read from Railway.
+could not tell counts as live — any failure rolls it back, re-checks the restored version, and alerts — never over a
+newer deployment the release did not make: a release replaced so during its watch ends "superseded", not
+published, with nothing rolled back over it. What serves each service at the end is read from Railway.
 
 This module only orders the stages; choosing what to release is in ``choose``, the stages in ``stages``, the success
 finish in ``finish``, the failure path in ``failure``, and their shared state in ``context``.
@@ -22,8 +23,8 @@ from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.release import stages
 from kars_actions.release.alerting import check_channels
 from kars_actions.release.choose import pick_environment, pick_services, repository_root
-from kars_actions.release.context import ReleaseContext, ReleaseOptions, StageFailed
-from kars_actions.release.failure import fail
+from kars_actions.release.context import ReleaseContext, ReleaseOptions, StageFailed, Superseded
+from kars_actions.release.failure import fail, supersede
 from kars_actions.release.finish import finish_published, plan_published, succeed
 from kars_actions.release.report import ReleaseResult
 
@@ -93,6 +94,9 @@ def _run_stages(ctx: ReleaseContext) -> None:
         stages.watch(ctx)
     except StageFailed:
         fail(ctx)
+        return
+    except Superseded:
+        supersede(ctx)
         return
     result.production_touched = True  # every service is live at this release's commit
     try:

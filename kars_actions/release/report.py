@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from kars_actions.release.backup import BackupResult
     from kars_actions.release.watch import WatchResult
 
-# The stages in the order they run; the last four belong to the failure path and show only when they ran.
+# The stages in the order they run; those after "publish" belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {
     "preflight": "Preflight (read-only)",
     "validate": "Validate config + health",
@@ -42,6 +42,7 @@ STAGES: dict[str, str] = {
     "rollback": "Roll back",
     "restored-health": "Health (restored)",
     "mark-failed": "Mark failed",
+    "mark-not-published": "Mark not published",
     "alert": "Alert",
 }
 MAIN_PATH = list(STAGES)[: list(STAGES).index("publish") + 1]
@@ -67,6 +68,10 @@ OUTCOMES = {
     "rollback-failed": "Failed after going live, and the rollback did not complete: check Railway now",
     "github-incomplete": "Live and healthy, but not finished on GitHub: rerun the job to finish it",
     "production-unknown": "Failed, and the state of production is unknown: check Railway now",
+    "superseded": (
+        "Superseded: not published — a deployment this release did not make replaced it, and nothing was rolled "
+        "back over that deployment"
+    ),
     "running": "Running",
 }
 
@@ -111,6 +116,9 @@ class ReleaseResult(BaseResult):
     finished_now: bool = False
     # What serves each service at the end, as Railway said: {"id", "status", "commit"} or {"id": None, "note"}.
     serving: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Services whose deployment of this release was replaced by one it did not make (that one's id, when known):
+    # never rolled back over, and the release not published.
+    superseded: dict[str, str | None] = field(default_factory=dict)
     promotion: PromotionCheck | None = None  # the promotion gate's evidence, when the environment requires one
     # A dry run without tokens: the systems it could not read ("Railway", "GitHub"), so it cannot vouch for them.
     not_read: list[str] = field(default_factory=list)
@@ -234,6 +242,7 @@ class ReleaseResult(BaseResult):
             "planned_health": [_target_json(t) for t in self.planned_health],
             "rollbacks": [_rollback_json(r) for r in self.rollbacks],
             "serving": self.serving,
+            "superseded": self.superseded,
             "restored_health": self.restored_health.to_json() if self.restored_health else None,
             "alerts": self.alerts.to_json() if self.alerts else None,
             "backup": self.backup.to_json() if self.backup else None,
@@ -255,13 +264,20 @@ class ReleaseResult(BaseResult):
         """Per service, as Railway said at the end: its live deployment (None: none, or unknown), whose it is —
         this release's or the previous version's, else why there is none —, and its commit."""
         ours = {s.deployment_id for s in (self.deploy.services if self.deploy else ()) if s.deployment_id}
+        previous = {i for i in self.rollback_targets.values() if i} | {
+            i for r in self.rollbacks for i in (r.target_deployment_id, r.restored_deployment_id) if i and r.live
+        }
         facts = []
         for service, serving in self.serving.items():
             deployment_id = serving.get("id")
             if deployment_id is None:
                 whose = "unknown — check Railway now" if serving.get("status") == "UNKNOWN" else "nothing is live"
+            elif deployment_id in ours:
+                whose = "this release"
+            elif deployment_id in previous:
+                whose = "the previous version"
             else:
-                whose = "this release" if deployment_id in ours else "the previous version"
+                whose = "a deployment this release did not make"
             facts.append((service, deployment_id, whose, str(serving.get("commit") or "")))
         return facts
 
@@ -280,6 +296,8 @@ class ReleaseResult(BaseResult):
     def shown_status(self, deployment: Any) -> str:
         """A deployment's status as the closing tables show it: one this release rolled back is ROLLED_BACK, not
         the SUCCESS it had; one whose rollback did not complete says so."""
+        if deployment.service in self.superseded and deployment.deployment_id is not None:
+            return "SUPERSEDED"
         rollback = next((r for r in self.rollbacks if r.service == deployment.service), None)
         if rollback is None or deployment.deployment_id is None:
             return str(deployment.status)
@@ -384,12 +402,17 @@ class ReleaseResult(BaseResult):
         main = [k.replace("-", "_") for k in main_path]
         lines.append("    " + " --> ".join(main))
         failure_path = [
-            k.replace("-", "_") for k in ("rollback", "restored-health", "mark-failed", "alert") if k in self.stages
+            k.replace("-", "_")
+            for k in ("rollback", "restored-health", "mark-failed", "mark-not-published", "alert")
+            if k in self.stages
         ]
         if failure_path:
             failed_at = next((k for k in main_path if self.stages.get(k, Stage(k, "")).status == "failed"), None)
+            why = "failure"
+            if failed_at is None and self.outcome == "superseded":
+                failed_at, why = "watch", "superseded"
             start = failed_at.replace("-", "_") if failed_at else main[-1]
-            lines.append(f"    {start} -. failure .-> " + " --> ".join(failure_path))
+            lines.append(f"    {start} -. {why} .-> " + " --> ".join(failure_path))
         lines += [
             "    classDef ok fill:#d4f8d4,stroke:#2da44e",
             "    classDef failed fill:#ffd7d5,stroke:#cf222e",
@@ -511,6 +534,13 @@ class ReleaseResult(BaseResult):
             md.append(
                 "Nothing was created or deployed (dry run). The release itself would stop at the same place and "
                 f"exit {self.exit_code()}, so a check on this dry run fails as the release would.\n"
+            )
+        if self.outcome == "superseded":
+            md.append(
+                "A deployment this release did not make replaced its own on "
+                + ", ".join(gha.md_escape(name) for name in self.superseded)
+                + ": nothing was rolled back over it, and the release was not published. What serves each service "
+                "now is in the table above.\n"
             )
         if self.outcome == "production-unknown":
             md.append(

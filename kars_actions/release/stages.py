@@ -5,6 +5,7 @@ and raises StageFailed (through in_stage) when the release must stop.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from kars_actions.core.errors import ConfigError, KarsError
 from kars_actions.release.context import (
     ROLLBACK_RECORD,
     ReleaseContext,
+    Superseded,
     deployment_record,
     health_failure,
     health_passed,
@@ -667,7 +669,8 @@ def backup(ctx: ReleaseContext) -> None:
 
 
 def watch(ctx: ReleaseContext) -> None:
-    """Watch the live services before publishing: a failure here rolls back like a failed health check."""
+    """Watch the live services before publishing: a failure here rolls back like a failed health check; a service
+    replaced meanwhile by a deployment the release did not make stops the release as superseded."""
     from kars_actions.release.watch import WatchedService, run_watch, settings_from_config
 
     settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
@@ -684,28 +687,40 @@ def watch(ctx: ReleaseContext) -> None:
             ctx.target.environment_id,
             services,
             settings,
-            health=lambda: _watch_health(ctx),
+            health=lambda watched: _watch_health(ctx, watched),
             progress=ctx.progress,
             deadline=railway_deadline(ctx, settings.duration + 60.0),
+            superseded_by_newer=True,  # every watched deployment is this release's: a newer one is not
         )
         ctx.result.watch = watched
         stage.detail = watched.headline()
+        superseded = "; ".join(
+            f"{s.label}: deployment {s.deployment_id} is {s.status}, replaced by deployment {s.replaced_by}, which "
+            "this release did not make"
+            for s in watched.superseded
+        )
         if watched.failed:
             stage.status = "failed"
-            stage.detail = watched.failure()
+            stage.detail = watched.failure() + (f"; superseded during the watch: {superseded}" if superseded else "")
             ctx.result.failure = stage.detail
+        elif superseded:
+            stage.status = "warning"
+            ctx.result.failure = f"superseded during the watch: {superseded}"
         elif watched.verdict == "inconclusive":
             stage.status = "warning"
+        ctx.result.superseded.update({s.label: s.replaced_by for s in watched.superseded})
+    if watched.superseded and not watched.failed:
+        raise Superseded
 
 
-def _watch_health(ctx: ReleaseContext) -> tuple[bool, str]:
-    """One slow-paced round of the health checks during the watch: a few tries each, no version demanded again."""
+def _watch_health(ctx: ReleaseContext, watched: Sequence[str]) -> tuple[bool, str]:
+    """One slow-paced round of the health checks of the services still watched: a few tries each."""
     from kars_actions.health.poll import PollSettings, check_health
 
     plan = ctx.result.plan
     assert plan is not None
     try:
-        targets = plan_health_targets(ctx, service_urls(ctx))
+        targets = [t for t in plan_health_targets(ctx, service_urls(ctx)) if t.service is None or t.service in watched]
     except KarsError as error:
         return True, f"no health checks: {error.message}"
     if not targets:

@@ -47,7 +47,9 @@ DEFAULT_DURATION = 300.0  # the release's gate: five minutes, long enough for a 
 DEFAULT_AFTER_RELEASE = 1800.0  # the long watch after the release, in its own job: thirty minutes
 DEFAULT_STEP = 30
 DEFAULT_HEALTH_INTERVAL = 60.0
-HealthProbe = Callable[[], tuple[bool, str]]  # one slow-paced health round: (all healthy, what was seen)
+REPLACED_STATUSES = frozenset({"REMOVING", "REMOVED"})  # Railway replaced the deployment (or removed it)
+# One slow-paced health round of the services still watched (by label): (all healthy, what was seen).
+HealthProbe = Callable[[Sequence[str]], tuple[bool, str]]
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class ServiceWatch:
     recent: TrafficStats | None = None
     verdict: str = "watching"  # watching | passed | failed | inconclusive | superseded
     reason: str | None = None
+    replaced_by: str | None = None  # superseded: the deployment made after it that serves in its place
     tripped_at: float | None = None  # epoch, Railway's time
     tripped_after: float | None = None  # seconds into the watch
     log_tail: tuple[str, ...] = ()
@@ -212,6 +215,7 @@ class ServiceWatch:
             "status": self.status,
             "verdict": self.verdict,
             "reason": self.reason,
+            "replaced_by": self.replaced_by,
             "judged": self.judged(),
             "judged_from": iso(self.judged_from) if self.judged_from is not None else None,
             "overlap_with": list(self.overlap_with),
@@ -306,7 +310,15 @@ class WatchResult(BaseResult):
 
     @property
     def failed(self) -> bool:
-        return self.verdict == "failed" or (self.verdict == "inconclusive" and self.settings.on_inconclusive == "fail")
+        return self.verdict == "failed" or (self.settings.on_inconclusive == "fail" and bool(self.inconclusive))
+
+    @property
+    def inconclusive(self) -> list[ServiceWatch]:
+        return [s for s in self.services if s.verdict == "inconclusive"]
+
+    @property
+    def superseded(self) -> list[ServiceWatch]:
+        return [s for s in self.services if s.verdict == "superseded"]
 
     @property
     def budget(self) -> int:
@@ -316,7 +328,7 @@ class WatchResult(BaseResult):
         bad = [s for s in self.services if s.verdict == "failed"]
         if bad:
             return "watch failed: " + "; ".join(s.evidence() for s in bad)
-        if self.verdict == "inconclusive":
+        if self.failed:
             return "watch inconclusive (on_inconclusive: fail): not enough traffic to judge"
         return ""
 
@@ -336,7 +348,10 @@ class WatchResult(BaseResult):
             names = ", ".join(s.label for s in self.services if s.verdict != "superseded")
         stopped = "; ".join(f"{s.label}: {s.reason}" for s in gone)
         if self.verdict == "superseded":
-            return f"Watch stopped: {stopped}"
+            rest = [f"{s.label} {s.verdict}" for s in self.services if s.verdict != "superseded"]
+            return f"Watch stopped: {stopped}" + (
+                f"; {', '.join(rest)} after {human_duration(self.seconds)}{short}" if rest else ""
+            )
         if gone and self.verdict != "failed":
             short += f"; stopped early for {stopped}"
         return {
@@ -519,11 +534,15 @@ def run_watch(
     progress: Progress = no_progress,
     deadline: Deadline | None = None,
     stop_when_replaced: bool = False,
+    superseded_by_newer: bool = False,
 ) -> WatchResult:
     """Watch every service for ``settings.duration``; stop at the first failure (the caller rolls back).
 
     ``stop_when_replaced``: a service whose deployment no longer serves (a newer release, a rollback) is no longer
     watched — the long watch after a release must not judge, or undo, what came after it.
+    ``superseded_by_newer``: a service whose deployment Railway replaced with one made after it (REMOVING or
+    REMOVED, the newer one live) is superseded, not failed — the release's gate, where every watched deployment is
+    the release's own, so the newer one is not.
     """
     clock = client.clock
     before = client.requests_sent
@@ -540,9 +559,14 @@ def run_watch(
     def watching() -> list[ServiceWatch]:
         return [w for w in watches if w.verdict == "watching"]
 
+    def judge(w: ServiceWatch) -> None:
+        _judge(client, readers[w.label], w, settings, started, stop_when_replaced, superseded_by_newer)
+        if w.verdict == "superseded":
+            progress(f"{w.label}: {w.reason}")
+
     for w in watches:
         _first_look(client, readers[w.label], w, settings)
-        _judge(client, readers[w.label], w, settings, started, stop_when_replaced)
+        judge(w)
     progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
     while watching() and not any(w.verdict == "failed" for w in watches):
         now = clock.monotonic()
@@ -551,13 +575,13 @@ def run_watch(
         clock.sleep(min(settings.step, end - now))
         for w in watching():
             _look(client, readers[w.label], w, settings)
-            _judge(client, readers[w.label], w, settings, started, stop_when_replaced)
+            judge(w)
             if w.verdict == "failed":
                 break
         if any(w.verdict == "failed" for w in watches) or not watching():
             break
         if health is not None and clock.monotonic() >= next_health:
-            ok, detail = health()
+            ok, detail = health([w.label for w in watching()])  # not a superseded one: no longer this watch's
             result.health_rounds += 1
             result.health_detail = detail
             next_health = clock.monotonic() + settings.health_interval
@@ -566,7 +590,7 @@ def run_watch(
                     _trip(client, w, f"health check failed during the watch: {detail}", started)
                 break
         progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
-    _wait_out_transient(client, readers, watching(), settings, started, deadline, stop_when_replaced)
+    _wait_out_transient(client, readers, watching(), settings, deadline, judge)
     result.seconds = clock.monotonic() - started
     result.requests = client.requests_sent - before
     for w in watches:
@@ -579,8 +603,8 @@ def run_watch(
     verdicts = {w.verdict for w in watches}
     if "failed" in verdicts:
         result.verdict = "failed"
-    elif verdicts == {"superseded"}:
-        result.verdict = "superseded"
+    elif "superseded" in verdicts:
+        result.verdict = "superseded"  # what it watched no longer all serves: never "passed"
     else:
         result.verdict = "inconclusive" if "inconclusive" in verdicts else "passed"
     return result
@@ -591,9 +615,8 @@ def _wait_out_transient(
     readers: dict[str, MetricsReader],
     watches: Sequence[ServiceWatch],
     settings: WatchSettings,
-    started: float,
     deadline: Deadline | None,
-    stop_when_replaced: bool,
+    judge: Callable[[ServiceWatch], None],
 ) -> None:
     """A deployment last seen in a transient status is no verdict: keep looking, within the stage's deadline,
     until it gets somewhere; still there at the deadline, its status check is inconclusive — never a pass."""
@@ -606,7 +629,7 @@ def _wait_out_transient(
         clock.sleep(min(settings.step, limit - clock.monotonic()))
         for w in pending:
             _look(client, readers[w.label], w, settings)
-            _judge(client, readers[w.label], w, settings, started, stop_when_replaced)
+            judge(w)
     for w in watches:
         if w.verdict == "watching" and w.status in TRANSIENT_STATUSES:
             w.checks = [
@@ -685,8 +708,12 @@ def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, setting
     split = w.split_at if w.split_at is not None else now - settings.step
     metrics_from = w.metrics_from(settings.step)
     parts = ["status", "executions", "resources"]
-    if w.overlapping or w.judged_from is None:
+    overlap = w.overlapping or w.judged_from is None
+    replaced = w.status in REPLACED_STATUSES
+    if overlap:
         parts += ["serving", "logs"]
+    elif replaced:
+        parts.append("serving")  # what replaced it: read while it is on its way out
     if metrics_from is not None:
         parts += ["http", "latency"]
     since = split
@@ -716,8 +743,30 @@ def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, setting
     if look.log_lines is not None:
         w.lines = merge_lines(w.lines, [line for line in look.log_lines if line.at >= split])
         w.logs_since = now
-    if "serving" in parts:
+    if overlap:
         _overlap(w, look.others, split)
+    elif look.others is not None:
+        w.others = tuple(look.others)
+    if w.status in REPLACED_STATUSES and "serving" not in parts:
+        _read_replacement(reader, w, since, now + settings.step)
+
+
+def _read_replacement(reader: MetricsReader, w: ServiceWatch, since: float, until: float) -> None:
+    """The deployment was just seen replaced: one more request for the service's newest deployments, to know which
+    one took its place before judging it."""
+    try:
+        look = reader.look(since, until, deployment_id=w.deployment_id, parts=["serving"])
+    except ExternalError as error:
+        w.unknown_looks += 1
+        w.unknown_reason = error.message
+        return
+    if look.others is not None:
+        w.others = tuple(look.others)
+
+
+def _replacement(w: ServiceWatch) -> OtherDeployment | None:
+    """The deployment serving in place of the watched one: made after it, and live (SUCCESS or SLEEPING)."""
+    return next((o for o in w.others if o.newer and o.status in LIVE_STATUSES), None)
 
 
 def _assemble(w: ServiceWatch, step: int) -> None:
@@ -738,17 +787,20 @@ def _judge(
     settings: WatchSettings,
     started: float,
     stop_when_replaced: bool = False,
+    superseded_by_newer: bool = False,
 ) -> None:
     if w.verdict != "watching" or not w.first_look_done:
         return
     t = settings.thresholds
-    if stop_when_replaced and w.status in ("REMOVING", "REMOVED"):
-        newer = next((o for o in w.others if o.serving), None)
-        w.verdict = "superseded"
-        w.reason = f"deployment {w.deployment_id} is {w.status}" + (
-            f" (replaced by {newer.id}): no longer watched" if newer else ": no longer watched"
-        )
-        return
+    if w.status in REPLACED_STATUSES:
+        newer = _replacement(w)
+        if stop_when_replaced or (superseded_by_newer and newer is not None):
+            w.verdict = "superseded"
+            w.replaced_by = newer.id if newer is not None else None
+            w.reason = f"deployment {w.deployment_id} is {w.status}" + (
+                f" (replaced by deployment {newer.id}): no longer watched" if newer else ": no longer watched"
+            )
+            return
     if w.status in TRANSIENT_STATUSES:
         return  # on its way to another status (REMOVING while Railway drains it, say): judged once it gets there
     if w.status not in LIVE_STATUSES and w.status != "UNKNOWN":
@@ -817,6 +869,9 @@ def _error_lines(reader: MetricsReader, deployment_id: str) -> tuple[str, ...]:
 def _progress_line(watches: Sequence[ServiceWatch], left: float) -> str:
     parts = [f"watch: {human_duration(left)} left"]
     for w in watches:
+        if w.verdict == "superseded":
+            parts.append(f"{w.label}: superseded, no longer watched")
+            continue
         base = w.baseline_stats
         recent = w.recent
         memory = next((r.memory_gb for r in reversed(w.resources) if r.memory_gb is not None), None)
@@ -879,8 +934,11 @@ def health_probe(
     if not targets:
         return None
 
-    def probe() -> tuple[bool, str]:
-        health = check_health(targets, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock)
+    def probe(watched: Sequence[str]) -> tuple[bool, str]:
+        chosen = [t for t in targets if t.service in watched]
+        if not chosen:
+            return True, "no health checks for the services still watched"
+        health = check_health(chosen, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock)
         if health.healthy:
             return True, f"{len(health.outcomes)} target(s) healthy"
         return False, "; ".join(
@@ -939,8 +997,10 @@ def _roll_back_failed(
     describe = version_names(config.root, config.release.tag_prefix)
 
     refs = {ref.label: ref for ref in target.services}
+    # Failed on inconclusive checks alone (on_inconclusive: fail): every service watched is put back.
+    everything = result.failed and not any(w.verdict == "failed" for w in result.services)
     for w in result.services:
-        if w.verdict != "failed" and not (result.verdict == "inconclusive" and result.failed):
+        if w.verdict == "superseded" or (w.verdict != "failed" and not everything):
             continue
         progress(f"{w.label}: rolling back to the deployment before {w.deployment_id}")
         try:

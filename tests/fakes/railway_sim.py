@@ -433,6 +433,16 @@ class RailwaySim(WatchBackupSim):
             self._settle(now)
         return d.id
 
+    def deploy_now(self, service_id: str, environment_id: str, commit: str, script: Script | None = None) -> str:
+        """Someone else deploys ``commit`` now (the dashboard, Railway's auto-deploy on a push, another job): a
+        deployment kars-actions did not make, on its way like any other; once it is live the one it replaces goes
+        REMOVING, then REMOVED."""
+        with self.lock:
+            now = self.clock.monotonic()
+            self._settle(now)
+            chosen = script or self.scripts.get((service_id, commit)) or self.scripts.get((service_id, None))
+            return self._create(service_id, environment_id, commit, chosen or self.default_script, now).id
+
     def deployment(self, deployment_id: str) -> SimDeployment:
         return next(d for d in self.deployments if d.id == deployment_id)
 
