@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kars_actions.railway.deploy import DeployOutcome
     from kars_actions.railway.rollback import RollbackOutcome
     from kars_actions.railway.settings_report import SettingsResult
-    from kars_actions.railway_config.config import ValidationResult
+    from kars_actions.railway_config.report import ValidationResult
     from kars_actions.release.backup import BackupResult
     from kars_actions.release.watch import WatchResult
 
