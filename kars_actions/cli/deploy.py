@@ -115,13 +115,8 @@ def command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
-        from kars_actions.railway.steps import (
-            DeployRequest,
-            RailwayClient,
-            clock_from_environ,
-            not_started_report,
-            run_deploy,
-        )
+        from kars_actions.railway.report import not_started_report
+        from kars_actions.railway.steps import DeployRequest, RailwayClient, clock_from_environ, run_deploy
 
         config = load_config(config_path)
         names = list(services) or list(config.services)

@@ -62,7 +62,8 @@ def command(
         from kars_actions.core import gha
         from kars_actions.core.config import load_config
         from kars_actions.core.errors import KarsError
-        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ, not_rolled_back
+        from kars_actions.railway.report import not_rolled_back
+        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ
         from kars_actions.release.rollback import run_rollback_command
 
         config = load_config(config_path)
