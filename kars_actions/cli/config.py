@@ -70,7 +70,7 @@ def plan_command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.railway.settings_report import SettingsRequest
+        from kars_actions.railway.settings import SettingsRequest
 
         return _run(SettingsRequest("plan", services, environments, project, check=check), config_path)
 
@@ -110,7 +110,7 @@ def apply_command(
     def action() -> Result:
         import os
 
-        from kars_actions.railway.settings_report import SettingsRequest
+        from kars_actions.railway.settings import SettingsRequest
         from kars_actions.railway_config.settings import ApplyOptions
 
         options = ApplyOptions(

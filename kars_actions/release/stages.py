@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from kars_actions.github.api import ReleaseRef
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.railway.api import ServiceInstanceInfo
-    from kars_actions.railway.settings_report import ReleaseSettings
+    from kars_actions.railway.settings import ReleaseSettings
     from kars_actions.release.services import FoundServices
 
 
@@ -387,7 +387,7 @@ def railway_settings(ctx: ReleaseContext) -> None:
     """Railway no longer reads railway.json: compare it with the service settings before the release writes anything,
     and refuse (check), warn, or keep the plan to apply right before the deploy.
     The plan itself: kars_actions.railway_config.settings."""
-    from kars_actions.railway.settings_report import ReleaseService, check_release_settings
+    from kars_actions.railway.settings import ReleaseService, check_release_settings
 
     with in_stage(ctx, "railway-settings") as stage:
         files = {label: ctx.found.path(label) if ctx.found else None for label in ctx.services}
@@ -412,7 +412,7 @@ def railway_settings(ctx: ReleaseContext) -> None:
 
 def apply_railway_settings(ctx: ReleaseContext) -> None:
     """Write what the check planned for apply-mode services, right before the deploy (the deploy uses them)."""
-    from kars_actions.railway.settings_report import apply_release_settings
+    from kars_actions.railway.settings import apply_release_settings
     from kars_actions.railway_config.settings import ApplyOptions
 
     if ctx.settings is None or ctx.settings.to_apply is None or ctx.railway is None:
