@@ -103,12 +103,12 @@ def command(
         from kars_actions.notify.alerts import (
             Alert,
             ChannelOverrides,
-            NotifyResult,
             channels_from_config,
             run_url_from_environ,
             send_alerts,
             wanted,
         )
+        from kars_actions.notify.report import NotifyResult
 
         config = load_config(config_path)
         sha, subject = _commit(commit_sha)
@@ -135,7 +135,7 @@ def command(
         overrides = ChannelOverrides(slack_webhook, discord_webhook, webhook_url, webhook_secret)
         channels = channels_from_config(config.alerts, overrides)
         if not dry_run and not wanted(event, config.alerts):
-            return NotifyResult(alert, [], skipped=f"event {event!r} is not in alerts.on of kars.yml")
+            return NotifyResult(alert.event, [], skipped=f"event {event!r} is not in alerts.on of kars.yml")
         return send_alerts(alert, channels, progress=reporter.progress, dry_run=dry_run, strict=strict)
 
     run(reporter, action)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.health.report import HealthResult
     from kars_actions.health.targets import HealthTarget
-    from kars_actions.notify.alerts import NotifyResult
+    from kars_actions.notify.report import NotifyResult
     from kars_actions.railway.deploy import DeployOutcome
     from kars_actions.railway.rollback import RollbackOutcome
     from kars_actions.railway.settings_report import SettingsResult
