@@ -98,7 +98,7 @@ def command(
         except KarsError as error:
             # Stopped: the summary says why and what to do; the outputs claim nothing that did not happen.
             from kars_actions.core import gha
-            from kars_actions.github.steps import stopped_summary
+            from kars_actions.github.report import stopped_summary
 
             gha.set_outputs({"released": "false"})
             gha.append_summary(stopped_summary("Tag", error))
