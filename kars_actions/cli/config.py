@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, output_options
 from kars_actions.core.report import Result
 
 F = TypeVar("F", bound=Callable[..., Any])
