@@ -94,9 +94,8 @@ def command(
         from kars_actions.core.config import load_config
         from kars_actions.core.errors import ExternalError, UsageError
         from kars_actions.release.workflow import missing_pin
-        from kars_actions.release.workflow_report import InitResult
+        from kars_actions.release.workflow_report import InitResult, TemplateList
         from kars_actions.templates import ActionPin, list_templates, resolve_pin, write_templates
-        from kars_actions.templates.report import TemplateList
 
         if list_only:
             return TemplateList(list_templates())

@@ -1,4 +1,5 @@
-"""How ``kars-actions init`` looks: what it wrote, or why nothing was written and the commands that settle it."""
+"""How ``kars-actions init`` looks: what it wrote, or why nothing was written and the commands that settle it; and
+with ``--list``, the shipped templates."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 from kars_actions.core.errors import EXIT_OK, EXIT_USAGE
 from kars_actions.core.gha import md_escape, md_table
-from kars_actions.core.report import BaseResult, Style
+from kars_actions.core.report import BaseResult, Style, text_table
 from kars_actions.release.workflow import WorkflowPlan, ls_remote
-from kars_actions.templates import ACTION_REPOSITORY, PLACEHOLDER_SHA, ActionPin, WrittenTemplate
+from kars_actions.templates import ACTION_REPOSITORY, PLACEHOLDER_SHA, ActionPin, TemplateInfo, WrittenTemplate
 
 
 @dataclass
@@ -88,3 +89,19 @@ class InitResult(BaseResult):
 
     def outputs(self) -> dict[str, str]:
         return {"files": "\n".join(self._shown(w.path) for w in self.written)}
+
+
+@dataclass
+class TemplateList(BaseResult):
+    templates: list[TemplateInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "templates": [
+                {"name": t.name, "title": t.title, "description": t.description, "categories": t.categories}
+                for t in self.templates
+            ]
+        }
+
+    def text_lines(self, style: Style) -> list[str]:
+        return text_table(["template", "what it does"], [[t.name, t.description] for t in self.templates])
