@@ -81,7 +81,8 @@ def command(
         from kars_actions.health.plan import parse_service_urls
         from kars_actions.railway.steps import RailwayClient, clock_from_environ
         from kars_actions.release.services import RailwayScope, resolve
-        from kars_actions.release.watch import WatchRequest, settings_from_config, watch_services
+        from kars_actions.release.watch import WatchRequest, watch_services
+        from kars_actions.release.watch_state import settings_from_config
 
         config = load_config(config_path)
         if after_release is not None and rollback:

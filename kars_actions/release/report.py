@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from kars_actions.railway.settings_report import SettingsResult
     from kars_actions.railway_config.report import ValidationResult
     from kars_actions.release.backup_report import BackupResult
-    from kars_actions.release.watch import WatchResult
+    from kars_actions.release.watch_report import WatchResult
 
 # The stages in the order they run; the last four belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {

@@ -531,7 +531,7 @@ def plan_dry_run(ctx: ReleaseContext) -> None:
 
 def _plan_watch(ctx: ReleaseContext) -> None:
     from kars_actions.core.timing import human_duration
-    from kars_actions.release.watch import settings_from_config
+    from kars_actions.release.watch_state import settings_from_config
 
     settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
     if settings.duration <= 0:
@@ -668,7 +668,8 @@ def backup(ctx: ReleaseContext) -> None:
 
 def watch(ctx: ReleaseContext) -> None:
     """Watch the live services before publishing: a failure here rolls back like a failed health check."""
-    from kars_actions.release.watch import WatchedService, run_watch, settings_from_config
+    from kars_actions.release.watch import run_watch
+    from kars_actions.release.watch_state import WatchedService, settings_from_config
 
     settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
     if settings.duration <= 0 or ctx.railway is None or ctx.target is None or ctx.result.deploy is None:

@@ -119,7 +119,7 @@ class WorkflowPlan:
 def time_budget(config: Config, options: ReleaseOptions | None = None) -> TimeBudget:
     """Deploy + health + settle + watch (+ the backup kars.yml asks for), then a rollback's wait and re-check: the
     release must be able to finish all of it on its own, before the job's limit ends it without a word."""
-    from kars_actions.release.watch import settings_from_config
+    from kars_actions.release.watch_state import settings_from_config
 
     options = options or ReleaseOptions()
     parts: list[tuple[str, float]] = []
