@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, environment_option, output_options, project_option
 from kars_actions.core.report import Result
 
 
@@ -13,12 +14,8 @@ from kars_actions.core.report import Result
     "--service", metavar="NAME", help="The database service with the volume (default: kars.yml backup.service)."
 )
 @click.option("--name", metavar="TEXT", help="Name of the backup (default: kars manual <short sha of HEAD>).")
-@click.option(
-    "--environment", metavar="NAME", help="Environment (kars.yml name or Railway name; default: the token's)."
-)
-@click.option(
-    "--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project, or the project token's)."
-)
+@environment_option
+@project_option
 @click.option("--timeout", metavar="DURATION", help="How long the backup may take (default: kars.yml, else 10m).")
 @click.option("--dump/--no-dump", default=None, help="Also pg_dump DATABASE_PUBLIC_URL (default: kars.yml).")
 @click.option("--dump-dir", metavar="DIR", help="Folder for the dump (default $RUNNER_TEMP/kars-backup).")

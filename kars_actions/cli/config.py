@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, output_options
 from kars_actions.core.report import Result
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,7 +71,7 @@ def plan_command(
     reporter = start(fmt, color)
 
     def action() -> Result:
-        from kars_actions.railway.settings_report import SettingsRequest
+        from kars_actions.railway.settings import SettingsRequest
 
         return _run(SettingsRequest("plan", services, environments, project, check=check), config_path)
 
@@ -110,7 +111,7 @@ def apply_command(
     def action() -> Result:
         import os
 
-        from kars_actions.railway.settings_report import SettingsRequest
+        from kars_actions.railway.settings import SettingsRequest
         from kars_actions.railway_config.settings import ApplyOptions
 
         options = ApplyOptions(

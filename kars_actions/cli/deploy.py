@@ -7,7 +7,15 @@ import subprocess
 
 import click
 
-from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    FiniteRange,
+    config_option,
+    environment_option,
+    output_options,
+    project_option,
+    settle_option,
+)
 from kars_actions.core import gha
 from kars_actions.core.errors import ConfigError, KarsError, UsageError
 from kars_actions.core.report import Result
@@ -66,12 +74,8 @@ def _git_commit(revision: str) -> str | None:
     metavar="NAME",
     help="Service to deploy (repeatable; default: kars.yml services).",
 )
-@click.option(
-    "--environment", metavar="NAME", help="Environment (kars.yml name or Railway name; default: the token's)."
-)
-@click.option(
-    "--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project, or the project token's)."
-)
+@environment_option
+@project_option
 @click.option("--commit", metavar="SHA", help="Commit to deploy (default: GITHUB_SHA, then git rev-parse HEAD).")
 @click.option(
     "--timeout",
@@ -84,14 +88,7 @@ def _git_commit(revision: str) -> str | None:
 @click.option(
     "--no-reuse", is_flag=True, help="Always start a new deployment, even if one of this commit is running or live."
 )
-@click.option(
-    "--settle",
-    type=FiniteRange(min=0),
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Keep watching each deployment this long after SUCCESS and fail if it crashes (0: off).",
-)
+@settle_option("Keep watching each deployment this long after SUCCESS and fail if it crashes (0: off).")
 @config_option
 @output_options
 def command(
@@ -115,13 +112,8 @@ def command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
-        from kars_actions.railway.steps import (
-            DeployRequest,
-            RailwayClient,
-            clock_from_environ,
-            not_started_report,
-            run_deploy,
-        )
+        from kars_actions.railway.report import not_started_report
+        from kars_actions.railway.steps import DeployRequest, RailwayClient, clock_from_environ, run_deploy
 
         config = load_config(config_path)
         names = list(services) or list(config.services)

@@ -6,32 +6,25 @@ from pathlib import Path
 
 import click
 
-from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    FiniteRange,
+    config_option,
+    expect_json_option,
+    expect_status_option,
+    output_options,
+    service_url_option,
+    version_check_option,
+)
 from kars_actions.core.report import Result
 
 
 @click.command(name="health")
 @click.argument("urls", nargs=-1, metavar="[URL]...")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Check this kars.yml service (repeatable).")
-@click.option(
-    "--service-url",
-    "service_urls",
-    multiple=True,
-    metavar="NAME=URL",
-    help="Public base URL of a service; its railway.json healthcheckPath is appended (repeatable).",
-)
-@click.option(
-    "--expect-status",
-    multiple=True,
-    metavar="CODES",
-    help='Accepted status codes: "200", "200,204", "200-299", "2xx" (default 200).',
-)
-@click.option(
-    "--expect-json",
-    multiple=True,
-    metavar="PATH=VALUE|PATH~REGEX",
-    help="JSON field equals a typed value (true, false, null, numbers) or matches a regex (repeatable).",
-)
+@service_url_option("Public base URL of a service; its railway.json healthcheckPath is appended (repeatable).")
+@expect_status_option
+@expect_json_option
 @click.option("--expect-json-present", multiple=True, metavar="PATH", help="JSON field must exist (repeatable).")
 @click.option("--expect-body", default=None, metavar="TEXT", help="Body must contain this text.")
 @click.option("--expect-body-regex", default=None, metavar="RE", help="Body must match this regex.")
@@ -69,12 +62,9 @@ from kars_actions.core.report import Result
     metavar="NAME",
     help="Header holding the version or commit (default: X-App-Version, then X-Commit-Sha).",
 )
-@click.option(
-    "--version-check",
-    type=click.Choice(["auto", "required", "off"]),
-    default=None,
-    help="auto (default): a version or commit the answer reports must be the expected one; "
-    "required: the answer must report one; off: ignore versions.",
+@version_check_option(
+    "auto (default): a version or commit the answer reports must be the expected one; "
+    "required: the answer must report one; off: ignore versions."
 )
 @click.option(
     "--header",

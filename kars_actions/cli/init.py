@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, output_options
 from kars_actions.core.report import Result
 
 if TYPE_CHECKING:
@@ -92,8 +93,9 @@ def command(
         from kars_actions import __version__
         from kars_actions.core.config import load_config
         from kars_actions.core.errors import ExternalError, UsageError
-        from kars_actions.release.workflow import InitResult, missing_pin
-        from kars_actions.templates import ActionPin, TemplateList, list_templates, resolve_pin, write_templates
+        from kars_actions.release.workflow import missing_pin
+        from kars_actions.release.workflow_report import InitResult, TemplateList
+        from kars_actions.templates import ActionPin, list_templates, resolve_pin, write_templates
 
         if list_only:
             return TemplateList(list_templates())

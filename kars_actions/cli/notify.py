@@ -8,7 +8,8 @@ import subprocess
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import alert_channel_options, config_option, output_options
 from kars_actions.core import gha
 from kars_actions.core.errors import UsageError
 from kars_actions.core.report import Result
@@ -56,12 +57,7 @@ def _commit(sha: str | None) -> tuple[str | None, str | None]:
 @click.option("--run-url", default=None, help="Link to the run (default: built from GITHUB_* variables).")
 @click.option("--release-url", default=None, help="Link to the GitHub release.")
 @click.option("--deployment-url", default=None, help="Link to the deployment.")
-@click.option("--slack-webhook", default=None, envvar="KARS_SLACK_WEBHOOK", help="Slack incoming webhook URL.")
-@click.option("--discord-webhook", default=None, envvar="KARS_DISCORD_WEBHOOK", help="Discord webhook URL.")
-@click.option("--webhook-url", default=None, envvar="KARS_WEBHOOK_URL", help="Generic JSON webhook URL.")
-@click.option(
-    "--webhook-secret", default=None, envvar="KARS_WEBHOOK_SECRET", help="HMAC-SHA256 key for the generic webhook."
-)
+@alert_channel_options
 @click.option("--dry-run", is_flag=True, help="Print each channel's payload and send nothing.")
 @click.option("--strict", is_flag=True, help="Exit 3 when a channel could not be reached (default: warn, exit 0).")
 @config_option
@@ -103,12 +99,12 @@ def command(
         from kars_actions.notify.alerts import (
             Alert,
             ChannelOverrides,
-            NotifyResult,
             channels_from_config,
             run_url_from_environ,
             send_alerts,
             wanted,
         )
+        from kars_actions.notify.report import NotifyResult
 
         config = load_config(config_path)
         sha, subject = _commit(commit_sha)
@@ -135,7 +131,7 @@ def command(
         overrides = ChannelOverrides(slack_webhook, discord_webhook, webhook_url, webhook_secret)
         channels = channels_from_config(config.alerts, overrides)
         if not dry_run and not wanted(event, config.alerts):
-            return NotifyResult(alert, [], skipped=f"event {event!r} is not in alerts.on of kars.yml")
+            return NotifyResult(alert.event, [], skipped=f"event {event!r} is not in alerts.on of kars.yml")
         return send_alerts(alert, channels, progress=reporter.progress, dry_run=dry_run, strict=strict)
 
     run(reporter, action)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    config_option,
+    deploy_timeout_option,
+    expect_json_option,
+    expect_status_option,
+    github_token_env_option,
+    health_deadline_option,
+    output_options,
+    service_url_option,
+    total_timeout_option,
+    version_check_option,
+)
 from kars_actions.core import gha
 from kars_actions.core.errors import KarsError
 from kars_actions.core.report import Result
@@ -28,63 +40,19 @@ from kars_actions.core.report import Result
     help="Service to preview (repeatable; default: all in kars.yml).",
 )
 @click.option("--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project).")
-@click.option(
-    "--github-token",
-    envvar="GITHUB_TOKEN",
-    default=None,
-    show_envvar=True,
-    help="Token that reads the pull request and writes its deployment and comment.",
+@github_token_env_option("Token that reads the pull request and writes its deployment and comment.")
+@deploy_timeout_option("Seconds for Railway to build and deploy the head commit.")
+@health_deadline_option("Seconds for the preview to prove healthy.")
+@total_timeout_option("Seconds for the whole preview.")
+@service_url_option(
+    "URL a service answers on in the preview, when not its Railway domain; {pr} becomes the pull request's "
+    "number, e.g. web=https://pr-{pr}.preview.example.com (repeatable)."
 )
-@click.option(
-    "--deploy-timeout",
-    type=FiniteRange(min=1),
-    default=900.0,
-    show_default=True,
-    help="Seconds for Railway to build and deploy the head commit.",
-)
-@click.option(
-    "--health-deadline",
-    type=FiniteRange(min=1),
-    default=300.0,
-    show_default=True,
-    help="Seconds for the preview to prove healthy.",
-)
-@click.option(
-    "--timeout",
-    "total_timeout",
-    type=FiniteRange(min=1),
-    default=1800.0,
-    show_default=True,
-    help="Seconds for the whole preview.",
-)
-@click.option(
-    "--service-url",
-    "service_urls",
-    multiple=True,
-    metavar="NAME=URL",
-    help="URL a service answers on in the preview, when not its Railway domain; {pr} becomes the pull request's "
-    "number, e.g. web=https://pr-{pr}.preview.example.com (repeatable).",
-)
-@click.option(
-    "--expect-status",
-    "expect_status",
-    multiple=True,
-    metavar="CODES",
-    help="Accepted health status codes, e.g. 200 or 200-299 (repeatable).",
-)
-@click.option(
-    "--expect-json",
-    "expect_json",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="JSON assertion on every health response (repeatable).",
-)
-@click.option(
-    "--version-check",
-    type=click.Choice(["auto", "required", "off"]),
-    default=None,
-    help="How health proves the head commit: auto (default: a commit the app reports must be the head), "
-    "required (the app must report one), off.",
+@expect_status_option
+@expect_json_option
+@version_check_option(
+    "How health proves the head commit: auto (default: a commit the app reports must be the head), "
+    "required (the app must report one), off."
 )
 @config_option
 @output_options

@@ -6,8 +6,28 @@ from datetime import date
 
 import click
 
-from kars_actions.cli._common import FiniteRange, config_option, output_options, run, skip_used_up_option, start
-from kars_actions.cli.validate import _parse_day
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    alert_channel_options,
+    bump_option,
+    config_option,
+    deploy_timeout_option,
+    exact_version_option,
+    expect_json_option,
+    expect_status_option,
+    force_release_option,
+    github_token_env_option,
+    health_deadline_option,
+    move_major_option,
+    output_options,
+    prerelease_option,
+    service_url_option,
+    settle_option,
+    skip_used_up_option,
+    today_option,
+    total_timeout_option,
+    version_check_option,
+)
 from kars_actions.core import gha
 from kars_actions.core.errors import KarsError
 from kars_actions.core.report import Result
@@ -24,60 +44,22 @@ from kars_actions.core.report import Result
     metavar="NAME",
     help="Service to release (repeatable; default: all in kars.yml).",
 )
-@click.option(
-    "--bump",
-    type=click.Choice(["auto", "patch", "minor", "major"]),
-    default=None,
-    help="Version bump (default: kars.yml, else from Conventional Commits).",
-)
-@click.option("--version", "version", metavar="X.Y.Z", help="Release exactly this version.")
-@click.option(
-    "--prerelease", metavar="CHANNEL", help="Prerelease channel, e.g. rc (default: the environment's in kars.yml)."
-)
-@click.option("--force", is_flag=True, help="Release even without a releasable commit (a patch).")
+@bump_option
+@exact_version_option
+@prerelease_option
+@force_release_option
 @click.option("--commit", metavar="SHA", help="Commit to release (default: GITHUB_SHA, then HEAD).")
 @click.option("--dry-run", is_flag=True, help="Do every read and no write: print the plan.")
-@click.option(
-    "--github-token",
-    envvar="GITHUB_TOKEN",
-    default=None,
-    show_envvar=True,
-    help="Token for tags, releases and deployments.",
-)
-@click.option(
-    "--deploy-timeout",
-    type=FiniteRange(min=1),
-    default=900.0,
-    show_default=True,
-    help="Seconds for Railway to build and deploy.",
-)
-@click.option(
-    "--health-deadline",
-    type=FiniteRange(min=1),
-    default=300.0,
-    show_default=True,
-    help="Seconds for the new version to prove healthy.",
-)
+@github_token_env_option("Token for tags, releases and deployments.")
+@deploy_timeout_option("Seconds for Railway to build and deploy.")
+@health_deadline_option("Seconds for the new version to prove healthy.")
 @click.option(
     "--watch-duration",
     metavar="DURATION",
     help="How long to watch the live release before publishing: 90s, 10m; 0 turns it off (default: kars.yml, 5m).",
 )
-@click.option(
-    "--timeout",
-    "total_timeout",
-    type=FiniteRange(min=1),
-    default=1800.0,
-    show_default=True,
-    help="Seconds for the whole release.",
-)
-@click.option(
-    "--service-url",
-    "service_urls",
-    multiple=True,
-    metavar="NAME=URL",
-    help="Public URL of a service for health checks (default: its Railway domain).",
-)
+@total_timeout_option("Seconds for the whole release.")
+@service_url_option("Public URL of a service for health checks (default: its Railway domain).")
 @click.option(
     "--health-url",
     "health_urls",
@@ -85,51 +67,21 @@ from kars_actions.core.report import Result
     metavar="URL",
     help="Another endpoint to prove healthy, besides each service's checks (repeatable).",
 )
-@click.option(
-    "--expect-status",
-    "expect_status",
-    multiple=True,
-    metavar="CODES",
-    help="Accepted health status codes, e.g. 200 or 200-299 (repeatable).",
+@expect_status_option
+@expect_json_option
+@version_check_option(
+    "How health proves the new version: auto (default: a version or commit the app reports must be the "
+    "release's), required (the app must report one), off."
 )
-@click.option(
-    "--expect-json",
-    "expect_json",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="JSON assertion on every health response (repeatable).",
-)
-@click.option(
-    "--version-check",
-    type=click.Choice(["auto", "required", "off"]),
-    default=None,
-    help="How health proves the new version: auto (default: a version or commit the app reports must be the "
-    "release's), required (the app must report one), off.",
-)
-@click.option(
-    "--settle",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="After health passes, keep watching Railway this long after going live; a crash fails the release (0: off).",
+@settle_option(
+    "After health passes, keep watching Railway this long after going live; a crash fails the release (0: off)."
 )
 @click.option(
     "--alert-on-success", is_flag=True, help="Alert on success too (failures, rollbacks and recoveries always alert)."
 )
-@click.option(
-    "--move-major/--no-move-major",
-    "move_major",
-    default=None,
-    help="Move the major tag (v1) after success (default: kars.yml, on).",
-)
+@move_major_option
 @skip_used_up_option
-@click.option("--slack-webhook", envvar="KARS_SLACK_WEBHOOK", default=None, help="Slack incoming webhook URL (secret).")
-@click.option("--discord-webhook", envvar="KARS_DISCORD_WEBHOOK", default=None, help="Discord webhook URL (secret).")
-@click.option("--webhook-url", envvar="KARS_WEBHOOK_URL", default=None, help="Generic JSON webhook URL (secret).")
-@click.option(
-    "--webhook-secret", envvar="KARS_WEBHOOK_SECRET", default=None, help="HMAC-SHA256 key for the generic webhook."
-)
+@alert_channel_options
 @click.option(
     "--railway-config",
     "railway_config",
@@ -145,7 +97,7 @@ from kars_actions.core.report import Result
     help="Promotion gate: release only a commit (or git tree) kars-actions proved healthy in ENV first, e.g. "
     "staging (default: kars.yml environments.<name>.requires).",
 )
-@click.option("--today", callback=_parse_day, default=None, hidden=True, help="Pretend today is this date.")
+@today_option
 @config_option
 @output_options
 def command(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, github_token_option, move_major_option, output_options
 from kars_actions.core.report import Result
 
 
@@ -12,19 +13,13 @@ from kars_actions.core.report import Result
 @click.option("--success/--failure", "success", default=None, help="Publish the release, or mark it failed.")
 @click.option("--tag", required=True, metavar="TAG", help="The release's tag, e.g. v1.4.0 (the tag step's output).")
 @click.option("--reason", default="", metavar="TEXT", help="What failed (required with --failure).")
-@click.option(
-    "--move-major/--no-move-major",
-    default=None,
-    help="After publishing, point the major tag (v1) at the release (default: kars.yml release.move_major_tag).",
-)
+@move_major_option
 @click.option(
     "--publish-failed",
     is_flag=True,
     help="Publish with --success although the release is marked failed, replacing its failure mark.",
 )
-@click.option(
-    "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
-)
+@github_token_option
 @click.option("--dry-run", is_flag=True, help="Read the release and show what would change; write nothing.")
 @config_option
 @output_options
@@ -74,7 +69,7 @@ def command(
         except KarsError as error:
             # Stopped: the summary says why and what to do; the outputs claim nothing that did not happen.
             from kars_actions.core import gha
-            from kars_actions.github.steps import stopped_summary
+            from kars_actions.github.report import stopped_summary
 
             gha.set_outputs({"tag": tag})
             gha.append_summary(stopped_summary("Release status", error))

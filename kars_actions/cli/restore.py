@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    config_option,
+    environment_option,
+    output_options,
+    project_option,
+    service_url_option,
+)
 from kars_actions.core.report import Result
 
 
@@ -23,19 +30,11 @@ from kars_actions.core.report import Result
     is_flag=True,
     help="Also commit what someone else staged in the environment (Railway commits the whole staged patch).",
 )
-@click.option(
-    "--environment", metavar="NAME", help="Environment (kars.yml name or Railway name; default: the token's)."
-)
-@click.option(
-    "--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project, or the project token's)."
-)
+@environment_option
+@project_option
 @click.option("--timeout", metavar="DURATION", help="How long the restore may take (default 30m).")
-@click.option(
-    "--service-url",
-    "service_urls",
-    multiple=True,
-    metavar="NAME=URL",
-    help="Public URL of a kars.yml service for the health checks after the restore (default: its Railway domain).",
+@service_url_option(
+    "Public URL of a kars.yml service for the health checks after the restore (default: its Railway domain)."
 )
 @config_option
 @output_options

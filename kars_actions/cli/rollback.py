@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import FiniteRange, config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import FiniteRange, config_option, environment_option, output_options, project_option
 from kars_actions.core.report import Result
 
 
@@ -18,12 +19,8 @@ from kars_actions.core.report import Result
     metavar="DEPLOYMENT_ID",
     help="Deployment to restore (default: the last successful one before the current).",
 )
-@click.option(
-    "--environment", metavar="NAME", help="Environment (kars.yml name or Railway name; default: the token's)."
-)
-@click.option(
-    "--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project, or the project token's)."
-)
+@environment_option
+@project_option
 @click.option(
     "--timeout",
     type=FiniteRange(min=1),
@@ -62,7 +59,8 @@ def command(
         from kars_actions.core import gha
         from kars_actions.core.config import load_config
         from kars_actions.core.errors import KarsError
-        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ, not_rolled_back
+        from kars_actions.railway.report import not_rolled_back
+        from kars_actions.railway.steps import RailwayClient, RollbackRequest, clock_from_environ
         from kars_actions.release.rollback import run_rollback_command
 
         config = load_config(config_path)

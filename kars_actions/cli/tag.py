@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, skip_used_up_option, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    bump_option,
+    config_option,
+    exact_version_option,
+    force_release_option,
+    github_token_option,
+    output_options,
+    prerelease_option,
+    skip_used_up_option,
+)
 from kars_actions.core.report import Result
 
 
 @click.command("tag")
-@click.option(
-    "--bump",
-    type=click.Choice(["auto", "patch", "minor", "major"]),
-    default=None,
-    help="Version bump (default: kars.yml release.bump, else auto from Conventional Commits).",
-)
-@click.option("--version", "version", metavar="X.Y.Z", help="Release exactly this version (must be above the latest).")
-@click.option("--prerelease", metavar="CHANNEL", help="Cut a prerelease on this channel, e.g. rc → v1.5.0-rc.1.")
+@bump_option
+@exact_version_option
+@prerelease_option
 @click.option("--environment", metavar="NAME", help="kars.yml environment whose `prerelease` channel applies.")
 @click.option("--tag-prefix", metavar="PREFIX", default=None, help="Tag prefix (default: kars.yml, else v).")
 @click.option("--target", metavar="SHA", default=None, help="Commit to release (default: GITHUB_SHA, else HEAD).")
 @click.option("--draft/--no-draft", default=True, show_default=True, help="Leave the release a draft to publish later.")
-@click.option("--force", is_flag=True, help="Release a patch even when no commit asks for a release.")
+@force_release_option
 @skip_used_up_option
-@click.option(
-    "--github-token", metavar="TOKEN", envvar="KARS_INPUT_GITHUB_TOKEN", default=None, help="Default: GITHUB_TOKEN."
-)
+@github_token_option
 @click.option("--dry-run", is_flag=True, help="Compute and show what would be created; write nothing.")
 @click.option(
     "--repo-dir",
@@ -98,7 +101,7 @@ def command(
         except KarsError as error:
             # Stopped: the summary says why and what to do; the outputs claim nothing that did not happen.
             from kars_actions.core import gha
-            from kars_actions.github.steps import stopped_summary
+            from kars_actions.github.report import stopped_summary
 
             gha.set_outputs({"released": "false"})
             gha.append_summary(stopped_summary("Tag", error))

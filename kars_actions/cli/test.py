@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, output_options
 from kars_actions.core.report import Result
 
 

@@ -7,20 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import config_option, output_options, today_option
 from kars_actions.core.report import Result
 
 if TYPE_CHECKING:
     from kars_actions.railway_config.config import ValidateOptions
-
-
-def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @click.command(
@@ -67,7 +59,7 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Without PATH, with a Railway token: the environment whose service settings say where each file is "
     "(default: the project token's, else every one).",
 )
-@click.option("--today", callback=_parse_day, default=None, hidden=True, help="Pretend today is this date.")
+@today_option
 @config_option
 @output_options
 def command(

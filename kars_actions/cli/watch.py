@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from kars_actions.cli._common import config_option, output_options, run, start
+from kars_actions.cli._common import run, start
+from kars_actions.cli.options import (
+    config_option,
+    environment_option,
+    output_options,
+    project_option,
+    service_url_option,
+)
 from kars_actions.core.report import Result
 
 
@@ -19,19 +26,9 @@ from kars_actions.core.report import Result
 )
 @click.option("--duration", metavar="DURATION", help="How long to watch: 90s, 10m, 1h (default: kars.yml, else 5m).")
 @click.option("--interval", metavar="DURATION", help="Time between looks, also the metrics step (default 30s).")
-@click.option(
-    "--environment", metavar="NAME", help="Environment (kars.yml name or Railway name; default: the token's)."
-)
-@click.option(
-    "--project", metavar="NAME_OR_ID", help="Railway project (default: kars.yml project, or the project token's)."
-)
-@click.option(
-    "--service-url",
-    "service_urls",
-    multiple=True,
-    metavar="NAME=URL",
-    help="Public URL of a service for its health checks (default: its Railway domain).",
-)
+@environment_option
+@project_option
+@service_url_option("Public URL of a service for its health checks (default: its Railway domain).")
 @click.option(
     "--health/--no-health", default=True, help="Run the health checks while watching (default) or watch metrics only."
 )
@@ -84,7 +81,8 @@ def command(
         from kars_actions.health.plan import parse_service_urls
         from kars_actions.railway.steps import RailwayClient, clock_from_environ
         from kars_actions.release.services import RailwayScope, resolve
-        from kars_actions.release.watch import WatchRequest, settings_from_config, watch_services
+        from kars_actions.release.watch import WatchRequest, watch_services
+        from kars_actions.release.watch_state import settings_from_config
 
         config = load_config(config_path)
         if after_release is not None and rollback:

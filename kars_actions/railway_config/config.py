@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kars_actions.core import gha
 from kars_actions.core.errors import UsageError
-from kars_actions.core.report import Annotation, BaseResult, Style
 from kars_actions.railway_config.config_checks import SCHEMA_FILE, SchemaChecker, schema_findings, semantic_findings
-from kars_actions.railway_config.findings import ERROR, WARNING, Finding, Locator, display_path, format_path
+from kars_actions.railway_config.findings import ERROR, WARNING, FileResult, Finding, Locator, display_path, format_path
+from kars_actions.railway_config.report import ValidationResult
 
 __all__ = [
     "CONFIG_NAMES",
@@ -40,155 +39,6 @@ CONFIG_NAMES = ("railway.toml", "railway.json")  # the order Railway prefers the
 MAX_BYTES = 5 * 1024 * 1024  # a real railway.json is a few hundred bytes
 SUNSET = date(2026, 12, 1)
 MIGRATION_DOCS = "https://docs.railway.com/infrastructure-as-code"
-
-
-_FILE_LEVEL_KINDS = frozenset({"parse", "shadowed"})  # about the file, not one place in its data
-
-
-@dataclass
-class FileResult:
-    """The verdict on one file. ``parsed`` is False when the file could not be read as JSON / TOML."""
-
-    path: str
-    format: str
-    findings: list[Finding] = field(default_factory=list)
-    parsed: bool = True
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == ERROR]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == WARNING]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "valid": self.ok,
-            "parsed": self.parsed,
-            "errors": [f.to_json() for f in self.errors],
-            "warnings": [f.to_json() for f in self.warnings],
-        }
-
-
-@dataclass
-class ValidationResult(BaseResult):
-    """Every file checked in one run, and the dated notice about Config as Code."""
-
-    files: list[FileResult]
-    notice: str | None = None
-    strict: bool = True
-    # Without paths: where each service's file was found and from which source; "said": "backend: backend/… (…)".
-    service_files: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def error_count(self) -> int:
-        return sum(len(f.errors) for f in self.files)
-
-    @property
-    def warning_count(self) -> int:
-        return sum(len(f.warnings) for f in self.files)
-
-    @property
-    def valid(self) -> bool:
-        return all(f.ok for f in self.files)
-
-    def exit_code(self) -> int:
-        return 0 if self.valid else 1
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "valid": self.valid,
-            "strict": self.strict,
-            "errors": self.error_count,
-            "warnings": self.warning_count,
-            "files": [f.to_json() for f in self.files],
-        }
-        if self.service_files:
-            body["service_files"] = self.service_files
-        if self.notice:
-            body["notice"] = self.notice
-        return body
-
-    def outputs(self) -> dict[str, str]:
-        return {
-            "valid": "true" if self.valid else "false",
-            "files": str(len(self.files)),
-            "errors": str(self.error_count),
-            "warnings": str(self.warning_count),
-        }
-
-    def text_lines(self, style: Style) -> list[str]:
-        lines: list[str] = [str(entry["said"]) for entry in self.service_files]
-        for file in self.files:
-            if not file.findings:
-                lines.append(f"{file.path}: {style.ok('ok')}")
-                continue
-            for finding in file.findings:
-                label = style.bad("error") if finding.severity == ERROR else style.warn("warning")
-                at = "" if finding.kind in _FILE_LEVEL_KINDS else f" (at {finding.path})"
-                lines.append(f"{finding.where(file.path)}: {label}: {finding.message}{at}")
-                if finding.hint:
-                    lines.append(f"    {style.dim('hint')}: {finding.hint}")
-        if self.notice:
-            lines.append(f"{style.dim('notice')}: {self.notice}")
-        verdict = style.ok("valid") if self.valid else style.bad("invalid")
-        lines.append(
-            f"{_plural(len(self.files), 'file')} checked: {_plural(self.error_count, 'error')}, "
-            f"{_plural(self.warning_count, 'warning')} — {verdict}"
-        )
-        return lines
-
-    def annotations(self) -> list[Annotation]:
-        found = [
-            Annotation(
-                level=f.severity,
-                message=f"{f.message} (at {f.path})" + (f" — {f.hint}" if f.hint else ""),
-                title=f"railway config: {f.kind}",
-                file=file.path,
-                line=f.line,
-                column=f.column,
-            )
-            for file in self.files
-            for f in file.findings
-        ]
-        if self.notice:
-            found.append(Annotation(level="notice", message=self.notice, title="Railway Config as Code"))
-        return found
-
-    def summary_markdown(self) -> str:
-        mark = "✅ valid" if self.valid else "❌ invalid"
-        parts = [
-            f"### Railway config: {mark}\n",
-            f"{_plural(len(self.files), 'file')} checked ({'strict' if self.strict else 'lenient'}): "
-            f"{_plural(self.error_count, 'error')}, {_plural(self.warning_count, 'warning')}.\n",
-        ]
-        if self.service_files:
-            parts.append("".join(f"- {gha.md_escape(str(entry['said']))}\n" for entry in self.service_files))
-        for file in self.files:
-            status = "✅" if file.ok else "❌"
-            parts.append(f"#### {status} `{file.path}`\n")
-            if not file.findings:
-                parts.append("No problems found.\n")
-                continue
-            rows = [
-                [f.severity, f"{f.line}:{f.column}" if f.line else "", f"`{f.path}`", f.message, f.hint or ""]
-                for f in file.findings
-            ]
-            parts.append(gha.md_table(["level", "line:col", "path", "problem", "fix"], rows))
-        if self.notice:
-            parts.append(f"> [!NOTE]\n> {self.notice}\n")
-        return "\n".join(parts)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 # Options and entry point -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,38 @@ class Finding:
         if self.hint:
             body["hint"] = self.hint
         return body
+
+
+@dataclass
+class FileResult:
+    """The verdict on one file. ``parsed`` is False when the file could not be read as JSON / TOML."""
+
+    path: str
+    format: str
+    findings: list[Finding] = field(default_factory=list)
+    parsed: bool = True
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "valid": self.ok,
+            "parsed": self.parsed,
+            "errors": [f.to_json() for f in self.errors],
+            "warnings": [f.to_json() for f in self.warnings],
+        }
 
 
 class Locator:

@@ -12,14 +12,13 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kars_actions.core import gha
 from kars_actions.core.errors import ConfigError, UsageError
-from kars_actions.core.report import BaseResult, Style
 from kars_actions.railway_config.config import CONFIG_NAMES
+from kars_actions.railway_config.report import MigrateResult
 from kars_actions.railway_config.settings import SECTIONS, RepoConfig, normalise, read_repo_config
 
 if TYPE_CHECKING:
@@ -192,43 +191,6 @@ class MigrateRequest:
     write: bool = False
     force: bool = False
     output: str = ".railway/railway.ts"
-
-
-@dataclass
-class MigrateResult(BaseResult):
-    content: str
-    path: str
-    services: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    # Where each service's file was found, and from which source: said in JSON, the summary, and once written (the
-    # printed file itself stays exactly the file, so it can be redirected).
-    service_files: list[dict[str, Any]] = field(default_factory=list)
-    written: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "written": self.written,
-            "services": self.services,
-            "files": self.files,
-            "service_files": self.service_files,
-            "content": self.content,
-        }
-
-    def outputs(self) -> dict[str, str]:
-        return {"path": self.path, "written": "true" if self.written else "false"}
-
-    def text_lines(self, style: Style) -> list[str]:
-        if self.written:
-            wrote = f"{style.ok('wrote')} {self.path}: {len(self.services)} service(s) from {', '.join(self.files)}"
-            return [*(str(entry["said"]) for entry in self.service_files), wrote]
-        return self.content.rstrip("\n").split("\n")
-
-    def summary_markdown(self) -> str:
-        verb = "Wrote" if self.written else "Would write"
-        sources = "".join(f"- {gha.md_escape(str(entry['said']))}\n" for entry in self.service_files)
-        files = ", ".join(f"`{f}`" for f in self.files)
-        return f"### Railway IaC\n\n{verb} `{self.path}` from {files}.\n" + (f"\n{sources}" if sources else "")
 
 
 def run_migrate(

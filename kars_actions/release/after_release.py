@@ -22,16 +22,9 @@ from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
 
 if TYPE_CHECKING:
     from kars_actions.github.client import GitHubReleases
-from kars_actions.release.watch import (
-    AfterRelease,
-    ServiceWatch,
-    WatchedService,
-    WatchResult,
-    WatchSettings,
-    health_probe,
-    run_watch,
-    watched_target,
-)
+from kars_actions.release.watch import health_probe, run_watch, watched_target
+from kars_actions.release.watch_report import AfterRelease, WatchResult
+from kars_actions.release.watch_state import ServiceWatch, WatchedService, WatchSettings
 
 
 @dataclass(frozen=True)

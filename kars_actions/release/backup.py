@@ -1,11 +1,10 @@
-"""The pre-deploy backup: whether this release needs one, taking it (and the optional pg_dump), and its report.
+"""The pre-deploy backup: whether this release needs one, taking it (and the optional pg_dump), and the restore.
 
 Used by the release's ``backup`` stage and by ``kars-actions backup`` / ``kars-actions restore``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -17,9 +16,9 @@ from typing import Any
 
 from kars_actions.core import gha
 from kars_actions.core.config import BackupConfig, Config
-from kars_actions.core.errors import EXIT_FAILED, EXIT_OK, CheckFailed, ConfigError, KarsError, UsageError
-from kars_actions.core.report import Annotation, BaseResult, Progress, Style, no_progress
-from kars_actions.core.timing import Deadline, human_duration
+from kars_actions.core.errors import CheckFailed, ConfigError, KarsError, UsageError
+from kars_actions.core.report import Progress, no_progress
+from kars_actions.core.timing import Deadline
 from kars_actions.railway.api import RailwayClient
 from kars_actions.railway.backup import (
     DUMP_URL_ENV,
@@ -40,6 +39,7 @@ from kars_actions.railway.backup import (
     staged_changes,
 )
 from kars_actions.railway.deploy import RailwayTarget
+from kars_actions.release.backup_report import BackupResult
 
 
 def backup_name(tag: str | None, commit: str | None) -> str:
@@ -97,137 +97,6 @@ def changed_files(repo: Path, base: str | None, head: str) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 
-@dataclass
-class BackupResult(BaseResult):
-    """``kars-actions backup`` / ``restore``, and the release's backup stage: what was taken or put back."""
-
-    action: str  # backup | restore | refused | skipped
-    service: str
-    environment: str | None = None
-    backup: BackupRecord | None = None
-    dump: DumpRecord | None = None
-    reason: str | None = None
-    error: KarsError | None = None
-    notes: list[str] = field(default_factory=list)
-    redeploy: str | None = None  # restore: the database's deployment that the commit started
-    healthy: bool | None = None  # restore: the app's health checks after the redeploy
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.action != "refused"
-
-    def restore_command(self) -> str | None:
-        return self.backup.restore_command(self.service, self.environment) if self.backup else None
-
-    def exit_code(self) -> int:
-        if self.error is not None:
-            return self.error.exit_code
-        return EXIT_FAILED if self.action == "refused" else EXIT_OK
-
-    def outputs(self) -> dict[str, str]:
-        return {
-            "backup-id": self.backup.id if self.backup else "",
-            "backup-expires-at": (self.backup.expires_at or "") if self.backup else "",
-            "backup-dump-path": self.dump.path if self.dump else "",
-        }
-
-    def headline(self) -> str:
-        if self.error is not None:
-            return f"{self.action.capitalize()} failed: {self.error.message}"
-        if self.action in ("refused", "planned"):
-            return self.reason or self.action  # a dry run's plan says what it would back up, not just "planned"
-        if self.action == "skipped":
-            return f"No backup: {self.reason}"
-        if self.backup is None:
-            return self.action
-        if self.action == "restore":
-            return f"Restored backup {self.backup.id} into {self.service}'s volume {self.backup.volume.name}"
-        took = f" in {human_duration(self.backup.seconds)}" if self.backup.seconds else ""
-        reused = " (reused from an earlier run)" if self.backup.reused else ""
-        return f"Backup {self.backup.id} of {self.service} taken{took}{reused}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "service": self.service,
-            "environment": self.environment,
-            "headline": self.headline(),
-            "backup": self.backup.to_json() if self.backup else None,
-            "dump": self.dump.to_json() if self.dump else None,
-            "restore_command": self.restore_command() if self.action == "backup" else None,
-            "reason": self.reason,
-            "error": self.error.message if self.error else None,
-            "notes": list(self.notes),
-            "redeploy": self.redeploy,
-            "healthy": self.healthy,
-            "outputs": self.outputs(),
-        }
-
-    def text_lines(self, style: Style) -> list[str]:
-        lines = [style.bold(f"kars-actions {self.action} → {self.service}")]
-        b = self.backup
-        if b is not None:
-            lines += [
-                f"backup      {b.id} ({b.name or 'unnamed'})",
-                f"volume      {b.volume.name} ({b.volume.id})",
-                f"size        {_size(b.size_mb)}",
-                f"expires     {b.expires_at or 'not said'}",
-            ]
-        if self.dump is not None:
-            lines.append(f"dump        {self.dump.path} ({self.dump.size_bytes} bytes, {self.dump.entries} entries)")
-        lines += self.notes
-        head = self.headline()
-        lines.append(style.ok(head) if self.ok else style.bad(head))
-        if self.action == "backup" and b is not None:
-            lines.append(f"to restore it: {self.restore_command()}")
-        return lines
-
-    def summary_markdown(self) -> str:
-        icon = "✅" if self.ok else "❌"
-        return f"## {icon} {gha.md_escape(self.headline())}\n\n" + self.section_markdown()
-
-    def section_markdown(self) -> str:
-        b = self.backup
-        md = ["### Database backup\n"]
-        if b is not None:
-            md.append(
-                gha.md_table(
-                    ["service", "backup", "name", "size", "expires"],
-                    [[self.service, b.id, b.name or "-", _size(b.size_mb), b.expires_at or "-"]],
-                )
-            )
-            if self.action == "backup":
-                md.append(
-                    f"Restoring is never automatic. To put this backup back (it replaces the volume's data):\n\n"
-                    f"```sh\n{self.restore_command()}\n```\n"
-                )
-        elif self.reason:
-            md.append(gha.md_escape(self.reason) + "\n")
-        if self.dump is not None:
-            md.append(
-                f"pg_dump: `{self.dump.path}` ({self.dump.size_bytes} bytes, {self.dump.entries} entries, read back "
-                "with pg_restore --list) — upload it with actions/upload-artifact.\n"
-            )
-        if self.notes:
-            md.append("\n".join(f"- {gha.md_escape(note)}" for note in self.notes) + "\n")
-        if self.error is not None:
-            md.append(f"**Why:** {gha.md_escape(self.error.message)}\n")
-        return "\n".join(md)
-
-    def annotations(self) -> list[Annotation]:
-        if self.error is not None:
-            return [Annotation("error", self.error.message, title=f"{self.action.capitalize()} failed")]
-        if self.action == "refused" and self.reason:
-            return [Annotation("error", self.reason, title="Restore refused")]
-        return []
-
-
-def _size(mb: float | None) -> str:
-    if mb is None:
-        return "-"
-    return f"{mb / 1024:.2f} GB" if mb >= 1024 else f"{mb:.0f} MB"
-
-
 def default_dump_dir() -> Path:
     """Under RUNNER_TEMP in Actions (cleaned after the job unless uploaded), else ./kars-backup."""
     runner_temp = os.environ.get("RUNNER_TEMP")
@@ -236,10 +105,6 @@ def default_dump_dir() -> Path:
 
 def dump_file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") + ".dump"
-
-
-def outputs_json(result: BackupResult) -> str:
-    return json.dumps(result.to_json(), sort_keys=True, default=str)
 
 
 def take_release_backup(

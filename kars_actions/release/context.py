@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kars_actions.health.targets import HealthTarget
     from kars_actions.railway.api import RailwayClient, ServiceInstanceInfo
     from kars_actions.railway.deploy import RailwayTarget, ServiceSnapshot
-    from kars_actions.railway.settings_report import ReleaseSettings
+    from kars_actions.railway.settings import ReleaseSettings
     from kars_actions.release.services import FoundServices
 
 DEFAULT_ENVIRONMENT = "production"

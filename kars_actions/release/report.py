@@ -17,13 +17,13 @@ if TYPE_CHECKING:
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.health.report import HealthResult
     from kars_actions.health.targets import HealthTarget
-    from kars_actions.notify.alerts import NotifyResult
+    from kars_actions.notify.report import NotifyResult
     from kars_actions.railway.deploy import DeployOutcome
     from kars_actions.railway.rollback import RollbackOutcome
     from kars_actions.railway.settings_report import SettingsResult
-    from kars_actions.railway_config.config import ValidationResult
-    from kars_actions.release.backup import BackupResult
-    from kars_actions.release.watch import WatchResult
+    from kars_actions.railway_config.report import ValidationResult
+    from kars_actions.release.backup_report import BackupResult
+    from kars_actions.release.watch_report import WatchResult
 
 # The stages in the order they run; those after "publish" belong to the failure path and show only when they ran.
 STAGES: dict[str, str] = {

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from kars_actions.core.errors import KarsError, UsageError
 from kars_actions.railway.api import Credentials
-from kars_actions.railway.settings_report import SettingsRequest, SettingsResult, default_environments, run_settings
-from kars_actions.railway_config.config import ValidateOptions, ValidationResult, validate
-from kars_actions.railway_config.iac import MigrateRequest, MigrateResult, run_migrate
+from kars_actions.railway.settings import SettingsRequest, default_environments, run_settings
+from kars_actions.railway.settings_report import SettingsResult
+from kars_actions.railway_config.config import ValidateOptions, validate
+from kars_actions.railway_config.iac import MigrateRequest, run_migrate
+from kars_actions.railway_config.report import MigrateResult, ValidationResult
 from kars_actions.railway_config.settings import ServiceFiles
 from kars_actions.release.services import FoundServices, RailwayScope, config_in, resolve, resolve_any
 

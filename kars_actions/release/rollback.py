@@ -12,8 +12,9 @@ from kars_actions.core.report import Progress, no_progress
 
 if TYPE_CHECKING:
     from kars_actions.railway.api import RailwayClient
+    from kars_actions.railway.report import RollbackResult
     from kars_actions.railway.rollback import Describe
-    from kars_actions.railway.steps import RollbackRequest, RollbackResult
+    from kars_actions.railway.steps import RollbackRequest
 
 
 def version_names(root: Path, prefix: str) -> Describe | None:

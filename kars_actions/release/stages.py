@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from kars_actions.github.api import ReleaseRef
     from kars_actions.github.versioning import VersionPlan
     from kars_actions.railway.api import ServiceInstanceInfo
-    from kars_actions.railway.settings_report import ReleaseSettings
+    from kars_actions.railway.settings import ReleaseSettings
     from kars_actions.release.services import FoundServices
 
 
@@ -389,7 +389,7 @@ def railway_settings(ctx: ReleaseContext) -> None:
     """Railway no longer reads railway.json: compare it with the service settings before the release writes anything,
     and refuse (check), warn, or keep the plan to apply right before the deploy.
     The plan itself: kars_actions.railway_config.settings."""
-    from kars_actions.railway.settings_report import ReleaseService, check_release_settings
+    from kars_actions.railway.settings import ReleaseService, check_release_settings
 
     with in_stage(ctx, "railway-settings") as stage:
         files = {label: ctx.found.path(label) if ctx.found else None for label in ctx.services}
@@ -414,7 +414,7 @@ def railway_settings(ctx: ReleaseContext) -> None:
 
 def apply_railway_settings(ctx: ReleaseContext) -> None:
     """Write what the check planned for apply-mode services, right before the deploy (the deploy uses them)."""
-    from kars_actions.railway.settings_report import apply_release_settings
+    from kars_actions.railway.settings import apply_release_settings
     from kars_actions.railway_config.settings import ApplyOptions
 
     if ctx.settings is None or ctx.settings.to_apply is None or ctx.railway is None:
@@ -533,7 +533,7 @@ def plan_dry_run(ctx: ReleaseContext) -> None:
 
 def _plan_watch(ctx: ReleaseContext) -> None:
     from kars_actions.core.timing import human_duration
-    from kars_actions.release.watch import settings_from_config
+    from kars_actions.release.watch_state import settings_from_config
 
     settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
     if settings.duration <= 0:
@@ -671,7 +671,8 @@ def backup(ctx: ReleaseContext) -> None:
 def watch(ctx: ReleaseContext) -> None:
     """Watch the live services before publishing: a failure here rolls back like a failed health check; a service
     replaced meanwhile by a deployment the release did not make stops the release as superseded."""
-    from kars_actions.release.watch import WatchedService, run_watch, settings_from_config
+    from kars_actions.release.watch import run_watch
+    from kars_actions.release.watch_state import WatchedService, settings_from_config
 
     settings = settings_from_config(ctx.config.watch, ctx.options.watch_duration)
     if settings.duration <= 0 or ctx.railway is None or ctx.target is None or ctx.result.deploy is None:

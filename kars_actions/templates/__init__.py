@@ -15,7 +15,6 @@ from typing import Any
 from kars_actions import __version__
 from kars_actions.core.config import Config
 from kars_actions.core.errors import ExternalError, UsageError
-from kars_actions.core.report import BaseResult, Style, text_table
 
 ACTION_REPOSITORY = "kars/deploy-action"
 ACTION_REPOSITORY_URL = f"https://github.com/{ACTION_REPOSITORY}.git"
@@ -513,22 +512,3 @@ def write_templates(
         path.write_text(rendered[name], encoding="utf-8")
         written.append(WrittenTemplate(name=name, path=path, replaced=replaced))
     return written
-
-
-# --- results -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TemplateList(BaseResult):
-    templates: list[TemplateInfo]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "templates": [
-                {"name": t.name, "title": t.title, "description": t.description, "categories": t.categories}
-                for t in self.templates
-            ]
-        }
-
-    def text_lines(self, style: Style) -> list[str]:
-        return text_table(["template", "what it does"], [[t.name, t.description] for t in self.templates])

@@ -99,3 +99,60 @@ def test_only_the_cli_imports_click() -> None:
                 assert all(a.name.split(".")[0] != "click" for a in node.names), f"{name} imports click"
             if isinstance(node, ast.ImportFrom):
                 assert (node.module or "").split(".")[0] != "click", f"{name} imports click"
+
+
+# Results are data; reporters render them. A command's result (a BaseResult) and every way it is shown — terminal
+# lines, the step summary's Markdown and tables, annotations, outputs, Mermaid charts — live in its package's report
+# module (report.py, or <topic>_report.py beside the module it reports on); core holds the reporters and the
+# primitives they use. Every other module computes and returns data.
+RENDERING_METHODS = frozenset(
+    {"text_lines", "summary_markdown", "section_markdown", "annotations", "outputs", "mermaid"}
+)
+RENDERING_NAMES = frozenset({"BaseResult", "Style", "Annotation", "text_table", "md_table", "md_escape"})
+
+
+def _is_report(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    return last == "report" or last.endswith("_report") or name.startswith("kars_actions.core")
+
+
+def _rendering(tree: ast.AST) -> list[str]:
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in RENDERING_METHODS:
+            found.append(f"line {node.lineno}: defines {node.name}()")
+        elif isinstance(node, ast.Name) and node.id in RENDERING_NAMES:
+            found.append(f"line {node.lineno}: uses {node.id}")
+        elif isinstance(node, ast.Attribute) and node.attr in RENDERING_NAMES:
+            found.append(f"line {node.lineno}: uses {node.attr}")
+        elif isinstance(node, ast.ImportFrom):
+            found += [f"line {node.lineno}: imports {a.name}" for a in node.names if a.name in RENDERING_NAMES]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "```mermaid" in node.value:
+            found.append(f"line {node.lineno}: writes a Mermaid chart")
+    return found
+
+
+def test_only_report_modules_render_results() -> None:
+    wrong = [
+        f"{name} {where}"
+        for name, path in sorted(_modules().items())
+        if not _is_report(name)
+        for where in _rendering(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not wrong, "rendering outside a report module (move it to the package's report.py): " + "; ".join(wrong)
+
+
+def test_the_rendering_rule_sees_a_rendering_method_put_back() -> None:
+    """The rule above fails on each way a domain module could render again."""
+    put_back = {
+        "class DeployResult(BaseResult):\n    pass\n": "uses BaseResult",
+        "class Outcome:\n    def text_lines(self, style):\n        return []\n": "defines text_lines()",
+        "class Outcome:\n    def summary_markdown(self):\n        return ''\n": "defines summary_markdown()",
+        "def table(rows):\n    return gha.md_table(['a'], rows)\n": "uses md_table",
+        "from kars_actions.core.report import text_table\n": "imports text_table",
+        "CHART = '```mermaid\\nxychart-beta\\n```'\n": "writes a Mermaid chart",
+    }
+    for source, said in put_back.items():
+        assert any(said in line for line in _rendering(ast.parse(source))), source
+    assert _is_report("kars_actions.railway.report") and _is_report("kars_actions.release.backup_report")
+    assert not _is_report("kars_actions.railway.steps") and not _is_report("kars_actions.release.reporting")

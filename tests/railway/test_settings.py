@@ -21,7 +21,7 @@ from kars_actions.railway.environment_config import (
     plan_settings,
     resolve_scope,
 )
-from kars_actions.railway.settings_report import SettingsRequest
+from kars_actions.railway.settings import SettingsRequest
 from kars_actions.railway_config.settings import ApplyOptions, ServiceFiles, SettingsPlan, iac_file, read_repo_config
 from kars_actions.release.repository import run_config
 from kars_actions.release.services import locate
