@@ -13,27 +13,22 @@ import os
 import re
 import secrets as _random
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from kars_actions.core.errors import ConfigError
 
-# Environment variables whose values are secrets wherever they appear. Names matching SECRET_NAME_PARTS are
-# treated the same way, so a new input such as KARS_INPUT_SLACK_WEBHOOK is covered without a code change.
+# Environment variables whose values are secrets wherever they appear, whatever their length. Also secret:
+# KARS_* and INPUT_* names with a part of SECRET_NAME_PARTS (so a new input such as KARS_INPUT_SLACK_WEBHOOK is
+# covered without a code change), and any DATABASE…URL (DATABASE_URL, DATABASE_PUBLIC_URL, which backup reads).
 SECRET_ENV_VARS = (
     "RAILWAY_TOKEN",
     "RAILWAY_API_TOKEN",
     "GITHUB_TOKEN",
     "GH_TOKEN",
-    "DATABASE_URL",
-    "DATABASE_PUBLIC_URL",  # what backup.dump reads: the database's public address, password included
-    "KARS_WEBHOOK_SECRET",
-    "KARS_WEBHOOK_URL",
-    "KARS_SLACK_WEBHOOK",
-    "KARS_DISCORD_WEBHOOK",
-    "KARS_HEALTH_HEADERS",
     "SLACK_WEBHOOK_URL",
     "DISCORD_WEBHOOK_URL",
 )
@@ -44,8 +39,10 @@ _GENERIC_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|W
 _GENERIC_MIN_LEN = 8
 # Short values would redact ordinary words; GitHub masks them anyway, but our own filter does not.
 _MIN_REDACT_LEN = 4
-# A secret cut short by a truncation must not leave this much of its start (or end) behind.
+# A secret cut short by a truncation must not leave this much of its start (or end) behind; nor 4 or 5
+# characters that look like a token's.
 _PIECE_LEN = 6
+_SHORT_SIZES = (5, 4)
 REDACTED = "***"
 
 # Words that introduce a credential in a header value: the bare token after them is a secret of its own.
@@ -57,6 +54,18 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
 # (" — " is where an annotation's message meets its hint.)
 _CUT_AFTER = re.compile(r"(?=\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`]| — |$)")
 _CUT_BEFORE = re.compile(r"(?:^|\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`])")
+# How a value is escaped inside what the program prints: URLs, JSON strings, Python reprs, HTML.
+_ESCAPES: tuple[Callable[[str], str], ...] = (
+    partial(quote, safe=""),
+    partial(quote, safe="/:@"),
+    partial(quote, safe="/:@?&=+$,;~!*'()#[]%"),
+    quote_plus,
+    lambda value: json.dumps(value)[1:-1],
+    lambda value: json.dumps(value, ensure_ascii=False)[1:-1],
+    lambda value: repr(value)[1:-1],
+    partial(html.escape, quote=True),
+    partial(html.escape, quote=False),
+)
 
 
 def in_actions() -> bool:
@@ -153,21 +162,13 @@ def _url_path(value: str) -> str | None:
 
 
 def _encodings(root: str) -> set[str]:
-    """How a value looks once printed through each escaping the program uses."""
-    first = {
-        root,
-        quote(root, safe=""),
-        quote(root, safe="/:@"),
-        quote(root, safe="/:@?&=+$,;~!*'()#[]%"),
-        quote_plus(root),
-        json.dumps(root)[1:-1],
-        json.dumps(root, ensure_ascii=False)[1:-1],
-        repr(root)[1:-1],
-        html.escape(root, quote=True),
-        html.escape(root, quote=False),
-    }
-    forms = set(first)
-    for form in first:
+    """How a value looks once printed through each escaping the program uses, and through two of them nested
+    (a JSON body quoted inside a JSON output, a JSON value inside a URL) — then inside a workflow command or a
+    Markdown table."""
+    once = {root} | {escape(root) for escape in _ESCAPES}
+    twice = once | {escape(form) for form in once for escape in _ESCAPES}
+    forms = set(twice)
+    for form in twice:
         forms |= {escape_data(form), escape_property(form), md_escape(form), escape_data(md_escape(form))}
     return forms
 
@@ -188,6 +189,8 @@ class SecretRegistry:
         self._tail_pattern: re.Pattern[str] | None = None
         self._heads: dict[str, list[tuple[str, int]]] = {}
         self._tails: dict[str, list[tuple[str, int]]] = {}
+        self._short_heads: set[str] = set()
+        self._short_tails: set[str] = set()
         self._httpx_done: set[str] = set()
 
     def register(self, value: str | None) -> None:
@@ -236,25 +239,34 @@ class SecretRegistry:
             ordered = sorted(self._forms, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
             self._heads, self._tails = {}, {}
-            # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too.
-            ends = {f[-8:] for f in self._cut_forms if len(f) >= 12 and _looks_random(f[-8:])}
+            # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too. Not a
+            # URL's that ends at its host or with a short path (postgres://…@db:5432/app): that end is no secret.
+            ends = {
+                f[-8:]
+                for f in self._cut_forms
+                if len(f) >= 12 and _looks_random(f[-8:]) and _ends_in_secret(f)
+            }
             self._tail_pattern = (
                 re.compile("|".join(re.escape(e) for e in sorted(ends, key=len, reverse=True))) if ends else None
             )
+            self._short_heads, self._short_tails = set(), set()
             for form in sorted(self._cut_forms, key=len, reverse=True):
                 if len(form) < _PIECE_LEN + 2:
                     continue
                 # A URL's scheme and host are not the secret part: only a piece past them counts.
                 least = _PIECE_LEN
                 if "://" in form:
-                    try:
-                        least = max(least, len(form) - len(_url_path(form) or "") + 1)
-                    except ValueError:
-                        least = len(form)
+                    least = max(least, len(form) - len(_url_path(form) or "") + 1)
                 for k in range(least, len(form)):
                     self._heads.setdefault(form[k - _PIECE_LEN : k], []).append((form, k))
                 for j in range(1, len(form) - _PIECE_LEN + 1):
                     self._tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
+                # 4 or 5 characters are a piece too when they look like a token's (digits or mixed case): "…fXYZ".
+                for size in _SHORT_SIZES:
+                    if least == _PIECE_LEN and _looks_random(form[:size]):
+                        self._short_heads.add(form[:size])
+                    if _looks_random(form[-size:]):
+                        self._short_tails.add(form[-size:])
         return self._pattern
 
     def _learn_httpx_forms(self) -> None:
@@ -285,30 +297,47 @@ class SecretRegistry:
         if pattern is None:
             return text
         text = pattern.sub(REDACTED, text)
+        # Pieces before the 8-character tails: a tail redacted first would hide the longer piece it ends.
+        text = self._redact_pieces(text)
         if self._tail_pattern is not None:
             text = self._tail_pattern.sub(REDACTED, text)
-        return self._redact_pieces(text)
+        return text
 
     def _redact_pieces(self, text: str) -> str:
-        """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece."""
+        """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece.
+
+        4 or 5 characters count when they look like a token's and stand alone (no letter or digit beyond)."""
         spans: list[tuple[int, int]] = []
+        heads, tails, short_heads, short_tails = self._heads, self._tails, self._short_heads, self._short_tails
         for match in _CUT_AFTER.finditer(text):
             end = match.start()
             key = text[end - _PIECE_LEN : end] if end >= _PIECE_LEN else ""
             best = 0
-            for form, k in self._heads.get(key, ()):
+            for form, k in heads.get(key, ()):
                 if k > best and text[end - k : end] == form[:k]:
                     best = k
+            if not best:
+                for size in _SHORT_SIZES:
+                    alone = not text[end - size - 1 : end - size].isalnum()
+                    if end >= size and text[end - size : end] in short_heads and alone:
+                        best = size
+                        break
             if best:
                 spans.append((end - best, end))
         for match in _CUT_BEFORE.finditer(text):
             start = match.end()
             key = text[start : start + _PIECE_LEN]
             best = 0
-            for form, j in self._tails.get(key, ()):
+            for form, j in tails.get(key, ()):
                 size = len(form) - j
                 if size > best and text[start : start + size] == form[j:]:
                     best = size
+            if not best:
+                for size in _SHORT_SIZES:
+                    alone = not text[start + size : start + size + 1].isalnum()
+                    if text[start : start + size] in short_tails and alone:
+                        best = size
+                        break
             if best:
                 spans.append((start, start + best))
         if not spans:
@@ -335,7 +364,14 @@ class SecretRegistry:
         self._pattern = None
         self._tail_pattern = None
         self._heads, self._tails = {}, {}
+        self._short_heads, self._short_tails = set(), set()
         self._httpx_done.clear()
+
+
+def _ends_in_secret(form: str) -> bool:
+    """Whether the end of ``form`` is secret: not for a URL (escaped or not) ending at its host or a short path."""
+    plain = unquote(unquote(form))
+    return "://" not in plain or _url_path(plain) is not None
 
 
 def _looks_random(text: str) -> bool:

@@ -4,13 +4,14 @@ streams every byte passes through."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -43,21 +44,62 @@ def test_the_basic_credential_built_from_a_url_is_redacted() -> None:
     assert "pw-Canary-123456" not in reg.redact("password pw-Canary-123456")
 
 
+ODD = 'pa%ss|w"rd\\Canary é+/:@&<>'
+
+
 @pytest.mark.parametrize(
     "shown",
     [
-        quote('pa%ss|w"rd\\Canary', safe=""),
-        json.dumps('pa%ss|w"rd\\Canary')[1:-1],
-        gha.escape_data('pa%ss|w"rd\\Canary'),
-        gha.escape_property('pa%ss|w"rd\\Canary'),
-        gha.md_escape('pa%ss|w"rd\\Canary'),
-        repr('pa%ss|w"rd\\Canary')[1:-1],
+        quote(ODD, safe=""),
+        quote(ODD, safe="/:@"),
+        quote(ODD, safe="/:@?&=+$,;~!*'()#[]%"),
+        quote_plus(ODD),
+        json.dumps(ODD)[1:-1],
+        json.dumps(ODD, ensure_ascii=False)[1:-1],
+        gha.escape_data(ODD),
+        gha.escape_property(ODD),
+        gha.md_escape(ODD),
+        gha.escape_data(gha.md_escape(ODD)),
+        repr(ODD)[1:-1],
+        html.escape(ODD, quote=True),
+        html.escape(ODD, quote=False),
     ],
+    ids=lambda shown: shown[:24],
 )
 def test_escaped_forms_of_a_secret_are_redacted(shown: str) -> None:
     reg = gha.SecretRegistry()
-    reg.register('pa%ss|w"rd\\Canary')
-    assert "Canary" not in reg.redact(f"answer: {shown} end")
+    reg.register(ODD)
+    assert reg.redact(f"answer: {shown} end") == "answer: *** end"
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"),
+    [
+        ("json", "json"),  # a JSON body quoted inside a JSON output
+        ("url", "json"),  # a JSON value put in a query string
+        ("json", "url"),
+        ("url", "url"),
+        ("md", "json"),
+        ("html", "json"),
+        ("repr", "url"),
+        ("plus", "json"),
+    ],
+)
+def test_a_secret_escaped_twice_is_redacted(outer: str, inner: str) -> None:
+    escape = {
+        "json": lambda v: json.dumps(v)[1:-1],
+        "url": lambda v: quote(v, safe=""),
+        "plus": quote_plus,
+        "md": gha.md_escape,
+        "html": html.escape,
+        "repr": lambda v: repr(v)[1:-1],
+    }
+    secret = 'hdr"Cnry\\q7Z2k4 Lm%Np8/x'
+    reg = gha.SecretRegistry()
+    reg.register(f"X-Key: {secret}")
+    shown = escape[outer](escape[inner](secret))
+    assert shown != secret
+    assert reg.redact(f'{{"body": "{shown}"}}') == '{"body": "***"}'
 
 
 def test_redaction_runs_on_the_final_annotation_and_table_text(registry: gha.SecretRegistry) -> None:
@@ -78,10 +120,44 @@ def test_a_truncated_excerpt_leaves_no_prefix_of_a_secret(registry: gha.SecretRe
         assert TOKEN[:6] not in out, shown
 
 
-def test_a_left_truncated_tail_leaves_no_suffix_of_a_secret(registry: gha.SecretRegistry) -> None:
-    tail = TOKEN[9:]
-    for shown in (f"…{tail} more", f"[dropped]\n{tail}\n", f"...{tail}"):
-        assert TOKEN[-8:] not in registry.redact(shown), shown
+def _pieces_left(text: str, secret: str = TOKEN) -> list[str]:
+    """Every piece of 4 or more characters of ``secret`` still in ``text``."""
+    return [secret[i : i + 4] for i in range(len(secret) - 3) if secret[i : i + 4] in text]
+
+
+def test_a_left_truncated_secret_leaves_no_piece_of_four_characters(registry: gha.SecretRegistry) -> None:
+    # The 8-character tail used to be redacted first, hiding the longer piece it ends: 13 characters stayed.
+    assert registry.redact("…" + TOKEN[9:] + " more") == "…*** more"
+    for start in range(1, len(TOKEN) - 3):
+        tail = TOKEN[start:]
+        for shown in (f"…{tail} more", f"[dropped]\n{tail}\n", f"...{tail}", f'"{tail}"', f"'{tail}', next"):
+            assert not _pieces_left(registry.redact(shown)), shown
+
+
+def test_a_right_truncated_secret_leaves_no_piece_that_looks_like_a_token(registry: gha.SecretRegistry) -> None:
+    # "tok-" alone says nothing (no digit, one case); from "tok-C" on, nothing of the secret stays.
+    for end in range(5, len(TOKEN)):
+        head = TOKEN[:end]
+        for shown in (f"sent {head}…", f'"{head}', f"x={head}...", f"{head}\nnext"):
+            assert not _pieces_left(registry.redact(shown)), shown
+
+
+def test_four_or_five_characters_count_only_alone_and_when_they_look_like_a_token() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("hunter2-plain-words")
+    reg.register("tok-Canary-0123456789abcdefXYZ")
+    assert reg.redact("…fXYZ and …efXYZ") == "…*** and …***"
+    assert reg.redact("…fXYZW, …fXYZ9 and tok-C…") == "…fXYZW, …fXYZ9 and ***…"
+    assert reg.redact("…ords and xtok-C… and tok-C7…") == "…ords and xtok-C… and tok-C7…"
+
+
+def test_the_end_of_a_url_that_ends_at_its_host_is_no_secret() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("postgres://app:dbp-Canary-7b8c9d@db.internal:5432/app")
+    reg.register("https://hooks.example.com/services/T0/B0/hook-Canary-5432ab")
+    shown = "connected to db.internal:5432/app; hook ends ...Canary-5432ab"
+    assert reg.redact(shown) == "connected to db.internal:5432/app; hook ends ...***"
+    assert reg.redact("tail nary-5432ab here") == "tail nar*** here"  # a webhook's path is its secret
 
 
 def test_ordinary_words_that_start_a_header_secret_are_left_alone() -> None:
