@@ -13,13 +13,14 @@ import os
 import re
 import secrets as _random
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from kars_actions.core.errors import ConfigError
+from kars_actions.core.summary import SUMMARY_LIMIT, SUMMARY_MARGIN, Fitted, Section, fit, sections
 
 # Environment variables whose values are secrets wherever they appear, whatever their length. Also secret:
 # KARS_* and INPUT_* names with a part of SECRET_NAME_PARTS (so a new input such as KARS_INPUT_SLACK_WEBHOOK is
@@ -521,6 +522,57 @@ def workflow_command(name: str, message: str = "", **properties: str | int | Non
     return f"{head}::{escape_data(message)}"
 
 
+ANNOTATION_LEVELS = ("error", "warning", "notice")  # in the order they matter
+ANNOTATIONS_PER_STEP = 10  # of each level: GitHub drops the rest without a word
+ANNOTATIONS_PER_JOB = 50
+_JOB_COUNT_FILE = "kars-actions-annotations"
+
+
+class AnnotationBudget:
+    """How many annotations of each level this step may still show.
+
+    GitHub shows at most 10 errors, 10 warnings and 10 notices per step and 50 annotations per job, and drops
+    the rest silently. The job's count is kept in ``$RUNNER_TEMP``, which the runner empties at each job's start
+    and end, so a later kars step of the same job knows what earlier ones used."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        folder = os.environ.get("RUNNER_TEMP") if directory is None else directory
+        self._path = os.path.join(folder, _JOB_COUNT_FILE) if folder else None
+        self._step = dict.fromkeys(ANNOTATION_LEVELS, 0)
+
+    def _job_used(self) -> int:
+        if self._path is None:
+            return 0
+        try:
+            with open(self._path, encoding="utf-8") as handle:
+                return int(handle.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def step_left(self, level: str) -> int:
+        return max(0, ANNOTATIONS_PER_STEP - self._step[level])
+
+    def job_left(self) -> int:
+        return max(0, ANNOTATIONS_PER_JOB - self._job_used())
+
+    def left(self, level: str) -> int:
+        return min(self.step_left(level), self.job_left())
+
+    def take(self, level: str) -> bool:
+        """Count one annotation of ``level`` if GitHub will still show it; False if it would be dropped."""
+        if self.left(level) <= 0:
+            return False
+        self._step[level] += 1
+        if self._path is not None:
+            used = self._job_used() + 1
+            try:
+                with open(self._path, "w", encoding="utf-8") as handle:
+                    handle.write(f"{used}\n")
+            except OSError:
+                self._path = None  # counted for this step only: the step limit still holds
+        return True
+
+
 def annotation_command(
     level: str,
     message: str,
@@ -602,11 +654,48 @@ def set_outputs(outputs: Mapping[str, str], registry: SecretRegistry = SECRETS) 
 
 
 def append_summary(markdown: str, registry: SecretRegistry = SECRETS) -> bool:
-    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; returns False outside Actions or when it cannot be written."""
+    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; returns False outside Actions or when it cannot be written.
+
+    What the step's summary cannot hold within GitHub's 1 MiB is cut, least important first (see
+    ``core/summary.py``), said in the summary, and printed whole in the step's log."""
+    fitted = write_summary(sections(markdown), registry)
+    return fitted is not None
+
+
+_CUT_GROUP = "Step summary: the parts cut to fit GitHub's 1 MiB limit"
+
+
+def write_summary(parts: Sequence[Section], registry: SecretRegistry = SECRETS) -> Fitted | None:
+    """Append ``parts`` to ``$GITHUB_STEP_SUMMARY`` within what the step's summary has left of GitHub's limit;
+    what was written and cut, or None outside Actions or when the file cannot be written."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path or not markdown:
-        return False
-    return _append("GITHUB_STEP_SUMMARY", path, markdown if markdown.endswith("\n") else markdown + "\n", registry)
+    if not path or not parts:
+        return None
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    budget = SUMMARY_LIMIT - SUMMARY_MARGIN - used
+    raw = "".join(p.markdown for p in parts)
+    # Redaction only shortens text, but for ``user@`` turned into ``***@``: a summary clearly small enough is
+    # not measured twice.
+    if len(raw.encode("utf-8", "backslashreplace")) + 2 * raw.count("@") <= budget:
+        fitted = Fitted(raw)
+    else:
+
+        def measure(text: str) -> int:
+            return len(registry.redact(text).encode("utf-8", "backslashreplace"))
+
+        where = f"They are printed whole in this step's log (group “{_CUT_GROUP}”)."
+        fitted = fit(parts, budget, measure, where=where)
+    if not fitted.whole:
+        # The log has no size limit worth the name: nothing the summary could not hold is lost.
+        sys.stderr.write(registry.redact(workflow_command("group", _CUT_GROUP)) + "\n")
+        sys.stderr.write(registry.redact(fitted.cut_text if fitted.cut_text.endswith("\n") else fitted.cut_text + "\n"))
+        sys.stderr.write("::endgroup::\n")
+        sys.stderr.flush()
+    text = fitted.markdown if fitted.markdown.endswith("\n") else fitted.markdown + "\n"
+    return fitted if _append("GITHUB_STEP_SUMMARY", path, text, registry) else None
 
 
 @contextmanager
