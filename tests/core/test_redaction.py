@@ -196,7 +196,7 @@ def test_the_redacting_stream_finds_a_secret_written_in_pieces(registry: gha.Sec
 def test_the_redacting_stream_has_no_buffer_to_write_around_it(registry: gha.SecretRegistry) -> None:
     stream = gha.RedactingStream(io.StringIO(), registry)
     assert not hasattr(stream, "buffer")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"write\(\) argument must be str, not bytes"):
         stream.write(b"bytes")  # type: ignore[arg-type]
 
 
