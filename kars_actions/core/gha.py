@@ -101,8 +101,6 @@ def url_credentials(value: str) -> set[str]:
     except ValueError:
         return set()
     found: set[str] = set()
-    if not parts.scheme or "@" not in parts.netloc:
-        return found
     if user and not password:  # a token given as the user name (https://TOKEN@host); a plain name is no secret
         found.add(user)
         found.add(unquote(user))
@@ -133,9 +131,7 @@ def _roots(value: str) -> set[str]:
                     decoded = base64.b64decode(token, validate=True).decode("utf-8")
                 except (binascii.Error, UnicodeDecodeError):
                     decoded = ""
-                if decoded:
-                    roots.add(decoded)
-                    roots.add(decoded.partition(":")[2])
+                roots |= {decoded, decoded.partition(":")[2]}  # too short (or empty) ones are dropped below
     for root in list(roots):
         if "://" in root:
             roots |= url_credentials(root)

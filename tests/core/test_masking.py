@@ -127,7 +127,10 @@ def test_process_secrets_register_what_the_config_names(tmp_path: Path) -> None:
     ("name", "value", "secret"),
     [
         ("RAILWAY_TOKEN", "abc", True),
+        ("RAILWAY_API_TOKEN", "abc", True),
+        ("GITHUB_TOKEN", "abc", True),
         ("GH_TOKEN", "abc", True),
+        ("SLACK_WEBHOOK_URL", "abc", True),
         ("DISCORD_WEBHOOK_URL", "abc", True),
         ("KARS_INPUT_GITHUB_TOKEN", "abc", True),
         ("INPUT_WEBHOOK_SECRET", "abc", True),

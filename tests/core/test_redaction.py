@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -175,6 +176,53 @@ def test_the_user_name_beside_a_password_stays_readable_but_a_token_user_is_a_se
     assert reg.redact("user tok-Canary-654321") == "user ***"
 
 
+def test_a_token_given_as_a_url_user_is_redacted_escaped_unescaped_and_as_basic() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("https://tok%2fen-Canary-77@git.example.com/acme/app.git")  # escaped in lower case: as typed
+    basic = base64.b64encode(b"tok/en-Canary-77:").decode()
+    shown = f"user tok%2fen-Canary-77, tok/en-Canary-77, Basic {basic}"
+    assert reg.redact(shown) == "user ***, ***, Basic ***"
+
+
+def test_a_password_is_redacted_escaped_and_unescaped_with_its_user() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("postgres://deploy:pw%2fCanary-88@db.example:5432/app")
+    basic = base64.b64encode(b"deploy:pw/Canary-88").decode()
+    shown = f"pw%2fCanary-88 pw/Canary-88 deploy:pw%2fCanary-88 deploy:pw/Canary-88 {basic}"
+    assert reg.redact(shown) == "*** *** *** *** ***"
+
+
+def test_a_basic_header_gives_its_user_password_and_its_password() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("Authorization: Basic " + base64.b64encode(b"ci-user:pass-Canary-99").decode())
+    reg.register("Authorization: Basic not*base64")
+    reg.register("Authorization: Basic " + base64.b64encode(b"\xff\xfe-not-text").decode())
+    reg.register("Authorization: Bearer " + base64.b64encode(b"hello world").decode())  # a token, not Basic
+    assert reg.redact("pass-Canary-99 and ci-user:pass-Canary-99") == "*** and ***"
+    assert reg.redact("hello world, ci-user") == "hello world, ci-user"
+
+
+def test_a_url_that_cannot_be_parsed_or_has_a_short_path_is_still_a_secret() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("http://[::1:80/hook-Canary-31")  # an unclosed IPv6 bracket: urlsplit refuses it
+    reg.register("https://user:pw-Canary-12@db.example/x")
+    assert reg.redact("[http://[::1:80/hook-Canary-31] pw-Canary-12") == "[***] ***"
+
+
+def test_a_webhook_url_printed_with_another_host_spelling_keeps_its_path_secret() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("https://hooks.slack.com/services/T0/B0/hook-Canary-1234")
+    shown = "POST https://HOOKS.SLACK.COM:443/services/T0/B0/hook-Canary-1234 failed"
+    assert reg.redact(shown) == "POST https://HOOKS.SLACK.COM:443*** failed"
+
+
+def test_four_characters_are_the_shortest_secret_redacted() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("x9Q!")
+    reg.register("ab7")
+    assert reg.redact("k x9Q! k ab7") == "k *** k ab7"
+
+
 def test_credentials_in_any_printed_url_are_redacted_even_unregistered() -> None:
     reg = gha.SecretRegistry()
     out = reg.redact("cloning http://x-access-token:abc123@host/r.git failed")
@@ -310,3 +358,142 @@ def test_an_unwritable_output_file_leaves_the_exit_code_as_it_was(tmp_path: Path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("cannot write GITHUB_OUTPUT") == 1
+
+
+# --- the edge: streams, masks, log records --------------------------------------------------------------------
+
+
+class _Recorder(io.StringIO):
+    """A stream that says what was flushed and can refuse to encode (an ASCII terminal) or to flush."""
+
+    def __init__(self, encoding: str | None = None, flush_error: type[Exception] | None = None) -> None:
+        super().__init__()
+        self._encoding = encoding
+        self.flush_error = flush_error
+        self.flushed: list[str] = []
+
+    @property
+    def encoding(self) -> str | None:  # type: ignore[override]
+        return self._encoding
+
+    def write(self, text: str) -> int:
+        if self._encoding == "ascii":
+            text.encode("ascii")
+        return super().write(text)
+
+    def flush(self) -> None:
+        if self.flush_error is not None:
+            raise self.flush_error("closed")
+        self.flushed.append(self.getvalue())
+
+    def isatty(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return 7
+
+
+def test_masks_go_out_longest_first_and_flushed_before_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    raw = _Recorder()
+    reg = gha.SecretRegistry()
+    reg._stream = raw
+    reg.register("Authorization: Bearer tok-Canary-4455667788")
+    lines = [line.removeprefix("::add-mask::") for line in raw.getvalue().splitlines()]
+    assert {"Authorization: Bearer tok-Canary-4455667788", "tok-Canary-4455667788"} <= set(lines)
+    forms = [line.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%") for line in lines]
+    assert [len(form) for form in forms] == sorted((len(form) for form in forms), reverse=True)
+    assert raw.flushed == [raw.getvalue()]
+
+
+def test_outside_actions_nothing_is_announced_but_everything_is_redacted() -> None:
+    raw = _Recorder()
+    reg = gha.SecretRegistry()
+    reg._stream = raw
+    reg.register(TOKEN)
+    assert raw.getvalue() == "" and reg.redact(TOKEN) == "***"
+
+
+def test_the_redacting_stream_looks_like_the_stream_it_wraps(registry: gha.SecretRegistry) -> None:
+    stream = gha.RedactingStream(_Recorder(encoding="latin-1"), registry)
+    assert (stream.encoding, stream.errors, stream.writable(), stream.isatty(), stream.fileno()) == (
+        "latin-1",
+        "backslashreplace",
+        True,
+        True,
+        7,
+    )
+    assert gha.RedactingStream(_Recorder(), registry).encoding == "utf-8"
+    assert gha.RedactingStream(io.StringIO(), registry).isatty() is False
+
+
+def test_the_redacting_stream_writes_what_its_stream_cannot_encode_escaped(registry: gha.SecretRegistry) -> None:
+    raw = _Recorder(encoding="ascii")
+    stream = gha.RedactingStream(raw, registry)
+    assert stream.write(f"café {TOKEN}\n") == len(f"café {TOKEN}\n")
+    assert raw.getvalue() == "caf\\xe9 ***\n"
+
+
+def test_a_long_line_without_an_end_is_written_once_it_passes_the_cap(registry: gha.SecretRegistry) -> None:
+    raw = _Recorder()
+    stream = gha.RedactingStream(raw, registry)
+    stream.write("x" * gha.RedactingStream._MAX_PENDING)
+    assert raw.getvalue() == ""
+    stream.write("y" + TOKEN)
+    assert raw.getvalue() == "x" * gha.RedactingStream._MAX_PENDING + "y***"
+
+
+def test_a_stream_that_cannot_flush_does_not_stop_the_program(registry: gha.SecretRegistry) -> None:
+    for error in (OSError, ValueError):
+        raw = _Recorder(flush_error=error)
+        stream = gha.RedactingStream(raw, registry)
+        stream.write(f"{TOKEN}\nrest")
+        stream.drain()
+        assert raw.getvalue() == "***\nrest"
+
+
+def test_streams_are_wrapped_once_and_drained_at_exit(
+    monkeypatch: pytest.MonkeyPatch, registry: gha.SecretRegistry
+) -> None:
+    out, err = _Recorder(), _Recorder()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    at_exit: list[object] = []
+    monkeypatch.setattr(gha.atexit, "register", at_exit.append)
+    gha.install_redacting_streams(registry)
+    wrapped = sys.stdout
+    gha.install_redacting_streams(registry)
+    assert sys.stdout is wrapped and isinstance(sys.stderr, gha.RedactingStream)
+    assert at_exit == [sys.stdout.drain, sys.stderr.drain]
+    print(f"held {TOKEN}", end="")
+    sys.stderr.write("also held")
+    assert out.getvalue() == err.getvalue() == ""
+    gha.drain_streams()
+    assert (out.getvalue(), err.getvalue()) == ("held ***", "also held")
+
+
+def test_a_missing_stream_is_left_missing(monkeypatch: pytest.MonkeyPatch, registry: gha.SecretRegistry) -> None:
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", _Recorder())
+    monkeypatch.setattr(gha.atexit, "register", lambda _f: None)
+    gha.install_redacting_streams(registry)
+    assert sys.stdout is None and isinstance(sys.stderr, gha.RedactingStream)
+
+
+def test_log_records_of_every_handler_are_redacted_and_others_left_as_they_were(
+    registry: gha.SecretRegistry,
+) -> None:
+    root = logging.getLogger()
+    handler = logging.StreamHandler(io.StringIO())
+    root.addHandler(handler)
+    try:
+        gha.install_log_redaction(registry)
+        gha.install_log_redaction(registry)
+        assert sum(isinstance(f, gha.RedactingFilter) for f in root.filters) == 1
+        assert sum(isinstance(f, gha.RedactingFilter) for f in handler.filters) == 1
+    finally:
+        root.removeHandler(handler)
+        root.filters = [f for f in root.filters if not isinstance(f, gha.RedactingFilter)]
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "step %s done", ("api",), None)
+    assert gha.RedactingFilter(registry).filter(plain) is True
+    assert (plain.msg, plain.args) == ("step %s done", ("api",))
