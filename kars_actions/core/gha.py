@@ -15,6 +15,7 @@ import secrets as _random
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
@@ -182,12 +183,7 @@ class SecretRegistry:
         self._forms: set[str] = set()
         self._cut_forms: set[str] = set()
         self._stream: TextIO | None = None
-        self._pattern: re.Pattern[str] | None = None
-        self._tail_pattern: re.Pattern[str] | None = None
-        self._heads: dict[str, list[tuple[str, int]]] = {}
-        self._tails: dict[str, list[tuple[str, int]]] = {}
-        self._short_heads: set[str] = set()
-        self._short_tails: set[str] = set()
+        self._matcher: _Matcher | None = None  # built at the first redaction after a new form
         self._httpx_done: set[str] = set()
 
     def register(self, value: str | None) -> None:
@@ -212,7 +208,7 @@ class SecretRegistry:
         if not new:
             return
         self._forms |= new
-        self._pattern = None
+        self._matcher = None
         if in_actions():
             self._mask(new)
 
@@ -230,41 +226,6 @@ class SecretRegistry:
                 self.register(value)
 
     # --- redaction -----------------------------------------------------------------------------------------
-
-    def _compile(self) -> re.Pattern[str] | None:
-        if self._pattern is None and self._forms:
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
-            self._heads, self._tails = {}, {}
-            # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too. Not a
-            # URL's that ends at its host or with a short path (postgres://…@db:5432/app): that end is no secret.
-            ends = {
-                f[-8:]
-                for f in self._cut_forms
-                if len(f) >= 12 and _looks_random(f[-8:]) and _ends_in_secret(f)
-            }
-            self._tail_pattern = (
-                re.compile("|".join(re.escape(e) for e in sorted(ends, key=len, reverse=True))) if ends else None
-            )
-            self._short_heads, self._short_tails = set(), set()
-            for form in sorted(self._cut_forms, key=len, reverse=True):
-                if len(form) < _PIECE_LEN + 2:
-                    continue
-                # A URL's scheme and host are not the secret part: only a piece past them counts.
-                least = _PIECE_LEN
-                if "://" in form:
-                    least = max(least, len(form) - len(_url_path(form) or "") + 1)
-                for k in range(least, len(form)):
-                    self._heads.setdefault(form[k - _PIECE_LEN : k], []).append((form, k))
-                for j in range(1, len(form) - _PIECE_LEN + 1):
-                    self._tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
-                # 4 or 5 characters are a piece too when they look like a token's (digits or mixed case): "…fXYZ".
-                for size in _SHORT_SIZES:
-                    if least == _PIECE_LEN and _looks_random(form[:size]):
-                        self._short_heads.add(form[:size])
-                    if _looks_random(form[-size:]):
-                        self._short_tails.add(form[-size:])
-        return self._pattern
 
     def _learn_httpx_forms(self) -> None:
         """httpx logs URLs re-encoded; once it is loaded, know each secret URL the way it will print it."""
@@ -290,22 +251,75 @@ class SecretRegistry:
         if not self._forms:
             return text
         self._learn_httpx_forms()
-        pattern = self._compile()
-        if pattern is None:
-            return text
-        text = pattern.sub(REDACTED, text)
-        # Pieces before the 8-character tails: a tail redacted first would hide the longer piece it ends.
+        if self._matcher is None:
+            self._matcher = _Matcher.build(self._forms, self._cut_forms)
+        return self._matcher.redact(text)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._forms.clear()
+        self._cut_forms.clear()
+        self._matcher = None
+        self._httpx_done.clear()
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """What redaction looks for, built from the registry's forms (again after each new secret): every form, the
+    8-character ends of tokens, and the pieces of each form a cut could leave (keyed by their 6 characters)."""
+
+    pattern: re.Pattern[str]
+    ends: re.Pattern[str] | None
+    heads: dict[str, list[tuple[str, int]]]
+    tails: dict[str, list[tuple[str, int]]]
+    short_heads: frozenset[str]
+    short_tails: frozenset[str]
+
+    @classmethod
+    def build(cls, forms: set[str], cut_forms: set[str]) -> _Matcher:
+        pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+        # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too. Not a
+        # URL's that ends at its host or with a short path (postgres://…@db:5432/app): that end is no secret.
+        ends = {f[-8:] for f in cut_forms if len(f) >= 12 and _looks_random(f[-8:]) and _ends_in_secret(f)}
+        heads: dict[str, list[tuple[str, int]]] = {}
+        tails: dict[str, list[tuple[str, int]]] = {}
+        short_heads: set[str] = set()
+        short_tails: set[str] = set()
+        for form in sorted(cut_forms, key=len, reverse=True):
+            if len(form) < _PIECE_LEN + 2:
+                continue
+            # A URL's scheme and host are not the secret part: only a piece past them counts.
+            least = _PIECE_LEN
+            if "://" in form:
+                least = max(least, len(form) - len(_url_path(form) or "") + 1)
+            for k in range(least, len(form)):
+                heads.setdefault(form[k - _PIECE_LEN : k], []).append((form, k))
+            for j in range(1, len(form) - _PIECE_LEN + 1):
+                tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
+            # 4 or 5 characters are a piece too when they look like a token's (digits or mixed case): "…fXYZ".
+            for size in _SHORT_SIZES:
+                if least == _PIECE_LEN and _looks_random(form[:size]):
+                    short_heads.add(form[:size])
+                if _looks_random(form[-size:]):
+                    short_tails.add(form[-size:])
+        end_pattern = re.compile("|".join(re.escape(e) for e in sorted(ends, key=len, reverse=True))) if ends else None
+        return cls(pattern, end_pattern, heads, tails, frozenset(short_heads), frozenset(short_tails))
+
+    def redact(self, text: str) -> str:
+        text = self.pattern.sub(REDACTED, text)
+        # Pieces before the 8-character ends: an end redacted first would hide the longer piece it closes.
         text = self._redact_pieces(text)
-        if self._tail_pattern is not None:
-            text = self._tail_pattern.sub(REDACTED, text)
-        return text
+        return self.ends.sub(REDACTED, text) if self.ends is not None else text
 
     def _redact_pieces(self, text: str) -> str:
         """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece.
 
         4 or 5 characters count when they look like a token's and stand alone (no letter or digit beyond)."""
         spans: list[tuple[int, int]] = []
-        heads, tails, short_heads, short_tails = self._heads, self._tails, self._short_heads, self._short_tails
+        heads, tails, short_heads, short_tails = self.heads, self.tails, self.short_heads, self.short_tails
         for match in _CUT_AFTER.finditer(text):
             end = match.start()
             key = text[end - _PIECE_LEN : end] if end >= _PIECE_LEN else ""
@@ -350,19 +364,6 @@ class SecretRegistry:
             cursor = end
         out.append(text[cursor:])
         return "".join(out)
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._values
-
-    def clear(self) -> None:
-        self._values.clear()
-        self._forms.clear()
-        self._cut_forms.clear()
-        self._pattern = None
-        self._tail_pattern = None
-        self._heads, self._tails = {}, {}
-        self._short_heads, self._short_tails = set(), set()
-        self._httpx_done.clear()
 
 
 def _ends_in_secret(form: str) -> bool:

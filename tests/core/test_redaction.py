@@ -216,6 +216,44 @@ def test_a_webhook_url_printed_with_another_host_spelling_keeps_its_path_secret(
     assert reg.redact(shown) == "POST https://HOOKS.SLACK.COM:443*** failed"
 
 
+def test_a_secret_registered_after_output_began_is_redacted_from_then_on(registry: gha.SecretRegistry) -> None:
+    assert registry.redact(f"{TOKEN} hook-Canary-4321") == "*** hook-Canary-4321"
+    registry.register("hook-Canary-4321")
+    assert registry.redact(f"{TOKEN} hook-Canary-4321") == "*** ***"
+
+
+def test_empty_and_blank_values_are_no_secrets() -> None:
+    reg = gha.SecretRegistry()
+    for value in (None, "", "      ", "\n\t\n\t"):
+        reg.register(value)
+    text = "a      b\n\t\n\tc"
+    assert reg.redact(text) == text
+
+
+def test_a_truncated_webhook_url_leaves_no_piece_of_its_path() -> None:
+    reg = gha.SecretRegistry()
+    hook = "https://hooks.example.com/services/T0/B0/hookpath-Canary-5544"
+    reg.register(hook)
+    for cut in range(len("https://hooks.example.com/services/T0/B0/hoo"), len(hook)):
+        assert "Canary" not in reg.redact(f'"url": "{hook[:cut]}…"').replace("hooks.example.com", ""), cut
+    assert reg.redact("see https://hooks.example.com/ …") == "see https://hooks.example.com/ …"
+
+
+def test_a_header_name_alone_is_no_piece_of_a_secret() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("X-Api-Key:hdr-Canary-7788")
+    assert reg.redact('send the "X-Api-Key:" header') == 'send the "X-Api-Key:" header'
+    assert reg.redact('"hdr-Canary-77…') == '"***…'
+
+
+def test_a_url_path_is_a_secret_of_its_own_from_eight_characters() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("https://one.example/abcdefgh")
+    reg.register("https://two.example/ijklmno/")
+    shown = "other.example/abcdefgh and other.example/ijklmno/"
+    assert reg.redact(shown) == "other.example*** and other.example/ijklmno/"
+
+
 def test_four_characters_are_the_shortest_secret_redacted() -> None:
     reg = gha.SecretRegistry()
     reg.register("x9Q!")
