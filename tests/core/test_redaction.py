@@ -18,6 +18,7 @@ import pytest
 
 from kars_actions.core import gha
 from kars_actions.core.masking import config_secret_names, register_process_secrets
+from tests.fakes.cli_process import run_cli
 
 TOKEN = "tok-Canary-0123456789abcdefXYZ"
 
@@ -335,11 +336,7 @@ def test_process_secrets_cover_credential_flags_urls_and_kars_yml_names(tmp_path
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_", "RAILWAY_"))}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=60
-    )
+    return run_cli(args, cwd, env, actions=False, timeout=60)
 
 
 def _leaks(text: str, secret: str) -> list[str]:

@@ -12,40 +12,21 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.alert_sink import AlertSink
+from tests.fakes.cli_process import run_cli
 from tests.fakes.health_servers import Reply, ScriptedServer, Seen
-
-SCRUBBED = ("GITHUB_", "KARS_", "RAILWAY_", "INPUT_")
 
 
 def _run(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, *, actions: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
-    if actions:
-        full |= {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_OUTPUT": str(cwd / "output"),
-            "GITHUB_STEP_SUMMARY": str(cwd / "summary"),
-        }
-    full |= env or {}
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=60,
-        errors="backslashreplace",
-    )
+    return run_cli(args, cwd, env, actions=actions)
 
 
 def _masked(stdout: str) -> list[str]:

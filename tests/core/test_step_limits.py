@@ -5,15 +5,14 @@ GITHUB_STEP_SUMMARY, and the log."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kars_actions.core import gha
 from kars_actions.core.summary import SUMMARY_LIMIT, Section, fit, sections
+from tests.fakes.cli_process import run_cli
 
 LIMIT = 1024 * 1024  # GitHub's, written out: the code's own constant could be wrong
 
@@ -151,23 +150,8 @@ def test_the_limit_is_githubs() -> None:
 # --- through the CLI ----------------------------------------------------------------------------------------------
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_", "RAILWAY_", "RUNNER_"))}
-    full |= {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_OUTPUT": str(cwd / "output"),
-        "GITHUB_STEP_SUMMARY": str(cwd / "summary"),
-        "RUNNER_TEMP": str(cwd / "runner-temp"),
-    }
-    (cwd / "runner-temp").mkdir(exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args],
-        capture_output=True,
-        text=True,
-        env=full | (env or {}),
-        cwd=cwd,
-        timeout=300,
-    )
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(args, cwd, timeout=300)
 
 
 def _annotations(stdout: str, level: str) -> list[str]:
