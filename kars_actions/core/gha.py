@@ -188,9 +188,7 @@ class SecretRegistry:
 
     def register(self, value: str | None) -> None:
         """Know ``value`` as a secret; in Actions, tell the runner to mask it (before anything else is printed)."""
-        if not value or not value.strip():
-            return
-        if value in self._values:
+        if not value or not value.strip() or value in self._values:
             return
         self._values.add(value)
         new: set[str] = set()
@@ -205,12 +203,11 @@ class SecretRegistry:
     def _add_forms(self, forms: set[str], cut: set[str]) -> None:
         new = forms - self._forms
         self._cut_forms |= cut
-        if not new:
-            return
-        self._forms |= new
-        self._matcher = None
-        if in_actions():
-            self._mask(new)
+        if new:
+            self._forms |= new
+            self._matcher = None
+            if in_actions():
+                self._mask(new)
 
     def _mask(self, forms: Iterable[str]) -> None:
         stream = self._stream or sys.stdout
