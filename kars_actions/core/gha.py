@@ -242,8 +242,6 @@ class SecretRegistry:
             self._add_forms(forms, forms)
 
     def redact(self, text: str) -> str:
-        if not text:
-            return text
         text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
         if not self._forms:
             return text
@@ -256,10 +254,10 @@ class SecretRegistry:
         return value in self._values
 
     def clear(self) -> None:
+        """Forget every secret (between tests; a process never forgets one)."""
         self._values.clear()
-        self._forms.clear()
+        self._forms.clear()  # the matcher is rebuilt when a form is next added
         self._cut_forms.clear()
-        self._matcher = None
         self._httpx_done.clear()
 
 

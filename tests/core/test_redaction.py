@@ -226,6 +226,23 @@ def test_a_secret_registered_after_output_began_is_redacted_from_then_on(registr
     assert registry.redact(f"{TOKEN} hook-Canary-4321") == "*** ***"
 
 
+def test_a_cleared_registry_forgets_every_secret_and_learns_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx  # noqa: F401 - loaded, as in a command that talks to an API
+
+    reg = gha.SecretRegistry()
+    hook = "https://hooks.example.com/services/T0/B0/wh|k^{Canary}9d8c7b"
+    reg.register(TOKEN)
+    reg.register(hook)
+    shown = f"{TOKEN[:12]}… https://hooks.example.com/services/T0/B0/wh|k^%7BCanary%7D9d8c7b"
+    assert reg.redact(shown) == "***… ***"  # the URL as httpx prints it: { } escaped, | ^ left
+    reg.clear()
+    assert TOKEN not in reg and reg.redact(shown) == shown
+    reg.register("unrelated-Canary-1")
+    assert reg.redact(shown) == shown
+    reg.register(hook)
+    assert reg.redact(shown).endswith("… ***")
+
+
 def test_empty_and_blank_values_are_no_secrets() -> None:
     reg = gha.SecretRegistry()
     for value in (None, "", "      ", "\n\t\n\t"):
