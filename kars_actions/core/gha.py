@@ -194,7 +194,7 @@ class SecretRegistry:
         new: set[str] = set()
         cut: set[str] = set()
         for root in _roots(value):
-            forms = {f for f in _encodings(root) if len(f) >= _MIN_REDACT_LEN}
+            forms = _encodings(root)  # as long as the root at least: escaping never shortens
             new |= forms
             if _cuttable(root):
                 cut |= forms
@@ -236,9 +236,8 @@ class SecretRegistry:
                 shown = str(httpx.URL(value.strip()))
             except Exception:  # noqa: BLE001 - a value httpx cannot parse is never printed by it either
                 continue
-            forms: set[str] = set()
-            for root in {shown, *(r for r in [_url_path(shown)] if r)}:
-                forms |= {f for f in _encodings(root) if len(f) >= _MIN_REDACT_LEN}
+            path = _url_path(shown)
+            forms = _encodings(shown) | (_encodings(path) if path else set())
             self._add_forms(forms, forms)
 
     def redact(self, text: str) -> str:
@@ -283,9 +282,7 @@ class _Matcher:
         tails: dict[str, list[tuple[str, int]]] = {}
         short_heads: set[str] = set()
         short_tails: set[str] = set()
-        for form in sorted(cut_forms, key=len, reverse=True):
-            if len(form) < _PIECE_LEN + 2:
-                continue
+        for form in cut_forms:
             # A URL's scheme and host are not the secret part: only a piece past them counts.
             least = _PIECE_LEN
             if "://" in form:
@@ -300,7 +297,7 @@ class _Matcher:
                     short_heads.add(form[:size])
                 if _looks_random(form[-size:]):
                     short_tails.add(form[-size:])
-        end_pattern = re.compile("|".join(re.escape(e) for e in sorted(ends, key=len, reverse=True))) if ends else None
+        end_pattern = re.compile("|".join(re.escape(e) for e in ends)) if ends else None
         return cls(pattern, end_pattern, heads, tails, frozenset(short_heads), frozenset(short_tails))
 
     def redact(self, text: str) -> str:
@@ -346,8 +343,6 @@ class _Matcher:
                         break
             if best:
                 spans.append((start, start + best))
-        if not spans:
-            return text
         spans.sort()
         out: list[str] = []
         cursor = 0

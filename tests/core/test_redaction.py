@@ -243,6 +243,17 @@ def test_a_cleared_registry_forgets_every_secret_and_learns_again(monkeypatch: p
     assert reg.redact(shown).endswith("… ***")
 
 
+def test_pieces_at_both_ends_of_one_line_are_all_redacted(registry: gha.SecretRegistry) -> None:
+    # The end of one copy early in the line, the start of another late in it: both go, in order.
+    assert registry.redact(f"…{TOKEN[14:]} and later {TOKEN[:12]}…") == "…*** and later ***…"
+
+
+def test_a_short_secret_cut_short_leaves_nothing_either() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("pw3-x7Q")  # 7 characters
+    assert reg.redact('"pw3-x7…" and "…w3-x7Q"') == '"***…" and "…***"'
+
+
 def test_empty_and_blank_values_are_no_secrets() -> None:
     reg = gha.SecretRegistry()
     for value in (None, "", "      ", "\n\t\n\t"):
@@ -276,6 +287,8 @@ def test_a_url_path_is_a_secret_of_its_own_from_eight_characters() -> None:
 
 
 def test_four_characters_are_the_shortest_secret_redacted() -> None:
+    import httpx  # noqa: F401 - loaded: what it would print is learned, for URLs only
+
     reg = gha.SecretRegistry()
     reg.register("x9Q!")
     reg.register("ab7")
