@@ -248,6 +248,21 @@ def test_pieces_at_both_ends_of_one_line_are_all_redacted(registry: gha.SecretRe
     assert registry.redact(f"…{TOKEN[14:]} and later {TOKEN[:12]}…") == "…*** and later ***…"
 
 
+def test_a_piece_found_twice_is_redacted_once() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("k9q-abc123")
+    reg.register("abc123-k9q")
+    assert reg.redact("…abc123…") == "…***…"  # the end of one, the start of the other
+
+
+def test_a_secret_urls_scheme_and_host_are_no_piece_of_it() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("https://hooks.example.com/services/T0/B0/hook-Canary-5544")
+    text = 'posting to "https://hooks.example.com" and "https://hooks.exa…"'
+    assert reg.redact(text) == text
+    assert reg.redact('"https://hooks.example.com/services/T0…"') == '"***…"'  # the path is the secret
+
+
 def test_a_short_secret_cut_short_leaves_nothing_either() -> None:
     reg = gha.SecretRegistry()
     reg.register("pw3-x7Q")  # 7 characters
