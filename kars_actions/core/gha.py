@@ -260,7 +260,7 @@ class SecretRegistry:
         self._httpx_done.clear()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Matcher:
     """What redaction looks for, built from the registry's forms (again after each new secret): every form, the
     8-character ends of tokens, and the pieces of each form a cut could leave (keyed by their 6 characters)."""
@@ -293,7 +293,7 @@ class _Matcher:
                 tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
             # 4 or 5 characters are a piece too when they look like a token's (digits or mixed case): "…fXYZ".
             for size in _SHORT_SIZES:
-                if least == _PIECE_LEN and _looks_random(form[:size]):
+                if _looks_random(form[:size]):  # never a URL's: a scheme is letters of one case
                     short_heads.add(form[:size])
                 if _looks_random(form[-size:]):
                     short_tails.add(form[-size:])
@@ -317,8 +317,8 @@ class _Matcher:
             key = text[end - _PIECE_LEN : end] if end >= _PIECE_LEN else ""
             best = 0
             for form, k in heads.get(key, ()):
-                if k > best and text[end - k : end] == form[:k]:
-                    best = k
+                if text[end - k : end] == form[:k]:
+                    best = max(best, k)
             if not best:
                 for size in _SHORT_SIZES:
                     alone = not text[end - size - 1 : end - size].isalnum()
@@ -332,9 +332,8 @@ class _Matcher:
             key = text[start : start + _PIECE_LEN]
             best = 0
             for form, j in tails.get(key, ()):
-                size = len(form) - j
-                if size > best and text[start : start + size] == form[j:]:
-                    best = size
+                if text[start : start + len(form) - j] == form[j:]:
+                    best = max(best, len(form) - j)
             if not best:
                 for size in _SHORT_SIZES:
                     alone = not text[start + size : start + size + 1].isalnum()

@@ -248,6 +248,27 @@ def test_pieces_at_both_ends_of_one_line_are_all_redacted(registry: gha.SecretRe
     assert registry.redact(f"…{TOKEN[14:]} and later {TOKEN[:12]}…") == "…*** and later ***…"
 
 
+def test_a_secret_that_begins_another_leaves_nothing_of_the_longer_one() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("abcd-Canary-9")
+    reg.register("abcd-Canary-9-extended")
+    assert reg.redact("[abcd-Canary-9-extended] [abcd-Canary-9]") == "[***] [***]"
+
+
+def test_the_last_8_characters_alone_are_redacted_from_a_secret_of_12() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("ab12cd34ef56")
+    reg.register("ab12cd34e5f")  # 11 characters: too short for its end to stand for it
+    assert reg.redact("x cd34ef56 z 2cd34e5f") == "x *** z 2cd34e5f"
+
+
+def test_a_piece_is_only_as_long_as_what_matches_before_the_cut() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("abcdefXabcdefY")  # "abcdef" twice: the start, and inside
+    assert reg.redact("hello world abcdef…") == "hello world ***…"
+    assert reg.redact("…abcdefY done") == "…*** done"
+
+
 def test_a_piece_found_twice_is_redacted_once() -> None:
     reg = gha.SecretRegistry()
     reg.register("k9q-abc123")
@@ -260,6 +281,7 @@ def test_a_secret_urls_scheme_and_host_are_no_piece_of_it() -> None:
     reg.register("https://hooks.example.com/services/T0/B0/hook-Canary-5544")
     text = 'posting to "https://hooks.example.com" and "https://hooks.exa…"'
     assert reg.redact(text) == text
+    assert reg.redact('"https://hooks.example.com/…"') == '"***…"'  # one character of the path is a piece
     assert reg.redact('"https://hooks.example.com/services/T0…"') == '"***…"'  # the path is the secret
 
 
