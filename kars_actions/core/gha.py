@@ -379,7 +379,7 @@ def is_secret_name(name: str, value: str) -> bool:
         return True
     if _GENERIC_SECRET_NAME.search(upper):
         text = value.strip()
-        return len(text) >= _GENERIC_MIN_LEN and text.lower() not in ("true", "false")
+        return len(text) >= _GENERIC_MIN_LEN  # so "true", "false" and other short switches are not
     return False
 
 
@@ -435,7 +435,7 @@ class RedactingStream(io.TextIOBase):
             self.raw.write(safe)
         except UnicodeEncodeError:
             encoding = self.encoding
-            self.raw.write(safe.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+            self.raw.write(safe.encode(encoding, "backslashreplace").decode(encoding))
 
     def write_raw(self, text: str) -> None:
         """For ``::add-mask::`` lines only: they must name the secret to hide it."""

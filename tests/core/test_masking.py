@@ -148,6 +148,7 @@ def test_process_secrets_register_what_the_config_names(tmp_path: Path) -> None:
         ("MYTOKEN", "mytoken-value", False),
         ("KARS_INPUT_ENVIRONMENT", "production", False),
         ("DATABASE", "main-database", False),
+        ("APP_URL", "https://app.example.com/health", False),
         ("HOME", "/root/home-dir", False),
     ],
 )

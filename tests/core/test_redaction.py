@@ -531,6 +531,22 @@ def test_the_redacting_stream_looks_like_the_stream_it_wraps(registry: gha.Secre
     assert gha.RedactingStream(_Recorder(), registry).encoding == "utf-8"
     assert gha.RedactingStream(io.StringIO(), registry).isatty() is False
 
+    class Bare:  # a stream with nothing but write
+        def write(self, text: str) -> int:
+            return len(text)
+
+    assert gha.RedactingStream(Bare(), registry).isatty() is False  # type: ignore[arg-type]
+
+
+def test_flush_and_drain_reach_the_stream_but_a_partial_line_waits(registry: gha.SecretRegistry) -> None:
+    raw = _Recorder()
+    stream = gha.RedactingStream(raw, registry)
+    stream.write(f"done\npartial {TOKEN[:10]}")
+    stream.flush()
+    assert raw.flushed == ["done\n"]
+    stream.drain()
+    assert raw.flushed == ["done\n", "done\npartial ***"]
+
 
 def test_the_redacting_stream_writes_what_its_stream_cannot_encode_escaped(registry: gha.SecretRegistry) -> None:
     raw = _Recorder(encoding="ascii")
