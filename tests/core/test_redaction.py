@@ -262,6 +262,13 @@ def test_the_last_8_characters_alone_are_redacted_from_a_secret_of_12() -> None:
     assert reg.redact("x cd34ef56 z 2cd34e5f") == "x *** z 2cd34e5f"
 
 
+def test_an_end_that_looks_like_a_word_is_no_piece_of_a_secret() -> None:
+    reg = gha.SecretRegistry()
+    reg.register("Canary-9abcdefgh")  # its last 8 characters are one lower-case word
+    reg.register("Canary-1234-vwxyz")
+    assert reg.redact("the abcdefgh here …vwxyz") == "the abcdefgh here …vwxyz"
+
+
 def test_a_piece_is_only_as_long_as_what_matches_before_the_cut() -> None:
     reg = gha.SecretRegistry()
     reg.register("abcdefXabcdefY")  # "abcdef" twice: the start, and inside
