@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 # GitHub refuses a step summary over 1024 KiB. A few KiB stay free for what a failing step appends after it
 # (its error) and for the notes that say what was cut.
@@ -35,16 +35,17 @@ _TAG = re.compile(r"<[^>]+>")
 _LISTED = 20  # cut parts named one by one in the closing note; the rest are counted
 
 
-@dataclass(frozen=True)
+@dataclass
 class Section:
-    """One part of a summary: its Markdown (ending in a newline), its kind, and a name to say it was cut by."""
+    """One part of a summary: its Markdown, its kind (``text``, ``table``, ``code``, ``details``), and the name
+    a note says it was cut by."""
 
     markdown: str
-    kind: str = "text"
-    title: str = ""
+    kind: str
+    title: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fitted:
     """What is written, and what had to go."""
 
@@ -76,7 +77,7 @@ def sections(markdown: str) -> list[Section]:
             end = _details_end(lines, i)
             block = "".join(lines[i : end + 1])
             flush_prose()
-            found.append(Section(_newline(block), "details", _details_title(block) or heading))
+            found.append(Section(block, "details", _details_title(block) or heading))
             i = end + 1
             continue
         fence = _FENCE.match(line)
@@ -87,7 +88,7 @@ def sections(markdown: str) -> list[Section]:
             flush_prose()
             label = line.strip()[len(marker) :].strip()
             title = "Mermaid chart" if label == "mermaid" else "code block"
-            found.append(Section(_newline(block), "code", f"{title} ({heading})" if heading else title))
+            found.append(Section(block, "code", f"{title} ({heading})" if heading else title))
             i = end + 1
             continue
         if line.lstrip().startswith("|"):
@@ -95,7 +96,7 @@ def sections(markdown: str) -> list[Section]:
             while end + 1 < len(lines) and lines[end + 1].lstrip().startswith("|"):
                 end += 1
             flush_prose()
-            found.append(Section(_newline("".join(lines[i : end + 1])), "table", heading or "table"))
+            found.append(Section("".join(lines[i : end + 1]), "table", heading or "table"))
             i = end + 1
             continue
         match = _HEADING.match(line)
@@ -105,9 +106,6 @@ def sections(markdown: str) -> list[Section]:
         prose.append(line)
         i += 1
     flush_prose()
-    if found and not markdown.endswith("\n"):
-        last = found[-1]
-        found[-1] = replace(last, markdown=last.markdown.removesuffix("\n"))
     return found
 
 
@@ -142,10 +140,6 @@ def _plain(text: str) -> str:
     return " ".join(words.split())[:120]
 
 
-def _newline(text: str) -> str:
-    return text if text.endswith("\n") else text + "\n"
-
-
 def fit(parts: Sequence[Section], budget: int, measure: Callable[[str], int], *, where: str = "") -> Fitted:
     """The sections joined, within ``budget`` bytes as ``measure`` counts them (after redaction).
 
@@ -168,18 +162,17 @@ def fit(parts: Sequence[Section], budget: int, measure: Callable[[str], int], *,
                 continue
             title = part.title or kind
             if kind == "table":
-                need = total - room + measure(_rows_note(10**9))
+                # The note says how many rows went: room for it with the largest count it could say.
+                need = total - room + measure(_rows_note(markdown.count("\n")))
                 shrunk, left_out, rows = _shrink_table(markdown, need, measure)
                 if shrunk is not None:
                     note = _rows_note(rows)
                     total += measure(shrunk) + measure(note) - sizes[index]
-                    sizes[index] = measure(shrunk) + measure(note)
                     kept[index], notes[index] = shrunk, note
                     names[index], cut_text[index] = f"{rows:,} row(s) of {title}", left_out
                     continue
             note = f"*✂️ {_md(title)}: cut, step summaries are limited to 1 MiB.*\n\n"
             total += measure(note) - sizes[index]
-            sizes[index] = measure(note)
             kept[index], notes[index] = None, note
             names[index], cut_text[index] = title, markdown
     body = "".join((kept[i] or "") + notes.get(i, "") for i in range(len(parts)))
@@ -191,7 +184,7 @@ def fit(parts: Sequence[Section], budget: int, measure: Callable[[str], int], *,
     cut = [names[i] for i in sorted(names)] + (["the end of the summary"] if rest else [])
     listed = "; ".join(cut[:_LISTED]) + (f"; and {len(cut) - _LISTED} more" if len(cut) > _LISTED else "")
     closing = f"\n---\n✂️ Cut to stay within GitHub's 1 MiB step summary limit: {_md(listed)}."
-    closing += f" {where}\n" if where else "\n"
+    closing += (f" {where}" if where else "") + "\n"
     return Fitted(body + closing, tuple(cut), "".join(cut_text[i] for i in sorted(cut_text)) + rest)
 
 
@@ -204,7 +197,7 @@ _NOTE_ROOM = 4 * 1024
 
 
 def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return text.replace("\\", "\\\\").replace("|", "\\|")  # names are one line already
 
 
 def _shrink_table(table: str, excess: int, measure: Callable[[str], int]) -> tuple[str | None, str, int]:

@@ -73,6 +73,28 @@ def test_an_unclosed_block_runs_to_the_end_and_nothing_is_lost() -> None:
     assert "".join(s.markdown for s in found) == text
 
 
+def test_section_names_are_plain_words() -> None:
+    text = (
+        "## ✅ `api`  **healthy**  <b>now</b>\n\n| a |\n|---|\n| 1 |\n\n```\nx\n```\n"
+        + "### "
+        + "w" * 200
+        + "\n```\n```\nafter\n"
+    )
+    found = sections(text)
+    assert [(s.kind, s.title) for s in found] == [
+        ("text", "✅ api healthy now"),
+        ("table", "✅ api healthy now"),
+        ("text", "✅ api healthy now"),
+        ("code", "code block (✅ api healthy now)"),
+        ("text", "w" * 120),
+        ("code", "code block (" + "w" * 120 + ")"),
+        ("text", "w" * 120),
+    ]
+    assert found[5].markdown == "```\n```\n"  # closed on the very next line
+    assert [(s.kind, s.title) for s in sections("| a |\n|---|\n| 1 |")] == [("table", "table")]
+    assert sections("# T\n```\nnever closed")[1].markdown == "```\nnever closed"
+
+
 def test_what_fits_is_written_whole() -> None:
     fitted = fit(sections(SUMMARY), _size(SUMMARY), _size)
     assert fitted.markdown == SUMMARY and fitted.whole and fitted.cut_text == ""
@@ -105,6 +127,39 @@ def test_details_go_first_then_charts_then_table_rows_and_sentences_stay() -> No
     assert _size(fitted.markdown) <= 4096 + 8000
 
 
+def test_a_table_loses_just_enough_rows_from_its_end() -> None:
+    table = "| n |\n|---|\n" + "".join(f"| {i:04d} {'x' * 90} |\n" for i in range(100))  # rows of 100 bytes
+    parts = [Section("## Checks\n\n", "text", "Checks"), Section(table, "table", "Checks")]
+    whole = sum(_size(p.markdown) for p in parts)
+    note = "\n*…and 50 more row(s) cut: step summaries are limited to 1 MiB.*\n\n"
+    closing = "\n---\n✂️ Cut to stay within GitHub's 1 MiB step summary limit: 50 row(s) of Checks.\n"
+    # Over by 50 rows less 50 bytes, the room for the note included (counted as if it said 102 rows), beside the
+    # 4 KiB kept for the closing note: 50 rows go, not 49, not 51.
+    over = 50 * 100 - 50 - _size("\n*…and 102 more row(s) cut: step summaries are limited to 1 MiB.*\n\n")
+    fitted = fit(parts, whole - over + 4096, _size)
+    assert fitted.cut == ("50 row(s) of Checks",)
+    assert fitted.markdown == "## Checks\n\n" + table[: -50 * 100] + note + closing
+    assert fitted.cut_text == table[-50 * 100 :]
+
+
+def test_a_table_too_big_to_keep_any_row_goes_whole() -> None:
+    table = "| n |\n|---|\n| " + "x" * 50_000 + " |\n"
+    parts = [Section("## Checks\n\nall bad\n", "text", "Checks"), Section(table, "table", "Checks | a\\b")]
+    fitted = fit(parts, 10_000, _size)
+    assert fitted.cut == ("Checks | a\\b",) and fitted.cut_text == table
+    assert "*✂️ Checks \\| a\\\\b: cut, step summaries are limited to 1 MiB.*" in fitted.markdown
+    assert fitted.markdown.startswith("## Checks\n\nall bad\n")
+
+
+def test_the_closing_note_names_twenty_cuts_and_counts_the_rest() -> None:
+    parts = [Section("# Run\n", "text", "Run")]
+    parts += [Section("<details>" + "d" * 1000 + "</details>\n", "details", f"log {i}") for i in range(25)]
+    fitted = fit(parts, 4096 + 2000, _size)
+    assert len(fitted.cut) == 25
+    names = "; ".join(f"log {i}" for i in range(20))
+    assert fitted.markdown.endswith(f"limit: {names}; and 5 more.\n")
+
+
 def test_when_sentences_alone_are_too_long_the_beginning_is_kept() -> None:
     text = "## Verdict first\n\n" + "".join(f"line {i} of the story\n" for i in range(5000))
     fitted = fit(sections(text), 20_000, _size)
@@ -125,6 +180,22 @@ def test_sizes_are_counted_after_redaction(tmp_path: Path, monkeypatch: pytest.M
     assert gha.append_summary("# Tokens\n\n" + f"- {secret}\n" * 6000)
     text = summary.read_text()
     assert text.count("- ***\n") == 6000 and "Cut" not in text
+
+
+def test_a_summary_of_1_mib_less_8_kib_is_written_whole_and_one_byte_more_is_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = tmp_path / "summary"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    head = "# Result\n\n"
+    body = "<details><summary>Log</summary>\n" + "l" * (LIMIT - 8 * 1024 - len(head) - 44) + "\n</details>\n"
+    assert _size(head + body) == LIMIT - 8 * 1024
+    gha.append_summary(head + body)
+    assert summary.read_text() == head + body
+    summary.unlink()
+    gha.append_summary(head + body + "!")
+    assert "✂️ Log: cut" in summary.read_text()
+    assert "l" * 1000 in capsys.readouterr().err
 
 
 def test_a_summary_appended_after_others_fits_in_what_is_left(
