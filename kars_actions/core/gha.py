@@ -13,27 +13,24 @@ import os
 import re
 import secrets as _random
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from kars_actions.core.errors import ConfigError
+from kars_actions.core.summary import SUMMARY_LIMIT, SUMMARY_MARGIN, Fitted, Section, fit, sections
 
-# Environment variables whose values are secrets wherever they appear. Names matching SECRET_NAME_PARTS are
-# treated the same way, so a new input such as KARS_INPUT_SLACK_WEBHOOK is covered without a code change.
+# Environment variables whose values are secrets wherever they appear, whatever their length. Also secret:
+# KARS_* and INPUT_* names with a part of SECRET_NAME_PARTS (so a new input such as KARS_INPUT_SLACK_WEBHOOK is
+# covered without a code change), and any DATABASE…URL (DATABASE_URL, DATABASE_PUBLIC_URL, which backup reads).
 SECRET_ENV_VARS = (
     "RAILWAY_TOKEN",
     "RAILWAY_API_TOKEN",
     "GITHUB_TOKEN",
     "GH_TOKEN",
-    "DATABASE_URL",
-    "DATABASE_PUBLIC_URL",  # what backup.dump reads: the database's public address, password included
-    "KARS_WEBHOOK_SECRET",
-    "KARS_WEBHOOK_URL",
-    "KARS_SLACK_WEBHOOK",
-    "KARS_DISCORD_WEBHOOK",
-    "KARS_HEALTH_HEADERS",
     "SLACK_WEBHOOK_URL",
     "DISCORD_WEBHOOK_URL",
 )
@@ -44,8 +41,10 @@ _GENERIC_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|W
 _GENERIC_MIN_LEN = 8
 # Short values would redact ordinary words; GitHub masks them anyway, but our own filter does not.
 _MIN_REDACT_LEN = 4
-# A secret cut short by a truncation must not leave this much of its start (or end) behind.
+# A secret cut short by a truncation must not leave this much of its start (or end) behind; nor 4 or 5
+# characters that look like a token's.
 _PIECE_LEN = 6
+_SHORT_SIZES = (5, 4)
 REDACTED = "***"
 
 # Words that introduce a credential in a header value: the bare token after them is a secret of its own.
@@ -57,6 +56,18 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
 # (" — " is where an annotation's message meets its hint.)
 _CUT_AFTER = re.compile(r"(?=\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`]| — |$)")
 _CUT_BEFORE = re.compile(r"(?:^|\r|\n|…|\.\.\.|%0A|%0D|<br>|\\n|\\r|[\"'`])")
+# How a value is escaped inside what the program prints: URLs, JSON strings, Python reprs, HTML.
+_ESCAPES: tuple[Callable[[str], str], ...] = (
+    partial(quote, safe=""),
+    partial(quote, safe="/:@"),
+    partial(quote, safe="/:@?&=+$,;~!*'()#[]%"),
+    quote_plus,
+    lambda value: json.dumps(value)[1:-1],
+    lambda value: json.dumps(value, ensure_ascii=False)[1:-1],
+    lambda value: repr(value)[1:-1],
+    partial(html.escape, quote=True),
+    partial(html.escape, quote=False),
+)
 
 
 def in_actions() -> bool:
@@ -91,8 +102,6 @@ def url_credentials(value: str) -> set[str]:
     except ValueError:
         return set()
     found: set[str] = set()
-    if not parts.scheme or "@" not in parts.netloc:
-        return found
     if user and not password:  # a token given as the user name (https://TOKEN@host); a plain name is no secret
         found.add(user)
         found.add(unquote(user))
@@ -123,9 +132,7 @@ def _roots(value: str) -> set[str]:
                     decoded = base64.b64decode(token, validate=True).decode("utf-8")
                 except (binascii.Error, UnicodeDecodeError):
                     decoded = ""
-                if decoded:
-                    roots.add(decoded)
-                    roots.add(decoded.partition(":")[2])
+                roots |= {decoded, decoded.partition(":")[2]}  # too short (or empty) ones are dropped below
     for root in list(roots):
         if "://" in root:
             roots |= url_credentials(root)
@@ -153,21 +160,13 @@ def _url_path(value: str) -> str | None:
 
 
 def _encodings(root: str) -> set[str]:
-    """How a value looks once printed through each escaping the program uses."""
-    first = {
-        root,
-        quote(root, safe=""),
-        quote(root, safe="/:@"),
-        quote(root, safe="/:@?&=+$,;~!*'()#[]%"),
-        quote_plus(root),
-        json.dumps(root)[1:-1],
-        json.dumps(root, ensure_ascii=False)[1:-1],
-        repr(root)[1:-1],
-        html.escape(root, quote=True),
-        html.escape(root, quote=False),
-    }
-    forms = set(first)
-    for form in first:
+    """How a value looks once printed through each escaping the program uses, and through two of them nested
+    (a JSON body quoted inside a JSON output, a JSON value inside a URL) — then inside a workflow command or a
+    Markdown table."""
+    once = {root} | {escape(root) for escape in _ESCAPES}
+    twice = once | {escape(form) for form in once for escape in _ESCAPES}
+    forms = set(twice)
+    for form in twice:
         forms |= {escape_data(form), escape_property(form), md_escape(form), escape_data(md_escape(form))}
     return forms
 
@@ -184,23 +183,18 @@ class SecretRegistry:
         self._forms: set[str] = set()
         self._cut_forms: set[str] = set()
         self._stream: TextIO | None = None
-        self._pattern: re.Pattern[str] | None = None
-        self._tail_pattern: re.Pattern[str] | None = None
-        self._heads: dict[str, list[tuple[str, int]]] = {}
-        self._tails: dict[str, list[tuple[str, int]]] = {}
+        self._matcher: _Matcher | None = None  # built at the first redaction after a new form
         self._httpx_done: set[str] = set()
 
     def register(self, value: str | None) -> None:
         """Know ``value`` as a secret; in Actions, tell the runner to mask it (before anything else is printed)."""
-        if not value or not value.strip():
-            return
-        if value in self._values:
+        if not value or not value.strip() or value in self._values:
             return
         self._values.add(value)
         new: set[str] = set()
         cut: set[str] = set()
         for root in _roots(value):
-            forms = {f for f in _encodings(root) if len(f) >= _MIN_REDACT_LEN}
+            forms = _encodings(root)  # as long as the root at least: escaping never shortens
             new |= forms
             if _cuttable(root):
                 cut |= forms
@@ -209,12 +203,11 @@ class SecretRegistry:
     def _add_forms(self, forms: set[str], cut: set[str]) -> None:
         new = forms - self._forms
         self._cut_forms |= cut
-        if not new:
-            return
-        self._forms |= new
-        self._pattern = None
-        if in_actions():
-            self._mask(new)
+        if new:
+            self._forms |= new
+            self._matcher = None
+            if in_actions():
+                self._mask(new)
 
     def _mask(self, forms: Iterable[str]) -> None:
         stream = self._stream or sys.stdout
@@ -231,32 +224,6 @@ class SecretRegistry:
 
     # --- redaction -----------------------------------------------------------------------------------------
 
-    def _compile(self) -> re.Pattern[str] | None:
-        if self._pattern is None and self._forms:
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
-            self._heads, self._tails = {}, {}
-            # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too.
-            ends = {f[-8:] for f in self._cut_forms if len(f) >= 12 and _looks_random(f[-8:])}
-            self._tail_pattern = (
-                re.compile("|".join(re.escape(e) for e in sorted(ends, key=len, reverse=True))) if ends else None
-            )
-            for form in sorted(self._cut_forms, key=len, reverse=True):
-                if len(form) < _PIECE_LEN + 2:
-                    continue
-                # A URL's scheme and host are not the secret part: only a piece past them counts.
-                least = _PIECE_LEN
-                if "://" in form:
-                    try:
-                        least = max(least, len(form) - len(_url_path(form) or "") + 1)
-                    except ValueError:
-                        least = len(form)
-                for k in range(least, len(form)):
-                    self._heads.setdefault(form[k - _PIECE_LEN : k], []).append((form, k))
-                for j in range(1, len(form) - _PIECE_LEN + 1):
-                    self._tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
-        return self._pattern
-
     def _learn_httpx_forms(self) -> None:
         """httpx logs URLs re-encoded; once it is loaded, know each secret URL the way it will print it."""
         httpx = sys.modules.get("httpx")
@@ -269,50 +236,112 @@ class SecretRegistry:
                 shown = str(httpx.URL(value.strip()))
             except Exception:  # noqa: BLE001 - a value httpx cannot parse is never printed by it either
                 continue
-            forms: set[str] = set()
-            for root in {shown, *(r for r in [_url_path(shown)] if r)}:
-                forms |= {f for f in _encodings(root) if len(f) >= _MIN_REDACT_LEN}
+            path = _url_path(shown)
+            forms = _encodings(shown) | (_encodings(path) if path else set())
             self._add_forms(forms, forms)
 
     def redact(self, text: str) -> str:
-        if not text:
-            return text
         text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
         if not self._forms:
             return text
         self._learn_httpx_forms()
-        pattern = self._compile()
-        if pattern is None:
-            return text
-        text = pattern.sub(REDACTED, text)
-        if self._tail_pattern is not None:
-            text = self._tail_pattern.sub(REDACTED, text)
-        return self._redact_pieces(text)
+        if self._matcher is None:
+            self._matcher = _Matcher.build(self._forms, self._cut_forms)
+        return self._matcher.redact(text)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def clear(self) -> None:
+        """Forget every secret (between tests; a process never forgets one)."""
+        self._values.clear()
+        self._forms.clear()  # the matcher is rebuilt when a form is next added
+        self._cut_forms.clear()
+        self._httpx_done.clear()
+
+
+@dataclass
+class _Matcher:
+    """What redaction looks for, built from the registry's forms (again after each new secret): every form, the
+    8-character ends of tokens, and the pieces of each form a cut could leave (keyed by their 6 characters)."""
+
+    pattern: re.Pattern[str]
+    ends: re.Pattern[str] | None
+    heads: dict[str, list[tuple[str, int]]]
+    tails: dict[str, list[tuple[str, int]]]
+    short_heads: frozenset[str]
+    short_tails: frozenset[str]
+
+    @classmethod
+    def build(cls, forms: set[str], cut_forms: set[str]) -> _Matcher:
+        pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+        # The last 8 characters of a token identify it: found anywhere, alone, they are redacted too. Not a
+        # URL's that ends at its host or with a short path (postgres://…@db:5432/app): that end is no secret.
+        ends = {f[-8:] for f in cut_forms if len(f) >= 12 and _looks_random(f[-8:]) and _ends_in_secret(f)}
+        heads: dict[str, list[tuple[str, int]]] = {}
+        tails: dict[str, list[tuple[str, int]]] = {}
+        short_heads: set[str] = set()
+        short_tails: set[str] = set()
+        for form in cut_forms:
+            # A URL's scheme and host are not the secret part: only a piece past them counts.
+            least = _PIECE_LEN
+            if "://" in form:
+                least = max(least, len(form) - len(_url_path(form) or "") + 1)
+            for k in range(least, len(form)):
+                heads.setdefault(form[k - _PIECE_LEN : k], []).append((form, k))
+            for j in range(1, len(form) - _PIECE_LEN + 1):
+                tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
+            # 4 or 5 characters are a piece too when they look like a token's (digits or mixed case): "…fXYZ".
+            for size in _SHORT_SIZES:
+                if _looks_random(form[:size]):  # never a URL's: a scheme is letters of one case
+                    short_heads.add(form[:size])
+                if _looks_random(form[-size:]):
+                    short_tails.add(form[-size:])
+        end_pattern = re.compile("|".join(re.escape(e) for e in ends)) if ends else None
+        return cls(pattern, end_pattern, heads, tails, frozenset(short_heads), frozenset(short_tails))
+
+    def redact(self, text: str) -> str:
+        text = self.pattern.sub(REDACTED, text)
+        # Pieces before the 8-character ends: an end redacted first would hide the longer piece it closes.
+        text = self._redact_pieces(text)
+        return self.ends.sub(REDACTED, text) if self.ends is not None else text
 
     def _redact_pieces(self, text: str) -> str:
-        """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece."""
+        """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece.
+
+        4 or 5 characters count when they look like a token's and stand alone (no letter or digit beyond)."""
         spans: list[tuple[int, int]] = []
+        heads, tails, short_heads, short_tails = self.heads, self.tails, self.short_heads, self.short_tails
         for match in _CUT_AFTER.finditer(text):
             end = match.start()
             key = text[end - _PIECE_LEN : end] if end >= _PIECE_LEN else ""
             best = 0
-            for form, k in self._heads.get(key, ()):
-                if k > best and text[end - k : end] == form[:k]:
-                    best = k
+            for form, k in heads.get(key, ()):
+                if text[end - k : end] == form[:k]:
+                    best = max(best, k)
+            if not best:
+                for size in _SHORT_SIZES:
+                    alone = not text[end - size - 1 : end - size].isalnum()
+                    if end >= size and text[end - size : end] in short_heads and alone:
+                        best = size
+                        break
             if best:
                 spans.append((end - best, end))
         for match in _CUT_BEFORE.finditer(text):
             start = match.end()
             key = text[start : start + _PIECE_LEN]
             best = 0
-            for form, j in self._tails.get(key, ()):
-                size = len(form) - j
-                if size > best and text[start : start + size] == form[j:]:
-                    best = size
+            for form, j in tails.get(key, ()):
+                if text[start : start + len(form) - j] == form[j:]:
+                    best = max(best, len(form) - j)
+            if not best:
+                for size in _SHORT_SIZES:
+                    alone = not text[start + size : start + size + 1].isalnum()
+                    if text[start : start + size] in short_tails and alone:
+                        best = size
+                        break
             if best:
                 spans.append((start, start + best))
-        if not spans:
-            return text
         spans.sort()
         out: list[str] = []
         cursor = 0
@@ -325,17 +354,11 @@ class SecretRegistry:
         out.append(text[cursor:])
         return "".join(out)
 
-    def __contains__(self, value: object) -> bool:
-        return value in self._values
 
-    def clear(self) -> None:
-        self._values.clear()
-        self._forms.clear()
-        self._cut_forms.clear()
-        self._pattern = None
-        self._tail_pattern = None
-        self._heads, self._tails = {}, {}
-        self._httpx_done.clear()
+def _ends_in_secret(form: str) -> bool:
+    """Whether the end of ``form`` is secret: not for a URL (escaped or not) ending at its host or a short path."""
+    plain = unquote(unquote(form))
+    return "://" not in plain or _url_path(plain) is not None
 
 
 def _looks_random(text: str) -> bool:
@@ -356,7 +379,7 @@ def is_secret_name(name: str, value: str) -> bool:
         return True
     if _GENERIC_SECRET_NAME.search(upper):
         text = value.strip()
-        return len(text) >= _GENERIC_MIN_LEN and text.lower() not in ("true", "false")
+        return len(text) >= _GENERIC_MIN_LEN  # so "true", "false" and other short switches are not
     return False
 
 
@@ -412,7 +435,7 @@ class RedactingStream(io.TextIOBase):
             self.raw.write(safe)
         except UnicodeEncodeError:
             encoding = self.encoding
-            self.raw.write(safe.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+            self.raw.write(safe.encode(encoding, "backslashreplace").decode(encoding))
 
     def write_raw(self, text: str) -> None:
         """For ``::add-mask::`` lines only: they must name the secret to hide it."""
@@ -483,6 +506,57 @@ def workflow_command(name: str, message: str = "", **properties: str | int | Non
     )
     head = f"::{name} {props}" if props else f"::{name}"
     return f"{head}::{escape_data(message)}"
+
+
+ANNOTATION_LEVELS = ("error", "warning", "notice")  # in the order they matter
+ANNOTATIONS_PER_STEP = 10  # of each level: GitHub drops the rest without a word
+ANNOTATIONS_PER_JOB = 50
+_JOB_COUNT_FILE = "kars-actions-annotations"
+
+
+class AnnotationBudget:
+    """How many annotations of each level this step may still show.
+
+    GitHub shows at most 10 errors, 10 warnings and 10 notices per step and 50 annotations per job, and drops
+    the rest silently. The job's count is kept in ``$RUNNER_TEMP``, which the runner empties at each job's start
+    and end, so a later kars step of the same job knows what earlier ones used."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        folder = os.environ.get("RUNNER_TEMP") if directory is None else directory
+        self._path = os.path.join(folder, _JOB_COUNT_FILE) if folder else None
+        self._step = dict.fromkeys(ANNOTATION_LEVELS, 0)
+
+    def _job_used(self) -> int:
+        if self._path is None:
+            return 0
+        try:
+            with open(self._path, encoding="utf-8") as handle:
+                return int(handle.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def step_left(self, level: str) -> int:
+        return max(0, ANNOTATIONS_PER_STEP - self._step[level])
+
+    def job_left(self) -> int:
+        return max(0, ANNOTATIONS_PER_JOB - self._job_used())
+
+    def left(self, level: str) -> int:
+        return min(self.step_left(level), self.job_left())
+
+    def take(self, level: str) -> bool:
+        """Count one annotation of ``level`` if GitHub will still show it; False if it would be dropped."""
+        if self.left(level) <= 0:
+            return False
+        self._step[level] += 1
+        if self._path is not None:
+            used = self._job_used() + 1
+            try:
+                with open(self._path, "w", encoding="utf-8") as handle:
+                    handle.write(f"{used}\n")
+            except OSError:
+                self._path = None  # counted for this step only: the step limit still holds
+        return True
 
 
 def annotation_command(
@@ -566,11 +640,48 @@ def set_outputs(outputs: Mapping[str, str], registry: SecretRegistry = SECRETS) 
 
 
 def append_summary(markdown: str, registry: SecretRegistry = SECRETS) -> bool:
-    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; returns False outside Actions or when it cannot be written."""
+    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; returns False outside Actions or when it cannot be written.
+
+    What the step's summary cannot hold within GitHub's 1 MiB is cut, least important first (see
+    ``core/summary.py``), said in the summary, and printed whole in the step's log."""
+    fitted = write_summary(sections(markdown), registry)
+    return fitted is not None
+
+
+_CUT_GROUP = "Step summary: the parts cut to fit GitHub's 1 MiB limit"
+
+
+def write_summary(parts: Sequence[Section], registry: SecretRegistry = SECRETS) -> Fitted | None:
+    """Append ``parts`` to ``$GITHUB_STEP_SUMMARY`` within what the step's summary has left of GitHub's limit;
+    what was written and cut, or None outside Actions or when the file cannot be written."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path or not markdown:
-        return False
-    return _append("GITHUB_STEP_SUMMARY", path, markdown if markdown.endswith("\n") else markdown + "\n", registry)
+    if not path or not parts:
+        return None
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    budget = SUMMARY_LIMIT - SUMMARY_MARGIN - used
+    raw = "".join(p.markdown for p in parts)
+    # Redaction only shortens text, but for ``user@`` turned into ``***@``: a summary clearly small enough is
+    # not measured twice.
+    if len(raw.encode("utf-8", "backslashreplace")) + 2 * raw.count("@") <= budget:
+        fitted = Fitted(raw)
+    else:
+
+        def measure(text: str) -> int:
+            return len(registry.redact(text).encode("utf-8", "backslashreplace"))
+
+        where = f"They are printed whole in this step's log (group “{_CUT_GROUP}”)."
+        fitted = fit(parts, budget, measure, where=where)
+    if not fitted.whole:
+        # The log has no size limit worth the name: nothing the summary could not hold is lost.
+        sys.stderr.write(registry.redact(workflow_command("group", _CUT_GROUP)) + "\n")
+        sys.stderr.write(registry.redact(fitted.cut_text if fitted.cut_text.endswith("\n") else fitted.cut_text + "\n"))
+        sys.stderr.write("::endgroup::\n")
+        sys.stderr.flush()
+    text = fitted.markdown if fitted.markdown.endswith("\n") else fitted.markdown + "\n"
+    return fitted if _append("GITHUB_STEP_SUMMARY", path, text, registry) else None
 
 
 @contextmanager

@@ -39,9 +39,8 @@ def register_process_secrets(
     so that even a usage error or a test command's output cannot print one."""
     env = os.environ if environ is None else environ
     registry.register_from_environ(env)
-    for value in env.values():
-        if "@" in value and "://" in value:  # endpoint overrides, proxies: their credentials only
-            _register_url_credentials(value, registry)
+    for value in env.values():  # endpoint overrides, proxies: their credentials only
+        _register_url_credentials(value, registry)
     _register_argv(argv, registry)
     for name in config_secret_names(argv, env, cwd or Path.cwd()):
         registry.register(env.get(name))
@@ -63,7 +62,7 @@ def _register_argv(argv: Sequence[str], registry: SecretRegistry) -> None:
             continue
         _register_url_credentials(arg, registry)
         bare = _BARE_USERINFO.match(arg.strip())
-        if bare and "://" not in arg:
+        if bare:
             registry.register(bare.group(2))
             registry.register(f"{bare.group(1)}:{bare.group(2)}")
 

@@ -16,9 +16,10 @@ from typing import Any, Protocol, TextIO, runtime_checkable
 
 from kars_actions.core import gha
 from kars_actions.core.errors import KarsError
+from kars_actions.core.summary import Fitted, Section, sections
 
 FORMATS = ("text", "json", "github")
-MAX_ANNOTATIONS_PER_LEVEL = 10  # GitHub shows at most 10 of each level per step; the rest go to the summary
+_HIDDEN_TITLE = "Annotations not shown"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ class BaseResult:
 
     def summary_markdown(self) -> str:
         return ""
+
+    def summary_sections(self) -> list[Section]:
+        """The summary as sections, so it can be cut to GitHub's size limit by importance (core/summary.py):
+        by default read from ``summary_markdown``; a result may give its own."""
+        return sections(self.summary_markdown())
 
     def annotations(self) -> list[Annotation]:
         return []
@@ -155,16 +161,19 @@ class Reporter:
         if error.hint:
             self._write(self.err, f"  {self.style.dim('hint')}: {error.hint}")
 
-    def _side_channels(self, result: Result) -> None:
+    def _side_channels(self, result: Result, extra: list[Section] | None = None) -> Fitted | None:
         """Outputs and the step summary go to their files whenever Actions provides them, whatever the format.
 
         Each is built only when there is a file to write it to: for thousands of health targets the summary
-        table costs as much as the polling did.
+        table costs as much as the polling did. The summary is fitted to GitHub's limit; what it kept is returned.
         """
         if gha.writes_outputs():
             gha.set_outputs(result.outputs())
-        if gha.writes_summary():
-            gha.append_summary(result.summary_markdown())
+        if not gha.writes_summary():
+            return None
+        given = getattr(result, "summary_sections", None)
+        parts = list(given()) if callable(given) else sections(result.summary_markdown())
+        return gha.write_summary(parts + (extra or []))
 
 
 class TextReporter(Reporter):
@@ -195,9 +204,18 @@ class JsonReporter(Reporter):
 
 
 class GithubReporter(Reporter):
-    """Inside Actions: log lines on stdout, annotations, groups, outputs and the step summary."""
+    """Inside Actions: log lines on stdout, annotations, groups, outputs and the step summary.
+
+    Annotations stay within what GitHub shows (10 of each level per step, 50 per job): the most important ones
+    — errors before warnings before notices; within a level, those about the whole step before those about a
+    file, each in the order given — then one annotation per level saying how many more there are and where they
+    are listed (the log always, the step summary when it can hold them)."""
 
     name = "github"
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, color: bool | None = None) -> None:
+        super().__init__(out, err, color)
+        self.budget = gha.AnnotationBudget()
 
     def progress(self, message: str) -> None:
         self._write(self.out, message)
@@ -211,52 +229,107 @@ class GithubReporter(Reporter):
         return self._group(title)
 
     def warning(self, message: str, annotation: Annotation | None = None) -> None:
-        if annotation is not None:
-            self._annotate(annotation)
-        else:
-            self._write(self.out, gha.annotation_command("warning", message))
+        self._annotate(annotation or Annotation("warning", message))
 
     def _annotate(self, a: Annotation) -> None:
-        self._write(
-            self.out,
-            gha.annotation_command(a.level, a.message, title=a.title, file=a.file, line=a.line, col=a.column),
-        )
+        if self.budget.take(a.level):
+            line = gha.annotation_command(a.level, a.message, title=a.title, file=a.file, line=a.line, col=a.column)
+        else:  # GitHub would drop it: the log line is all there is, so it says everything
+            line = _log_line(a)
+        self._write(self.out, line)
 
     def result(self, result: Result) -> None:
         for line in result.text_lines(self.style):
             self._write(self.out, line)
-        counts: dict[str, int] = {}
-        skipped: list[Annotation] = []
-        for a in result.annotations():
-            counts[a.level] = counts.get(a.level, 0) + 1
-            if counts[a.level] <= MAX_ANNOTATIONS_PER_LEVEL:
-                self._annotate(a)
-            else:
-                skipped.append(a)
-        self._side_channels(result)
-        if skipped:
-            rows = [[a.level, a.where(), a.message] for a in skipped]
-            gha.append_summary(
-                f"<details><summary>{len(skipped)} more annotation(s) than GitHub shows per step</summary>\n\n"
-                + gha.md_table(["level", "where", "message"], rows)
-                + "\n</details>\n"
+        plan = plan_annotations(result.annotations(), self.budget)
+        extra: list[Section] = []
+        hidden = [a for level in gha.ANNOTATION_LEVELS for a in plan.hidden.get(level, [])]
+        group = f"{len(hidden)} annotation(s) not shown"
+        if hidden:
+            with gha.group(group, self.out):
+                for a in hidden:
+                    self._write(self.out, _log_line(a))
+            rows = [[a.level, a.where(), a.title or "", a.message] for a in hidden]
+            extra.append(
+                Section(
+                    f"\n<details><summary>{_HIDDEN_TITLE} ({len(hidden)}: GitHub shows 10 of each kind per step)"
+                    "</summary>\n\n" + gha.md_table(["level", "where", "title", "message"], rows) + "\n</details>\n",
+                    "details",
+                    _HIDDEN_TITLE,
+                )
             )
+        fitted = self._side_channels(result, extra)
+        where = f"in this step's log (group “{group}”)"
+        if fitted is not None and _HIDDEN_TITLE not in fitted.cut:
+            where += f" and in the step summary ({_HIDDEN_TITLE})"
+        for level in gha.ANNOTATION_LEVELS:
+            for a in plan.shown.get(level, []):
+                self._annotate(a)
+            if level in plan.noted:
+                self._annotate(_overflow_note(level, len(plan.hidden[level]), where))
 
     def error(self, error: KarsError) -> None:
         loc = error.location
         message = error.message + (f" — {error.hint}" if error.hint else "")
-        self._write(
-            self.out,
-            gha.annotation_command(
+        self._annotate(
+            Annotation(
                 "error",
                 message,
                 title=error.title,
                 file=loc.file if loc else None,
                 line=loc.line if loc else None,
-                col=loc.column if loc else None,
-            ),
+                column=loc.column if loc else None,
+            )
         )
         gha.append_summary(f"### {error.title}\n\n{gha.md_escape(message)}\n")
+
+
+_LEVEL_RANK = {level: rank for rank, level in enumerate(gha.ANNOTATION_LEVELS)}
+
+
+@dataclass(frozen=True)
+class AnnotationPlan:
+    shown: dict[str, list[Annotation]]  # by level, in order
+    hidden: dict[str, list[Annotation]]  # what GitHub would drop
+    noted: frozenset[str]  # the levels whose last place shown is a note about their hidden ones
+
+
+def plan_annotations(found: list[Annotation], budget: gha.AnnotationBudget) -> AnnotationPlan:
+    """Which annotations GitHub will show, by importance. A level with more than its room shows one fewer and,
+    in that last place, a note saying how many more there are and where they are listed."""
+    ordered = sorted(found, key=lambda a: (_LEVEL_RANK.get(a.level, len(_LEVEL_RANK)), a.file is not None))
+    shown: dict[str, list[Annotation]] = {}
+    hidden: dict[str, list[Annotation]] = {}
+    noted: set[str] = set()
+    job_left = budget.job_left()  # shared by the levels: errors take theirs first
+    for level in gha.ANNOTATION_LEVELS:
+        items = [a for a in ordered if a.level == level]
+        room = min(budget.step_left(level), job_left)
+        if len(items) <= room:
+            shown[level] = items
+            job_left -= len(items)
+            continue
+        keep = max(room - 1, 0)
+        shown[level], hidden[level] = items[:keep], items[keep:]
+        if room:
+            noted.add(level)
+        job_left -= room
+    return AnnotationPlan(shown, hidden, frozenset(noted))
+
+
+def _overflow_note(level: str, count: int, where: str) -> Annotation:
+    return Annotation(
+        level,
+        f"GitHub shows at most {gha.ANNOTATIONS_PER_STEP} {level}s per step and {gha.ANNOTATIONS_PER_JOB} "
+        f"annotations per job: {count} more {level}(s) are listed {where}.",
+        title=f"{count} more {level}(s) not shown",
+    )
+
+
+def _log_line(a: Annotation) -> str:
+    """An annotation as a plain log line: level, place, title and message."""
+    where = a.where()
+    return f"{a.level}: " + (f"{where}: " if where else "") + (f"{a.title}: " if a.title else "") + a.message
 
 
 REPORTERS: dict[str, type[Reporter]] = {"text": TextReporter, "json": JsonReporter, "github": GithubReporter}

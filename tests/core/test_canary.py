@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -154,29 +155,42 @@ def _leaks(text: str, where: str) -> list[str]:
     return found
 
 
+def _run_one(args: list[str], env: dict[str, str], root: Path, files: Path) -> list[str]:
+    """One command in its own step (its own outputs, summary and env files); the leaks it shows."""
+    files.mkdir()
+    step = env | {"GITHUB_OUTPUT": str(files / "output"), "GITHUB_STEP_SUMMARY": str(files / "summary")}
+    step |= {"GITHUB_ENV": str(files / "env")}
+    for name in ("output", "summary", "env"):
+        (files / name).write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kars_actions", *args],
+        capture_output=True,
+        text=True,
+        env=step,
+        cwd=root,
+        timeout=120,
+        errors="backslashreplace",
+    )
+    label = " ".join(args[:2])
+    assert proc.returncode in (0, 1, 2, 3), f"{label}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout, label
+    if not env["KARS_DEBUG"]:
+        assert "Traceback" not in proc.stderr, label
+    leaks = _leaks(proc.stdout, f"{label} stdout") + _leaks(proc.stderr, f"{label} stderr")
+    for name in ("output", "summary", "env"):
+        leaks += _leaks((files / name).read_text(errors="backslashreplace"), f"{label} {name}")
+    return leaks
+
+
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 def test_no_secret_reaches_any_output_of_any_command(base: str, tmp_path: Path, debug: bool) -> None:
     root = _project(tmp_path, base)
     env = _environment(base, tmp_path) | {"KARS_DEBUG": "1" if debug else ""}
-    leaks: list[str] = []
-    for args in _commands(base):
-        for name in ("output", "summary", "env"):
-            (tmp_path / name).write_text("")
-        proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=root,
-            timeout=120,
-            errors="backslashreplace",
-        )
-        label = " ".join(args[:2])
-        assert proc.returncode in (0, 1, 2, 3), f"{label}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        assert "Traceback" not in proc.stdout, label
-        if not debug:
-            assert "Traceback" not in proc.stderr, label
-        leaks += _leaks(proc.stdout, f"{label} stdout") + _leaks(proc.stderr, f"{label} stderr")
-        for name in ("output", "summary", "env"):
-            leaks += _leaks((tmp_path / name).read_text(errors="backslashreplace"), f"{label} {name}")
+    # Each command is a step of its own; four at a time, as most of their time is spent waiting on deadlines.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = [
+            pool.submit(_run_one, args, env, root, tmp_path / f"step{index}")
+            for index, args in enumerate(_commands(base))
+        ]
+        leaks = [leak for run in runs for leak in run.result()]
     assert not leaks, "\n".join(leaks[:40])

@@ -24,7 +24,7 @@ def test_annotation_without_properties_has_no_trailing_space() -> None:
 
 
 def test_unknown_annotation_level_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown annotation level 'fatal'"):
         gha.annotation_command("fatal", "x")
 
 
@@ -93,7 +93,7 @@ def test_logging_filter_redacts_messages_and_arguments() -> None:
 
 def test_group_wraps_lines_and_closes_on_error() -> None:
     stream = io.StringIO()
-    with pytest.raises(RuntimeError), gha.group("backend tests", stream):
+    with pytest.raises(RuntimeError, match="boom"), gha.group("backend tests", stream):
         stream.write("inside\n")
         raise RuntimeError("boom")
     assert stream.getvalue() == "::group::backend tests\ninside\n::endgroup::\n"

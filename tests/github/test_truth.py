@@ -7,7 +7,7 @@ import pytest
 
 from kars_actions.core.errors import AuthError, CheckFailed
 from kars_actions.github.client import GitHubReleases
-from kars_actions.github.releases import latest_decision, major_decision
+from kars_actions.github.releases import LatestDecision, latest_decision, major_decision
 from kars_actions.github.versioning import SemVer, plan_version
 from tests.fakes.github_fake import GitHubFake
 from tests.github.conftest import TOKEN, FakeClock, deadline
@@ -45,7 +45,10 @@ def test_drafts_prereleases_and_other_prefixes_do_not_count_as_higher() -> None:
         *published("v8.0.0-rc.1", prerelease=True),
         *published("other-7.0.0", "v1.0.0"),
     ]
-    assert latest_decision(v("1.1.0"), "v", out, "v1.1.0").yes
+    assert latest_decision(v("1.1.0"), "v", out, "v1.1.0") == LatestDecision(True)
+    assert latest_decision(v("1.1.0"), "v", [*out, *published("v1.2.0")], "v1.1.0") == LatestDecision(
+        False, "v1.2.0 is higher"
+    )
 
 
 def test_the_major_tag_moves_only_forward_within_its_line() -> None:

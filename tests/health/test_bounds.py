@@ -134,7 +134,9 @@ def test_a_gzip_body_within_the_cap_is_unpacked_and_checked(clock: FakeClock) ->
     packed = Reply(200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, _gzip(b'{"status": "ok"}'))
     with ScriptedServer(sequence(packed)) as server:
         result = check_health([HealthTarget("api", server.url(), STATUS_OK)], settings=PollSettings(), clock=clock)
-    assert result.healthy
+    outcome = result.outcomes[0]
+    assert (outcome.healthy, outcome.reason, outcome.failures) == (True, "healthy", [])
+    assert outcome.last is not None and outcome.last.body == b'{"status": "ok"}'  # unpacked, then checked
 
 
 def test_max_body_counts_unpacked_bytes(clock: FakeClock) -> None:

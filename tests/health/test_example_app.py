@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -56,7 +57,11 @@ def test_the_backend_is_healthy_with_its_database_reachable() -> None:
         result = check_health(
             [HealthTarget("backend", f"{base}/api/health", CONNECTED)], expect_version="v1.4.0", settings=FAST
         )
-    assert result.healthy, result.to_json()
+    outcome = result.outcomes[0]
+    assert outcome.healthy and outcome.failures == [], result.to_json()
+    assert outcome.last is not None and outcome.last.status == 200
+    answer = json.loads(outcome.last.body)
+    assert (answer["status"], answer["database"], answer["version"]) == ("ok", "connected", "1.4.0")
 
 
 def test_the_backend_is_unhealthy_without_a_database() -> None:
@@ -81,4 +86,6 @@ def test_the_version_header_matches_a_released_commit() -> None:
         result = check_health(
             [HealthTarget("backend", f"{base}/api/health", check)], expect_version="0123456", settings=FAST
         )
-    assert result.healthy
+    outcome = result.outcomes[0]
+    assert outcome.healthy and outcome.failures == [], result.to_json()
+    assert outcome.last is not None and outcome.last.header("X-App-Version") == "0123456789abcdef"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -98,7 +99,7 @@ def test_refused_account_token_points_at_railway_token(httpx_mock: HTTPXMock) ->
 @pytest.mark.parametrize("status", [401, 403])
 def test_http_401_and_403_are_auth_errors(httpx_mock: HTTPXMock, status: int) -> None:
     httpx_mock.add_response(url=URL, status_code=status, text="denied")
-    with pytest.raises(AuthError):
+    with pytest.raises(AuthError, match=f"refused the project token from RAILWAY_TOKEN .*: HTTP {status}"):
         client().deployment("d1")
 
 
@@ -155,14 +156,14 @@ def test_reads_give_up_after_the_attempts(httpx_mock: HTTPXMock) -> None:
 
 def test_deploy_mutation_5xx_is_never_retried_blindly(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=URL, status_code=500)
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown, match=r"HTTP 500 from .*; the request may have been applied"):
         client().deploy("svc", "env", "abc1234")
     assert len(httpx_mock.get_requests()) == 1
 
 
 def test_deploy_mutation_timeout_is_never_retried_blindly(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=URL)
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown, match=r"no answer from .* \(ReadTimeout\); the request may have been applied"):
         client().deploy("svc", "env", "abc1234")
     assert len(httpx_mock.get_requests()) == 1
 
@@ -223,7 +224,7 @@ def test_events_and_logs_are_parsed(httpx_mock: HTTPXMock) -> None:
 
 def test_non_json_answer_is_an_external_error(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=URL, text="<html>gateway</html>")
-    with pytest.raises(RailwayUnavailable):
+    with pytest.raises(RailwayUnavailable, match="HTTP 200 with a body that is not JSON"):
         client().deployment("d1")
 
 
@@ -242,7 +243,7 @@ def test_a_transient_graphql_error_in_a_200_is_retried_like_a_5xx(httpx_mock: HT
 )
 def test_a_graphql_error_that_is_an_answer_is_not_retried(httpx_mock: HTTPXMock, message: str) -> None:
     httpx_mock.add_response(json={"data": None, "errors": [{"message": message}]})
-    with pytest.raises((RailwayAPIError, AuthError)):
+    with pytest.raises((RailwayAPIError, AuthError), match=re.escape(message)):
         client().deployment("d1")
     assert len(httpx_mock.get_requests()) == 1
 
@@ -251,6 +252,6 @@ def test_a_transient_graphql_error_on_a_mutation_is_an_unknown_outcome_never_a_b
     httpx_mock: HTTPXMock,
 ) -> None:
     httpx_mock.add_response(json={"data": None, "errors": [{"message": "Problem processing request"}]})
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown, match="answered 'Problem processing request'; the request may have been"):
         client().deploy("svc", "env", "a" * 40)
     assert len(httpx_mock.get_requests()) == 1

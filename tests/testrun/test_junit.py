@@ -96,7 +96,7 @@ def test_malformed_xml_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_other_xml_is_recognised_as_not_a_junit_report(tmp_path: Path) -> None:
-    with pytest.raises(NotJUnit):
+    with pytest.raises(NotJUnit, match=r"not a JUnit report \(root element <coverage>\)"):
         parse_junit_text('<coverage line-rate="0.9"/>', base=tmp_path, root=tmp_path)
 
 

@@ -65,7 +65,7 @@ def test_no_dependencies_skips_the_install(tmp_path: Path) -> None:
 
 def test_npm_default_test_script_counts_as_no_tests(tmp_path: Path) -> None:
     package(tmp_path, 'echo "Error: no test specified" && exit 1')
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"no tests found to run; looked in: \.$"):
         plan_test_runs(Config(root=tmp_path), tmp_path)
 
 
@@ -101,7 +101,7 @@ def test_python_projects_run_pytest_with_a_junit_report(tmp_path: Path, name: st
 
 def test_setup_cfg_without_pytest_section_is_not_a_test_suite(tmp_path: Path) -> None:
     (tmp_path / "setup.cfg").write_text("[metadata]\nname = x\n", encoding="utf-8")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"no tests found to run; looked in: \.$"):
         plan_test_runs(Config(root=tmp_path), tmp_path)
 
 
@@ -114,7 +114,7 @@ def test_makefile_test_target_wins_over_the_suites_it_wraps(tmp_path: Path) -> N
 
 def test_makefile_variable_named_test_is_not_a_target(tmp_path: Path) -> None:
     (tmp_path / "Makefile").write_text("test := unit\nall:\n\ttrue\n", encoding="utf-8")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"no tests found to run; looked in: \.$"):
         plan_test_runs(Config(root=tmp_path), tmp_path)
 
 

@@ -128,7 +128,8 @@ def test_github_format_caps_annotations_and_puts_the_rest_in_the_summary(tmp_pat
     proc = run_process(str(config), "--format", "github", "--no-deprecation-notice", env=env)
     assert proc.returncode == 1
     assert sum(line.startswith("::error ") for line in proc.stdout.splitlines()) == 10
-    assert "4 more annotation(s)" in summary.read_text()
+    assert "::error title=5 more error(s) not shown::" in proc.stdout
+    assert "Annotations not shown (5: " in summary.read_text()
 
 
 @pytest.mark.subprocess
