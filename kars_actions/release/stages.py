@@ -276,6 +276,7 @@ def preflight(ctx: ReleaseContext) -> None:
         details += ctx.found.lines()
         details.append(_preflight_github(ctx))
         details.append(promotion_gate(ctx))
+        details += [f"warning: {warning}" for warning in ctx.result.warnings]
         stage.detail = "; ".join(d for d in details if d)
         if ctx.options.dry_run:
             stage.status = "planned" if ctx.railway is None and ctx.github is None else "ok"

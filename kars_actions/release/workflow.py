@@ -9,15 +9,13 @@ is a ``Missing`` with the exact commands that settle it; the templates module on
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kars_actions.core.config import Config
 from kars_actions.core.errors import ConfigError, KarsError
-from kars_actions.core.timing import human_duration
-from kars_actions.release.context import ReleaseOptions
+from kars_actions.release.budget import TimeBudget, time_budget
 from kars_actions.release.services import LISTED_KARS, FoundServices, RailwayScope, resolve_any, with_folders
 from kars_actions.templates import (
     ACTION_REPOSITORY_URL,
@@ -33,7 +31,6 @@ from kars_actions.templates import (
 
 RELEASING = ("release", "staging")  # the templates whose jobs release
 TESTING = ("ci", "release", "staging")  # the templates whose first job runs the tests
-SETUP_MINUTES = 10  # check out with full history, set up Python and the action's virtualenv, read GitHub
 
 
 @dataclass(frozen=True)
@@ -46,28 +43,6 @@ class Missing:
 
     def to_json(self) -> dict[str, Any]:
         return {"what": self.what, "why": self.why, "commands": list(self.commands)}
-
-
-@dataclass(frozen=True)
-class TimeBudget:
-    """The release's own time limit (total-timeout) and the job's (timeout-minutes), and what they are made of."""
-
-    parts: tuple[tuple[str, float], ...]
-
-    @property
-    def seconds(self) -> int:
-        return math.ceil(sum(seconds for _, seconds in self.parts))
-
-    @property
-    def job_minutes(self) -> int:
-        return math.ceil(self.seconds / 60) + SETUP_MINUTES
-
-    def describe(self) -> str:
-        made_of = " + ".join(f"{name} {human_duration(seconds)}" for name, seconds in self.parts)
-        return (
-            f"release budget {human_duration(self.seconds)} ({made_of}); job timeout {self.job_minutes} min "
-            f"(+{SETUP_MINUTES} min to check out and set up)"
-        )
 
 
 @dataclass
@@ -114,23 +89,6 @@ class WorkflowPlan:
             "secrets": [{"name": name, "holds": holds} for name, holds in self.secrets],
             "missing": [m.to_json() for m in self.missing],
         }
-
-
-def time_budget(config: Config, options: ReleaseOptions | None = None) -> TimeBudget:
-    """Deploy + health + settle + watch (+ the backup kars.yml asks for), then a rollback's wait and re-check: the
-    release must be able to finish all of it on its own, before the job's limit ends it without a word."""
-    from kars_actions.release.watch_state import settings_from_config
-
-    options = options or ReleaseOptions()
-    parts: list[tuple[str, float]] = []
-    if config.backup is not None and config.backup.when != "never":
-        parts.append(("backup", config.backup.timeout))
-    parts += [("deploy", options.deploy_timeout), ("health", options.health_deadline), ("settle", options.settle)]
-    watch = settings_from_config(config.watch).duration
-    if watch > 0:
-        parts.append(("watch", watch))
-    parts.append(("rollback", options.deploy_timeout + options.health_deadline))
-    return TimeBudget(tuple(parts))
 
 
 def plan_workflows(
