@@ -571,11 +571,16 @@ def _expand_env(value: str, where: str) -> str:
 
     def repl(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in os.environ:
+        # Empty counts as not set: GitHub passes a secret that does not exist as an empty string, and a header
+        # built from nothing ("Bearer ") is refused by the app or by the HTTP client, which would fail the
+        # release's health checks after it went live instead of stopping it before any write.
+        if not os.environ.get(name):
+            state = "empty" if name in os.environ else "not set"
             raise ConfigError(
-                f"kars.yml refers to ${{{name}}} ({where}), which is not set in the environment",
-                hint=f"export {name} (in Actions: pass it to the step through env: from a secret of that name; "
-                "`kars-actions init` writes it so)",
+                f"kars.yml refers to ${{{name}}} ({where}), which is {state} in the environment",
+                hint=f"export {name} (in Actions: pass it to the step through env: from a secret of that name — "
+                "a secret that does not exist reads as empty; `kars-actions init` writes the env: and names the "
+                "secret to set)",
             )
         return os.environ[name]
 

@@ -266,7 +266,8 @@ def test_health_headers_read_their_secrets_in_the_written_workflows(site: Site) 
         shown = [line for line in (step.log + step.summary).splitlines() if not line.startswith("::add-mask::")]
         assert not any("Canary-5150" in line for line in shown)
 
-    # Without the secret the release refuses before any write, naming the variable and the check.
+    # Without the secret (GitHub then passes it as empty) the release refuses before any write, naming the
+    # variable and the check.
     site.repo.git("commit", "-q", "--allow-empty", "-m", "fix: again")
     again = site.repo.head()
     site.github.add_commit(again)
@@ -275,5 +276,5 @@ def test_health_headers_read_their_secrets_in_the_written_workflows(site: Site) 
     jobs = runner.run(site.repo.path / ".github" / "workflows" / "release.yml")
     release = jobs[1].step("kars/deploy-action@")
     assert release.code == 2 and release.outputs["production-touched"] == "false"
-    assert "${HEALTH_TOKEN} (services.backend.health: header Authorization), which is not set" in release.log
+    assert "${HEALTH_TOKEN} (services.backend.health: header Authorization), which is empty" in release.log
     assert site.sim.count("serviceInstanceDeployV2") == deploys

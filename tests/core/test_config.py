@@ -137,6 +137,21 @@ def test_unset_environment_reference_is_a_config_error_when_the_header_is_needed
         config.service("api").health[0].request_headers("services.api.health")
 
 
+def test_an_empty_environment_reference_is_refused_as_github_passes_a_missing_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On GitHub a secret that does not exist reads as empty: "Bearer " must not be sent as if it were a token."""
+    monkeypatch.setenv("HEALTH_TOKEN_EMPTY", "")
+    path = write(
+        tmp_path / "kars.yml",
+        "services:\n  api:\n    health:\n      path: /h\n      headers: {A: 'Bearer ${HEALTH_TOKEN_EMPTY}'}\n",
+    )
+    check = load_config(str(path)).service("api").health[0]
+    said = r"\$\{HEALTH_TOKEN_EMPTY\} \(services.api.health: header A\), which is empty"
+    with pytest.raises(ConfigError, match=said):
+        check.request_headers("services.api.health")
+
+
 def test_unknown_service_lists_the_known_ones() -> None:
     config = load_config(str(REPO / "examples/kars-app/kars.yml"))
     with pytest.raises(ConfigError, match="backend, frontend"):
