@@ -296,6 +296,8 @@ class ValidateInputs(CommandInputs):
     def read(cls, read: Reader) -> ValidateInputs:
         return cls(
             **cls.common(read),
+            # Without paths, a Railway token lets validate find each service's file where Railway builds it from.
+            secrets=_railway_secrets(read),
             strict=read.switch("strict"),
             schema=read.text("schema"),
             deprecation_notice=read.switch("deprecation-notice"),

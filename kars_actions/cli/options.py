@@ -121,10 +121,16 @@ def health_deadline_option(help: str) -> Decorator[Any]:
     return click.option("--health-deadline", type=FiniteRange(min=1), default=300.0, show_default=True, help=help)
 
 
-def total_timeout_option(help: str) -> Decorator[Any]:
-    """``--timeout`` over a whole run (release, preview): every stage's budget comes out of it."""
+def total_timeout_option(help: str, default: float | None = 1800.0) -> Decorator[Any]:
+    """``--timeout`` over a whole run (release, preview): every stage's budget comes out of it. ``default`` None:
+    the command works out its own (the help says how)."""
     return click.option(
-        "--timeout", "total_timeout", type=FiniteRange(min=1), default=1800.0, show_default=True, help=help
+        "--timeout",
+        "total_timeout",
+        type=FiniteRange(min=1),
+        default=default,
+        show_default=default is not None,
+        help=help,
     )
 
 

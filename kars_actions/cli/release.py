@@ -58,7 +58,12 @@ from kars_actions.core.report import Result
     metavar="DURATION",
     help="How long to watch the live release before publishing: 90s, 10m; 0 turns it off (default: kars.yml, 5m).",
 )
-@total_timeout_option("Seconds for the whole release.")
+@total_timeout_option(
+    "Seconds for the whole release, a rollback included (default: what its stages need with a rollback after them — "
+    "backup (if kars.yml asks) + deploy + health + settle + watch + the rollback's deploy + health: 2730 with the "
+    "defaults). A shorter one is warned about at the start.",
+    default=None,
+)
 @service_url_option("Public URL of a service for health checks (default: its Railway domain).")
 @click.option(
     "--health-url",
@@ -113,7 +118,7 @@ def command(
     deploy_timeout: float,
     health_deadline: float,
     watch_duration: str | None,
-    total_timeout: float,
+    total_timeout: float | None,
     service_urls: tuple[str, ...],
     health_urls: tuple[str, ...],
     expect_status: tuple[str, ...],

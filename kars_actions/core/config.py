@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -45,8 +46,20 @@ class HealthCheckConfig:
     version_field: str | None = None
     version_header: str | None = None
     version_check: str = "auto"
+    # As kars.yml writes them: ``${NAME}`` is read from the environment only when a request is made
+    # (:meth:`request_headers`), so the commands that make none need no secret.
     headers: dict[str, str] = field(default_factory=dict)
     stable_passes: int | None = None
+
+    def request_headers(self, where: str = "a health check") -> dict[str, str]:
+        """The headers to send, each ``${NAME}`` read from the environment (the values become secrets); a
+        variable not set is a configuration error naming ``where`` and the variable."""
+        return {name: _expand_env(value, f"{where}: header {name}") for name, value in self.headers.items()}
+
+    @property
+    def variables(self) -> list[str]:
+        """The environment variables its headers read (``${NAME}``), in order of appearance."""
+        return list(dict.fromkeys(m.group(1) for value in self.headers.values() for m in _ENV_REF.finditer(value)))
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,20 @@ class Config:
     watch: WatchConfig = field(default_factory=WatchConfig)
     backup: BackupConfig | None = None
     previews: PreviewsConfig = field(default_factory=PreviewsConfig)
+
+    def health_variables(self, services: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """The environment variables the health-check headers of ``services`` (None: every service) read, each with
+        the services whose checks read it."""
+        found: dict[str, list[str]] = {}
+        for service in self.services.values():
+            if services is not None and service.name not in services:
+                continue
+            for check in service.health:
+                for name in check.variables:
+                    found.setdefault(name, [])
+                    if service.name not in found[name]:
+                        found[name].append(service.name)
+        return found
 
     def service(self, name: str) -> ServiceConfig:
         """A service by its kars.yml key or its Railway name; a clear error listing the known ones otherwise."""
@@ -538,16 +565,22 @@ def _suggest(word: str, options: list[str]) -> str:
 # --- typed result --------------------------------------------------------------------------------------------
 
 
-def _expand_env(value: str) -> str:
+def _expand_env(value: str, where: str) -> str:
     """``${NAME}`` in header values reads the environment; the result is a secret."""
     from kars_actions.core import gha
 
     def repl(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in os.environ:
+        # Empty counts as not set: GitHub passes a secret that does not exist as an empty string, and a header
+        # built from nothing ("Bearer ") is refused by the app or by the HTTP client, which would fail the
+        # release's health checks after it went live instead of stopping it before any write.
+        if not os.environ.get(name):
+            state = "empty" if name in os.environ else "not set"
             raise ConfigError(
-                f"kars.yml refers to ${{{name}}}, which is not set in the environment",
-                hint=f"export {name} (in Actions: pass it through env: from a secret)",
+                f"kars.yml refers to ${{{name}}} ({where}), which is {state} in the environment",
+                hint=f"export {name} (in Actions: pass it to the step through env: from a secret of that name — "
+                "a secret that does not exist reads as empty; `kars-actions init` writes the env: and names the "
+                "secret to set)",
             )
         return os.environ[name]
 
@@ -588,7 +621,7 @@ def _health(raw: dict[str, Any]) -> HealthCheckConfig:
         version_field=raw.get("version_field"),
         version_header=raw.get("version_header"),
         version_check=str(raw.get("version_check", "auto")),
-        headers={k: _expand_env(v) for k, v in (raw.get("headers") or {}).items()},
+        headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
         stable_passes=raw.get("stable_passes"),
     )
 

@@ -162,7 +162,7 @@ def targets_from_config(
                     url=url,
                     check=check_from_config(hc),
                     method=hc.method.upper(),
-                    headers=dict(hc.headers),
+                    headers=hc.request_headers(f"services.{service.name}.health"),
                     service=service.name,
                     timeout=hc.timeout,
                     interval=hc.interval,

@@ -49,7 +49,7 @@ class ReleaseOptions:
     github_token: str | None = None
     deploy_timeout: float = 900.0
     health_deadline: float = 300.0
-    total_timeout: float = 1800.0
+    total_timeout: float | None = None  # None: what the stages need with a rollback after them (release.budget)
     service_urls: dict[str, str] = field(default_factory=dict)
     health_urls: tuple[str, ...] = ()
     expect_status: tuple[str, ...] = ()

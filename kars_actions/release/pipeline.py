@@ -22,6 +22,7 @@ from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
 from kars_actions.release import stages
 from kars_actions.release.alerting import check_channels
+from kars_actions.release.budget import time_budget
 from kars_actions.release.choose import pick_environment, pick_services, repository_root
 from kars_actions.release.context import ReleaseContext, ReleaseOptions, StageFailed, Superseded
 from kars_actions.release.failure import fail, supersede
@@ -50,6 +51,15 @@ def run_release(
         services=services,
         dry_run=options.dry_run,
     )
+    # No total timeout given: the stages' own budget, a rollback after them included, so a release can always
+    # roll back. One given that is shorter is honoured, and said at the start.
+    budget = time_budget(config, options)
+    total_timeout = budget.seconds if options.total_timeout is None else options.total_timeout
+    result.time_budget = {"total_timeout": total_timeout, "needed": budget.seconds, "made_of": budget.made_of()}
+    shortfall = budget.shortfall(total_timeout)
+    if shortfall is not None:
+        result.warnings.append(shortfall)
+        progress(f"warning: {shortfall}")
     ctx = ReleaseContext(
         options=options,
         config=config,
@@ -59,7 +69,7 @@ def run_release(
         result=result,
         progress=progress,
         clock=clock,
-        deadline=Deadline.after(options.total_timeout, clock),
+        deadline=Deadline.after(total_timeout, clock),
         listed=listed,
     )
     try:

@@ -124,6 +124,10 @@ class ReleaseResult(BaseResult):
     not_read: list[str] = field(default_factory=list)
     # Each service's folder and railway config, and the source they came from (kars.yml, Railway, the repository).
     service_files: list[dict[str, Any]] = field(default_factory=list)
+    # Said at the start and kept to the end: a total timeout too short to roll back, say.
+    warnings: list[str] = field(default_factory=list)
+    # The release's total timeout and what its stages need with a rollback after them (release.budget).
+    time_budget: dict[str, Any] = field(default_factory=dict)
 
     def stage(self, key: str) -> Stage:
         if key not in self.stages:
@@ -219,6 +223,8 @@ class ReleaseResult(BaseResult):
             "environment": self.environment,
             "services": self.services,
             "service_files": self.service_files,
+            "warnings": self.warnings,
+            "time_budget": self.time_budget,
             "commit": self.commit,
             "dry_run": self.dry_run,
             "production_touched": self.production_touched,
@@ -562,7 +568,7 @@ class ReleaseResult(BaseResult):
         return "### Serving now (as Railway says)\n\n" + gha.md_table(["service", "deployment", "commit", "is"], rows)
 
     def annotations(self) -> list[Annotation]:
-        found: list[Annotation] = []
+        found = [Annotation("warning", warning, title="Release") for warning in self.warnings]
         if self.validation is not None:
             found += [a for a in self.validation.annotations() if a.level != "notice"]
         if self.settings is not None:

@@ -75,7 +75,11 @@ def _plan_health(ctx: ReleaseContext) -> str:
     """The health targets, before any write: a release that could not check its services must not start."""
     unresolved = _unresolved_health(ctx)
     if unresolved:
-        # A dry run without a Railway token cannot know the services' domains: say where each check will go.
+        # A dry run without a Railway token cannot know the services' domains: say where each check will go. The
+        # variables its headers read must be set all the same, as the release will need them.
+        for name in ctx.services:
+            for check in ctx.config.services[name].health if name in ctx.config.services else ():
+                check.request_headers(f"services.{name}.health")
         return "health at " + "; ".join(unresolved)
     ctx.health_targets = plan_health_targets(ctx, service_urls(ctx))
     ctx.result.planned_health = list(ctx.health_targets)
@@ -276,6 +280,7 @@ def preflight(ctx: ReleaseContext) -> None:
         details += ctx.found.lines()
         details.append(_preflight_github(ctx))
         details.append(promotion_gate(ctx))
+        details += [f"warning: {warning}" for warning in ctx.result.warnings]
         stage.detail = "; ".join(d for d in details if d)
         if ctx.options.dry_run:
             stage.status = "planned" if ctx.railway is None and ctx.github is None else "ok"

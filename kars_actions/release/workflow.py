@@ -9,15 +9,13 @@ is a ``Missing`` with the exact commands that settle it; the templates module on
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kars_actions.core.config import Config
-from kars_actions.core.errors import ConfigError, KarsError
-from kars_actions.core.timing import human_duration
-from kars_actions.release.context import ReleaseOptions
+from kars_actions.core.errors import ConfigError, KarsError, Location
+from kars_actions.release.budget import TimeBudget, time_budget
 from kars_actions.release.services import LISTED_KARS, FoundServices, RailwayScope, resolve_any, with_folders
 from kars_actions.templates import (
     ACTION_REPOSITORY_URL,
@@ -32,8 +30,8 @@ from kars_actions.templates import (
 )
 
 RELEASING = ("release", "staging")  # the templates whose jobs release
+CHECKING = ("release", "staging", "preview")  # the templates whose steps check health with kars.yml's checks
 TESTING = ("ci", "release", "staging")  # the templates whose first job runs the tests
-SETUP_MINUTES = 10  # check out with full history, set up Python and the action's virtualenv, read GitHub
 
 
 @dataclass(frozen=True)
@@ -46,28 +44,6 @@ class Missing:
 
     def to_json(self) -> dict[str, Any]:
         return {"what": self.what, "why": self.why, "commands": list(self.commands)}
-
-
-@dataclass(frozen=True)
-class TimeBudget:
-    """The release's own time limit (total-timeout) and the job's (timeout-minutes), and what they are made of."""
-
-    parts: tuple[tuple[str, float], ...]
-
-    @property
-    def seconds(self) -> int:
-        return math.ceil(sum(seconds for _, seconds in self.parts))
-
-    @property
-    def job_minutes(self) -> int:
-        return math.ceil(self.seconds / 60) + SETUP_MINUTES
-
-    def describe(self) -> str:
-        made_of = " + ".join(f"{name} {human_duration(seconds)}" for name, seconds in self.parts)
-        return (
-            f"release budget {human_duration(self.seconds)} ({made_of}); job timeout {self.job_minutes} min "
-            f"(+{SETUP_MINUTES} min to check out and set up)"
-        )
 
 
 @dataclass
@@ -116,23 +92,6 @@ class WorkflowPlan:
         }
 
 
-def time_budget(config: Config, options: ReleaseOptions | None = None) -> TimeBudget:
-    """Deploy + health + settle + watch (+ the backup kars.yml asks for), then a rollback's wait and re-check: the
-    release must be able to finish all of it on its own, before the job's limit ends it without a word."""
-    from kars_actions.release.watch_state import settings_from_config
-
-    options = options or ReleaseOptions()
-    parts: list[tuple[str, float]] = []
-    if config.backup is not None and config.backup.when != "never":
-        parts.append(("backup", config.backup.timeout))
-    parts += [("deploy", options.deploy_timeout), ("health", options.health_deadline), ("settle", options.settle)]
-    watch = settings_from_config(config.watch).duration
-    if watch > 0:
-        parts.append(("watch", watch))
-    parts.append(("rollback", options.deploy_timeout + options.health_deadline))
-    return TimeBudget(tuple(parts))
-
-
 def plan_workflows(
     config: Config,
     templates: Sequence[str],
@@ -166,6 +125,9 @@ def plan_workflows(
         timeout_minutes=budget.job_minutes,
         total_timeout=budget.seconds,
     )
+    if any(n in CHECKING for n in names):
+        values, health_fact = _health_variables(config, values, found)
+        plan.notes += health_fact
     plan.notes += _environment_notes(config, values, names)
     plan.alerts_from_kars = bool(alert_inputs(config))
     if not plan.alerts_from_kars and (releasing or "rollback" in names):
@@ -182,6 +144,27 @@ def plan_workflows(
     plan.values = values
     plan.secrets = _secrets(values, names)
     return plan
+
+
+def _health_variables(
+    config: Config, values: TemplateValues, found: FoundServices | None
+) -> tuple[TemplateValues, list[str]]:
+    """The variables kars.yml's health-check headers read (``${NAME}``, never their values): each is passed to the
+    steps that check health from the secret of the same name."""
+    read = config.health_variables(found.names if found is not None else None)
+    if not read:
+        return values, []
+    reserved = [name for name in read if name.upper().startswith("GITHUB_") and name != "GITHUB_TOKEN"]
+    if reserved:
+        raise ConfigError(
+            f"kars.yml's health-check headers read ${{{reserved[0]}}}, and GitHub keeps secret names starting with "
+            "GITHUB_ for itself: no secret can hold it",
+            location=Location(str(config.path)) if config.path else None,
+            hint="rename the variable in kars.yml (health headers), e.g. to HEALTH_TOKEN",
+        )
+    shown = ", ".join(f"{name} ← secret {name} ({', '.join(services)})" for name, services in read.items())
+    fact = f"health-check headers: {shown}, passed as env: to the steps that check health"
+    return replace(values, health_env=tuple(read)), [fact]
 
 
 def _missing_services(config: Config, railway_read: bool, rerun: str) -> Missing:
@@ -267,6 +250,12 @@ def _secrets(values: TemplateValues, names: Sequence[str]) -> list[tuple[str, st
     found = [(token_secret(env), f"a Railway project token of {env}") for env in dict.fromkeys(environments)]
     if any(n in (*RELEASING, "rollback") for n in names):
         found += [(secret, f"the {name} alert address") for name, secret in values.alerts]
+    if any(n in CHECKING for n in names):
+        found += [
+            (name, f"read by kars.yml's health-check headers as ${{{name}}}")
+            for name in values.health_env
+            if name != "GITHUB_TOKEN"  # GitHub gives every run this one
+        ]
     return list(dict.fromkeys(found))
 
 

@@ -100,6 +100,9 @@ class TemplateValues:
     # The release jobs' timeout-minutes and the release's own budget in seconds (total-timeout); None: as shipped.
     timeout_minutes: int | None = None
     total_timeout: int | None = None
+    # The variables kars.yml's health-check headers read (``${NAME}``): each passed, from the secret of the same
+    # name, to every step that checks health (the release, the watch after it, the preview).
+    health_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ def check_values(values: TemplateValues, config: Config) -> None:
         *(("environment", e, _SAFE_NAME) for e in values.environments),
         *(("environment", job.environment, _SAFE_NAME) for job in values.extra_jobs),
         *(("branch", job.branch, _SAFE_BRANCH) for job in values.extra_jobs),
+        *(("health-check header variable", name, _SAFE_ENV_VAR) for name in values.health_env),
     ]
     if values.staging_prerelease:
         checks.append(("prerelease channel", values.staging_prerelease, _SAFE_NAME))
@@ -254,7 +258,26 @@ def _fill(name: str, text: str, values: TemplateValues) -> str:
         text = _fill_release_step(text, values)
     if name == "release" and values.extra_jobs:
         text = _add_release_jobs(text, values)
-    return text
+    return _fill_health_env(text, values.health_env)
+
+
+# The steps that check health with kars.yml's checks: the release (the root action), the watch, the preview.
+_HEALTH_STEP = re.compile(r"(?m)^(?P<indent>[ ]+)uses: kars/deploy-action(?:/watch|/preview)?@\S+.*\n")
+
+
+def _fill_health_env(text: str, names: Sequence[str]) -> str:
+    """Each step that checks health gets the variables kars.yml's health-check headers read, each from the secret of
+    the same name (the action hands its environment to the command, which reads ``${NAME}`` from it)."""
+    if not names:
+        return text
+
+    def add(match: re.Match[str]) -> str:
+        indent = match.group("indent")
+        block = f"{indent}env: # read by kars.yml's health-check headers (${{NAME}}), each from its secret\n"
+        block += "".join(f"{indent}  {name}: ${{{{ secrets.{name} }}}}\n" for name in names)
+        return match.group(0) + block
+
+    return _HEALTH_STEP.sub(add, text)
 
 
 _ALERT_LINES = re.compile(

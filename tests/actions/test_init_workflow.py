@@ -225,3 +225,56 @@ def test_with_kars_yml_the_written_workflows_carry_its_alert_channel_and_budget(
     assert release.inputs["total-timeout"] == "2490"
     assert_released(site, jobs, head)
     assert [alert.get("event") for alert in site.alerts.received] == ["success"]
+
+
+HEADERS_YML = """\
+project: kars-app
+services:
+  backend:
+    directory: backend
+    health:
+      path: /api/health
+      headers: {Authorization: 'Bearer ${HEALTH_TOKEN}'}
+  frontend:
+    directory: frontend
+watch:
+  duration: 1m
+"""
+
+
+def test_health_headers_read_their_secrets_in_the_written_workflows(site: Site) -> None:
+    """kars.yml's health-check header reads ${HEALTH_TOKEN}, which is not set where init runs: init still writes the
+    workflows, passing HEALTH_TOKEN from the secret of that name to the steps that check health (and to no other),
+    and says so; the release and the watch after it send the header, and the value is never printed."""
+    (site.repo.path / "kars.yml").write_text(HEADERS_YML)
+    assert "HEALTH_TOKEN" not in os.environ
+    said = site.init()
+    assert "health-check headers: HEALTH_TOKEN ← secret HEALTH_TOKEN (backend)" in said
+    assert "gh secret set HEALTH_TOKEN   # read by kars.yml's health-check headers as ${HEALTH_TOKEN}" in said
+    head = site.repo.head()
+    runner = site.runner(head)
+    runner.secrets["HEALTH_TOKEN"] = "hc-Canary-5150"
+    jobs = runner.run(site.repo.path / ".github" / "workflows" / "release.yml")
+    assert_released(site, jobs, head)
+    release, watch = jobs[1].step("kars/deploy-action@"), jobs[2].step("kars/deploy-action/watch@")
+    assert release.env == watch.env == {"HEALTH_TOKEN": "hc-Canary-5150"}
+    assert jobs[0].step("kars/deploy-action/test@").env == {}  # the tests need no secret, and get none
+    seen = site.apps["backend"].authorization_seen
+    assert seen and set(seen) == {"Bearer hc-Canary-5150"}, seen  # the release's checks and the watch's
+    assert set(site.apps["frontend"].authorization_seen) == {""}  # its checks have no such header
+    for step in (release, watch):
+        shown = [line for line in (step.log + step.summary).splitlines() if not line.startswith("::add-mask::")]
+        assert not any("Canary-5150" in line for line in shown)
+
+    # Without the secret (GitHub then passes it as empty) the release refuses before any write, naming the
+    # variable and the check.
+    site.repo.git("commit", "-q", "--allow-empty", "-m", "fix: again")
+    again = site.repo.head()
+    site.github.add_commit(again)
+    deploys = site.sim.count("serviceInstanceDeployV2")
+    runner = site.runner(again)
+    jobs = runner.run(site.repo.path / ".github" / "workflows" / "release.yml")
+    release = jobs[1].step("kars/deploy-action@")
+    assert release.code == 2 and release.outputs["production-touched"] == "false"
+    assert "${HEALTH_TOKEN} (services.backend.health: header Authorization), which is empty" in release.log
+    assert site.sim.count("serviceInstanceDeployV2") == deploys

@@ -121,16 +121,35 @@ def test_health_header_reads_the_environment_and_becomes_a_secret(
         "services:\n  api:\n    health:\n      path: /h\n      headers: {Authorization: 'Bearer ${HEALTH_TOKEN}'}\n",
     )
     check = load_config(str(path)).service("api").health[0]
-    assert check.headers == {"Authorization": "Bearer s3cr3t-health-token"}
+    assert check.request_headers() == {"Authorization": "Bearer s3cr3t-health-token"}
     assert gha.SECRETS.redact("sent Bearer s3cr3t-health-token") == "sent ***"
 
 
-def test_unset_environment_reference_is_a_config_error(tmp_path: Path) -> None:
+def test_unset_environment_reference_is_a_config_error_when_the_header_is_needed(tmp_path: Path) -> None:
+    """kars.yml loads without the value (the tests, validate and init need none); the check that sends the header
+    cannot, and says which variable and which check."""
     path = write(
         tmp_path / "kars.yml", "services:\n  api:\n    health:\n      path: /h\n      headers: {X: '${NOPE_UNSET}'}\n"
     )
-    with pytest.raises(ConfigError, match="NOPE_UNSET"):
-        load_config(str(path))
+    config = load_config(str(path))
+    assert config.health_variables() == {"NOPE_UNSET": ["api"]}
+    with pytest.raises(ConfigError, match=r"\$\{NOPE_UNSET\} \(services.api.health: header X\), which is not set"):
+        config.service("api").health[0].request_headers("services.api.health")
+
+
+def test_an_empty_environment_reference_is_refused_as_github_passes_a_missing_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On GitHub a secret that does not exist reads as empty: "Bearer " must not be sent as if it were a token."""
+    monkeypatch.setenv("HEALTH_TOKEN_EMPTY", "")
+    path = write(
+        tmp_path / "kars.yml",
+        "services:\n  api:\n    health:\n      path: /h\n      headers: {A: 'Bearer ${HEALTH_TOKEN_EMPTY}'}\n",
+    )
+    check = load_config(str(path)).service("api").health[0]
+    said = r"\$\{HEALTH_TOKEN_EMPTY\} \(services.api.health: header A\), which is empty"
+    with pytest.raises(ConfigError, match=said):
+        check.request_headers("services.api.health")
 
 
 def test_unknown_service_lists_the_known_ones() -> None:

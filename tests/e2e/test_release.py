@@ -89,6 +89,7 @@ class AppServer:
                 return None
 
             def do_GET(self) -> None:
+                outer.authorization_seen.append(self.headers.get("Authorization") or "")
                 commit = outer.stuck_on or outer.live_commit()
                 broken = commit in outer.bad_commits
                 answer = {

@@ -218,7 +218,9 @@ class Recorded:
 
 @dataclass
 class Fault:
-    kind: str  # "http" | "drop" | "stall" | "graphql_error" | "rate_limit"
+    # "http" | "drop" | "stall" | "graphql_error" | "rate_limit" | "slow" (the right answer, ``seconds`` late: a
+    # loaded machine or a slow Railway)
+    kind: str
     operation: str | None = None  # operation name or top-level field; None: any request
     count: int = 1
     status: int = 500
@@ -596,6 +598,8 @@ class RailwaySim(WatchBackupSim):
             self._record(name, fields, is_mutation, value, 429)
             self._send(handler, 429, {"errors": [{"message": "Rate limit exceeded"}]}, limited)
             return
+        if fault is not None and fault.kind == "slow":
+            self._stop.wait(fault.seconds)
         if fault is not None and not fault.after:
             if fault.kind == "http":
                 self._record(name, fields, is_mutation, value, fault.status)

@@ -6,7 +6,8 @@ its condition names a status function); each step's
 ``with:`` checked against the action's declared inputs (an input the action does not declare fails the run, where
 GitHub only warns), defaults filled, ``${{ }}`` expressions evaluated (secrets, github, inputs, steps' outputs; a
 missing secret is empty, as on GitHub), and a composite action's own ``run:`` lines executed by bash with
-GITHUB_ACTION_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. ``kars/deploy-action[/step]@<pin>`` is this checkout's
+GITHUB_ACTION_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY and the calling step's ``env:`` (evaluated the same
+way). ``kars/deploy-action[/step]@<pin>`` is this checkout's
 action (act's --local-repository); actions/checkout and actions/setup-node do nothing (the workspace is checked
 out, node is on PATH) and actions/setup-python hands over the test's interpreter. scripts/setup.sh runs for real
 with an installer standing in for uv: it makes the virtualenv and puts the test's own site-packages (click, httpx,
@@ -60,6 +61,7 @@ class StepRun:
     name: str
     uses: str | None
     inputs: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)  # the step's env:, which the action's own steps inherit
     outputs: dict[str, str] = field(default_factory=dict)
     code: int = 0
     log: str = ""
@@ -177,7 +179,8 @@ class Runner:
                 raise WorkflowError(f"job {job_id}: a run: step in a written workflow ({step.get('name')})")
             uses = str(step["uses"])
             inputs = {k: self._eval(str(v), context) for k, v in (step.get("with") or {}).items()}
-            run = StepRun(str(step.get("name") or uses), uses, inputs)
+            env = {str(k): self._eval(str(v), context) for k, v in (step.get("env") or {}).items()}
+            run = StepRun(str(step.get("name") or uses), uses, inputs, env)
             runs.append(run)
             if uses.startswith(NOTHING):
                 continue
@@ -223,6 +226,7 @@ class Runner:
                 cwd=self.workspace,
                 env={
                     **self.env,
+                    **run.env,  # the calling step's env:, under the action step's own (as on GitHub)
                     **env,
                     "GITHUB_ACTION_PATH": str(folder),
                     "GITHUB_OUTPUT": str(outputs_file),

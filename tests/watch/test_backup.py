@@ -52,6 +52,24 @@ def test_a_backup_that_never_finishes_stops_the_release_at_its_deadline(world: W
     assert world.sim.count("serviceInstanceDeployV2") == 0
 
 
+def test_the_look_at_the_backup_deadline_waits_for_a_slow_answer(world: World) -> None:
+    """The last look at the workflow comes when no time is left; its answer, late by more than a second (a loaded
+    machine, a slow Railway), still gives the deadline's verdict — not "Railway did not answer"."""
+    world.write_config(KARS_YML + "backup:\n  service: Postgres\n  timeout: 2m\n")
+    world.sim.backup_outcome = "never"
+    looks_before_the_deadline = 120 // 5  # one look every WORKFLOW_POLL (5 s) from the start
+    world.sim.after(
+        "WorkflowStatus",
+        lambda: world.sim.inject("slow", "WorkflowStatus", seconds=1.5),
+        times=looks_before_the_deadline,
+    )
+    run = world.release()
+    assert run.code == 1 and run.report["outcome"] == "failed-before-live", run.report["error"]
+    assert "did not finish within 2m00s" in run.report["error"]
+    assert world.sim.count("workflowStatus") == looks_before_the_deadline + 1
+    assert world.sim.count("serviceInstanceDeployV2") == 0
+
+
 def test_a_rerun_reuses_the_backup_of_the_same_release(world: World) -> None:
     world.write_config(BACKUP_YML)
     world.apps["backend"].unhealthy_after[world.head] = 0
