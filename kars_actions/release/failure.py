@@ -19,6 +19,7 @@ from kars_actions.release.context import (
     railway_deadline,
     service_urls,
 )
+from kars_actions.release.report import Stage
 from kars_actions.release.stages import read_serving
 
 
@@ -107,13 +108,21 @@ def _mark_not_published_on_github(ctx: ReleaseContext, reason: str) -> None:
                 ctx.result.release = ctx.github.mark_not_published(ctx.release, reason)
                 done.append(f"release {ctx.release.tag} left as a draft marked not published")
         except KarsError as error:
-            stage.status = "failed"
-            stage.detail = "; ".join([*done, f"not done: {error.message}"])
+            _said_marked(stage, done, error)
             return
-        if not done:
-            stage.status = "skipped"
-            stage.detail = "nothing to mark: the release is already published"
-            return
+        _said_marked(stage, done)
+
+
+def _said_marked(stage: Stage, done: list[str], error: KarsError | None = None) -> None:
+    """What a marking stage did, each part said once it was done: a step that did not happen is never shown as done,
+    and nothing marked when the release is already published is a skip, not a success."""
+    if error is not None:
+        stage.status = "failed"
+        stage.detail = "; ".join([*done, f"not done: {error.message}"])
+    elif not done:
+        stage.status = "skipped"
+        stage.detail = "nothing to mark: the release is already published"
+    else:
         stage.detail = "; ".join(done)
 
 
@@ -222,14 +231,9 @@ def _mark_failed_on_github(ctx: ReleaseContext, reason: str, *, take_back_tag: b
                 if take_back_tag and ctx.github.delete_tag(ctx.release.tag):
                     done.append(f"tag {ctx.release.tag} removed, so the next release reuses the version")
         except KarsError as error:
-            stage.status = "failed"
-            stage.detail = "; ".join([*done, f"not done: {error.message}"])
+            _said_marked(stage, done, error)
             return
-        if not done:
-            stage.status = "skipped"
-            stage.detail = "nothing to mark: the release is already published"
-            return
-        stage.detail = "; ".join(done)
+        _said_marked(stage, done)
 
 
 def _failure_summary(ctx: ReleaseContext) -> str:
