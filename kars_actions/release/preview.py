@@ -163,21 +163,26 @@ def _railway_deadline(run: _Run, seconds: float) -> Deadline:
 
 
 def _resolve(run: _Run) -> None:
-    """The project, the services to preview (kars.yml's, or --service) and the PR environment if there is one."""
+    """The project, the services to preview (found the one way the release finds them) and the PR environment if there
+    is one."""
     from kars_actions.railway.deploy import pick
     from kars_actions.railway.previews import find_preview, read_preview_project
+    from kars_actions.release.services import RailwayScope, list_services, resolve
 
     railway = _railway(run)
     run.railway_started = railway.clock.monotonic()
     run.project = read_preview_project(
         railway, run.options.project or run.config.project, _railway_deadline(run, 120.0)
     )
-    names = list(run.options.services) or list(run.config.services)
-    if not names:
-        raise ConfigError(
-            "no services to preview: kars.yml defines none and no --service was given",
-            hint="add services: to kars.yml, or pass --service NAME",
-        )
+    # The one resolver, as the release has it: named, kars.yml's, the repository's folders holding a railway config,
+    # then the services Railway deploys from a GitHub repository (databases and images left out), each completed
+    # with what was found. Railway is asked only when nothing else names a service (then also for the health check
+    # path it uses): a preview does not build from the railway config, so where it lives costs no request.
+    named = list_services(run.config, run.options.services)[0]
+    scope = None if named else RailwayScope(railway, run.project.id, deadline=_railway_deadline(run, 120.0))
+    found = resolve(run.config, run.options.services, scope)
+    run.config = found.config
+    names = found.names
     for name in names:
         service = run.config.service(name) if run.config.services else None
         label = service.name if service else name

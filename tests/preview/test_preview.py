@@ -203,3 +203,29 @@ def test_a_push_to_a_created_preview_makes_kars_deploy_the_new_head(bare_world: 
     assert {app.live_commit() for app in world.apps.values()} == {HEADS[1]}
     (comment,) = world.comments()
     assert f"Commit: `{HEADS[1]}`" in comment["body"]
+
+
+def test_without_services_in_kars_yml_the_preview_takes_the_ones_railway_deploys_from_github(world: World) -> None:
+    """The release's resolver order: kars.yml names no service and no folder holds a railway config, so the preview
+    takes the services Railway deploys from a GitHub repository — a database is not one of them."""
+    world.config.write_text("project: kars-app\n")
+    world.sim.add_service(world.project, "postgres", repo=None)
+    world.sim.open_pull_request(world.project, PR, HEADS[0])
+    run = world.preview("--pr", str(PR))
+    assert run.code == 0, run.stderr
+    assert sorted(s["service"] for s in run.report["services"]) == ["backend", "frontend"]
+    assert all(s["healthy"] for s in run.report["services"]), run.report["services"]
+    assert "postgres" not in run.summary + run.stderr
+
+
+def test_a_preview_with_no_service_anywhere_names_where_it_looked(world: World) -> None:
+    world.config.write_text("project: kars-app\n")
+    for service in world.ids.values():
+        world.sim.services[service]["repo"] = None
+    run = world.preview("--pr", str(PR))
+    assert run.code == 2
+    assert "which services?" in run.report["error"] and "Railway lists no service deployed from a GitHub" in (
+        run.report["error"]
+    )
+    assert "--service NAME" in run.report["hint"]
+    assert world.sim.mutations == [] and world.github.writes() == []
