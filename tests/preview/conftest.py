@@ -1,5 +1,6 @@
-"""A pull request's world: the Railway simulator (PR environments on or off), the GitHub fake with the pull
-request, and one app server per service answering with the commit live in the PR's environment right now.
+"""A pull request's world, the release's world (``tests/fakes/world.py``) seen from a pull request: the Railway
+simulator (PR environments on or off), the GitHub fake with the pull request, and one app server per service
+answering with the commit live in the PR's environment right now.
 
 The CLI runs as a real process on a virtual clock the simulator follows, so minutes of building play out in
 milliseconds; the health servers read the simulator's state, as a real app reports its own commit.
@@ -8,24 +9,21 @@ milliseconds; the health servers read the simulator's state, as a real app repor
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_release import AppServer
-from tests.fakes.actions_files import read_outputs
+from tests.fakes.alert_sink import AlertSink
 from tests.fakes.github_fake import GitHubFake
-from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock
+from tests.fakes.railway_sim import RailwaySim, SimClock, SimDeployment
+from tests.fakes.world import GITHUB_TOKEN, OLD, AppServer, Run
+from tests.fakes.world import World as ReleaseWorld
+from tests.versioning.gitrepo import GitRepo
 
 PR = 12
 HEADS = ["a" * 40, "b" * 40, "c" * 40]
-OLD = "0" * 40
 
 KARS_YML = """\
 project: kars-app
@@ -54,43 +52,24 @@ environments:
 class PreviewApp(AppServer):
     """One service as the world sees it in the PR's environment: answers with the commit live there now."""
 
-    def live_commit(self) -> str | None:
-        now = self.sim.clock.monotonic()
-        with self.sim.lock:
-            ephemeral = {e for e, env in self.sim.environments.items() if env.get("ephemeral")}
-            live = [
-                d
-                for d in self.sim.deployments
-                if d.service_id == self.service_id and d.environment_id in ephemeral and d.status(now)[0] in LIVE
-            ]
-        return max(live, key=lambda d: d.created).commit if live else None
+    def live(self, now: float) -> list[SimDeployment]:
+        ephemeral = {e for e, env in self.sim.environments.items() if env.get("ephemeral")}
+        return [d for d in super().live(now) if d.environment_id in ephemeral]
 
 
-@dataclass
-class Run:
-    code: int
-    report: dict[str, Any]
-    stderr: str
-    outputs: dict[str, str]
-    summary: str
-
-
-@dataclass
-class World:
-    tmp: Path
-    sim: RailwaySim
-    github: GitHubFake
-    project: str
-    staging: str
-    ids: dict[str, str]
-    apps: dict[str, PreviewApp]
-    token: str
-    extra_env: dict[str, str] = field(default_factory=dict)
-    runs: int = 0
+class World(ReleaseWorld):
+    """A release's world seen from a pull request: the CLI holds an account token, the app servers answer from
+    the PR's environment, and ``preview`` runs as a step inside Actions."""
 
     @property
-    def config(self) -> Path:
-        return self.tmp / "kars.yml"
+    def project(self) -> str:
+        return next(iter(self.sim.projects))
+
+    @property
+    def staging(self) -> str:
+        staging = self.sim.environment_named("staging")
+        assert staging is not None
+        return staging
 
     def event(self, action: str = "opened", *, fork: bool = False, pr: int = PR) -> Path:
         """A pull_request event payload, as GitHub writes it to GITHUB_EVENT_PATH."""
@@ -101,50 +80,11 @@ class World:
         path.write_text(json.dumps({"action": action, "number": pr, "pull_request": pull}))
         return path
 
-    def env(self, **extra: str) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RAILWAY_", "KARS_"))}
-        return {
-            **base,
-            "RAILWAY_API_TOKEN": self.token,
-            "RAILWAY_GRAPHQL_ENDPOINT": self.sim.url,
-            "KARS_TEST_VIRTUAL_CLOCK": "1",
-            "GITHUB_TOKEN": "ghs_fake_token",
-            "GITHUB_API_URL": self.github.url,
-            "GITHUB_SERVER_URL": "https://github.example",
-            "GITHUB_REPOSITORY": "kars/app",
-            "GITHUB_RUN_ID": "4242",
-            **self.extra_env,
-            **extra,
-        }
-
     def preview(self, *args: str, drop: tuple[str, ...] = (), **env: str) -> Run:
-        """``kars-actions preview`` as a real process inside Actions: outputs and step summary to files."""
-        self.runs += 1
-        outputs = self.tmp / f"outputs-{self.runs}"
-        summary = self.tmp / f"summary-{self.runs}.md"
-        outputs.write_text("")
-        summary.write_text("")
-        environ = self.env(
-            GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary), **env
-        )
-        for name in drop:
-            environ.pop(name, None)
-        urls = [f"--service-url={name}={app.url}" for name, app in self.apps.items()]
-        argv = ["--config", str(self.config), "--format", "json", "--health-deadline", "20", *urls, *args]
-        proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", "preview", *argv],
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        # Inside Actions every secret is announced (::add-mask::) before anything else is printed.
-        shown = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("::"))
-        try:
-            report = json.loads(shown)
-        except json.JSONDecodeError:
-            raise AssertionError(f"no JSON report:\n{proc.stdout}\n{proc.stderr}") from None
-        return Run(proc.returncode, report, proc.stderr, read_outputs(outputs), summary.read_text())
+        """``kars-actions preview`` as a real process inside Actions (every secret announced with ::add-mask::)."""
+        urls = self.service_urls()
+        argv = ["--config", str(self.config), "--health-deadline", "20", *urls, *args]
+        return self.cli("preview", *argv, drop=drop, **({"GITHUB_ACTIONS": "true"} | env))
 
     def comments(self) -> list[dict[str, Any]]:
         return self.github.comments_on(PR)
@@ -157,7 +97,10 @@ class World:
 
 
 def _world(tmp_path: Path, *, pr_environments: bool, kars_yml: str = KARS_YML) -> Iterator[World]:
-    (tmp_path / "kars.yml").write_text(kars_yml)
+    repo = GitRepo(tmp_path / "app")
+    (repo.path / "kars.yml").write_text(kars_yml)
+    repo.git("add", "-A")
+    head = repo.commit("feat: previews")
     sim = RailwaySim(SimClock(), follow_client_clock=True)
     project = sim.add_project("kars-app")
     production = sim.add_environment(project, "production")
@@ -173,15 +116,18 @@ def _world(tmp_path: Path, *, pr_environments: bool, kars_yml: str = KARS_YML) -
     sim.set_pr_environments(project, pr_environments, base=staging if pr_environments else None)
     token = sim.add_account_token("acct-preview-secret-token")
     sim.start()
-    github = GitHubFake("kars/app", token="ghs_fake_token").start()
+    github = GitHubFake("kars/app", token=GITHUB_TOKEN).start()
     github.add_pull(PR, HEADS[0])
-    apps = {name: PreviewApp(sim, ids[name]) for name in ids}
-    world = World(tmp_path, sim, github, project, staging, ids, apps, token)
+    apps: dict[str, AppServer] = {name: PreviewApp(sim, ids[name]) for name in ids}
+    alerts = AlertSink()
+    world = World(repo, github, sim, token, production, ids, apps, alerts, head, tmp_path)
+    world.token_variable = "RAILWAY_API_TOKEN"
     try:
         yield world
     finally:
         for app in apps.values():
             app.stop()
+        alerts.stop()
         github.stop()
         sim.stop()
 
