@@ -6,28 +6,23 @@ for the same repository with one."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_release import RAILWAY_JSON, AppServer
-from tests.fakes.alert_sink import AlertSink
-from tests.fakes.github_fake import GitHubFake
-from tests.fakes.railway_sim import RailwaySim, SimClock
 from tests.fakes.workflow_runner import JobRun, Runner, install_fake_uv
-from tests.versioning.gitrepo import GIT_ENV, GitRepo
+from tests.fakes.world import SERVICES, AppServer, World, process_environment, release_world
+from tests.versioning.gitrepo import GIT_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = "0123456789abcdef0123456789abcdef01234567"
-SERVICES = ("backend", "frontend")
 
 KARS_YML = """\
 project: kars-app
@@ -58,29 +53,23 @@ def on_tls(app: AppServer, context: ssl.SSLContext) -> AppServer:
     return app
 
 
-@dataclass
-class Site:
-    repo: GitRepo
-    sim: RailwaySim
-    github: GitHubFake
-    alerts: AlertSink
-    apps: dict[str, AppServer]
-    ids: dict[str, str]
-    token: str
-    certificate: Path
-    temp: Path
+class Site(World):
+    """The release's world (``tests/fakes/world.py``) with its apps behind TLS at their Railway domains, where
+    ``kars-actions init`` writes the workflows and a runner runs them."""
+
+    @property
+    def certificate(self) -> Path:
+        return self.tmp / "cert.pem"
+
+    @property
+    def temp(self) -> Path:
+        return self.tmp / "runner-temp"
 
     def init(self) -> str:
         """`kars-actions init` as a user runs it in the repository, then the first push's commit."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAILWAY_", "GITHUB_", "KARS_"))}
-        proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", "init", "--action-sha", PIN, "--format", "text"],
-            cwd=self.repo.path,
-            env={**env, **GIT_ENV, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        init = [sys.executable, "-m", "kars_actions", "init", "--action-sha", PIN, "--format", "text"]
+        env = process_environment(**GIT_ENV, PYTHONPATH=str(ROOT))
+        proc = subprocess.run(init, cwd=self.repo.path, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         self.repo.git("add", "-A")
         self.repo.git("commit", "-q", "-m", "ci: the workflows kars-actions init wrote")
@@ -138,38 +127,16 @@ def certificate(folder: Path) -> tuple[Path, ssl.SSLContext]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    repo = GitRepo(tmp_path / "app")
-    for service in SERVICES:
-        (repo.path / service).mkdir()
-        (repo.path / service / "railway.json").write_text(json.dumps(RAILWAY_JSON, indent=2))
-        (repo.path / service / "Makefile").write_text("test:\n\t@echo tests of the service pass\n")
-    repo.git("add", "-A")
-    head = repo.commit("feat: first release of the app")
-    cert, context = certificate(tmp_path)
-    sim = RailwaySim(SimClock(), advance_per_request=5.0)
-    project = sim.add_project("kars-app")
-    env = sim.add_environment(project, "production")
-    apps: dict[str, AppServer] = {}
-    ids: dict[str, str] = {}
-    for service in SERVICES:
-        ids[service] = sim.add_service(project, service)
-        apps[service] = on_tls(AppServer(sim, ids[service]), context)
-        sim.services[ids[service]]["domain"] = apps[service].url.removeprefix("http://")
-        sim.add_deployment(ids[service], env, "0" * 40, took=120)
-        sim.set_settings(ids[service], env, {section: dict(RAILWAY_JSON[section]) for section in ("build", "deploy")})
-    token = sim.add_project_token(project, env)
-    sim.start()
-    github = GitHubFake("kars/app", token="ghs_fake_token").start()
-    github.add_commit(head)
-    alerts = AlertSink()
-    temp = tmp_path / "runner-temp"
-    temp.mkdir()
-    yield Site(repo, sim, github, alerts, apps, ids, token, cert, temp)
-    for app in apps.values():
-        app.stop()
-    alerts.stop()
-    github.stop()
-    sim.stop()
+    """The repository holds each service's railway.json and a Makefile for its tests, and no kars.yml."""
+    makefiles = {f"{service}/Makefile": "test:\n\t@echo tests of the service pass\n" for service in SERVICES}
+    _, context = certificate(tmp_path)
+    with release_world(tmp_path, kars_yml=None, files=makefiles) as world:
+        site = Site(**{f.name: getattr(world, f.name) for f in fields(World)})
+        for service, app in site.apps.items():
+            on_tls(app, context)
+            site.sim.services[site.ids[service]]["domain"] = app.url.removeprefix("http://")
+        site.temp.mkdir()
+        yield site
 
 
 def assert_released(site: Site, jobs: list[JobRun], head: str) -> dict[str, str]:

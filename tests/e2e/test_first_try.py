@@ -5,14 +5,10 @@ live, and the version rule for an app that reports no version."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
-from tests.e2e.test_release import OLD, RAILWAY_JSON, World, stage_status
-from tests.e2e.test_release import world as world
 from tests.fakes.railway_sim import Script
+from tests.fakes.world import OLD, RAILWAY_JSON, World, stage_status
 
 
 def drop_kars_yml(world: World) -> None:
@@ -24,22 +20,8 @@ def drop_kars_yml(world: World) -> None:
 
 def release_without_config(world: World, *extra: str, **env: str) -> tuple[int, dict[str, Any], str]:
     """The real command as the action runs it for a team without kars.yml: services and URLs as inputs."""
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
-    args = ["--format", "json", "--health-deadline", "20", *urls, *extra]
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "release", *args],
-        cwd=world.repo.path,
-        env={**os.environ, **world.env(**env)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    try:
-        report = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"no JSON report: {proc.stdout}\n{proc.stderr}") from None
-    assert "Traceback" not in proc.stderr
-    return proc.returncode, report, proc.stderr
+    run = world.cli("release", "--health-deadline", "20", *world.service_urls(), *extra, **env)
+    return run.code, run.report, run.stderr
 
 
 def test_services_named_without_kars_yml_are_validated_deployed_and_health_checked(world: World) -> None:
@@ -84,16 +66,9 @@ def test_the_railway_root_directory_locates_the_service_config(world: World) -> 
 def test_the_dry_run_without_tokens_says_where_each_check_will_go(world: World) -> None:
     drop_kars_yml(world)
     env = {k: "" for k in ("RAILWAY_TOKEN", "GITHUB_TOKEN", "GITHUB_REPOSITORY")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "release", "--dry-run", "--service", "backend", "--format", "json"],
-        cwd=world.repo.path,
-        env={**os.environ, **world.env(**env)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    run = world.cli("release", "--dry-run", "--service", "backend", **env)
+    assert run.code == 0, run.stderr
+    report = run.report
     stages = {s["stage"]: s for s in report["stages"]}
     assert stages["validate"]["status"] == "ok" and "1 file(s) valid" in stages["validate"]["detail"]
     assert "backend: its Railway domain + /api/health" in stages["health"]["detail"]
@@ -105,7 +80,7 @@ def test_a_misspelt_railway_service_stops_before_any_github_write(world: World) 
     (world.repo.path / "kars.yml").write_text(kars.replace("  backend:\n", "  backend:\n    railway_service: backnd\n"))
     world.repo.git("add", "-A")
     world.head = world.repo.commit("feat: rename")
-    code, report, _ = world.release()
+    code, report, _ = world.invoke()
     assert code == 2
     assert "no service 'backnd'" in report["error"]
     assert stage_status(report)["preflight"] == "failed"
@@ -115,7 +90,7 @@ def test_a_misspelt_railway_service_stops_before_any_github_write(world: World) 
 
 def test_a_service_not_connected_to_the_repository_stops_before_any_write(world: World) -> None:
     world.sim.services[world.ids["frontend"]]["repo"] = None
-    code, report, _ = world.release()
+    code, report, _ = world.invoke()
     assert code == 2
     assert "not a GitHub repository" in report["error"] and "Connect Repo" in json.dumps(report)
     assert world.github.write_attempts() == [] and world.sim.mutations == []
@@ -123,7 +98,7 @@ def test_a_service_not_connected_to_the_repository_stops_before_any_write(world:
 
 def test_a_token_without_deployments_write_stops_before_the_tag(world: World) -> None:
     world.github.permissions["deployments"] = False
-    code, report, _ = world.release()
+    code, report, _ = world.invoke()
     assert code == 3
     assert "deployments: write" in report["error"]
     assert world.github.writes() == [] and world.sim.mutations == []
@@ -131,7 +106,7 @@ def test_a_token_without_deployments_write_stops_before_the_tag(world: World) ->
 
 
 def publish_first_release(world: World) -> None:
-    code, _, err = world.release()
+    code, _, err = world.invoke()
     assert code == 0, err
     world.repo.git("tag", "v0.1.0")  # a later checkout (fetch-depth: 0) has the published tag
 
@@ -141,7 +116,7 @@ def test_a_fix_after_a_release_that_failed_before_going_live_releases_the_same_v
     feature = world.repo.commit("feat: invoices")
     world.github.add_commit(feature)
     world.sim.script_for(world.ids["backend"], Script.build_failure())
-    code, report, _ = world.release("--service", "backend")
+    code, report, _ = world.invoke("--service", "backend")
     assert code == 1 and report["outcome"] == "failed-before-live"
     assert world.github.tag_commit("v0.2.0") is None  # no tag left behind
     assert world.github.releases_for("v0.2.0")[0]["draft"] is True
@@ -150,7 +125,7 @@ def test_a_fix_after_a_release_that_failed_before_going_live_releases_the_same_v
     world.sim.script_for(world.ids["backend"], Script.success())
     fix = world.repo.commit("chore: fix the build script")
     world.github.add_commit(fix)
-    code, report, err = world.release("--service", "backend")
+    code, report, err = world.invoke("--service", "backend")
     assert code == 0, err
     assert report["outputs"]["tag"] == "v0.2.0"
     assert world.github.tag_commit("v0.2.0") == fix
@@ -164,14 +139,14 @@ def test_a_fix_after_a_rolled_back_release_carries_its_features_under_the_next_v
     feature = world.repo.commit("feat: invoices")
     world.github.add_commit(feature)
     world.apps["backend"].bad_commits.add(feature)
-    code, report, _ = world.release()
+    code, report, _ = world.invoke()
     assert code == 1 and report["outcome"] == "rolled-back"
     assert world.github.tag_commit("v0.2.0") == feature  # it went live: the tag records what ran
     world.repo.git("tag", "v0.2.0", feature)
 
     fix = world.repo.commit("chore: connect the database again")
     world.github.add_commit(fix)
-    code, report, err = world.release()
+    code, report, err = world.invoke()
     assert code == 0, err
     assert report["outputs"]["tag"] == "v0.3.0"
     body = world.github.releases_for("v0.3.0")[0]["body"]
@@ -181,14 +156,14 @@ def test_a_fix_after_a_rolled_back_release_carries_its_features_under_the_next_v
 def test_an_app_that_reports_only_status_ok_is_released(world: World) -> None:
     for app in world.apps.values():
         app.report_version = False
-    code, report, err = world.release()
+    code, report, err = world.invoke()
     assert code == 0, err
     assert report["outcome"] == "released"
 
 
 def test_an_old_version_still_answering_is_refused_and_rolled_back(world: World) -> None:
     world.apps["backend"].stuck_on = OLD  # the edge still routes to the old instance
-    code, report, _ = world.release()
+    code, report, _ = world.invoke()
     assert code == 1 and report["outcome"] == "rolled-back"
     assert "another version is answering" in report["failure"]
 
@@ -196,7 +171,7 @@ def test_an_old_version_still_answering_is_refused_and_rolled_back(world: World)
 def test_a_deployment_railway_made_on_its_own_is_called_out(world: World) -> None:
     environment = next(iter(world.sim.environments))
     world.sim.add_deployment(world.ids["backend"], environment, world.head, status="BUILDING", age=5, took=600)
-    code, report, err = world.release("--dry-run")
+    code, report, err = world.invoke("--dry-run")
     assert code == 0, err
     detail = {s["stage"]: s["detail"] for s in report["stages"]}["record-targets"]
     assert "Railway deployed this commit on its own" in detail and "backend" in detail

@@ -7,17 +7,15 @@ Each test runs the real CLI as a process against the Railway simulator, the GitH
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_release import OLD, World
-from tests.e2e.test_release import world as world
+from tests.fakes.actions_files import read_outputs
 from tests.fakes.github_fake import GitHubFake
-from tests.github.test_cli import read_outputs
+from tests.fakes.world import OLD, World, process_environment
 
 MARK_SUCCESS = "mark the GitHub deployment successful"
 PUBLISH = "publish the release"
@@ -26,24 +24,12 @@ MOVE_V1 = "move v1"
 
 
 def run(world: World, *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
-        env={**os.environ, **world.env(**env)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    try:
-        report = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"no JSON report: {proc.stdout}\n{proc.stderr}") from None
-    return proc.returncode, report, proc.stderr
+    said = world.cli(*args, **env)
+    return said.code, said.report, said.stderr
 
 
 def release(world: World, *extra: str) -> tuple[int, dict[str, Any], str]:
-    return run(world, "release", *[a for a in world.args(*extra) if a not in ("--format", "json")])
+    return run(world, "release", *world.args(*extra))
 
 
 def state(fake: GitHubFake, deployment_id: int) -> tuple[str | None, str]:
@@ -112,8 +98,8 @@ def test_a_rerun_finishes_every_success_step_an_earlier_run_left_undone(world: W
 def test_two_pipelines_at_once_end_with_one_github_deployment(world: World) -> None:
     # Both runs list the commit's deployments, find none, and only then create theirs: forced interleaving.
     world.github.gate("POST", r"/deployments$", parties=2, when=lambda body: body.get("environment") == "production")
-    args = [sys.executable, "-m", "kars_actions", "release", *world.args()]
-    env = {**os.environ, **world.env()}
+    args = [sys.executable, "-m", "kars_actions", "release", *world.args("--format", "json")]
+    env = process_environment(**world.env())
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outs = [proc.communicate(timeout=240) for proc in (first, second)]
@@ -144,12 +130,11 @@ def seed_line(world: World) -> tuple[str, str]:
 
 
 @pytest.mark.subprocess
-def test_a_hotfix_on_an_older_line_is_published_without_taking_latest_or_v1(world: World, tmp_path: Any) -> None:
+def test_a_hotfix_on_an_older_line_is_published_without_taking_latest_or_v1(world: World) -> None:
     newer, _ = seed_line(world)
-    outputs = tmp_path / "out"
-    code, report, err = run(world, "release-status", "--success", "--tag", "v1.2.1", GITHUB_OUTPUT=str(outputs))
+    code, report, err = run(world, "release-status", "--success", "--tag", "v1.2.1")
     assert code == 0, err
-    written = read_outputs(outputs)
+    written = read_outputs(world.outputs_file)
     assert written["published"] == "true" and written["latest"] == "false" and written["major-tag"] == ""
     [hotfix] = world.github.releases_for("v1.2.1")
     assert hotfix["draft"] is False and hotfix["latest"] is False and hotfix["make_latest"] == "false"
@@ -183,20 +168,12 @@ def test_release_status_with_a_read_only_token_says_to_grant_contents_write(worl
 
 
 @pytest.mark.subprocess
-def test_in_actions_the_annotation_summary_and_outputs_name_the_unfinished_steps(world: World, tmp_path: Any) -> None:
+def test_in_actions_the_annotation_summary_and_outputs_name_the_unfinished_steps(world: World) -> None:
     method, path, when = FAILURES[PUBLISH]
     world.github.fail(method, path, status=502, message="Server Error", when=when)
-    outputs, summary = tmp_path / "out", tmp_path / "summary.md"
-    env = {
-        **os.environ,
-        **world.env(GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary)),
-    }
-    args = [a for a in world.args("--version", "1.0.0") if a not in ("--format", "json")]
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "release", *args], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run = world.release("--version", "1.0.0", fmt=None, GITHUB_ACTIONS="true")
+    assert run.code == 3, run.stdout + run.stderr
     unfinished = f"{PUBLISH}, {MOVE_V1} did not complete"
-    assert any(line.startswith("::error") and unfinished in line for line in proc.stdout.splitlines()), proc.stdout
-    assert unfinished in summary.read_text()
-    assert "github-incomplete" in outputs.read_text()
+    assert any(line.startswith("::error") and unfinished in line for line in run.stdout.splitlines()), run.stdout
+    assert unfinished in run.summary
+    assert "github-incomplete" in world.outputs_file.read_text()

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_release import OLD, World, stage_status
-from tests.e2e.test_release import world as world
+from tests.fakes.world import OLD, World, stage_status
 
 STAGING_FIRST = """\
 environments:
@@ -49,14 +48,14 @@ def kars_payload(version: str, sha: str) -> dict[str, Any]:
 
 def release_production(world: World, *extra: str, summary: Path | None = None) -> tuple[int, dict[str, Any], str]:
     env = {"GITHUB_STEP_SUMMARY": str(summary)} if summary else {}
-    return world.release("--environment", "production", *extra, **env)
+    return world.invoke("--environment", "production", *extra, **env)
 
 
 def test_the_same_commit_proven_in_staging_goes_to_production_and_the_proof_is_recorded(
     gated: World, tmp_path: Path
 ) -> None:
     world = gated
-    code, report, err = world.release("--environment", "staging", RAILWAY_TOKEN=world.extra_env["STAGING_TOKEN"])
+    code, report, err = world.invoke("--environment", "staging", RAILWAY_TOKEN=world.extra_env["STAGING_TOKEN"])
     assert code == 0, err
     (staging,) = world.github.deployments_of("staging", world.head)
     assert staging["payload"]["kars"]["made_by"] == "kars-actions"
@@ -126,7 +125,7 @@ def test_a_different_tree_is_refused_before_any_write_with_what_staging_proved(g
 def test_a_commit_staging_proved_still_counts_after_a_newer_staging_release_replaced_it(gated: World) -> None:
     """GitHub marks the replaced staging deployment inactive; its verdict (success) still proves the commit."""
     world = gated
-    code, _, err = world.release("--environment", "staging", RAILWAY_TOKEN=world.extra_env["STAGING_TOKEN"])
+    code, _, err = world.invoke("--environment", "staging", RAILWAY_TOKEN=world.extra_env["STAGING_TOKEN"])
     assert code == 0, err
     (proved,) = world.github.deployments_of("staging", world.head)
     newer = "d" * 40
@@ -170,6 +169,6 @@ def test_a_success_not_made_by_kars_proves_nothing(gated: World) -> None:
 
 
 def test_the_requires_flag_turns_the_gate_on_without_kars_yml(world: World) -> None:
-    code, report, _ = world.release("--requires", "staging")
+    code, report, _ = world.invoke("--requires", "staging")
     assert code == 1 and "staging never proved it" in report["error"]
     assert json.dumps(report["promotion"]["last_proven"]) == "[]"

@@ -5,7 +5,6 @@ the backend's service settings have lost what its railway.json says, as they do 
 ever lived in the file.
 """
 
-# ruff: noqa: F811 - the tests take test_release.py's `world` fixture, imported by name
 from __future__ import annotations
 
 import json
@@ -14,7 +13,7 @@ import re
 from click.testing import CliRunner
 
 from kars_actions.cli.release import command as release_command
-from tests.e2e.test_release import RAILWAY_JSON, World, stage_status, world  # noqa: F401 - world is the fixture
+from tests.fakes.world import RAILWAY_JSON, World, stage_status
 
 LOST = {"build": {"builder": "RAILPACK"}, "deploy": {}}
 
@@ -26,7 +25,7 @@ def lose_backend_settings(world: World) -> None:
 
 def test_from_the_cutoff_a_drifted_service_is_not_deployed_and_production_is_not_touched(world: World) -> None:
     lose_backend_settings(world)
-    code, report, _ = world.release("--today", "2026-12-01")
+    code, report, _ = world.invoke("--today", "2026-12-01")
     assert code == 1
     assert report["outcome"] == "failed-before-live"
     assert report["outputs"]["production-touched"] == "false"
@@ -44,14 +43,14 @@ def test_from_the_cutoff_a_drifted_service_is_not_deployed_and_production_is_not
 
 def test_check_refuses_on_drift_before_the_cutoff_too(world: World) -> None:
     lose_backend_settings(world)
-    code, report, _ = world.release("--today", "2026-11-30", "--railway-config", "check")
+    code, report, _ = world.invoke("--today", "2026-11-30", "--railway-config", "check")
     assert code == 1 and report["outcome"] == "failed-before-live"
     assert world.deployments_of("backend", world.head) == []
 
 
 def test_before_the_cutoff_the_default_only_warns_and_releases(world: World) -> None:
     lose_backend_settings(world)
-    code, report, _ = world.release("--today", "2026-11-30")
+    code, report, _ = world.invoke("--today", "2026-11-30")
     assert code == 0, report["stages"]
     assert report["outcome"] == "released"
     assert stage_status(report)["railway-settings"] == "warning"
@@ -61,7 +60,7 @@ def test_before_the_cutoff_the_default_only_warns_and_releases(world: World) -> 
 
 def test_apply_writes_the_settings_then_deploys_with_them(world: World) -> None:
     lose_backend_settings(world)
-    code, report, err = world.release("--today", "2026-12-01", "--railway-config", "apply")
+    code, report, err = world.invoke("--today", "2026-12-01", "--railway-config", "apply")
     assert code == 0, err
     assert report["outcome"] == "released"
     assert stage_status(report)["railway-settings"] == "ok"
@@ -82,14 +81,14 @@ def test_kars_yml_apply_for_one_service(world: World) -> None:
         "    railway_config: backend/railway.json\n", "    railway_config: {file: backend/railway.json, mode: apply}\n"
     )
     (world.repo.path / "kars.yml").write_text(kars)
-    code, report, err = world.release("--today", "2026-12-01")
+    code, report, err = world.invoke("--today", "2026-12-01")
     assert code == 0, err
     assert stage_status(report)["railway-settings"] == "ok"
 
 
 def test_dry_run_shows_the_plan_and_writes_nothing(world: World) -> None:
     lose_backend_settings(world)
-    code, report, _ = world.release("--dry-run", "--today", "2026-12-01", "--railway-config", "apply")
+    code, report, _ = world.invoke("--dry-run", "--today", "2026-12-01", "--railway-config", "apply")
     assert code == 0
     assert report["outcome"] == "planned"
     assert stage_status(report)["railway-settings"] == "planned"
@@ -114,11 +113,11 @@ def test_validate_lenient_in_kars_yml_lets_a_lower_case_enum_through(world: Worl
     data = json.loads(json.dumps(RAILWAY_JSON))
     data["deploy"]["restartPolicyType"] = "on_failure"
     (world.repo.path / "backend" / "railway.json").write_text(json.dumps(data))
-    strict_code, strict_report, _ = world.release("--dry-run")
+    strict_code, strict_report, _ = world.invoke("--dry-run")
     assert strict_code == 1 and stage_status(strict_report)["validate"] == "failed"
     kars = (world.repo.path / "kars.yml").read_text()
     (world.repo.path / "kars.yml").write_text("validate: lenient\n" + kars)
-    code, report, _ = world.release("--dry-run")
+    code, report, _ = world.invoke("--dry-run")
     assert code == 0, report["stages"]
     assert stage_status(report)["validate"] == "ok"
 
@@ -128,7 +127,7 @@ def test_a_failure_after_applying_says_the_settings_changed_but_no_deployment_di
 
     lose_backend_settings(world)
     world.sim.script_for(world.ids["backend"], Script.build_failure())
-    code, report, _ = world.release("--today", "2026-12-01", "--railway-config", "apply", "--service", "backend")
+    code, report, _ = world.invoke("--today", "2026-12-01", "--railway-config", "apply", "--service", "backend")
     assert code == 1
     assert report["outcome"] == "failed-before-live"
     assert report["railway_settings"]["applied"][0]["committed"] is True
@@ -141,7 +140,7 @@ def test_an_edit_between_the_check_and_the_apply_stops_the_release_before_it_dep
     env = next(iter(world.sim.environments))
     hotfix = {"services": {world.ids["backend"]: {"deploy": {"startCommand": "node hotfix.js"}}}}
     world.sim.edit_after("EnvironmentSettings", env, hotfix)  # right after the read-only check read the settings
-    code, report, _ = world.release("--today", "2026-12-01", "--railway-config", "apply")
+    code, report, _ = world.invoke("--today", "2026-12-01", "--railway-config", "apply")
     assert code == 1
     assert report["outcome"] == "failed-before-live"
     assert "changed since the plan" in report["failure"]

@@ -7,7 +7,6 @@ GitHub fake, and health servers that answer with the commit live on the simulato
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,10 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.test_release import OLD, World, stage_status
-from tests.e2e.test_release import world as world
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_stream import stream_control
+from tests.fakes.world import OLD, World, process_environment, stage_status
 
 PROBLEM = "Problem processing request"
 FOREVER = 10**6
@@ -27,7 +25,7 @@ FOREVER = 10**6
 def summary_of(world: World, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str, str]:
     summary = tmp_path / "summary.md"
     summary.write_text("")
-    code, report, err = world.release(*extra, GITHUB_STEP_SUMMARY=str(summary))
+    code, report, err = world.invoke(*extra, GITHUB_STEP_SUMMARY=str(summary))
     return code, report, err, summary.read_text()
 
 
@@ -38,14 +36,14 @@ def live_commits(world: World) -> dict[str, str | None]:
 def test_one_graphql_error_on_a_status_poll_does_not_fail_the_release(world: World) -> None:
     stream_control(world.sim).refuse = FOREVER  # no pushed statuses either: every one is asked for
     world.sim.inject("graphql_error", "Deployment", count=1, message=PROBLEM)
-    code, report, err = world.release()
+    code, report, err = world.invoke()
     assert code == 0, err
     assert report["outcome"] == "released" and report["outputs"]["production-touched"] == "true"
     assert all(len(world.deployments_of(s, world.head)) == 1 for s in ("backend", "frontend"))
 
 
 def test_a_successful_release_says_production_was_touched_and_announces_each_stage_once(world: World) -> None:
-    code, report, err = world.release()
+    code, report, err = world.invoke()
     assert code == 0, err
     assert report["outputs"]["production-touched"] == "true"
     headings = [line for line in err.splitlines() if line.startswith("▶ ")]
@@ -91,7 +89,7 @@ def test_when_even_the_rollback_cannot_be_confirmed_the_state_of_production_is_u
 
 def test_a_crash_right_after_going_live_is_caught_by_the_health_stage_and_rolled_back(world: World) -> None:
     world.sim.script_for(world.ids["backend"], Script.crash_after_success(up=15))
-    code, report, err = world.release()
+    code, report, err = world.invoke()
     assert code == 1, err
     assert stage_status(report)["health"] == "failed" and "CRASHED" in report["failure"]
     assert report["outcome"] == "rolled-back" and report["outputs"]["rolled-back"] == "true"
@@ -106,7 +104,7 @@ def test_an_error_before_the_release_began_still_writes_the_outputs(world: World
     from kars_actions.cli.release import command
 
     result = CliRunner().invoke(
-        command, world.args("--environment", "nowhere"), env=world.env(GITHUB_OUTPUT=str(outputs))
+        command, world.args("--environment", "nowhere", "--format", "json"), env=world.env(GITHUB_OUTPUT=str(outputs))
     )
     assert result.exit_code == 2
     written = outputs.read_text()
@@ -130,8 +128,8 @@ def test_rerun_after_a_run_killed_during_health_checks_rolls_back_to_what_served
             super().do_GET()
 
     app.server.RequestHandlerClass = Signalling
-    env = {**os.environ, **world.env()}
-    args = [a for a in world.args("--health-deadline", "600") if a not in ("--format", "json")]
+    env = process_environment(**world.env())
+    args = world.args("--health-deadline", "600")
     first = subprocess.Popen(
         [sys.executable, "-m", "kars_actions", "release", *args],
         env=env,
@@ -145,7 +143,7 @@ def test_rerun_after_a_run_killed_during_health_checks_rolls_back_to_what_served
         first.wait(30)
     assert live_commits(world) == {"backend": world.head, "frontend": world.head}
     world.repo.git("tag", "v0.1.0")  # a rerun's checkout (fetch-depth: 0) brings the tag run 1 pushed
-    code, report, err = world.release()
+    code, report, err = world.invoke()
     assert code == 1, err
     assert report["rollback_targets"] == old_ids
     assert report["outcome"] == "rolled-back" and report["outputs"]["rolled-back"] == "true"

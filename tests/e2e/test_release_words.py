@@ -7,67 +7,25 @@ health servers that answer for the commit live on the simulator, an alert sink);
 what those hold.
 """
 
-# ruff: noqa: F811 - the tests take test_release.py's `world` fixture, imported by name
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_release import OLD, World, world  # noqa: F401 - world is the fixture
 from tests.e2e.test_release_settings import lose_backend_settings
-from tests.fakes.actions_files import read_outputs
+from tests.fakes.world import OLD, Run, World, process_environment
 
 FOREVER = 10**6
 
 
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    summary: str
-    outputs: dict[str, str]
-
-    @property
-    def last_line(self) -> str:
-        return self.stdout.rstrip("\n").splitlines()[-1]
-
-    @property
-    def stage_lines(self) -> dict[str, str]:
-        """The console's stage lines by title: ``{"Mark failed": "✅ Mark failed  ok  …"}``."""
-        found = {}
-        for line in self.stdout.splitlines():
-            match = re.match(r"^\S+ (.+?)\s{2,}(ok|failed|skipped|planned|warning|running)\b", line)
-            if match:
-                found[match.group(1).strip()] = line
-        return found
-
-
-def release(world: World, tmp_path: Path, *args: str, without: tuple[str, ...] = (), **env: str) -> Run:
-    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
-    summary.write_text("")
-    outputs.write_text("")
-    full = {**os.environ, **world.env(GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(outputs), **env)}
-    for name in without:
-        full.pop(name, None)
-    argv = [a for a in world.args(*args) if a not in ("--format", "json")]
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "release", *argv, "--format", "text", "--no-color"],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
-    return Run(proc.returncode, proc.stdout, proc.stderr, summary.read_text(), read_outputs(outputs))
+def release(world: World, *args: str, without: tuple[str, ...] = (), **env: str) -> Run:
+    return world.release(*args, "--no-color", fmt="text", drop=without, **env)
 
 
 def no_writes(world: World) -> None:
@@ -104,10 +62,10 @@ def not_connected(world: World) -> None:
     ids=["settings drift", "missing variable", "invalid railway.json", "service not connected to a repo"],
 )
 def test_a_dry_run_exits_with_the_code_the_release_would_and_says_so_on_its_last_line(
-    world: World, tmp_path: Path, refusal: Any, stage: str, code: int
+    world: World, refusal: Any, stage: str, code: int
 ) -> None:
     refusal(world)
-    dry = release(world, tmp_path, "--dry-run", "--today", "2026-12-01")
+    dry = release(world, "--dry-run", "--today", "2026-12-01")
     no_writes(world)
     assert dry.code == code, dry.stdout + dry.stderr
     assert dry.last_line == (
@@ -116,15 +74,15 @@ def test_a_dry_run_exits_with_the_code_the_release_would_and_says_so_on_its_last
     assert dry.summary.startswith(f"## ❌ Dry run: the release would stop at {stage} and exit {code}")
     assert dry.outputs["outcome"] == "would-stop" and dry.outputs["production-touched"] == "false"
     assert "Failed before going live" not in dry.stdout + dry.summary  # nothing ran to fail
-    real = release(world, tmp_path, "--today", "2026-12-01")
+    real = release(world, "--today", "2026-12-01")
     assert real.code == dry.code, real.stdout
     assert world.deployments_of("backend", world.head) == []
 
 
 def test_a_dry_run_that_would_go_ahead_speaks_in_the_conditional_and_shows_no_placeholder(
-    world: World, tmp_path: Path
+    world: World
 ) -> None:
-    run = release(world, tmp_path, "--dry-run")
+    run = release(world, "--dry-run")
     no_writes(world)
     assert run.code == 0, run.stdout
     planned = [line for line in run.stdout.splitlines() if line.startswith("📝 ")]
@@ -145,29 +103,29 @@ def test_a_dry_run_that_would_go_ahead_speaks_in_the_conditional_and_shows_no_pl
     )
 
 
-def test_a_dry_run_without_tokens_says_what_it_could_not_read(world: World, tmp_path: Path) -> None:
-    run = release(world, tmp_path, "--dry-run", without=("RAILWAY_TOKEN", "GITHUB_TOKEN"))
+def test_a_dry_run_without_tokens_says_what_it_could_not_read(world: World) -> None:
+    run = release(world, "--dry-run", without=("RAILWAY_TOKEN", "GITHUB_TOKEN"))
     assert run.code == 0, run.stdout
     assert run.last_line.startswith(
         "Dry run: nothing in the plan would stop the release as far as it was read (Railway and GitHub not read)"
     )
 
 
-def test_a_dry_run_of_a_published_commit_says_nothing_would_be_deployed(world: World, tmp_path: Path) -> None:
-    assert world.release()[0] == 0
+def test_a_dry_run_of_a_published_commit_says_nothing_would_be_deployed(world: World) -> None:
+    assert world.invoke()[0] == 0
     world.repo.git("tag", "v0.1.0")
     writes = len(world.github.writes())
-    run = release(world, tmp_path, "--dry-run")
+    run = release(world, "--dry-run")
     assert run.code == 0 and len(world.github.writes()) == writes
     assert "Deploy + wait" not in run.stage_lines and "would publish" not in run.stdout
     assert "v0.1.0 is already published: the release would deploy nothing" in run.stage_lines["Publish release"]
     assert run.last_line == "Already released: this commit's release is published — v0.1.0 to production"
 
 
-def test_a_dry_run_that_would_reuse_a_deployment_links_that_deployment(world: World, tmp_path: Path) -> None:
+def test_a_dry_run_that_would_reuse_a_deployment_links_that_deployment(world: World) -> None:
     world.sim.add_deployment(world.ids["backend"], next(iter(world.sim.environments)), world.head, took=60)
     ours = world.deployments_of("backend", world.head)[0].id
-    run = release(world, tmp_path, "--dry-run")
+    run = release(world, "--dry-run")
     assert f"would reuse backend's deployment {ours} of this commit" in run.stage_lines["Deploy + wait"]
     row = next(line for line in run.summary.splitlines() if line.startswith("| backend | PLANNED"))
     assert f"[{ours}](" in row and f"&id={ours})" in row
@@ -177,10 +135,10 @@ def test_a_dry_run_that_would_reuse_a_deployment_links_that_deployment(world: Wo
 
 
 def test_a_503_with_a_json_body_is_shown_in_the_console_the_summary_and_the_alert(
-    world: World, tmp_path: Path
+    world: World
 ) -> None:
     world.apps["backend"].bad_commits.add(world.head)
-    run = release(world, tmp_path)
+    run = release(world)
     assert run.code == 1
     # What the backend answered while the release's commit was live (the simulator's state says which commit):
     answered = {"status": "degraded", "database": "disconnected", "version": world.head}
@@ -199,9 +157,9 @@ def test_a_503_with_a_json_body_is_shown_in_the_console_the_summary_and_the_aler
 # No ✅ for a step that did not happen ---------------------------------------------------------------------------
 
 
-def test_a_refusal_before_anything_was_written_marks_nothing_failed(world: World, tmp_path: Path) -> None:
+def test_a_refusal_before_anything_was_written_marks_nothing_failed(world: World) -> None:
     drift(world)
-    run = release(world, tmp_path, "--today", "2026-12-01")
+    run = release(world, "--today", "2026-12-01")
     assert run.code == 1
     assert world.github.writes() == []  # nothing on GitHub to mark
     assert "Mark failed" not in run.stdout + run.summary
@@ -211,10 +169,10 @@ def test_a_refusal_before_anything_was_written_marks_nothing_failed(world: World
 
 
 def test_a_refusal_after_the_draft_but_before_the_github_deployment_says_only_what_was_marked(
-    world: World, tmp_path: Path
+    world: World
 ) -> None:
     world.sim.inject("graphql_error", "Deployments", count=FOREVER, message="Problem processing request")
-    run = release(world, tmp_path, "--deploy-timeout", "60")
+    run = release(world, "--deploy-timeout", "60")
     assert run.code != 0
     assert [d for d in world.github.writes() if d.method == "POST" and d.path.endswith("/deployments")] == []
     draft = world.github.releases_for("v0.1.0")
@@ -229,10 +187,10 @@ def test_a_refusal_after_the_draft_but_before_the_github_deployment_says_only_wh
 # Healthy says what was proven ------------------------------------------------------------------------------------
 
 
-def test_an_app_that_reports_no_version_is_not_said_to_be_healthy_at_the_version(world: World, tmp_path: Path) -> None:
+def test_an_app_that_reports_no_version_is_not_said_to_be_healthy_at_the_version(world: World) -> None:
     for app in world.apps.values():
         app.report_version = False
-    run = release(world, tmp_path)
+    run = release(world)
     assert run.code == 0, run.stdout
     assert "healthy at v0.1.0" not in run.stdout + run.summary
     assert "Healthy — version" not in run.summary
@@ -245,8 +203,8 @@ def test_an_app_that_reports_no_version_is_not_said_to_be_healthy_at_the_version
     assert "health checks made:" in run.stdout
 
 
-def test_an_app_that_reports_the_commit_is_healthy_at_the_version(world: World, tmp_path: Path) -> None:
-    run = release(world, tmp_path)
+def test_an_app_that_reports_the_commit_is_healthy_at_the_version(world: World) -> None:
+    run = release(world)
     assert run.code == 0, run.stdout
     assert "2 target(s) healthy at v0.1.0" in run.stage_lines["Health (new version)"]
     rows = [line for line in run.summary.splitlines() if line.startswith(("| backend | http", "| frontend | http"))]
@@ -256,16 +214,16 @@ def test_an_app_that_reports_the_commit_is_healthy_at_the_version(world: World, 
 # An alert's commit is whole or absent ---------------------------------------------------------------------------
 
 
-def test_an_alert_sent_before_the_commit_is_known_has_no_commit(world: World, tmp_path: Path) -> None:
+def test_an_alert_sent_before_the_commit_is_known_has_no_commit(world: World) -> None:
     missing_variable(world)
-    run = release(world, tmp_path)
+    run = release(world)
     assert run.code == 1
     [alert] = world.alerts.received
     assert alert["commit"] is None and alert["summary"] == "the release did not go live: production was not touched."
 
 
 def test_the_notify_command_sends_the_whole_commit_or_none(world: World, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))}
+    env = process_environment()
     args = [sys.executable, "-m", "kars_actions", "notify", "--event", "failure", "--webhook-url", world.alerts.url]
 
     def notify(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:

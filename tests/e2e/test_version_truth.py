@@ -8,52 +8,24 @@ real git repository, and checks what is said (console, summary, outputs, alerts)
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kars_actions.github.api import failure_body
 from tests.e2e.test_github_truth import release
-from tests.e2e.test_release import World, stage_status
-from tests.e2e.test_release import world as world
-from tests.fakes.actions_files import read_outputs
+from tests.fakes.world import Run, World, stage_status
 
 pytestmark = pytest.mark.subprocess
 
 
-@dataclass
-class Said:
+def said(world: World, *args: str, **env: str) -> Run:
     """One run of the CLI as GitHub Actions runs it: exit code, console, step summary and outputs."""
-
-    code: int
-    console: str
-    summary: str
-    outputs: dict[str, str]
-
-
-def said(world: World, tmp_path: Path, *args: str, **env: str) -> Said:
-    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
-    summary.write_text("")
-    outputs.write_text("")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args, "--format", "text", "--no-color"],
-        env={**os.environ, **world.env(GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(outputs), **env)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return Said(proc.returncode, proc.stdout + proc.stderr, summary.read_text(), read_outputs(outputs))
+    return world.cli(*args, "--no-color", fmt="text", **env)
 
 
 def release_args(world: World, *extra: str) -> list[str]:
-    return ["release", *[a for a in world.args(*extra) if a not in ("--format", "json")]]
+    return ["release", *world.args(*extra)]
 
 
 def released_on_github(world: World) -> tuple[str, str]:
@@ -84,10 +56,10 @@ def tags_on_github(world: World) -> dict[str, str | None]:
 # A clone without the tags ------------------------------------------------------------------------------------------
 
 
-def test_a_clone_without_tags_on_a_released_commit_is_already_released(world: World, tmp_path: Path) -> None:
+def test_a_clone_without_tags_on_a_released_commit_is_already_released(world: World) -> None:
     released_on_github(world)
     before = tags_on_github(world)
-    out = said(world, tmp_path, *release_args(world))
+    out = said(world, *release_args(world))
     assert out.code == 0, out.console
     assert "Already released: this commit's release is published — v1.1.0 to production" in out.console
     assert "this clone lacks 2 of GitHub's version tags (v1.1.0, v1.0.0)" in out.console
@@ -100,12 +72,12 @@ def test_a_clone_without_tags_on_a_released_commit_is_already_released(world: Wo
     assert world.alerts.received == []
 
 
-def test_a_clone_without_tags_releases_the_next_version_on_a_new_commit(world: World, tmp_path: Path) -> None:
+def test_a_clone_without_tags_releases_the_next_version_on_a_new_commit(world: World) -> None:
     first, second = released_on_github(world)
     world.repo.tag("v1.0.0", first)  # the clone knows the first release only
     third = world.repo.commit("feat: reports")
     world.github.add_commit(third)
-    out = said(world, tmp_path, *release_args(world))
+    out = said(world, *release_args(world))
     assert out.code == 0, out.console
     assert out.outputs["tag"] == "v1.2.0" and out.outputs["previous-tag"] == "v1.1.0"
     assert out.outputs["outcome"] == "released"
@@ -120,22 +92,22 @@ def test_a_clone_without_tags_releases_the_next_version_on_a_new_commit(world: W
     assert world.alerts.received == [] and "already exists" not in out.console
 
 
-def test_the_dry_run_computes_from_github_too(world: World, tmp_path: Path) -> None:
+def test_the_dry_run_computes_from_github_too(world: World) -> None:
     first, _ = released_on_github(world)
     world.repo.tag("v1.0.0", first)
     world.github.add_commit(world.repo.commit("fix: rounding"))
-    out = said(world, tmp_path, *release_args(world, "--dry-run"))
+    out = said(world, *release_args(world, "--dry-run"))
     assert out.code == 0, out.console
     assert out.outputs["tag"] == "v1.1.1" and out.outputs["outcome"] == "planned"
     assert "would publish v1.1.1 and move v1" in out.console
     assert world.github.writes() == [] and world.sim.mutations == []
 
 
-def test_the_tag_step_computes_from_github(world: World, tmp_path: Path) -> None:
+def test_the_tag_step_computes_from_github(world: World) -> None:
     _, second = released_on_github(world)
     third = world.repo.commit("fix: rounding")
     world.github.add_commit(third)
-    out = said(world, tmp_path, "tag", "--repo-dir", str(world.repo.path))
+    out = said(world, "tag", "--repo-dir", str(world.repo.path))
     assert out.code == 0, out.console
     assert out.outputs["tag"] == "v1.1.1" and out.outputs["previous-tag"] == "v1.1.0"
     assert f"tagged v1.1.1 at {third[:7]}" in out.console and "released v1.1.1" not in out.console  # a draft
@@ -143,20 +115,20 @@ def test_the_tag_step_computes_from_github(world: World, tmp_path: Path) -> None
     assert world.github.tag_commit("v1.1.1") == third and world.github.releases_for("v1.1.1")[0]["draft"] is True
     # On the released commit itself: the same version again, nothing new.
     writes = len(world.github.writes())
-    again = said(world, tmp_path, "tag", "--repo-dir", str(world.repo.path), "--target", second)
+    again = said(world, "tag", "--repo-dir", str(world.repo.path), "--target", second)
     assert again.code == 0 and again.outputs["tag"] == "v1.1.0", again.console
     assert "already released: v1.1.0" in again.console and "already points at" in again.console
     assert len(world.github.writes()) == writes
 
 
-def test_a_clone_behind_github_is_refused_with_the_fetch_to_make_and_no_alert(world: World, tmp_path: Path) -> None:
+def test_a_clone_behind_github_is_refused_with_the_fetch_to_make_and_no_alert(world: World) -> None:
     world.github.add_tag("v0.1.0", world.head)
     world.github.add_release("v0.1.0", draft=False, target=world.head)
     newer = "e" * 40  # v0.2.0 was released from a commit this clone has never fetched
     world.github.add_tag("v0.2.0", newer)
     world.github.add_release("v0.2.0", draft=False, target=newer)
     world.github.add_commit(world.repo.commit("feat: local work"))
-    out = said(world, tmp_path, *release_args(world))
+    out = said(world, *release_args(world))
     assert out.code == 1, out.console
     assert "v0.2.0 is already on GitHub, on commit eeeeeeeeeeee, which this clone does not have" in out.console
     assert "`git fetch --tags`" in out.console and "fetch-depth: 0" in out.console
@@ -177,10 +149,10 @@ def failed_draft(world: World) -> str:
     return notes
 
 
-def test_release_status_refuses_to_publish_a_release_marked_failed_unless_told(world: World, tmp_path: Path) -> None:
+def test_release_status_refuses_to_publish_a_release_marked_failed_unless_told(world: World) -> None:
     failed_draft(world)
     for extra in ((), ("--dry-run",)):
-        out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0", *extra)
+        out = said(world, "release-status", "--success", "--tag", "v1.0.0", *extra)
         assert out.code == 2, out.console
         assert "v1.0.0 is marked failed (health check failed: backend answered 503)" in out.console
         assert "--publish-failed" in out.console
@@ -189,9 +161,9 @@ def test_release_status_refuses_to_publish_a_release_marked_failed_unless_told(w
     assert release["draft"] is True and release["name"] == "v1.0.0 (failed)"
 
 
-def test_release_status_dry_run_says_what_it_would_overwrite(world: World, tmp_path: Path) -> None:
+def test_release_status_dry_run_says_what_it_would_overwrite(world: World) -> None:
     failed_draft(world)
-    out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0", "--publish-failed", "--dry-run")
+    out = said(world, "release-status", "--success", "--tag", "v1.0.0", "--publish-failed", "--dry-run")
     assert out.code == 0, out.console
     assert "would publish v1.0.0" in out.console
     assert (
@@ -205,10 +177,10 @@ def test_release_status_dry_run_says_what_it_would_overwrite(world: World, tmp_p
 
 
 def test_release_status_publishes_a_failed_release_when_told_and_says_what_it_replaced(
-    world: World, tmp_path: Path
+    world: World
 ) -> None:
     notes = failed_draft(world)
-    out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0", "--publish-failed")
+    out = said(world, "release-status", "--success", "--tag", "v1.0.0", "--publish-failed")
     assert out.code == 0, out.console
     assert "published v1.0.0" in out.console
     assert "replaced its failure mark (it said: health check failed: backend answered 503)" in out.console
@@ -222,27 +194,27 @@ def test_release_status_publishes_a_failed_release_when_told_and_says_what_it_re
 # Immutable releases ------------------------------------------------------------------------------------------------
 
 
-def test_an_immutable_release_is_recorded_and_a_rerun_leaves_it_alone(world: World, tmp_path: Path) -> None:
+def test_an_immutable_release_is_recorded_and_a_rerun_leaves_it_alone(world: World) -> None:
     world.github.immutable_releases = True
-    out = said(world, tmp_path, *release_args(world))
+    out = said(world, *release_args(world))
     assert out.code == 0, out.console
     [published] = world.github.releases_for("v0.1.0")
     assert published["immutable"] is True and world.github.locked("v0.1.0")
     assert "published v0.1.0 (Latest; immutable: yes, its tag is locked for good)" in out.summary
     assert world.github.tag_commit("v0") is None  # a 0.x release moves no major tag
     writes = len(world.github.writes())
-    rerun = said(world, tmp_path, *release_args(world))
+    rerun = said(world, *release_args(world))
     assert rerun.code == 0 and rerun.outputs["outcome"] == "already-released", rerun.console
-    status = said(world, tmp_path, "release-status", "--success", "--tag", "v0.1.0")
+    status = said(world, "release-status", "--success", "--tag", "v0.1.0")
     assert status.code == 0 and "v0.1.0 is already published" in status.console, status.console
     assert "immutable: yes" in status.summary
     assert len(world.github.writes()) == writes and world.github.tag_commit("v0.1.0") == world.head
 
 
-def test_a_used_up_version_is_released_as_the_next_patch_and_said_so(world: World, tmp_path: Path) -> None:
+def test_a_used_up_version_is_released_as_the_next_patch_and_said_so(world: World) -> None:
     world.github.immutable_releases = True
     world.github.add_used_up("v0.1.0")  # an immutable v0.1.0 was published, then deleted with its tag
-    out = said(world, tmp_path, *release_args(world))
+    out = said(world, *release_args(world))
     assert out.code == 0, out.console
     assert "v0.1.0 is used up by an immutable release: the next release will be v0.1.1" in out.console
     assert "v0.1.1 (v0.1.0 used up by an immutable release: moved on to the next patch)" in out.summary
@@ -255,11 +227,11 @@ def test_a_used_up_version_is_released_as_the_next_patch_and_said_so(world: Worl
 
 
 @pytest.mark.parametrize("how", ["flag", "kars.yml"])
-def test_a_team_can_stop_on_a_used_up_version_instead(world: World, tmp_path: Path, how: str) -> None:
+def test_a_team_can_stop_on_a_used_up_version_instead(world: World, how: str) -> None:
     world.github.add_used_up("v0.1.0")
     extra: tuple[str, ...] = ("--no-skip-used-up",)
     if how == "kars.yml":
-        config = Path(world.config)
+        config = world.config
         config.write_text(config.read_text() + "release:\n  skip_used_up_versions: false\n")
         extra = ()
     code, report, err = release(world, *extra)
@@ -274,19 +246,19 @@ def test_a_team_can_stop_on_a_used_up_version_instead(world: World, tmp_path: Pa
     assert "used up by an immutable release" in json.dumps(world.alerts.received[-1])
 
 
-def test_v1_still_moves_with_immutable_releases_on(world: World, tmp_path: Path) -> None:
+def test_v1_still_moves_with_immutable_releases_on(world: World) -> None:
     world.github.immutable_releases = True
-    assert said(world, tmp_path, *release_args(world, "--version", "1.0.0")).code == 0
+    assert said(world, *release_args(world, "--version", "1.0.0")).code == 0
     fix = world.repo.commit("fix: rounding")
     world.github.add_commit(fix)
-    out = said(world, tmp_path, *release_args(world))
+    out = said(world, *release_args(world))
     assert out.code == 0, out.console
     assert out.outputs["tag"] == "v1.0.1" and world.github.tag_commit("v1") == fix
     assert world.github.tag_commit("v1.0.0") == world.head and world.github.locked("v1.0.0")
 
 
-def test_a_ruleset_that_keeps_v1_in_place_is_reported_not_a_failed_release(world: World, tmp_path: Path) -> None:
-    assert said(world, tmp_path, *release_args(world, "--version", "1.0.0")).code == 0
+def test_a_ruleset_that_keeps_v1_in_place_is_reported_not_a_failed_release(world: World) -> None:
+    assert said(world, *release_args(world, "--version", "1.0.0")).code == 0
     world.github.ruleset_tags.add("v1")
     fix = world.repo.commit("fix: rounding")
     world.github.add_commit(fix)
@@ -300,7 +272,7 @@ def test_a_ruleset_that_keeps_v1_in_place_is_reported_not_a_failed_release(world
     )
     assert world.github.tag_commit("v1") == world.head and world.github.releases_for("v1.0.1")[0]["draft"] is False
     assert world.alerts.received == []
-    status = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.1")
+    status = said(world, "release-status", "--success", "--tag", "v1.0.1")
     assert status.code == 0 and "v1: not moved (ruleset)" in status.console, status.console
     assert status.outputs["major-tag"] == ""
 
@@ -323,11 +295,11 @@ def _build_failure() -> Any:
 
 
 def test_publishing_a_draft_whose_tag_name_is_used_up_says_which_version_to_release(
-    world: World, tmp_path: Path
+    world: World
 ) -> None:
     world.github.add_release("v1.1.0", draft=True, target=world.head)
     world.github.add_used_up("v1.1.0")  # the tag is gone, and its name can never be created again
-    out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.1.0")
+    out = said(world, "release-status", "--success", "--tag", "v1.1.0")
     assert out.code == 3, out.console
     assert "v1.1.0 is used up by an immutable release: its tag name can never be created again" in out.console
     assert "release this commit as v1.1.1: the tag and release steps take --version 1.1.1" in out.console
@@ -339,11 +311,11 @@ def test_publishing_a_draft_whose_tag_name_is_used_up_says_which_version_to_rele
     assert draft["draft"] is True and world.github.tag_commit("v1.1.0") is None
 
 
-def test_release_status_says_the_release_is_published_when_only_moving_v1_failed(world: World, tmp_path: Path) -> None:
+def test_release_status_says_the_release_is_published_when_only_moving_v1_failed(world: World) -> None:
     world.github.add_tag("v1.0.0", world.head)
     world.github.add_release("v1.0.0", draft=True, target=world.head)
     world.github.fail("POST", r"/git/refs$", status=502, when=lambda body: body.get("ref") == "refs/tags/v1")
-    out = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0")
+    out = said(world, "release-status", "--success", "--tag", "v1.0.0")
     assert out.code == 3, out.console
     assert "published v1.0.0" in out.console
     assert "v1: not moved: GitHub: creating v1: GitHub answered HTTP 502 — the release is published; rerun " in (
@@ -351,7 +323,7 @@ def test_release_status_says_the_release_is_published_when_only_moving_v1_failed
     )
     assert out.outputs["published"] == "true" and out.outputs["major-tag"] == ""
     assert world.github.releases_for("v1.0.0")[0]["draft"] is False and world.github.tag_commit("v1") is None
-    again = said(world, tmp_path, "release-status", "--success", "--tag", "v1.0.0")
+    again = said(world, "release-status", "--success", "--tag", "v1.0.0")
     assert again.code == 0, again.console
     assert "v1.0.0 is already published" in again.console and f"v1: moved to {world.head[:7]}" in again.console
     assert world.github.tag_commit("v1") == world.head
