@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import World, release_world
+from tests.fakes.world import World, watch_world
 
 MINUTES = 10
 OFFSETS = (180, 187, 195, 202, 210, 217)  # seconds after go-live: spread across one 30 s step
@@ -37,7 +37,7 @@ LONG_OFFSETS = (1200, 1210, 1220)  # the long watch: 20 minutes after go-live, s
 
 
 def requests_per_minute(overlap: bool = False) -> tuple[int, float]:
-    with tempfile.TemporaryDirectory() as tmp, release_world(Path(tmp)) as world:
+    with tempfile.TemporaryDirectory() as tmp, watch_world(Path(tmp)) as world:
         if overlap:
             _replace_during_overlap(world)
         before = len(world.sim.requests)
@@ -62,7 +62,7 @@ def _replace_during_overlap(world: World) -> None:
 
 
 def _watch(world: World):  # type: ignore[no-untyped-def]
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     return world.cli(
         "watch",
         "--service",
@@ -78,7 +78,7 @@ def _watch(world: World):  # type: ignore[no-untyped-def]
 
 
 def time_to_rollback(offset: float) -> float:
-    with tempfile.TemporaryDirectory() as tmp, release_world(Path(tmp)) as world:
+    with tempfile.TemporaryDirectory() as tmp, watch_world(Path(tmp)) as world:
         world.sim.release_behaves(world.ids["backend"], world.head, Traffic(error_ratio=0.08), after=offset)
         run = world.release()
         assert run.code == 1 and run.report["outcome"] == "rolled-back", run.stderr
@@ -87,11 +87,11 @@ def time_to_rollback(offset: float) -> float:
 
 
 def long_watch_to_rollback(offset: float) -> float:
-    with tempfile.TemporaryDirectory() as tmp, release_world(Path(tmp)) as world:
+    with tempfile.TemporaryDirectory() as tmp, watch_world(Path(tmp)) as world:
         world.sim.release_behaves(world.ids["backend"], world.head, Traffic(error_ratio=0.08), after=offset)
         released = world.release()
         assert released.code == 0 and released.report["outcome"] == "released", released.stderr
-        urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+        urls = world.service_urls()
         run = world.cli("watch", "--after-release", "v0.1.0", *urls)
         assert run.code == 1 and run.report["rollbacks"][0]["restored"], run.stderr
         regression = world.live_since("backend", world.head) + offset

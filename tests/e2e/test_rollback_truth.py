@@ -4,7 +4,7 @@ the deadline, everything it says â€” exit code, outputs, summary, alert title â€
 and what serves each service.
 
 The real CLI in its own process, the Railway simulator following its virtual clock, the GitHub fake, apps that
-answer with the commit live on the simulator, and a webhook sink (``tests/watch/conftest.py``'s world).
+answer with the commit live on the simulator, and a webhook sink: the watch's world (``watch_world``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 from tests.fakes.railway_sim import Script
-from tests.watch.conftest import OLD, Run, World
-from tests.watch.conftest import world as world
+from tests.fakes.world import OLD, Run, World, watch_world, world_fixture
+
+world = world_fixture(watch_world)
 
 FOREVER = 10**6
 
@@ -105,9 +106,9 @@ def test_a_rerun_shows_one_set_of_rollback_targets_the_ones_recorded_before_the_
 
     rerun = world.release("--watch-duration", "0", fmt="text")  # the watch names the draining deployments
 
-    assert rerun.code == 0, rerun.report["text"] + rerun.stderr
-    said = rerun.report["text"] + rerun.stderr + rerun.summary
-    [line] = [line for line in rerun.report["text"].splitlines() if "Record rollback targets" in line]
+    assert rerun.code == 0, rerun.stdout + rerun.stderr
+    said = rerun.stdout + rerun.stderr + rerun.summary
+    [line] = [line for line in rerun.stdout.splitlines() if "Record rollback targets" in line]
     assert all(target in line for target in recorded.values()), line
     assert "as the first run recorded them" in line
     for restored_id in restored.values():

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import OLD, World
+from tests.fakes.world import OLD, World
 
 NEWER = "9" * 40
 
 
 def after_release(world: World, *extra: str, **env: str):  # type: ignore[no-untyped-def]
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     config = str(world.repo.path / "kars.yml")
     return world.cli("watch", "--config", config, "--after-release", "v0.1.0", *urls, *extra, **env)
 

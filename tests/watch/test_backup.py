@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.watch.conftest import KARS_YML, OLD, World
+from tests.fakes.world import OLD, WATCH_KARS_YML, World
 
-BACKUP_YML = KARS_YML + "backup:\n  service: Postgres\n  timeout: 5m\n"
+BACKUP_YML = WATCH_KARS_YML + "backup:\n  service: Postgres\n  timeout: 5m\n"
 
 
 def stages(report: dict) -> dict[str, str]:  # type: ignore[type-arg]
@@ -44,7 +44,7 @@ def test_a_failed_backup_stops_the_release_with_nothing_deployed(world: World) -
 
 
 def test_a_backup_that_never_finishes_stops_the_release_at_its_deadline(world: World) -> None:
-    world.write_config(KARS_YML + "backup:\n  service: Postgres\n  timeout: 2m\n")
+    world.write_config(WATCH_KARS_YML + "backup:\n  service: Postgres\n  timeout: 2m\n")
     world.sim.backup_outcome = "never"
     run = world.release()
     assert run.code == 1 and run.report["outcome"] == "failed-before-live"
@@ -55,7 +55,7 @@ def test_a_backup_that_never_finishes_stops_the_release_at_its_deadline(world: W
 def test_the_look_at_the_backup_deadline_waits_for_a_slow_answer(world: World) -> None:
     """The last look at the workflow comes when no time is left; its answer, late by more than a second (a loaded
     machine, a slow Railway), still gives the deadline's verdict — not "Railway did not answer"."""
-    world.write_config(KARS_YML + "backup:\n  service: Postgres\n  timeout: 2m\n")
+    world.write_config(WATCH_KARS_YML + "backup:\n  service: Postgres\n  timeout: 2m\n")
     world.sim.backup_outcome = "never"
     looks_before_the_deadline = 120 // 5  # one look every WORKFLOW_POLL (5 s) from the start
     world.sim.after(
@@ -85,7 +85,7 @@ def test_a_rerun_reuses_the_backup_of_the_same_release(world: World) -> None:
 
 def test_when_migrations_skips_the_backup_unless_a_migration_changed(world: World) -> None:
     world.write_config(
-        KARS_YML + "backup:\n  service: Postgres\n  when: migrations\n  paths: [backend/migrations/**]\n"
+        WATCH_KARS_YML + "backup:\n  service: Postgres\n  when: migrations\n  paths: [backend/migrations/**]\n"
     )
     run = world.release("--watch-duration", "0")
     assert run.code == 0, run.stderr
@@ -112,7 +112,7 @@ def test_backup_command_takes_one_and_restore_refuses_without_yes(world: World) 
     assert "nothing was changed" in refused.report["error"]["message"]
     assert world.sim.mutations == [] or all(m.operation != "VolumeInstanceBackupRestore" for m in world.sim.mutations)
     assert world.sim.restores == []
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     done = world.cli("restore", "--backup", backup_id, "--service", "Postgres", "--yes", *urls)
     assert done.code == 0, done.stderr
     assert world.sim.restores == [(backup_id, world.sim.backups[0].volume_instance_id)]
@@ -132,7 +132,7 @@ def test_backup_of_a_service_without_a_volume_is_a_configuration_error(world: Wo
 
 
 def test_a_dry_run_stops_where_the_backup_would_and_exits_as_the_release_would(world: World) -> None:
-    world.write_config(KARS_YML + "backup:\n  service: frontend\n")  # a service without a volume
+    world.write_config(WATCH_KARS_YML + "backup:\n  service: frontend\n")  # a service without a volume
     dry = world.release("--dry-run")
     assert dry.code == 2, dry.stderr
     assert dry.report["outcome"] == "would-stop" and stages(dry.report)["backup"] == "failed"
@@ -156,5 +156,5 @@ def test_a_kars_yml_service_key_names_its_railway_service_for_backup_and_says_so
     world.write_config(text.replace("services:\n", "services:\n  db:\n    railway_service: Postgres\n", 1))
     run = world.cli("backup", "--service", "db", fmt="text")
     assert run.code == 0, run.stderr
-    assert "database    db is Railway service Postgres (kars.yml services.db)" in run.report["text"]
+    assert "database    db is Railway service Postgres (kars.yml services.db)" in run.stdout
     assert len(world.sim.backups) == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import OLD, World
+from tests.fakes.world import OLD, World
 
 NEW = "e" * 40
 
@@ -28,7 +28,7 @@ def deploy_by_other_means(world: World, service: str, commit: str, *, live_in: f
 
 
 def watch(world: World, *extra: str, fmt: str = "json"):  # type: ignore[no-untyped-def]
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     return world.cli("watch", "--config", str(world.repo.path / "kars.yml"), *urls, *extra, fmt=fmt)
 
 

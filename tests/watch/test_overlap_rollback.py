@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import OLD, World
+from tests.fakes.world import OLD, World
 
 TWO_RELEASES_OLD = "e" * 40
 NEW = "c" * 40

@@ -12,7 +12,7 @@ import pytest
 
 from kars_actions.core import gha
 from kars_actions.railway.backup import dump_database, split_password
-from tests.watch.conftest import KARS_YML, World
+from tests.fakes.world import WATCH_KARS_YML, World
 from tests.watch.postgres import PASSWORD, psql, running_postgres
 
 
@@ -42,7 +42,7 @@ def test_release_with_dump_saves_the_dump_and_never_prints_the_url(world: World,
         world.ids["Postgres"], world.env_id, {"DATABASE_PUBLIC_URL": database, "PGUSER": "app_owner"}
     )
     dump_dir = world.tmp / "dumps"
-    world.write_config(KARS_YML + f"backup:\n  service: Postgres\n  dump: true\n  dump_dir: {dump_dir}\n")
+    world.write_config(WATCH_KARS_YML + f"backup:\n  service: Postgres\n  dump: true\n  dump_dir: {dump_dir}\n")
     run = world.release("--watch-duration", "0")
     assert run.code == 0, run.stderr
     path = Path(run.outputs["backup-dump-path"])
@@ -54,7 +54,7 @@ def test_release_with_dump_saves_the_dump_and_never_prints_the_url(world: World,
 
 def test_a_dump_refused_by_the_server_stops_the_release_without_the_password(world: World, database: str) -> None:
     wrong = database.replace(PASSWORD, "wrong-" + PASSWORD)
-    world.write_config(KARS_YML + "backup:\n  service: Postgres\n  dump: true\n")
+    world.write_config(WATCH_KARS_YML + "backup:\n  service: Postgres\n  dump: true\n")
     run = world.release("--watch-duration", "0", DATABASE_PUBLIC_URL=wrong)
     assert run.code == 1 and run.report["outcome"] == "failed-before-live"
     assert "pg_dump failed" in run.report["error"] and "password authentication failed" in run.report["error"]

@@ -7,7 +7,7 @@ import json
 
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import OLD, World
+from tests.fakes.world import OLD, World
 
 
 def stages(report: dict) -> dict[str, str]:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ redeploys, the backups newer than the restored one are deleted, and an HA databa
 
 from __future__ import annotations
 
-from tests.watch.conftest import World
+from tests.fakes.world import World
 
 DAY = 86400.0
 
@@ -19,7 +19,7 @@ def seed(world: World) -> tuple[str, str, list[str]]:
 
 
 def restore(world: World, backup: str, *extra: str):  # type: ignore[no-untyped-def]
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     return world.cli("restore", "--backup", backup, "--service", "Postgres", *urls, *extra)
 
 

@@ -4,7 +4,7 @@ process: the summary written stays under the limit, keeps the verdict, says what
 from __future__ import annotations
 
 from tests.fakes.railway_sim import Script
-from tests.watch.conftest import OLD, World
+from tests.fakes.world import OLD, World
 
 LIMIT = 1024 * 1024
 # 20 log lines of 60 KB: the watch's log tail alone is 1.2 MB.
@@ -24,7 +24,7 @@ def test_a_watch_whose_log_tail_is_past_1_mib_writes_a_summary_under_it(world: W
     with sim.lock:
         sim._create(world.ids["backend"], world.env_id, new, _crashing(40), sim.clock.monotonic())
     sim.clock.advance(60)  # live for 20 s when the watch starts
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     config = str(world.repo.path / "kars.yml")
     run = world.cli("watch", "--config", config, *urls, "--service", "backend", "--duration", "5m")
     assert run.code == 1, run.stderr[-3000:]

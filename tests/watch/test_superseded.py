@@ -9,7 +9,7 @@ import json
 
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import OLD, World
+from tests.fakes.world import OLD, World
 
 NEWER = "9" * 40
 LOOK = "WatchStatusExecutionsHttpLatencyResources"  # a look at one service once the overlap is over
@@ -89,11 +89,11 @@ def test_a_deployment_made_elsewhere_during_the_watch_supersedes_the_release_and
 
 def test_superseded_says_so_on_the_console(world: World) -> None:
     someone_deploys(world, "backend", after_looks=4)
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     config = str(world.repo.path / "kars.yml")
     run = world.cli("release", "--config", config, "--health-deadline", "20", *urls, fmt="text")
     newer = newer_deployment(world, "backend")
-    text = run.report["text"]
+    text = run.stdout
     assert run.code == 1, run.stderr
     assert "Superseded: not published" in text
     assert f"backend: a deployment this release did not make (deployment {newer}, commit {NEWER[:7]})" in text
@@ -188,7 +188,7 @@ def test_the_long_watch_names_the_deployment_that_replaced_the_release_as_the_ga
     run = world.release()
     assert run.code == 0 and run.report["outcome"] == "released", run.stderr
     someone_deploys(world, "backend", after_looks=4)
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     config = str(world.repo.path / "kars.yml")
     run = world.cli("watch", "--config", config, "--after-release", "v0.1.0", *urls)
     newer = newer_deployment(world, "backend")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_sim_watch import Traffic
-from tests.watch.conftest import World
+from tests.fakes.world import World
 
 
 def watch(world: World, *extra: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     run = world.cli("watch", "--config", str(world.repo.path / "kars.yml"), *urls, *extra)
     return run.code, run.report, run.stderr
 
@@ -77,7 +77,7 @@ def test_without_the_rollback_flag_a_failed_watch_says_how_to_roll_back(world: W
     sim.clock.advance(60)
     run = world.cli("watch", "--service", "backend", "--duration", "5m", "--no-health", fmt="text")
     assert run.code == 1
-    assert "to roll backend back: kars-actions rollback --service backend" in run.report["text"]
+    assert "to roll backend back: kars-actions rollback --service backend" in run.stdout
     assert sim.count("deploymentRollback") == 0
 
 
@@ -87,7 +87,7 @@ def test_without_kars_yml_the_folders_holding_a_railway_config_are_watched_with_
     (world.repo.path / "kars.yml").unlink()
     for name in ("backend", "frontend"):
         (world.repo.path / name / "railway.json").write_text('{"deploy": {"healthcheckPath": "/api/health"}}')
-    urls = [f"--service-url={name}={app.url}" for name, app in world.apps.items()]
+    urls = world.service_urls()
     run = world.cli("watch", "--duration", "2m", *urls)
     assert run.code == 0, run.stderr
     assert [entry["said"] for entry in run.report["service_files"]] == [
