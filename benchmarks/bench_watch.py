@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.railway_sim_watch import Traffic
-from tests.fakes.world import World, watch_world
+from tests.fakes.world import Run, World, watch_world
 
 MINUTES = 10
 OFFSETS = (180, 187, 195, 202, 210, 217)  # seconds after go-live: spread across one 30 s step
@@ -61,7 +61,7 @@ def _replace_during_overlap(world: World) -> None:
     sim.clock.advance(60)
 
 
-def _watch(world: World):  # type: ignore[no-untyped-def]
+def _watch(world: World) -> Run:
     urls = world.service_urls()
     return world.cli(
         "watch",

@@ -10,7 +10,6 @@ Railway builds the backend from (its root directory): only a token can tell, and
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import RailwaySim, SimClock
+from tests.fakes.world import process_environment
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,12 +66,12 @@ class Repo:
     ids: dict[str, str]
 
     def run(self, *args: str, token: bool, **env: str) -> tuple[int, dict[str, Any], str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("RAILWAY_", "GITHUB_", "KARS_"))}
         extra = {"RAILWAY_TOKEN": self.token, "RAILWAY_GRAPHQL_ENDPOINT": self.sim.url} if token else {}
+        variables = GIT_ENV | {"PYTHONPATH": str(REPO), "KARS_TEST_VIRTUAL_CLOCK": "1"} | extra | env
         proc = subprocess.run(
             [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
             cwd=self.repo.path,
-            env={**base, **GIT_ENV, "PYTHONPATH": str(REPO), "KARS_TEST_VIRTUAL_CLOCK": "1", **extra, **env},
+            env=process_environment(**variables),
             capture_output=True,
             text=True,
             timeout=120,

@@ -15,6 +15,7 @@ import pytest
 
 from kars_actions.core.config import Config
 from kars_actions.release.budget import time_budget
+from tests.fakes.world import process_environment
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,11 +25,10 @@ pytestmark = pytest.mark.subprocess
 
 
 def cli(repo: GitRepo, *args: str) -> tuple[int, dict[str, Any], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAILWAY_", "GITHUB_", "KARS_"))}
     proc = subprocess.run(
         [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
         cwd=repo.path,
-        env={**env, **GIT_ENV, "PYTHONPATH": str(ROOT)},
+        env=process_environment(**GIT_ENV, PYTHONPATH=str(ROOT)),
         capture_output=True,
         text=True,
         timeout=120,
