@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from kars_actions.core import gha
+# The suite starts the CLI as a process hundreds of times. Where PYTHONDONTWRITEBYTECODE is set (container images
+# often set it), every one of those processes, and every xdist worker, would compile the package from source again:
+# 0.1 s of CPU a start, a third of a short command's time. Bytecode is written as on any user's machine instead; a
+# pyc is only used while its source's size and modification time match, so an edit is never run stale.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+from kars_actions.core import gha  # noqa: E402 - after the bytecode setting, so that it is cached too
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

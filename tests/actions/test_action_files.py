@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import re
@@ -108,6 +109,27 @@ def test_every_input_reaches_the_cli_through_env(path: Path) -> None:
         assert name in via_env, f"{rel(path)}: input {name!r} is not passed through env"
 
 
+@functools.cache
+def _module_outputs(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the kars_actions modules outside the CLI that ``name`` imports, the string keys of each ``outputs()`` in it);
+    parsed once per module, as every command's walk passes through the same core modules."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return frozenset(), frozenset()
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    imports: set[str] = set()
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kars_actions."):
+            if not node.module.startswith("kars_actions.cli"):
+                imports.add(node.module)
+        elif isinstance(node, ast.FunctionDef) and node.name == "outputs":
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Dict):
+                    keys.update(k.value for k in inner.keys if isinstance(k, ast.Constant))
+    return frozenset(imports), frozenset(keys)
+
+
 def _output_keys_of(command: str) -> set[str]:
     """Every output name the command can write: the string keys of each ``outputs()`` in the modules it uses."""
     seen: set[str] = set()
@@ -118,18 +140,9 @@ def _output_keys_of(command: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kars_actions."):
-                if not node.module.startswith("kars_actions.cli"):
-                    queue.append(node.module)
-            elif isinstance(node, ast.FunctionDef) and node.name == "outputs":
-                for inner in ast.walk(node):
-                    if isinstance(inner, ast.Dict):
-                        keys.update(k.value for k in inner.keys if isinstance(k, ast.Constant))
+        imports, found = _module_outputs(name)
+        queue.extend(imports)
+        keys |= found
     return keys
 
 
