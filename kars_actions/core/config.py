@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kars_actions.core.errors import ConfigError, Location, UsageError
+from kars_actions.core.schema_fast import is_valid
 
 SEARCH_ORDER = (".github/kars.yml", ".github/kars.yaml", "kars.yml", "kars.yaml")
 # A kars.yml is a few kilobytes. Past this it is a mistake or an attack: parsing it would take seconds to minutes.
@@ -519,6 +520,8 @@ def _dotted(path: Path_) -> str:
 
 
 def _validate(data: Any, positions: dict[Path_, tuple[int, int]], filename: str) -> None:
+    if is_valid(data, kars_schema()) is True:
+        return  # the common case: no jsonschema import (~0.1 s of every command's start); it explains errors
     from jsonschema import Draft7Validator
 
     validator = Draft7Validator(kars_schema())

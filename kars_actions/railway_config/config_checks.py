@@ -225,7 +225,7 @@ def _collect(error: ValidationError) -> tuple[set[str], list[ValidationError]]:
 
 def schema_findings(instance: Any, checker: SchemaChecker, locator: Locator, *, strict: bool) -> list[Finding]:
     """Every schema error, one finding per problem, at the offending key or value."""
-    from kars_actions.railway_config.schema_fast import is_valid
+    from kars_actions.core.schema_fast import is_valid
 
     if is_valid(instance, checker.schema) is True:
         return []  # the common case answers without importing jsonschema (~40 ms)
