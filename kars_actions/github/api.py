@@ -22,6 +22,7 @@ from kars_actions.core.backoff import Backoff, Pause
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline, human_duration
+from kars_actions.core.tls import tls_context
 from kars_actions.core.urls import check_url
 
 if TYPE_CHECKING:
@@ -297,6 +298,7 @@ class GitHubApi:
             transport=transport,
             follow_redirects=False,  # a redirect to another host must not carry the token
             trust_env=False,
+            verify=tls_context(trust_env=False),
         )
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from kars_actions.core.errors import UsageError
+from kars_actions.core.tls import tls_context
 from kars_actions.core.urls import without_credentials
 from kars_actions.health.assertions import Observation
 from kars_actions.health.unpack import OFFERED, Unpacker, UnsupportedEncoding
@@ -261,7 +262,7 @@ def make_client(
     """One connection pool for every target; TLS verified (against ``ca_bundle`` when given); proxies from env."""
     import httpx
 
-    verify: ssl.SSLContext | bool = True
+    verify = tls_context(trust_env=True)
     if ca_bundle:
         try:
             verify = ssl.create_default_context(cafile=ca_bundle)

@@ -18,6 +18,7 @@ from kars_actions.core.backoff import Backoff
 from kars_actions.core.errors import ConfigError
 from kars_actions.core.report import Progress, no_progress
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock
+from kars_actions.core.tls import tls_context
 from kars_actions.core.urls import check_url
 from kars_actions.notify.report import PLATFORM_NAMES, ChannelOutcome, NotifyResult
 
@@ -546,7 +547,9 @@ def send_alerts(
     import httpx
 
     own = client is None
-    http = client or httpx.Client(timeout=REQUEST_TIMEOUT, follow_redirects=False)
+    http = client or httpx.Client(
+        timeout=REQUEST_TIMEOUT, follow_redirects=False, verify=tls_context(trust_env=True)
+    )
     try:
         outcomes = [_deliver(http, c, alert, clock, progress, now, max(1, attempts)) for c in channels]
     finally:

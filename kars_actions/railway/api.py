@@ -15,6 +15,7 @@ from kars_actions.core import gha
 from kars_actions.core.backoff import Backoff, Pause
 from kars_actions.core.errors import AuthError, ConfigError, ExternalError, RateLimited
 from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.core.tls import tls_context
 from kars_actions.core.urls import check_url
 
 if TYPE_CHECKING:
@@ -416,6 +417,7 @@ class RailwayClient:
             transport=transport,
             headers={"User-Agent": "kars-actions", **credentials.headers()},
             follow_redirects=False,
+            verify=tls_context(trust_env=True),
         )
 
     @classmethod
