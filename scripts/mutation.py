@@ -11,7 +11,13 @@ variable would not survive the tests that start the CLI with a scrubbed environm
     .venv/bin/python scripts/mutation.py -n 2 --json out.json  # two mutants at a time, the full record
     .venv/bin/python scripts/mutation.py --module kars_actions/core/urls.py --tests tests/core/test_bad_input.py
 
+    .venv/bin/python scripts/mutation.py -n 2 --module kars_actions/health/assertions.py --tests tests/health \
+        --module kars_actions/railway/wait.py --tests tests/railway/test_wait_edges.py   # each module its tests
+
 A mutant is *killed* when a test fails (or the tests run past the time limit), *survived* when every test passes.
+Before mutating, the tests run once with a line tracer in every Python process of the scratch virtualenv (the CLI
+children included): a mutant on a line no test executes cannot be killed, so it is counted as survived ("not
+reached") without running the tests for it.
 Operators: comparison flips, ``and``/``or`` swapped, ``not`` dropped, numbers changed, booleans flipped, strings
 emptied, statements removed, returned values replaced by ``None``.
 """
@@ -86,6 +92,37 @@ TARGETS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
     "kars_actions/core/masking.py": (None, SECRET_TESTS),
     "kars_actions/core/gha.py": (GHA_REDACTION, SECRET_TESTS),
 }
+# Imported by every Python process of the scratch virtualenv (from its .pth file); it traces only while the
+# scratch copy holds a file naming the module, so the CLI children the tests start are traced too.
+_REACH_TRACER = """
+import atexit, os, sys, threading
+_ask = os.path.join(__ROOT__, ".kars-reach")
+if os.path.exists(_ask):
+    with open(_ask, encoding="utf-8") as _f:
+        _target = os.path.realpath(_f.read().strip())
+    _lines = set()
+    _mine = {}
+    def _local(frame, event, arg):
+        if event == "line":
+            _lines.add(frame.f_lineno)
+        return _local
+    def _global(frame, event, arg):
+        name = frame.f_code.co_filename
+        hit = _mine.get(name)
+        if hit is None:
+            hit = _mine[name] = os.path.realpath(name) == _target
+        if hit:
+            _lines.add(frame.f_lineno)
+            return _local
+        return None
+    def _save():
+        if _lines:
+            with open(_ask + "." + str(os.getpid()), "a", encoding="utf-8") as f:
+                f.write(" ".join(map(str, sorted(_lines))) + "\\n")
+    atexit.register(_save)
+    sys.settrace(_global)
+    threading.settrace(_global)
+"""
 _SKIP_COPY = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 _FLIPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Eq: ast.NotEq,
@@ -109,6 +146,9 @@ class Mutant:
     line: int
     what: str
     source: str
+    # The lines of the smallest statement holding the change, in the module as printed back from its syntax tree
+    # (the form the reach run traces): the mutant can only be killed if a test executes one of them.
+    printed_lines: range = range(0)
 
 
 @dataclass
@@ -117,6 +157,7 @@ class Outcome:
     killed: bool
     seconds: float
     by: str = ""
+    reached: bool = True
 
 
 @dataclass
@@ -290,21 +331,38 @@ class _DropNot(ast.NodeTransformer):
         return node.operand if node is self.target else node
 
 
+def _statement_lines(tree: ast.Module, node: ast.AST, operator: str, index: int) -> range:
+    """The lines of the smallest statement that holds the change (the removed statement itself for a removal)."""
+    if operator.startswith("remove:"):
+        node = getattr(node, operator.partition(":")[2])[index]
+    parents = {id(child): parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    while not isinstance(node, ast.stmt) and id(node) in parents:
+        node = parents[id(node)]
+    start = getattr(node, "lineno", 1)
+    return range(start, (getattr(node, "end_lineno", None) or start) + 1)
+
+
 def mutants(module: str, names: tuple[str, ...] | None, source: str) -> list[Mutant]:
     """Every mutant of ``module`` (its ``source``) inside the chosen top-level names."""
     tree = ast.parse(source)
     count = sum(1 for _ in _sites(tree, _in_scope(tree, names)))
+    # Printing back keeps the tree, so the n-th site of the printed module is the n-th site of the original.
+    printed = ast.parse(ast.unparse(tree))
+    printed_sites = list(_sites(printed, _in_scope(printed, names)))
+    assert len(printed_sites) == count, f"{module}: printing the module back changed its mutation sites"
     found: list[Mutant] = []
     for number in range(count):
         fresh = ast.parse(source)
         node, operator, index = list(_sites(fresh, _in_scope(fresh, names)))[number]
         line, what = _describe(node, operator, index)
+        lines = _statement_lines(printed, *printed_sites[number])
         if operator == "not":
             mutated: ast.AST = _DropNot(node).visit(fresh)
         else:
             _apply(node, operator, index)
             mutated = fresh
-        found.append(Mutant(module, number + 1, line, what, ast.unparse(ast.fix_missing_locations(mutated))))
+        source_text = ast.unparse(ast.fix_missing_locations(mutated))
+        found.append(Mutant(module, number + 1, line, what, source_text, lines))
     return found
 
 
@@ -329,7 +387,10 @@ class Scratch:
         ).stdout.strip()
         # Plain path lines (no import lines): the project's own editable install is not activated here.
         deps = sysconfig.get_paths()["purelib"]
-        Path(purelib, "00-kars-mutation.pth").write_text(f"{self.root}\n{deps}\n", encoding="utf-8")
+        tracer = _REACH_TRACER.replace("__ROOT__", repr(str(self.root)))
+        Path(purelib, "_kars_reach.py").write_text(tracer, encoding="utf-8")
+        pth = f"{self.root}\n{deps}\nimport _kars_reach\n"
+        Path(purelib, "00-kars-mutation.pth").write_text(pth, encoding="utf-8")
 
     def write(self, module: str, source: str) -> None:
         path = self.root / module
@@ -337,6 +398,20 @@ class Scratch:
         # A pyc compiled from an earlier mutant of the same size and second would be used instead.
         for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
             cached.unlink(missing_ok=True)
+
+    def reach(self, module: str, tests: tuple[str, ...]) -> tuple[bool, float, str, set[int]]:
+        """Run the tests on the module as it stands, tracing which of its lines any process executes."""
+        ask = self.root / ".kars-reach"
+        ask.write_text(str(self.root / module), encoding="utf-8")
+        try:
+            passed, seconds, failed = self.run_tests(tests, timeout=3600)
+        finally:
+            ask.unlink()
+        lines: set[int] = set()
+        for record in self.root.glob(".kars-reach.*"):
+            lines |= {int(n) for n in record.read_text(encoding="utf-8").split()}
+            record.unlink()
+        return passed, seconds, failed, lines
 
     def run_tests(self, tests: tuple[str, ...], timeout: float) -> tuple[bool, float, str]:
         """(passed, seconds, first failing test or 'timeout')."""
@@ -377,7 +452,10 @@ def _kill(proc: subprocess.Popen[str]) -> None:
 
 
 def probe(
-    targets: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]], workers: int, only: set[int] | None = None
+    targets: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]],
+    workers: int,
+    only: set[int] | None = None,
+    timeout: float | None = None,
 ) -> list[Score]:
     scores = {module: Score(module) for module in targets}
     # Read once: the working tree may change while the probe runs; the copy keeps what was measured.
@@ -389,16 +467,24 @@ def probe(
             original = originals[module]
             # The unmutated module, printed back from its syntax tree, must pass: else every mutant "dies".
             scratches[0].write(module, ast.unparse(ast.parse(original)))
-            passed, seconds, failed = scratches[0].run_tests(tests, timeout=3600)
+            passed, seconds, failed, reached = scratches[0].reach(module, tests)
             scratches[0].write(module, original)
             if not passed:
                 sys.exit(f"{module}: the tests fail without any mutant ({failed}); fix that first")
             found = mutants(module, names, original)
-            print(f"{module}: {len(found)} mutants; the tests take {seconds:.0f}s unmutated", flush=True)
+            unreached = [m for m in found if not reached.intersection(m.printed_lines)]
+            print(
+                f"{module}: {len(found)} mutants, {len(unreached)} on lines no test executes;"
+                f" the tests take {seconds:.0f}s unmutated (traced)",
+                flush=True,
+            )
             for mutant in found:
                 if only and mutant.number not in only:
                     continue
-                work.put((mutant, tests, max(60.0, seconds * 3)))
+                if mutant in unreached:
+                    scores[module].outcomes.append(Outcome(mutant, False, 0.0, "", reached=False))
+                    continue
+                work.put((mutant, tests, timeout or max(60.0, seconds * 3)))
         total = work.qsize()
         lock = threading.Lock()
         done = [0]
@@ -444,17 +530,21 @@ def probe(
 
 
 def report(scores: list[Score]) -> str:
-    lines = ["", "| module | mutants | killed | survived | score |", "|---|---:|---:|---:|---:|"]
+    lines = ["", "| module | mutants | killed | survived (not reached) | score |", "|---|---:|---:|---:|---:|"]
     for score in scores:
         survived = len(score.outcomes) - score.killed
+        unreached = sum(1 for o in score.outcomes if not o.reached)
         lines.append(
-            f"| {score.module} | {len(score.outcomes)} | {score.killed} | {survived} | {score.percent:.1f} % |"
+            f"| {score.module} | {len(score.outcomes)} | {score.killed} | {survived} ({unreached})"
+            f" | {score.percent:.1f} % |"
         )
     for score in scores:
-        left = sorted((o.mutant for o in score.outcomes if not o.killed), key=lambda m: (m.line, m.number))
+        left = sorted((o for o in score.outcomes if not o.killed), key=lambda o: (o.mutant.line, o.mutant.number))
         if left:
             lines.append(f"\nSurvivors in {score.module}:")
-            lines += [f"  line {m.line}: {m.what}" for m in left]
+            for o in left:
+                where = "" if o.reached else "  (not reached: no test executes this line)"
+                lines.append(f"  #{o.mutant.number} line {o.mutant.line}: {o.mutant.what}{where}")
     return "\n".join(lines)
 
 
@@ -472,19 +562,34 @@ def main() -> None:
         metavar="PATH[:NAME,...]",
         help="module to mutate (repeatable), optionally only the named top-level definitions; default: TARGETS",
     )
-    parser.add_argument("--tests", nargs="+", help="tests to run for --module (default: the secret layer's)")
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        action="append",
+        help="tests to run for the --module before it, fastest first (one --tests alone: for every --module;"
+        " default: the secret layer's)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a mutant's tests may run before it counts as killed (default: 3 times unmutated, at least 60)",
+    )
     parser.add_argument("--json", type=Path, help="write every outcome here")
     parser.add_argument("--only", help="run only these mutant numbers (comma-separated), to look at one again")
     args = parser.parse_args()
     targets = TARGETS
     if args.module:
+        tests = args.tests or [list(SECRET_TESTS)]
+        if len(tests) not in (1, len(args.module)):
+            parser.error("give one --tests for all modules, or one after each --module")
         targets = {}
-        for spec in args.module:
+        for number, spec in enumerate(args.module):
             path, _, names = spec.partition(":")
-            targets[path] = (tuple(names.split(",")) if names else None, tuple(args.tests or SECRET_TESTS))
+            chosen = tests[number] if len(tests) > 1 else tests[0]
+            targets[path] = (tuple(names.split(",")) if names else None, tuple(chosen))
     started = time.monotonic()
     only = {int(n) for n in args.only.split(",")} if args.only else None
-    scores = probe(targets, args.workers, only)
+    scores = probe(targets, args.workers, only, args.timeout)
     print(report(scores))
     print(f"\n{time.monotonic() - started:.0f}s with {args.workers} worker(s)")
     if args.json:
@@ -495,7 +600,15 @@ def main() -> None:
                 "killed": s.killed,
                 "score": round(s.percent, 1),
                 "outcomes": [
-                    {"line": o.mutant.line, "what": o.mutant.what, "killed": o.killed, "by": o.by, "seconds": o.seconds}
+                    {
+                        "number": o.mutant.number,
+                        "line": o.mutant.line,
+                        "what": o.mutant.what,
+                        "killed": o.killed,
+                        "reached": o.reached,
+                        "by": o.by,
+                        "seconds": o.seconds,
+                    }
                     for o in sorted(s.outcomes, key=lambda o: o.mutant.number)
                 ],
             }
