@@ -16,8 +16,9 @@ variable would not survive the tests that start the CLI with a scrubbed environm
 
 A mutant is *killed* when a test fails (or the tests run past the time limit), *survived* when every test passes.
 Before mutating, the tests run once with a line tracer in every Python process of the scratch virtualenv (the CLI
-children included): a mutant on a line no test executes cannot be killed, so it is counted as survived ("not
-reached") without running the tests for it.
+children included), which files each executed line of the module under the test running then. A mutant runs only
+the tests that execute its lines (all of them when the line runs at import); on a line no test executes it cannot
+be killed, so it counts as survived ("not reached") without running anything.
 Operators: comparison flips, ``and``/``or`` swapped, ``not`` dropped, numbers changed, booleans flipped, strings
 emptied, statements removed, returned values replaced by ``None``.
 """
@@ -92,19 +93,30 @@ TARGETS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
     "kars_actions/core/masking.py": (None, SECRET_TESTS),
     "kars_actions/core/gha.py": (GHA_REDACTION, SECRET_TESTS),
 }
-# Imported by every Python process of the scratch virtualenv (from its .pth file); it traces only while the
-# scratch copy holds a file naming the module, so the CLI children the tests start are traced too.
+# Imported by every Python process of the scratch virtualenv (from its .pth file). It traces only while the
+# scratch copy holds a file naming the module, and files each line a process executes under the test running at
+# that moment (written by the plugin below, read by the CLI children at start), so a mutant runs only the tests
+# that execute its lines. Lines run outside any test (imports at collection) are filed under "" and make a
+# mutant run every test.
 _REACH_TRACER = """
-import atexit, os, sys, threading
+import atexit, json, os, sys, threading
 _ask = os.path.join(__ROOT__, ".kars-reach")
-if os.path.exists(_ask):
+_now = _ask + "-test"
+_tracing = os.path.exists(_ask)
+if _tracing:
     with open(_ask, encoding="utf-8") as _f:
         _target = os.path.realpath(_f.read().strip())
-    _lines = set()
+    try:
+        with open(_now, encoding="utf-8") as _f:
+            _current = [_f.read()]
+    except OSError:
+        _current = [""]
+    _lines = {}
+    _order = []
     _mine = {}
     def _local(frame, event, arg):
         if event == "line":
-            _lines.add(frame.f_lineno)
+            _lines.setdefault(_current[0], set()).add(frame.f_lineno)
         return _local
     def _global(frame, event, arg):
         name = frame.f_code.co_filename
@@ -112,16 +124,32 @@ if os.path.exists(_ask):
         if hit is None:
             hit = _mine[name] = os.path.realpath(name) == _target
         if hit:
-            _lines.add(frame.f_lineno)
+            _lines.setdefault(_current[0], set()).add(frame.f_lineno)
             return _local
         return None
     def _save():
-        if _lines:
-            with open(_ask + "." + str(os.getpid()), "a", encoding="utf-8") as f:
-                f.write(" ".join(map(str, sorted(_lines))) + "\\n")
+        with open(_ask + "." + str(os.getpid()), "a", encoding="utf-8") as f:
+            if _order:
+                f.write(json.dumps([None, _order]) + "\\n")
+            for test, lines in _lines.items():
+                f.write(json.dumps([test, sorted(lines)]) + "\\n")
     atexit.register(_save)
     sys.settrace(_global)
     threading.settrace(_global)
+
+def begin(nodeid):
+    if _tracing:
+        with open(_now, "w", encoding="utf-8") as f:
+            f.write(nodeid)
+        _current[0] = nodeid
+        _order.append(nodeid)
+"""
+# The pytest plugin of the reach run (a module of its own: pytest warns about a plugin imported before it starts).
+_REACH_PLUGIN = """
+import _kars_reach
+
+def pytest_runtest_logstart(nodeid, location):
+    _kars_reach.begin(nodeid)
 """
 _SKIP_COPY = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 _FLIPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -158,6 +186,20 @@ class Outcome:
     seconds: float
     by: str = ""
     reached: bool = True
+
+
+@dataclass
+class Reach:
+    """Which lines of the module each test executed (in any process), and the order the tests ran in."""
+
+    lines: dict[str, set[int]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def tests_for(self, mutant: Mutant, tests: tuple[str, ...]) -> tuple[str, ...]:
+        """The tests that execute the mutant's lines, in their running order; all of them if an import does."""
+        if self.lines.get("", set()).intersection(mutant.printed_lines):
+            return tests
+        return tuple(t for t in self.order if self.lines.get(t, set()).intersection(mutant.printed_lines))
 
 
 @dataclass
@@ -389,6 +431,7 @@ class Scratch:
         deps = sysconfig.get_paths()["purelib"]
         tracer = _REACH_TRACER.replace("__ROOT__", repr(str(self.root)))
         Path(purelib, "_kars_reach.py").write_text(tracer, encoding="utf-8")
+        Path(purelib, "_kars_reach_plugin.py").write_text(_REACH_PLUGIN, encoding="utf-8")
         pth = f"{self.root}\n{deps}\nimport _kars_reach\n"
         Path(purelib, "00-kars-mutation.pth").write_text(pth, encoding="utf-8")
 
@@ -399,26 +442,34 @@ class Scratch:
         for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
             cached.unlink(missing_ok=True)
 
-    def reach(self, module: str, tests: tuple[str, ...]) -> tuple[bool, float, str, set[int]]:
-        """Run the tests on the module as it stands, tracing which of its lines any process executes."""
+    def reach(self, module: str, tests: tuple[str, ...]) -> tuple[bool, float, str, Reach]:
+        """Run the tests on the module as it stands, tracing which of its lines each test executes."""
         ask = self.root / ".kars-reach"
         ask.write_text(str(self.root / module), encoding="utf-8")
         try:
-            passed, seconds, failed = self.run_tests(tests, timeout=3600)
+            passed, seconds, failed = self.run_tests(tests, timeout=3600, plugin="_kars_reach_plugin")
         finally:
             ask.unlink()
-        lines: set[int] = set()
+            (self.root / ".kars-reach-test").unlink(missing_ok=True)
+        reach = Reach()
         for record in self.root.glob(".kars-reach.*"):
-            lines |= {int(n) for n in record.read_text(encoding="utf-8").split()}
+            for row in record.read_text(encoding="utf-8").splitlines():
+                test, lines = json.loads(row)
+                if test is None:
+                    reach.order = lines
+                else:
+                    reach.lines.setdefault(test, set()).update(lines)
             record.unlink()
-        return passed, seconds, failed, lines
+        return passed, seconds, failed, reach
 
-    def run_tests(self, tests: tuple[str, ...], timeout: float) -> tuple[bool, float, str]:
+    def run_tests(self, tests: tuple[str, ...], timeout: float, plugin: str = "") -> tuple[bool, float, str]:
         """(passed, seconds, first failing test or 'timeout')."""
         present = [t for t in tests if (self.root / t.partition("::")[0]).exists()]
         # One process, no xdist, no hypothesis plugin (2 s of imports per run that these tests do not use).
         argv = [str(self.python), "-m", "pytest", "-x", "-q", "-o", "addopts=--import-mode=importlib"]
         argv += ["-p", "no:xdist", "-p", "no:hypothesispytest", "-p", "no:cacheprovider", *present]
+        if plugin:
+            argv += ["-p", plugin]
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         started = time.monotonic()
@@ -472,7 +523,8 @@ def probe(
             if not passed:
                 sys.exit(f"{module}: the tests fail without any mutant ({failed}); fix that first")
             found = mutants(module, names, original)
-            unreached = [m for m in found if not reached.intersection(m.printed_lines)]
+            chosen = {m.number: reached.tests_for(m, tests) for m in found}
+            unreached = [m for m in found if not chosen[m.number]]
             print(
                 f"{module}: {len(found)} mutants, {len(unreached)} on lines no test executes;"
                 f" the tests take {seconds:.0f}s unmutated (traced)",
@@ -484,7 +536,7 @@ def probe(
                 if mutant in unreached:
                     scores[module].outcomes.append(Outcome(mutant, False, 0.0, "", reached=False))
                     continue
-                work.put((mutant, tests, timeout or max(60.0, seconds * 3)))
+                work.put((mutant, chosen[mutant.number], timeout or max(60.0, seconds * 3)))
         total = work.qsize()
         lock = threading.Lock()
         done = [0]
