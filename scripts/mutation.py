@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import itertools
 import json
 import os
 import queue
@@ -373,11 +374,10 @@ class _DropNot(ast.NodeTransformer):
         return node.operand if node is self.target else node
 
 
-def _statement_lines(tree: ast.Module, node: ast.AST, operator: str, index: int) -> range:
+def _statement_lines(parents: dict[int, ast.AST], node: ast.AST, operator: str, index: int) -> range:
     """The lines of the smallest statement that holds the change (the removed statement itself for a removal)."""
     if operator.startswith("remove:"):
         node = getattr(node, operator.partition(":")[2])[index]
-    parents = {id(child): parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     while not isinstance(node, ast.stmt) and id(node) in parents:
         node = parents[id(node)]
     start = getattr(node, "lineno", 1)
@@ -392,12 +392,13 @@ def mutants(module: str, names: tuple[str, ...] | None, source: str) -> list[Mut
     printed = ast.parse(ast.unparse(tree))
     printed_sites = list(_sites(printed, _in_scope(printed, names)))
     assert len(printed_sites) == count, f"{module}: printing the module back changed its mutation sites"
+    parents = {id(child): parent for parent in ast.walk(printed) for child in ast.iter_child_nodes(parent)}
     found: list[Mutant] = []
     for number in range(count):
         fresh = ast.parse(source)
-        node, operator, index = list(_sites(fresh, _in_scope(fresh, names)))[number]
+        node, operator, index = next(itertools.islice(_sites(fresh, _in_scope(fresh, names)), number, None))
         line, what = _describe(node, operator, index)
-        lines = _statement_lines(printed, *printed_sites[number])
+        lines = _statement_lines(parents, *printed_sites[number])
         if operator == "not":
             mutated: ast.AST = _DropNot(node).visit(fresh)
         else:
