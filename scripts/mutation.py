@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import queue
+import random
 import shutil
 import signal
 import subprocess
@@ -384,17 +385,21 @@ def _statement_lines(parents: dict[int, ast.AST], node: ast.AST, operator: str, 
     return range(start, (getattr(node, "end_lineno", None) or start) + 1)
 
 
-def mutants(module: str, names: tuple[str, ...] | None, source: str) -> list[Mutant]:
-    """Every mutant of ``module`` (its ``source``) inside the chosen top-level names."""
+def mutants(module: str, names: tuple[str, ...] | None, source: str, sample: int | None = None) -> list[Mutant]:
+    """Every mutant of ``module`` (its ``source``) inside the chosen top-level names, or a fixed sample of them."""
     tree = ast.parse(source)
     count = sum(1 for _ in _sites(tree, _in_scope(tree, names)))
+    numbers = list(range(count))
+    if sample is not None and sample < count:
+        # Seeded by the module's path: the same module gives the same sample, so before and after compare.
+        numbers = sorted(random.Random(module).sample(numbers, sample))
     # Printing back keeps the tree, so the n-th site of the printed module is the n-th site of the original.
     printed = ast.parse(ast.unparse(tree))
     printed_sites = list(_sites(printed, _in_scope(printed, names)))
     assert len(printed_sites) == count, f"{module}: printing the module back changed its mutation sites"
     parents = {id(child): parent for parent in ast.walk(printed) for child in ast.iter_child_nodes(parent)}
     found: list[Mutant] = []
-    for number in range(count):
+    for number in numbers:
         fresh = ast.parse(source)
         node, operator, index = next(itertools.islice(_sites(fresh, _in_scope(fresh, names)), number, None))
         line, what = _describe(node, operator, index)
@@ -508,6 +513,7 @@ def probe(
     workers: int,
     only: set[int] | None = None,
     timeout: float | None = None,
+    sample: int | None = None,
 ) -> list[Score]:
     scores = {module: Score(module) for module in targets}
     # Read once: the working tree may change while the probe runs; the copy keeps what was measured.
@@ -523,11 +529,12 @@ def probe(
             scratches[0].write(module, original)
             if not passed:
                 sys.exit(f"{module}: the tests fail without any mutant ({failed}); fix that first")
-            found = mutants(module, names, original)
+            found = mutants(module, names, original, sample)
             chosen = {m.number: reached.tests_for(m, tests) for m in found}
             unreached = [m for m in found if not chosen[m.number]]
             print(
-                f"{module}: {len(found)} mutants, {len(unreached)} on lines no test executes;"
+                f"{module}: {len(found)} mutants{' (a fixed sample)' if sample else ''},"
+                f" {len(unreached)} on lines no test executes;"
                 f" the tests take {seconds:.0f}s unmutated (traced)",
                 flush=True,
             )
@@ -629,6 +636,12 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="write every outcome here")
     parser.add_argument("--only", help="run only these mutant numbers (comma-separated), to look at one again")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="run a fixed sample of N mutants of each module (the same N each run while the module is unchanged)",
+    )
     args = parser.parse_args()
     targets = TARGETS
     if args.module:
@@ -642,7 +655,7 @@ def main() -> None:
             targets[path] = (tuple(names.split(",")) if names else None, tuple(chosen))
     started = time.monotonic()
     only = {int(n) for n in args.only.split(",")} if args.only else None
-    scores = probe(targets, args.workers, only, args.timeout)
+    scores = probe(targets, args.workers, only, args.timeout, args.sample)
     print(report(scores))
     print(f"\n{time.monotonic() - started:.0f}s with {args.workers} worker(s)")
     if args.json:
