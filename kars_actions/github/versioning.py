@@ -28,7 +28,6 @@ from kars_actions.github.gitlog import Commit, Git
 from kars_actions.github.refusals import VersionRefused, VersionUsedUp
 
 Bump = Literal["major", "minor", "patch"]
-BUMPS: tuple[Bump, ...] = ("patch", "minor", "major")
 BUMP_CHOICES = ("auto", "patch", "minor", "major")
 
 # semver.org's recommended expression, without the leading/trailing anchors' Perl flavour.

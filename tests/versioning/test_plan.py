@@ -98,7 +98,14 @@ def test_explicit_bump_overrides_the_commits(repo: GitRepo) -> None:
     repo.tag("v1.0.0")
     repo.commit("fix: small")
     assert released_tag(repo, bump="major") == "v2.0.0"
+    assert released_tag(repo, bump="minor") == "v1.1.0"
     assert released_tag(repo, bump="patch") == "v1.0.1"
+
+
+def test_an_unknown_bump_is_refused_with_the_choices(repo: GitRepo) -> None:
+    repo.commit("feat: first")
+    with pytest.raises(UsageError, match=r"^--bump 'huge' is not one of auto, patch, minor, major$"):
+        plan_version(repo.path, bump="huge")  # type: ignore[arg-type]
 
 
 def test_explicit_version_accepts_the_prefix_or_not(repo: GitRepo) -> None:

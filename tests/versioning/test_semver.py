@@ -119,6 +119,13 @@ def test_build_metadata_is_ignored_for_precedence() -> None:
     assert SemVer.parse("1.0.0+a") == SemVer.parse("1.0.0+b")
 
 
+def test_a_version_is_never_equal_to_something_that_is_not_a_version() -> None:
+    version = SemVer.parse("1.0.0")
+    assert version is not None
+    assert version != "1.0.0" and not version == "1.0.0"  # noqa: SIM201
+    assert version in {SemVer.parse("1.0.0+build.5")} and version not in ["1.0.0", None]
+
+
 @pytest.mark.parametrize("text", ["1", "1.2", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.3+", "v1.2.3", "1.2.3-rc..1"])
 def test_invalid_versions_are_rejected(text: str) -> None:
     assert SemVer.parse(text) is None
