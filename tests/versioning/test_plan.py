@@ -105,7 +105,7 @@ def test_explicit_bump_overrides_the_commits(repo: GitRepo) -> None:
 def test_an_unknown_bump_is_refused_with_the_choices(repo: GitRepo) -> None:
     repo.commit("feat: first")
     with pytest.raises(UsageError, match=r"^--bump 'huge' is not one of auto, patch, minor, major$"):
-        plan_version(repo.path, bump="huge")  # type: ignore[arg-type]
+        plan_version(repo.path, bump="huge")
 
 
 def test_explicit_version_accepts_the_prefix_or_not(repo: GitRepo) -> None:
