@@ -55,6 +55,11 @@ def test_notes_without_a_repository_use_plain_short_shas() -> None:
     assert "`9999999`" in notes and "#5" in notes and "http" not in notes
 
 
+def test_notes_with_nothing_to_list_say_there_were_no_changes() -> None:
+    merge_only = release_notes([], RepoLinks(), previous_tag="v1.0.0", tag="v1.0.1")
+    assert merge_only == "No changes since the previous release.\n"
+
+
 def test_repo_links_from_environment() -> None:
     links = RepoLinks.from_env({"GITHUB_REPOSITORY": "o/r"})
     assert links.commit("c" * 40).endswith("(https://github.com/o/r/commit/" + "c" * 40 + ")")

@@ -120,8 +120,9 @@ def test_explicit_version_must_be_greater_than_the_latest(repo: GitRepo) -> None
     repo.commit("feat: first")
     repo.tag("v1.2.0")
     repo.commit("fix: x")
-    with pytest.raises(UsageError, match=r"not greater than the latest release v1\.2\.0"):
+    with pytest.raises(UsageError, match=r"not greater than the latest release v1\.2\.0") as refused:
         plan_version(repo.path, explicit="1.1.9")
+    assert refused.value.hint == "pick a higher version, or drop --version to compute it from the commits"
     with pytest.raises(UsageError, match=r"--version 1\.2\.0 is not greater than the latest release v1\.2\.0"):
         plan_version(repo.path, explicit="1.2.0")  # equal is not greater: the same number is never cut twice
     assert released_tag(repo, explicit="1.2.1") == "v1.2.1"
@@ -370,3 +371,39 @@ def test_a_zero_major_release_has_no_major_tag(repo: GitRepo) -> None:
     result = plan_version(repo.path)
     assert (result.tag, result.major_tag) == ("v0.4.0", None)
     assert plan_version(repo.path, explicit="1.0.0").major_tag == "v1"
+
+
+
+def test_the_plan_says_why_it_chose_its_version(repo: GitRepo) -> None:
+    repo.commit("chore: start")
+    assert plan_version(repo.path).reason == "first release: no earlier release tag"
+    repo.tag("v1.0.0")
+    repo.commit("docs: typo")
+    assert plan_version(repo.path, force=True).reason == "forced patch release: no releasable commit since v1.0.0"
+    repo.commit("feat: invoices")
+    assert plan_version(repo.path).reason == "minor bump from the commits since v1.0.0"
+    assert plan_version(repo.path, explicit="2.0.0").reason == "version given explicitly"
+    repo.tag("v1.1.0")  # failed and never published
+    repo.commit("fix: totals")
+    repo.tag("v1.1.1")  # failed too
+    repo.commit("docs: more")
+    plan = plan_version(repo.path, unpublished={"v1.1.0", "v1.1.1"})
+    assert plan.reason == (
+        "minor bump from the commits since v1.0.0; v1.1.0, v1.1.1 never published (failed), so its changes are in "
+        "these notes"
+    )
+
+
+def test_after_a_failed_first_release_the_commits_count_from_the_start(repo: GitRepo) -> None:
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")  # the first release failed and was never published
+    repo.commit("chore: connect the service")
+    plan = plan_version(repo.path, unpublished={"v0.1.0"})
+    assert plan.released and plan.tag == "v0.1.1"
+    repo.commit("feat: invoices")
+    plan = plan_version(repo.path, unpublished={"v0.1.0"})
+    assert plan.tag == "v0.2.0"
+    assert plan.reason == (
+        "minor bump from the commits since the start; v0.1.0 never published (failed), so its changes are in these "
+        "notes"
+    )
