@@ -20,6 +20,8 @@ from kars_actions.health.assertions import (
     parse_header,
     parse_statuses,
     parse_typed,
+    show,
+    split_path,
     version_matches,
 )
 from kars_actions.health.http import parse_retry_after, same_host
@@ -45,6 +47,29 @@ def test_bad_status_specs_are_usage_errors(spec: str) -> None:
         parse_statuses(spec)
 
 
+
+def test_the_first_and_last_http_status_codes_are_accepted_and_those_outside_are_not() -> None:
+    assert parse_statuses("100,599") == (StatusRange(100, 100), StatusRange(599, 599))
+    assert parse_statuses("100-599") == (StatusRange(100, 599),)
+    for outside in ("99", "600"):
+        with pytest.raises(UsageError, match=rf"'{outside}' is not an HTTP status code \(100-599\)"):
+            parse_statuses(outside)
+
+
+def test_a_json_path_splits_on_dots_and_brackets_and_refuses_what_names_no_field() -> None:
+    assert split_path("items[0].id") == ["items", "0", "id"]
+    assert split_path("a\\.b.c") == ["a.b", "c"]
+    assert split_path("trailing\\") == ["trailing\\"]  # a backslash with nothing after it is itself
+    for empty in ("", "   "):
+        with pytest.raises(UsageError, match=r"^empty JSON path$") as caught:
+            split_path(empty)
+        assert caught.value.hint == "name a field such as status or checks.db.ok"
+    with pytest.raises(UsageError, match=r"invalid JSON path 'items\[0': '\[' without '\]'"):
+        split_path("items[0")
+    for gap in ("a..b", ".a", "a[]"):
+        with pytest.raises(UsageError, match=rf"invalid JSON path '{re.escape(gap)}': empty segment"):
+            split_path(gap)
+
 def test_json_values_are_typed_like_json() -> None:
     assert parse_typed("true") is True
     assert parse_typed("false") is False
@@ -52,7 +77,17 @@ def test_json_values_are_typed_like_json() -> None:
     assert parse_typed("42") == 42
     assert parse_typed("1.5") == 1.5
     assert parse_typed('"42"') == "42"
+    assert parse_typed('""') == ""  # an empty quoted string is the empty string, not two quote marks
     assert parse_typed("ok") == "ok"
+
+
+def test_a_value_is_shown_as_json_and_cut_to_80_characters() -> None:
+    assert show({"ok": True}) == '{"ok": true}'
+    assert show(lookup({}, "status")) == "(missing)"
+    exact = "x" * 78
+    assert show(exact) == json.dumps(exact)  # 80 characters with its quotes: shown whole
+    long = show("y" * 100)
+    assert len(long) == 80 and long == '"' + "y" * 76 + "..."
 
 
 def test_typed_equality_keeps_true_apart_from_1_and_strings_apart_from_numbers() -> None:
@@ -90,6 +125,14 @@ def test_a_malformed_expectation_is_a_usage_error() -> None:
     assert caught.value.hint is not None and "PATH=VALUE" in caught.value.hint
     with pytest.raises(UsageError, match="regex"):
         JsonExpectation.parse("version~(")
+    with pytest.raises(UsageError, match=r"^empty JSON path$"):
+        JsonExpectation.parse("~^v1")  # a regex with no path before it
+
+
+def test_an_expectation_says_what_kind_of_check_it_is() -> None:
+    assert JsonExpectation.parse("status=ok") == JsonExpectation("status", "equals", "ok")
+    assert JsonExpectation.parse("version~^v1") == JsonExpectation("version", "matches", "^v1")
+    assert JsonExpectation.parse("a~b=c").kind == "matches" and JsonExpectation.parse("a=b~c").kind == "equals"
 
 
 @pytest.mark.parametrize(
