@@ -292,8 +292,36 @@ def test_invalid_and_truncated_json_fail_the_json_checks() -> None:
     check = HealthCheck(json=(JsonExpectation.parse("status=ok"),))
     invalid = check.evaluate(Observation(status=200, body=b"<html>oops"))
     assert invalid[0].check == "json body" and "invalid JSON" in invalid[0].actual
+    assert invalid[0].expected == "a JSON document"
     truncated = check.evaluate(Observation(status=200, body=b'{"status": "ok"', truncated=True))
-    assert "larger than" in truncated[0].actual
+    assert "larger than" in truncated[0].actual and truncated[0].expected == "a JSON document"
+
+
+def test_the_assertions_are_described_in_words_for_the_summary() -> None:
+    check = HealthCheck(
+        statuses=(StatusRange(200, 299), StatusRange(304, 304)),
+        json=(JsonExpectation.parse("status=ok"),),
+        body_contains="ok",
+        body_regex=r"v\d",
+        headers=(("x-a", "b"),),
+        max_response_time=1.5,
+        expect_versions=("v1.2.0", "abc1234"),
+        version_field="build.sha",
+        version_rule="required",
+    )
+    assert check.describe() == [
+        "status 2xx or 304",
+        "version field build.sha = v1.2.0 or abc1234 (must be reported)",
+        'json status = "ok"',
+        "body contains 'ok'",
+        r"body ~ /v\d/",
+        "header x-a: b",
+        "response time <= 1.5s",
+    ]
+    assert HealthCheck(expect_versions=("v1.2.0",)).describe() == [
+        "status 200",
+        "version field version or field commit or header X-App-Version or header X-Commit-Sha = v1.2.0 (when reported)",
+    ]
 
 
 def test_transport_errors_are_failures_with_the_reason() -> None:
@@ -304,9 +332,10 @@ def test_transport_errors_are_failures_with_the_reason() -> None:
 
 def test_header_specs_never_echo_the_value_in_errors() -> None:
     assert parse_header("Authorization: Bearer abc") == ("Authorization", "Bearer abc")
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(UsageError, match="expected 'Name: value'") as caught:
         parse_header("Bearer s3cr3t-value")
     assert "s3cr3t" not in str(caught.value)
+    assert caught.value.hint == "write it as --header 'Authorization: Bearer $TOKEN'"
 
 
 def test_backoff_grows_to_the_cap_without_jitter() -> None:
