@@ -123,6 +123,8 @@ def test_unknown_commit_is_reported_per_service_and_nothing_is_created(world: Wo
     row = deploy(world, "api").outcome.services[0]  # type: ignore[attr-defined]
     assert row.status == "NOT_STARTED" and "cannot find commit" in row.reason
     assert world.sim.deployments_of(world.api, NEW) == []
+    # nothing started, so nothing was reused and nothing failed on Railway's side to roll back
+    assert not row.reused and row.failed and not row.may_go_live
 
 
 def test_waiting_for_ci_is_said_plainly_then_times_out(world: World) -> None:
