@@ -191,3 +191,37 @@ def test_a_report_is_fresher_by_its_timestamp_then_by_railways_order(
 ) -> None:
     assert incoming.fresher_than(known) is fresher
 
+
+
+# --- a rerun that found the deployment -----------------------------------------------------------------------------
+
+
+def test_a_rerun_that_found_the_deployment_live_reports_it_without_asking_railway_again(world: World) -> None:
+    started = start(world, Script.success(build=30, deploy=10))
+    world.clock.advance(60)
+    seen = world.client().deployment(started.deployment_id)
+    assert seen.live
+    rerun = StartedDeployment(started.service, started.deployment_id, True, world.clock.monotonic(), seen=seen)
+    reads = world.sim.count("Deployment")
+    row = wait(world, rerun)
+    assert row.live and row.status == "SUCCESS" and row.reused and row.live_at == world.clock.monotonic()
+    assert world.sim.count("Deployment") == reads  # what it just read is the answer
+
+
+def test_a_rerun_that_found_the_deployment_building_waits_from_the_status_it_saw(world: World) -> None:
+    started = start(world, Script.success(build=30, deploy=10))
+    world.clock.advance(5)
+    seen = world.client().deployment(started.deployment_id)
+    assert seen.status == "BUILDING"
+    rerun = StartedDeployment(started.service, started.deployment_id, True, world.clock.monotonic(), seen=seen)
+    lines: list[str] = []
+    rows = wait_for_deployments(
+        world.client(),
+        lambda service, deployment: "",
+        [rerun],
+        deadline=Deadline.after(DEADLINE, world.clock),
+        progress=lines.append,
+    )
+    assert rows["api"].live
+    # the status it saw is where it starts: BUILDING is not announced again as if new
+    assert not any("api: BUILDING" in line for line in lines), lines
