@@ -10,6 +10,7 @@ import pytest
 from kars_actions.core.timing import Deadline
 from kars_actions.railway.api import Deployment
 from kars_actions.railway.wait import (
+    PollPolicy,
     ServiceDeployment,
     ServiceRef,
     StartedDeployment,
@@ -225,3 +226,25 @@ def test_a_rerun_that_found_the_deployment_building_waits_from_the_status_it_saw
     assert rows["api"].live
     # the status it saw is where it starts: BUILDING is not announced again as if new
     assert not any("api: BUILDING" in line for line in lines), lines
+
+
+def test_a_status_railway_cannot_give_is_said_once_asked_again_after_the_interval_and_its_return_is_said(
+    world: World,
+) -> None:
+    started = start(world, Script.success(build=60, deploy=20))
+    world.sim.inject("http", "Deployment", count=5, status=503)  # the client's five attempts at the first look
+    lines: list[str] = []
+    rows = wait_for_deployments(
+        world.client(),
+        lambda service, deployment: "",
+        [started],
+        deadline=Deadline.after(DEADLINE * 2, world.clock),
+        progress=lines.append,
+    )
+    assert rows["api"].live
+    said = "api: cannot read the status from Railway, will ask again (Railway: Deployment: HTTP 503"
+    assert lines[0].startswith(said)
+    assert lines[1] == "api: Railway answers again"
+    assert [line for line in lines if "cannot read" in line or "answers again" in line] == lines[:2]
+    reads = read_times(world, started.started_at)
+    assert reads[5] - reads[4] == pytest.approx(PollPolicy().min_interval)  # one unanswered look: the shortest wait
