@@ -248,3 +248,32 @@ def test_a_status_railway_cannot_give_is_said_once_asked_again_after_the_interva
     assert [line for line in lines if "cannot read" in line or "answers again" in line] == lines[:2]
     reads = read_times(world, started.started_at)
     assert reads[5] - reads[4] == pytest.approx(PollPolicy().min_interval)  # one unanswered look: the shortest wait
+
+
+def test_a_crash_railway_gives_no_failing_step_for_is_said_as_the_app_exiting_with_its_log(world: World) -> None:
+    script = Script(
+        (("BUILDING", 30.0), ("DEPLOYING", 10.0), ("CRASHED", None)),
+        events=(_event("BUILD_IMAGE"),),
+        deploy_logs=("Starting Container", "exited with code 1"),
+    )
+    started = start(world, script)
+    world.clock.advance(41.0)
+    client = world.client()
+    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    assert reason == "the app exited after it started"
+    assert tail == ("Starting Container", "exited with code 1")
+
+
+def test_a_failure_without_a_failing_step_or_healthcheck_lines_shows_the_build_log(world: World) -> None:
+    script = Script(
+        (("BUILDING", 30.0), ("FAILED", None)),
+        events=(),
+        build_logs=("step 1/3", "npm ERR! code ELIFECYCLE"),
+        deploy_logs=("never started",),
+    )
+    started = start(world, script)
+    world.clock.advance(31.0)
+    client = world.client()
+    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    assert reason == "the build or deploy failed (the previous deployment keeps serving)"
+    assert tail == ("step 1/3", "npm ERR! code ELIFECYCLE")
