@@ -14,6 +14,7 @@ from kars_actions.railway.wait import (
     ServiceDeployment,
     ServiceRef,
     StartedDeployment,
+    estimate_duration,
     failure_reason,
     settle,
     wait_for_deployments,
@@ -277,3 +278,28 @@ def test_a_failure_without_a_failing_step_or_healthcheck_lines_shows_the_build_l
     reason, tail = failure_reason(client, client.deployment(started.deployment_id))
     assert reason == "the build or deploy failed (the previous deployment keeps serving)"
     assert tail == ("step 1/3", "npm ERR! code ELIFECYCLE")
+
+
+# --- how long a deploy should take ----------------------------------------------------------------------------------
+
+
+def history(world: World, **past: object) -> list[Deployment]:
+    """The service's history as Railway lists it, with one past deployment of its own (the world's are left out)."""
+    world.sim.add_deployment(world.api, world.env, "b" * 40, age=7200.0, **past)  # type: ignore[arg-type]
+    listed = world.client().deployments(world.project, world.env, world.api, first=20)
+    return [d for d in listed if d.commit_hash == "b" * 40]
+
+
+@pytest.mark.parametrize(("took", "expected"), [(300.0, 300.0), (5.0, 5.0), (4.0, None), (3601.0, None)])
+def test_the_estimate_is_how_long_the_last_good_deploy_took_within_five_seconds_and_an_hour(
+    world: World, took: float, expected: float | None
+) -> None:
+    past = history(world, took=took)
+    estimate = estimate_duration(world.client(), past)
+    assert estimate == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_a_replaced_deployment_that_can_be_rolled_back_to_still_gives_the_estimate(world: World) -> None:
+    past = history(world, status="REMOVED", took=200.0)
+    assert estimate_duration(world.client(), past) == pytest.approx(200.0)
+    assert estimate_duration(world.client(), []) is None
