@@ -638,8 +638,6 @@ def settle(
                     log_tail=tail,
                 )
         watching = {i for i in watching if out[i].live and looked_at < until[i]}
-        if looked_at >= deadline.at:
-            break
     return out
 
 

@@ -5,6 +5,8 @@ rewinds a status."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kars_actions.core.timing import Deadline
@@ -117,9 +119,27 @@ def test_settle_never_reads_railway_without_sleeping_first(world: World, deadlin
     left to watch: no read at once, no busy loop."""
     row = live_row(world, live_for=45.0 if deadline_left else 0.0)
     began = world.clock.monotonic()
-    out = settle(world.client(), [row], seconds=30.0, deadline=Deadline.after(deadline_left, world.clock))
+    said: list[str] = []
+    out = settle(
+        world.client(), [row], seconds=30.0, deadline=Deadline.after(deadline_left, world.clock), progress=said.append
+    )
     assert out == [row]
     assert read_times(world, began) == [] and world.clock.monotonic() == began
+    assert said == []  # nothing is watched, so nothing says it is
+
+
+def test_settle_watches_only_live_rows_and_says_how_many(world: World) -> None:
+    live = live_row(world, live_for=0.0)
+    failed = replace(live, service="web", status="FAILED", live=False)
+    began = world.clock.monotonic()
+    said: list[str] = []
+    deadline = Deadline.after(120, world.clock)
+    settle(world.client(), [live, failed], seconds=30.0, deadline=deadline, progress=said.append)
+    assert said == ["watching 1 live deployment(s) for 30s in case they crash"]
+    assert read_times(world, began) == [10.0, 20.0, 30.0]
+    said.clear()
+    assert settle(world.client(), [failed], seconds=30.0, deadline=deadline, progress=said.append) == [failed]
+    assert said == []
 
 
 def test_a_crash_in_the_settle_window_is_dated_from_going_live(world: World) -> None:
