@@ -39,6 +39,7 @@ def test_status_specs_accept_codes_ranges_and_classes() -> None:
     assert parse_statuses(["2xx"]) == (StatusRange(200, 299),)
     assert parse_statuses([]) == (StatusRange(200, 200),)
     assert str(StatusRange(200, 299)) == "2xx"
+    assert str(StatusRange(200, 204)) == "200-204" and str(StatusRange(201, 300)) == "201-300"
 
 
 @pytest.mark.parametrize("spec", ["20", "abc", "600", "299-200", "2xxx"])
@@ -78,6 +79,7 @@ def test_json_values_are_typed_like_json() -> None:
     assert parse_typed("1.5") == 1.5
     assert parse_typed('"42"') == "42"
     assert parse_typed('""') == ""  # an empty quoted string is the empty string, not two quote marks
+    assert parse_typed('"a\\"') == '"a\\"'  # quotes around what JSON cannot read: the text as written
     assert parse_typed("ok") == "ok"
 
 
@@ -336,6 +338,10 @@ def test_header_specs_never_echo_the_value_in_errors() -> None:
         parse_header("Bearer s3cr3t-value")
     assert "s3cr3t" not in str(caught.value)
     assert caught.value.hint == "write it as --header 'Authorization: Bearer $TOKEN'"
+    with pytest.raises(UsageError, match="contains a line break or NUL; a header is one line") as broken:
+        parse_header("X-Token: s3cr3t\r\nX-Other: 1")
+    assert "s3cr3t" not in str(broken.value)
+    assert broken.value.hint == "pass one header per --header, without CR or LF in its value"
 
 
 def test_backoff_grows_to_the_cap_without_jitter() -> None:
