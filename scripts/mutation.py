@@ -13,6 +13,7 @@ variable would not survive the tests that start the CLI with a scrubbed environm
 
     .venv/bin/python scripts/mutation.py -n 2 --module kars_actions/health/assertions.py --tests tests/health \
         --module kars_actions/railway/wait.py --tests tests/railway/test_wait_edges.py   # each module its tests
+    .venv/bin/python scripts/mutation.py --sample 80 --module ...   # a fixed, seeded sample of 80 mutants a module
 
 A mutant is *killed* when a test fails (or the tests run past the time limit), *survived* when every test passes.
 Before mutating, the tests run once with a line tracer in every Python process of the scratch virtualenv (the CLI
