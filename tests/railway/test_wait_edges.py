@@ -156,6 +156,14 @@ def test_a_crash_in_the_settle_window_is_dated_from_going_live(world: World) -> 
 # --- the failing build step -----------------------------------------------------------------------------------------
 
 
+def reason_of(world: World, script: Script, *, after: float) -> tuple[str, tuple[str, ...]]:
+    """Why the api's deployment following ``script`` failed, asked ``after`` seconds into it."""
+    started = start(world, script)
+    world.clock.advance(after)
+    client = world.client()
+    return failure_reason(client, client.deployment(started.deployment_id))
+
+
 def test_the_failing_step_is_the_last_one_railway_marks_failed_with_its_attempts(world: World) -> None:
     script = Script(
         (("BUILDING", 30.0), ("FAILED", None)),
@@ -166,10 +174,7 @@ def test_the_failing_step_is_the_last_one_railway_marks_failed_with_its_attempts
         build_logs=tuple(f"build line {n}" for n in range(1, 15)),
         deploy_logs=("never started",),
     )
-    started = start(world, script)
-    world.clock.advance(31.0)
-    client = world.client()
-    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    reason, tail = reason_of(world, script, after=31.0)
     assert reason == "BUILD_IMAGE failed after 2 attempts: Docker build failed"
     assert tail == tuple(f"build line {n}" for n in range(5, 15)), "the build log's last ten lines"
 
@@ -181,10 +186,7 @@ def test_a_failure_after_the_build_shows_the_application_log_not_the_build_log(w
         build_logs=("build ok",),
         deploy_logs=("running migrations", "relation users already exists"),
     )
-    started = start(world, script)
-    world.clock.advance(41.0)
-    client = world.client()
-    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    reason, tail = reason_of(world, script, after=41.0)
     assert reason == "PRE_DEPLOY_COMMAND failed: migration failed"
     assert tail == ("running migrations", "relation users already exists")
 
@@ -277,10 +279,7 @@ def test_a_crash_railway_gives_no_failing_step_for_is_said_as_the_app_exiting_wi
         events=(_event("BUILD_IMAGE"),),
         deploy_logs=("Starting Container", "exited with code 1"),
     )
-    started = start(world, script)
-    world.clock.advance(41.0)
-    client = world.client()
-    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    reason, tail = reason_of(world, script, after=41.0)
     assert reason == "the app exited after it started"
     assert tail == ("Starting Container", "exited with code 1")
 
@@ -292,10 +291,7 @@ def test_a_failure_without_a_failing_step_or_healthcheck_lines_shows_the_build_l
         build_logs=("step 1/3", "npm ERR! code ELIFECYCLE"),
         deploy_logs=("never started",),
     )
-    started = start(world, script)
-    world.clock.advance(31.0)
-    client = world.client()
-    reason, tail = failure_reason(client, client.deployment(started.deployment_id))
+    reason, tail = reason_of(world, script, after=31.0)
     assert reason == "the build or deploy failed (the previous deployment keeps serving)"
     assert tail == ("step 1/3", "npm ERR! code ELIFECYCLE")
 
