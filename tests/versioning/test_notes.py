@@ -55,6 +55,16 @@ def test_notes_without_a_repository_use_plain_short_shas() -> None:
     assert "`9999999`" in notes and "#5" in notes and "http" not in notes
 
 
+def test_performance_work_is_listed_with_the_fixes_one_commit_a_line() -> None:
+    notes = release_notes([cc("fix: crash", sha="1" * 40), cc("perf: faster totals", sha="2" * 40)], RepoLinks())
+    assert notes.startswith("### Fixes\n\n- crash (`1111111`)\n- faster totals (`2222222`)\n")
+
+
+def test_a_server_url_with_a_trailing_slash_links_without_a_double_slash() -> None:
+    links = RepoLinks.from_env({"GITHUB_SERVER_URL": "https://ghe.example.com/", "GITHUB_REPOSITORY": "o/r"})
+    assert links.commit("c" * 40).endswith("(https://ghe.example.com/o/r/commit/" + "c" * 40 + ")")
+
+
 def test_notes_with_nothing_to_list_say_there_were_no_changes() -> None:
     merge_only = release_notes([], RepoLinks(), previous_tag="v1.0.0", tag="v1.0.1")
     assert merge_only == "No changes since the previous release.\n"
