@@ -11,8 +11,6 @@ from kars_actions.core.report import Style
 from kars_actions.railway.metrics import Check, Thresholds, TrafficSample
 from kars_actions.release.watch_report import AfterRelease, WatchResult, chart_markdown
 from kars_actions.release.watch_state import (
-    DEFAULT_AFTER_RELEASE,
-    DEFAULT_DURATION,
     ServiceWatch,
     WatchSettings,
     settings_from_config,
@@ -70,8 +68,9 @@ def test_the_detection_bound_is_the_looks_needed_times_the_step() -> None:
 def test_kars_yml_watch_settings_fill_in_the_defaults_and_the_duration_flag_wins() -> None:
     plain = settings_from_config(WatchConfig())
     assert plain == WatchSettings()
-    assert plain.duration == DEFAULT_DURATION and plain.step == 30 and plain.health_interval == 60
-    assert settings_from_config(WatchConfig(), after_release=True).duration == DEFAULT_AFTER_RELEASE
+    # the release's gate watches five minutes, the long watch after it thirty, one look every 30 s
+    assert plain.duration == 300 and plain.step == 30 and plain.health_interval == 60
+    assert settings_from_config(WatchConfig(), after_release=True).duration == 1800
     config = WatchConfig(
         duration=120,
         after_release=900,
@@ -278,7 +277,9 @@ def test_the_summary_gives_the_icon_the_window_the_checks_and_what_railway_refus
     assert "backend: Railway could not be asked 2 time(s) (timed out); those looks decided nothing." in md
     assert "its latest 5xx requests</summary>\n\n```\nGET /api 502\n```" in md
     assert "<summary>Log tail</summary>\n\n```\nlast line\n```" in md
-    assert result(service()).summary_markdown().startswith("## ✅ Watch passed")
+    clean = result(service()).summary_markdown()
+    assert clean.startswith("## ✅ Watch passed")
+    assert "could not be asked" not in clean and "Railway refused" not in clean and "<details>" not in clean
     failed = result(service(verdict="failed", reason="crashed"), verdict="failed").summary_markdown()
     assert failed.startswith("## ❌ Watch failed") and "**backend: crashed**" in failed
     unasked = result(service(unknown_looks=1)).summary_markdown()
