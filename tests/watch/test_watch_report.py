@@ -194,6 +194,8 @@ def test_a_superseded_service_is_named_apart_from_those_still_judged() -> None:
     )
     failed = service("backend", "failed", reason="crashed")
     assert result(failed, gone, verdict="failed").headline() == "Watch failed: backend: crashed"
+    both = [service("backend", "failed", reason="crashed"), service("frontend", "failed", reason="restarted")]
+    assert result(*both, verdict="failed").headline() == "Watch failed: backend: crashed; frontend: restarted"
     assert [s.label for s in result(service(), gone).superseded] == ["frontend"]
 
 
@@ -222,6 +224,9 @@ def test_the_outputs_and_json_carry_the_verdict_and_each_services_evidence() -> 
     assert data["rollbacks"] == [{"service": "backend", "restored": True, "message": "dep-old is live again"}]
     assert data["headline"] == watch.headline() and data["outputs"] == outputs and data["after_release"] is None
     assert data["detection"] == watch.detection()
+    assert data["health_rounds"] == 0 and data["thresholds"]["min_requests"] == 100
+    gone = service("frontend", "superseded", replaced_by="dep-9").to_json()
+    assert gone["replaced_by"] == "dep-9" and gone["verdict"] == "superseded"
 
 
 def test_the_slowest_service_decides_the_detection_bound() -> None:
