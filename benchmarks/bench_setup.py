@@ -149,8 +149,13 @@ def main() -> None:
         f"Command: `python benchmarks/bench_setup.py --trials {args.trials} --warm {args.warm} --ref {args.ref}"
         + (f" --write {args.write}`" if args.write else "`"),
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} "
-        f"({args.python}), load average {min(loads):.1f}–{max(loads):.1f} during the run (2 cores shared with other "
-        "work: every wall time is inflated, the alternatives' as much as ours).",
+        f"({args.python}), load average {min(loads):.1f}–{max(loads):.1f} during the run"
+        + (
+            f" ({os.cpu_count()} cores shared with other work: every wall time is inflated, the alternatives' as much "
+            "as ours)."
+            if max(loads) > (os.cpu_count() or 1)
+            else " (a quiet machine)."
+        ),
         "",
         f"Cold: a fresh RUNNER_TEMP, empty caches, {args.trials} runs each, round-robin. Network time is included: "
         "every cold run downloads from PyPI through this machine's network (a TLS-inspecting proxy whose CA is in "
