@@ -85,3 +85,17 @@ def test_the_stream_reports_success_even_while_status_reads_fail(timed_world: Wo
     run = deploy(timed_world, tmp_path)
     assert run.code == 0, run.stdout + run.stderr
     assert run.report["services"][0]["status"] == "SUCCESS"
+
+
+def test_a_lost_stream_is_followed_by_a_look_at_once_not_at_the_next_poll(timed_world: World, tmp_path: Path) -> None:
+    """The socket drops right after pushing DEPLOYING: what happened while nobody listened is unknown, so the waiter
+    reads the deployment that second — not at the next look the silence rule had planned (two minutes on)."""
+    five_minutes(timed_world)
+    stream_control(timed_world.sim).drop_after = 2  # BUILDING when it subscribed, then DEPLOYING, then the cut
+    run = deploy(timed_world, tmp_path, "--settle", "0")
+    assert run.code == 0, run.stdout + run.stderr
+    assert stream_control(timed_world.sim).dropped == 1 and "status stream was lost" in run.stderr
+    (created,) = timed_world.sim.deployments_of(timed_world.api, NEW)
+    dropped_at = created.created + BUILD
+    after = [r.at - dropped_at for r in timed_world.sim.requests if r.operation == "Deployment" and r.at >= dropped_at]
+    assert after and after[0] <= 2.0, f"first look {after[:1]} s after the stream was lost"
