@@ -53,6 +53,7 @@ class StreamControl:
     pushes: int = 0
     refused: int = 0
     dropped: int = 0
+    closed: int = 0  # sockets the client ended with a close frame (a waiter done with the stream)
 
 
 def stream_control(sim: RailwaySim) -> StreamControl:
@@ -137,6 +138,9 @@ class _Session:
                 for event in self.protocol.events_received():
                     if event.opcode is Opcode.TEXT and not self.cut:
                         self._on_message(event.data.decode())
+                    elif event.opcode is Opcode.CLOSE:
+                        # Counted before the close is answered: the client waits for that answer before it ends.
+                        self.control.closed += 1
             if not self.cut:
                 self._push_due()
             if not self._flush():

@@ -30,6 +30,7 @@ def test_a_five_minute_deploy_takes_one_subscription_two_reads_and_is_reported_w
     assert status_polls(timed_world) <= 3  # the read when subscribing, and a look after two minutes of silence
     assert row["duration_seconds"] - (BUILD + GO_LIVE) <= 1.0, "SUCCESS reported more than a second late"
     assert "following 1 deployment(s) through Railway's status stream" in run.stderr
+    assert stream_control(timed_world.sim).closed == 1, "the waiter closes the subscription socket when it is done"
 
 
 def test_a_refused_stream_falls_back_to_polling_and_still_reports_success(timed_world: World, tmp_path: Path) -> None:

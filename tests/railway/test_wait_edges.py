@@ -319,3 +319,27 @@ def test_a_replaced_deployment_that_can_be_rolled_back_to_still_gives_the_estima
     past = history(world, status="REMOVED", took=200.0)
     assert estimate_duration(world.client(), past) == pytest.approx(200.0)
     assert estimate_duration(world.client(), []) is None
+
+
+def test_a_failed_healthcheck_shows_railways_attempts_then_the_apps_last_five_lines(world: World) -> None:
+    script = Script.healthcheck_failure(build=30.0, deploy=10.0, attempts=3)
+    script = replace(script, deploy_logs=tuple(f"app line {n}" for n in range(1, 9)))
+    reason, tail = reason_of(world, script, after=41.0)
+    assert reason == "HEALTHCHECK failed after 3 attempts: service unavailable"
+    checks, app = tail[: tail.index("-- application log --")], tail[tail.index("-- application log --") + 1 :]
+    assert checks[0] == "Starting Healthcheck" and checks[-1] == "Healthcheck failed!"
+    assert app == ("app line 4", "app line 5", "app line 6", "app line 7", "app line 8")
+
+
+def test_a_failure_with_no_step_and_no_healthcheck_lines_is_not_called_a_healthcheck_failure(world: World) -> None:
+    """Railway marked it FAILED without saying which step, and its build log has no healthcheck in it: the reason
+    stays Railway's own, and the evidence is the build log's tail (a step-less failure is a build's, most often) —
+    not an invented healthcheck story."""
+    script = Script(
+        (("BUILDING", 30.0), ("DEPLOYING", 10.0), ("FAILED", None)),
+        build_logs=("build ok",),
+        deploy_logs=("starting", "out of memory"),
+    )
+    reason, tail = reason_of(world, script, after=41.0)
+    assert "HEALTHCHECK" not in reason and "healthcheck" not in reason
+    assert tail == ("build ok",)
