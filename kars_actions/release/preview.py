@@ -167,7 +167,7 @@ def _resolve(run: _Run) -> None:
     is one."""
     from kars_actions.railway.deploy import pick
     from kars_actions.railway.previews import find_preview, read_preview_project
-    from kars_actions.release.services import RailwayScope, list_services, resolve
+    from kars_actions.release.services import RailwayScope, resolve, resolve_any
 
     railway = _railway(run)
     run.railway_started = railway.clock.monotonic()
@@ -178,9 +178,9 @@ def _resolve(run: _Run) -> None:
     # then the services Railway deploys from a GitHub repository (databases and images left out), each completed
     # with what was found. Railway is asked only when nothing else names a service (then also for the health check
     # path it uses): a preview does not build from the railway config, so where it lives costs no request.
-    named = list_services(run.config, run.options.services)[0]
-    scope = None if named else RailwayScope(railway, run.project.id, deadline=_railway_deadline(run, 120.0))
-    found = resolve(run.config, run.options.services, scope)
+    found = resolve_any(run.config, run.options.services) or resolve(
+        run.config, run.options.services, RailwayScope(railway, run.project.id, deadline=_railway_deadline(run, 120.0))
+    )
     run.config = found.config
     names = found.names
     for name in names:
