@@ -10,13 +10,13 @@ import os
 import shutil
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.workflow_runner import JobRun, Runner, install_fake_uv
 from tests.fakes.world import SERVICES, AppServer, World, process_environment, release_world
 from tests.versioning.gitrepo import GIT_ENV
@@ -67,9 +67,9 @@ class Site(World):
 
     def init(self) -> str:
         """`kars-actions init` as a user runs it in the repository, then the first push's commit."""
-        init = [sys.executable, "-m", "kars_actions", "init", "--action-sha", PIN, "--format", "text"]
+        init = ["init", "--action-sha", PIN, "--format", "text"]
         env = process_environment(**GIT_ENV, PYTHONPATH=str(ROOT))
-        proc = subprocess.run(init, cwd=self.repo.path, env=env, capture_output=True, text=True, timeout=120)
+        proc = run_kars(init, cwd=self.repo.path, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         self.repo.git("add", "-A")
         self.repo.git("commit", "-q", "-m", "ci: the workflows kars-actions init wrote")

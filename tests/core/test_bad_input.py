@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.echo_server import echo_server
 
 LIMIT = 60.0  # seconds; every case here ends in well under one on an idle machine
@@ -218,8 +218,8 @@ def base() -> Iterator[str]:
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_", "RAILWAY_"))}
     full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args],
+    return run_kars(
+        [*args],
         capture_output=True,
         text=True,
         env=full,

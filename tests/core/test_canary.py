@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.echo_server import echo_server
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -162,8 +162,8 @@ def _run_one(args: list[str], env: dict[str, str], root: Path, files: Path) -> l
     step |= {"GITHUB_ENV": str(files / "env")}
     for name in ("output", "summary", "env"):
         (files / name).write_text("")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args],
+    proc = run_kars(
+        [*args],
         capture_output=True,
         text=True,
         env=step,

@@ -10,8 +10,6 @@ Railway builds the backend from (its root directory): only a token can tell, and
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import RailwaySim, SimClock
 from tests.fakes.world import process_environment
@@ -68,8 +67,8 @@ class Repo:
     def run(self, *args: str, token: bool, **env: str) -> tuple[int, dict[str, Any], str]:
         extra = {"RAILWAY_TOKEN": self.token, "RAILWAY_GRAPHQL_ENDPOINT": self.sim.url} if token else {}
         variables = GIT_ENV | {"PYTHONPATH": str(REPO), "KARS_TEST_VIRTUAL_CLOCK": "1"} | extra | env
-        proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
+        proc = run_kars(
+            [*args, "--format", "json"],
             cwd=self.repo.path,
             env=process_environment(**variables),
             capture_output=True,

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.test_release_settings import lose_backend_settings
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.world import OLD, Run, World, process_environment
 
 FOREVER = 10**6
@@ -224,10 +224,10 @@ def test_an_alert_sent_before_the_commit_is_known_has_no_commit(world: World) ->
 
 def test_the_notify_command_sends_the_whole_commit_or_none(world: World, tmp_path: Path) -> None:
     env = process_environment()
-    args = [sys.executable, "-m", "kars_actions", "notify", "--event", "failure", "--webhook-url", world.alerts.url]
+    args = ["notify", "--event", "failure", "--webhook-url", world.alerts.url]
 
     def notify(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*args, *extra], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+        return run_kars([*args, *extra], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
     assert notify(world.repo.path).returncode == 0
     assert world.alerts.received[-1]["commit"] == {

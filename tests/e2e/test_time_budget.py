@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 
 from kars_actions.core.config import Config
 from kars_actions.release.budget import time_budget
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.world import process_environment
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
@@ -25,8 +24,8 @@ pytestmark = pytest.mark.subprocess
 
 
 def cli(repo: GitRepo, *args: str) -> tuple[int, dict[str, Any], str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
+    proc = run_kars(
+        [*args, "--format", "json"],
         cwd=repo.path,
         env=process_environment(**GIT_ENV, PYTHONPATH=str(ROOT)),
         capture_output=True,
@@ -90,8 +89,8 @@ def test_a_timeout_too_short_to_roll_back_is_said_at_the_start_with_both_numbers
 
 
 def test_the_help_gives_the_default_the_release_computes(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "release", "--help"],
+    proc = run_kars(
+        ["release", "--help"],
         env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
         capture_output=True,
         text=True,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.fakes.cli_fork import run_kars
 
 # The parent's own variables of these kinds would leak into the step under test.
 SCRUBBED = ("GITHUB_", "KARS_", "RAILWAY_", "INPUT_", "RUNNER_")
@@ -25,8 +26,8 @@ def run_cli(
             "GITHUB_STEP_SUMMARY": str(cwd / "summary"),
             "RUNNER_TEMP": str(cwd / "runner-temp"),
         }
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args],
+    return run_kars(
+        [*args],
         capture_output=True,
         text=True,
         env=full | (env or {}),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import functools
 import json
 import math
 import socket
@@ -71,6 +72,19 @@ def load_schema(path: Path = SCHEMA_PATH) -> GraphQLSchema:
             _schema_loaded = True
         assert _schema is not None
         return _schema
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_query(query: str) -> DocumentNode:
+    """A query document, parsed once per text: the CLI sends the same few documents thousands of times a suite, and
+    the nodes are only read."""
+    return parse(query)
+
+
+@functools.lru_cache(maxsize=1024)
+def schema_errors(query: str) -> tuple[str, ...]:
+    """What Railway's schema says of a query text — the same answer every time, so worked out once."""
+    return tuple(e.message for e in validate(load_schema(), parse_query(query)))
 
 
 SimClock = FakeClock  # the simulator's clock: the same test clock every fake uses
@@ -574,7 +588,8 @@ class RailwaySim(WatchBackupSim):
         kind, value = ("project", token) if token else ("account", bearer.removeprefix("Bearer ").strip())
         try:
             request = json.loads(body)
-            document = parse(request["query"])
+            query = request["query"]
+            document = parse_query(query)
         except (ValueError, KeyError, TypeError, GraphQLSyntaxError) as error:
             self._record(None, (), False, value, 400)
             self._send(handler, 400, {"errors": [{"message": f"invalid request: {error}"}]})
@@ -615,7 +630,7 @@ class RailwaySim(WatchBackupSim):
                     self._stop.wait(fault.seconds)
                 self._drop(handler)
                 return
-        payload = self._execute(document, op, request.get("variables") or {}, kind, value)
+        payload = self._execute(query, document, op, request.get("variables") or {}, kind, value)
         self._run_hooks(name, fields)
         if fault is not None and fault.after:
             # The operation ran; its answer never reaches the client.
@@ -669,17 +684,17 @@ class RailwaySim(WatchBackupSim):
 
     def _execute(
         self,
+        query: str,
         document: DocumentNode,
         op: OperationDefinitionNode | None,
         variables: dict[str, Any],
         kind: str,
         token: str,
     ) -> dict[str, Any]:
-        schema = load_schema() if self.validate else None
-        if schema is not None:
-            errors = validate(schema, document)
+        if self.validate:
+            errors = schema_errors(query)
             if errors:
-                return {"data": None, "errors": [{"message": e.message} for e in errors]}
+                return {"data": None, "errors": [{"message": message} for message in errors]}
         if op is None:
             return {"data": None, "errors": [{"message": "Unknown operation"}]}
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType, parse, validate
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType
 from graphql.error import GraphQLSyntaxError
 from graphql.utilities import value_from_ast_untyped
 from websockets.frames import Opcode
@@ -201,21 +201,21 @@ class _Session:
             self.sim.clock.advance(VIRTUAL_STEP)
 
     def _subscribe(self, operation_id: str, payload: dict[str, Any]) -> None:
-        from tests.fakes.railway_sim import SimError, _Auth, _operation, load_schema
+        from tests.fakes.railway_sim import SimError, _Auth, _operation, parse_query, schema_errors
 
         def refuse(text: str) -> None:
             self._send({"id": operation_id, "type": "error", "payload": [{"message": text}]})
 
         try:
-            document = parse(payload["query"])
+            query = payload["query"]
+            document = parse_query(query)
         except (KeyError, TypeError, GraphQLSyntaxError) as error:
             refuse(f"invalid subscription: {error}")
             return
-        schema = load_schema() if self.sim.validate else None
-        if schema is not None:
-            errors = validate(schema, document)
+        if self.sim.validate:
+            errors = schema_errors(query)
             if errors:
-                refuse("; ".join(e.message for e in errors))
+                refuse("; ".join(errors))
                 return
         operation = _operation(document, payload.get("operationName"))
         if operation is None or operation.operation is not OperationType.SUBSCRIPTION:

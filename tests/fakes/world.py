@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -27,6 +25,7 @@ from click.testing import CliRunner
 from kars_actions.cli.release import command as release_command
 from tests.fakes.actions_files import read_outputs
 from tests.fakes.alert_sink import AlertSink
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.cli_process import SCRUBBED
 from tests.fakes.github_fake import GitHubFake
 from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock, SimDeployment
@@ -289,8 +288,8 @@ class World:
         environ = process_environment(**self.env(**(files | env)))
         for name in drop:
             environ.pop(name, None)
-        proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", *args, *(("--format", fmt) if fmt else ())],
+        proc = run_kars(
+            [*args, *(("--format", fmt) if fmt else ())],
             cwd=self.repo.path,
             env=environ,
             capture_output=True,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from click.testing import CliRunner
 
 from kars_actions.cli import cli
 from tests.fakes.actions_files import read_outputs
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.github_fake import GitHubFake
 from tests.github.conftest import TOKEN
 from tests.versioning.gitrepo import GitRepo
@@ -101,8 +100,8 @@ def test_missing_permission_exits_3_naming_it(repo: GitRepo, fake: GitHubFake, m
 @pytest.mark.subprocess
 def test_tag_as_a_real_process(repo: GitRepo, fake: GitHubFake, tmp_path: Path) -> None:
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_OUTPUT": str(tmp_path / "o.txt")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "tag", "--repo-dir", str(repo.path), "--format", "text"],
+    completed = run_kars(
+        ["tag", "--repo-dir", str(repo.path), "--format", "text"],
         capture_output=True,
         text=True,
         env=env,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
-import sys
 import time
 import tracemalloc
 import zlib
@@ -21,6 +20,7 @@ from kars_actions.health.assertions import HealthCheck, JsonExpectation, Observa
 from kars_actions.health.poll import PollSettings, check_health
 from kars_actions.health.report import HealthResult, TargetOutcome
 from kars_actions.health.targets import HealthTarget
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.health_servers import Reply, ScriptedServer, Seen, sequence
 from tests.health.conftest import FakeClock
 
@@ -49,8 +49,8 @@ def bomb_reply() -> Reply:
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", "health", "--format", "text", *args],
+    return run_kars(
+        ["health", "--format", "text", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

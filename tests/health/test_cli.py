@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from kars_actions.cli import cli
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.health_servers import Reply, ScriptedServer, sequence
 
 FAST = ["--interval", "0.01", "--max-interval", "0.02", "--confirm-interval", "0.01"]
@@ -88,8 +88,8 @@ def test_services_come_from_kars_yml_with_a_public_url(tmp_path: Path) -> None:
 def test_the_real_command_exits_by_health() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     with ScriptedServer(sequence(HEALTHY)) as server:
-        ok = subprocess.run(
-            [sys.executable, "-m", "kars_actions", "health", server.url(), "--format", "json", *FAST],
+        ok = run_kars(
+            ["health", server.url(), "--format", "json", *FAST],
             capture_output=True,
             text=True,
             env=env,
@@ -98,8 +98,8 @@ def test_the_real_command_exits_by_health() -> None:
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["healthy"] is True
     with ScriptedServer(sequence(Reply(500, body=b"down"))) as server:
-        bad = subprocess.run(
-            [sys.executable, "-m", "kars_actions", "health", server.url(), "--retries", "2", *FAST],
+        bad = run_kars(
+            ["health", server.url(), "--retries", "2", *FAST],
             capture_output=True,
             text=True,
             env=env,
@@ -111,8 +111,8 @@ def test_the_real_command_exits_by_health() -> None:
 
 def run_health(*args: str, fmt: str = "json", **env_extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))} | env_extra
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", "health", *args, "--format", fmt, *FAST],
+    return run_kars(
+        ["health", *args, "--format", fmt, *FAST],
         capture_output=True,
         text=True,
         env=env,

@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,7 @@ from kars_actions.notify.alerts import (
     run_url_from_environ,
     send_alerts,
 )
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.clock import FakeClock
 
 SLACK = "https://hooks.slack.example/services/T000/B000/slacksecretpart"
@@ -347,8 +346,8 @@ def test_cli_with_no_channel_says_so_and_exits_0(in_repo: Path) -> None:
 
 def test_a_dry_run_with_no_channel_says_nothing_would_be_sent(in_repo: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KARS_", "GITHUB_"))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "notify", "--event", "failure", "--dry-run", "--format", "text"],
+    proc = run_kars(
+        ["notify", "--event", "failure", "--dry-run", "--format", "text"],
         cwd=in_repo,
         env=env,
         capture_output=True,

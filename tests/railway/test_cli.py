@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from click.testing import CliRunner
 
 from kars_actions.cli.deploy import command as deploy_command
 from kars_actions.cli.rollback import command as rollback_command
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.railway_sim import Script
 from tests.railway.conftest import NEW, World
 
@@ -161,8 +160,8 @@ def test_real_process_deploys_writes_outputs_and_never_prints_the_token(cli_worl
         "GITHUB_STEP_SUMMARY": str(summary),
         "PYTHONPATH": str(REPO),
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "deploy", "--service", "api", "--service", "web", "--commit", NEW],
+    proc = run_kars(
+        ["deploy", "--service", "api", "--service", "web", "--commit", NEW],
         capture_output=True,
         text=True,
         env=env,
@@ -185,8 +184,8 @@ def test_real_process_deploys_writes_outputs_and_never_prints_the_token(cli_worl
 def test_real_process_failed_deploy_exits_1(cli_world: World, tmp_path: Path) -> None:
     cli_world.sim.script_for(cli_world.api, Script.healthcheck_failure())
     env = {**os.environ, **cli_world.cli_env(), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "deploy", "--service", "api", "--commit", NEW, "--format", "text"],
+    proc = run_kars(
+        ["deploy", "--service", "api", "--commit", NEW, "--format", "text"],
         capture_output=True,
         text=True,
         env=env,

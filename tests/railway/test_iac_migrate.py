@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from kars_actions.core.config import load_config
 from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
 from kars_actions.railway.environment_config import apply_settings, plan_settings, resolve_scope
 from kars_actions.railway_config.settings import ApplyOptions
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.railway_sim import RailwaySim, SimClock
 from tests.railway.test_settings import service_files
 
@@ -105,8 +105,8 @@ def write_repo(root: Path) -> None:
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("KARS_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", "config", *args], cwd=root, env=env, capture_output=True, text=True
+    return run_kars(
+        ["config", *args], cwd=root, env=env, capture_output=True, text=True
     )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.actions_files import read_outputs
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.railway_sim import RailwaySim, SimClock
 from tests.railway.test_settings import API_JSON, API_LIVE, KARS_YML, WEB_LIVE, WEB_TOML
 
@@ -46,8 +45,8 @@ class Cli:
         }
         for name in ("RAILWAY_TOKEN", "KARS_CONFIG", "GITHUB_ACTIONS"):
             env.pop(name, None)
-        proc = subprocess.run(
-            [sys.executable, "-m", "kars_actions", "config", *args],
+        proc = run_kars(
+            ["config", *args],
             cwd=self.root,
             env=env,
             capture_output=True,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.actions_files import parse_outputs
+from tests.fakes.cli_fork import run_kars
 from tests.fakes.railway_sim import Script
 from tests.fakes.railway_stream import stream_control
 from tests.railway.conftest import NEW, OLD, World
@@ -53,8 +52,8 @@ def cli(world: World, tmp_path: Path, *args: str, cwd: Path | None = None, real_
         "GITHUB_STEP_SUMMARY": str(summary),
         "PYTHONPATH": str(REPO),
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args, "--format", "json"],
+    proc = run_kars(
+        [*args, "--format", "json"],
         capture_output=True,
         text=True,
         env=env,

@@ -18,6 +18,7 @@ from kars_actions.core.config import Config, ServiceConfig
 from kars_actions.core.errors import UsageError
 from kars_actions.core.report import Style
 from kars_actions.testrun.runner import TestGateResult, plan_test_runs, run_tests
+from tests.fakes.cli_fork import run_kars
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="needs node")
 PLAIN = Style(False)
@@ -281,10 +282,9 @@ def test_result_json_carries_each_services_output(tmp_path: Path) -> None:
 
 @pytest.mark.subprocess
 def test_real_process_exits_2_with_one_clear_line_when_nothing_can_run(tmp_path: Path) -> None:
-    import subprocess
 
-    done = subprocess.run(
-        [sys.executable, "-m", "kars_actions", "test", "--format", "text"],
+    done = run_kars(
+        ["test", "--format", "text"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

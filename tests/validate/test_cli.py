@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from kars_actions.cli import cli
+from tests.fakes.cli_fork import run_kars
 
 FILES = Path(__file__).parent / "files"
 REPO = Path(__file__).resolve().parents[2]
@@ -30,8 +30,8 @@ def run_process(
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KARS_"))}
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", "validate", *args],
+    return run_kars(
+        ["validate", *args],
         capture_output=True,
         text=True,
         cwd=cwd or REPO,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from kars_actions.github.versioning import plan_version
+from tests.fakes.cli_fork import run_kars
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,8 +65,8 @@ def like_this_repository(tmp_path: Path) -> tuple[GitRepo, str]:
 
 def cli(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAILWAY_", "GITHUB_", "KARS_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "kars_actions", *args, "--format", "text", "--no-color"],
+    return run_kars(
+        [*args, "--format", "text", "--no-color"],
         cwd=repo.path,
         env={**env, **GIT_ENV, "PYTHONPATH": str(REPO)},
         capture_output=True,

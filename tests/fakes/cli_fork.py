@@ -1,0 +1,271 @@
+"""``python -m kars_actions`` as a real process forked from a warm interpreter: the suite's CLI starts without paying
+for Python's start and the package's imports each time.
+
+The suite starts the CLI as a process about five hundred times; each fresh interpreter spends 0.3-0.5 s of CPU
+importing the package and its dependencies before it does anything, more than half of the suite's CPU on a
+2-core machine. Each pytest worker starts one server that imports every module of the package once and then
+forks a child per run, as the ``forkserver`` start method of ``multiprocessing`` does. The child is a process of
+its own — its own pid, file descriptors, working directory, environment, argv, signals and exit status — and runs
+``kars_actions`` as ``__main__`` the way ``python -m`` does, then exits the way the interpreter does (non-daemon
+threads joined, ``atexit`` handlers run, streams flushed).
+
+What a fork cannot reproduce, it does not pretend to: a run whose environment would start the interpreter
+differently (any ``PYTHON*`` variable or locale variable other than the server's) is started as a fresh process
+instead, and so is every run when ``KARS_TEST_FORK=0`` is set (the whole suite then runs as before).
+``tests/core/test_cli_fork.py`` checks that both ways give the same output, outputs and exit codes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal, overload
+
+# Variables that change how the interpreter starts (flags, paths, encodings): a run that sets one differently from
+# the server is started fresh.
+_START_PREFIXES = ("PYTHON",)
+_START_NAMES = ("LANG", "LC_ALL", "LC_CTYPE")
+_HEADER = struct.Struct("!I")
+_ENABLED = os.environ.get("KARS_TEST_FORK", "1") != "0"
+
+# The server, run by path from ``python -c`` so that no folder of the suite lands on its sys.path.
+_SERVER = Path(__file__).with_name("cli_fork_server.py")
+_RUN_SERVER = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
+
+
+def _start_env(env: Mapping[str, str]) -> dict[str, str]:
+    """What the interpreter reads from the environment as it starts, ``PYTHONPATH`` aside (the child applies it)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if (k.startswith(_START_PREFIXES) or k in _START_NAMES) and k != "PYTHONPATH"
+    }
+
+
+def _package_from(pythonpath: str) -> str | None:
+    """The ``kars_actions`` a fresh interpreter would import ahead of the installed one, if ``PYTHONPATH`` has one."""
+    for entry in filter(None, pythonpath.split(os.pathsep)):
+        init = Path(entry, "kars_actions", "__init__.py")
+        if init.is_file():
+            return os.path.realpath(init)
+    return None
+
+
+class _Server:
+    """One warm interpreter per pytest worker, started on first use and stopped when the worker exits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._socket = ""
+        self._env: dict[str, str] = {}
+        self.package = ""
+
+    def address(self) -> tuple[str, dict[str, str]]:
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            return self._socket, self._env
+
+    def _start(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="kars-fork-")
+        self._socket = os.path.join(self._folder.name, "s")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GITHUB_", "KARS_", "RAILWAY_", "INPUT_")) and k != "PYTHONPATH"
+        }
+        self._env = _start_env(env)
+        ready_r, ready_w = os.pipe()
+        # stdin is a pipe the server reads to learn that this worker is gone (EOF), so it never outlives the suite.
+        with open(os.path.join(self._folder.name, "log"), "wb") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _RUN_SERVER, str(_SERVER), self._socket, str(ready_w)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                cwd=self._folder.name,
+                env=env,
+                pass_fds=(ready_w,),
+            )
+        os.close(ready_w)
+        with os.fdopen(ready_r, "rb") as ready:
+            said = ready.read().decode()
+        if not said.startswith("ready "):
+            log = Path(self._folder.name, "log").read_text(encoding="utf-8", errors="replace")
+            raise RuntimeError(f"the CLI fork server did not start:\n{log}")
+        self.package = said.removeprefix("ready ")
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                if self._proc.stdin is not None:
+                    self._proc.stdin.close()
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+                self._proc = None
+            if self._folder is not None:
+                self._folder.cleanup()
+                self._folder = None
+
+
+_SERVER_INSTANCE = _Server()
+
+
+def _memfd(name: str, data: bytes = b"") -> int:
+    fd = os.memfd_create(name)
+    if data:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@overload
+def run_kars(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = ...,
+    env: Mapping[str, str] | None = ...,
+    input: str | bytes | None = ...,
+    timeout: float | None = ...,
+    text: Literal[True] = ...,
+    errors: str = ...,
+    capture_output: bool = ...,
+    check: bool = ...,
+) -> subprocess.CompletedProcess[str]: ...
+@overload
+def run_kars(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = ...,
+    env: Mapping[str, str] | None = ...,
+    input: str | bytes | None = ...,
+    timeout: float | None = ...,
+    text: Literal[False],
+    errors: str = ...,
+    capture_output: bool = ...,
+    check: bool = ...,
+) -> subprocess.CompletedProcess[bytes]: ...
+def run_kars(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | bytes | None = None,
+    timeout: float | None = None,
+    text: bool = True,
+    errors: str = "strict",
+    capture_output: bool = True,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    """``subprocess.run([sys.executable, "-m", "kars_actions", *args], capture_output=True, ...)``, forked warm."""
+    if not capture_output:
+        raise ValueError("run_kars captures the output")
+    argv = [sys.executable, "-m", "kars_actions", *args]
+    environ = dict(os.environ if env is None else env)
+    socket_path, server_env = _SERVER_INSTANCE.address() if _ENABLED else ("", {})
+    own_package = _package_from(environ.get("PYTHONPATH", ""))
+    if (
+        not _ENABLED
+        or _start_env(environ) != server_env
+        or (own_package is not None and own_package != _SERVER_INSTANCE.package)
+    ):
+        return subprocess.run(
+            argv,
+            cwd=cwd,
+            env=environ,
+            input=input,
+            timeout=timeout,
+            text=text,
+            errors=errors if text else None,
+            capture_output=True,
+            check=check,
+        )
+    stdin_data = input.encode() if isinstance(input, str) else (input or b"")
+    fds = [_memfd("stdin", stdin_data), _memfd("stdout"), _memfd("stderr")]
+    try:
+        returncode = _fork(socket_path, list(args), os.fspath(cwd or os.getcwd()), environ, fds, argv, timeout)
+        out, err = _read_all(fds[1]), _read_all(fds[2])
+    finally:
+        for fd in fds:
+            os.close(fd)
+    done: subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]
+    if text:
+        done = subprocess.CompletedProcess(argv, returncode, out.decode(errors=errors), err.decode(errors=errors))
+    else:
+        done = subprocess.CompletedProcess(argv, returncode, out, err)
+    if check:
+        done.check_returncode()
+    return done
+
+
+def _fork(
+    socket_path: str,
+    args: list[str],
+    cwd: str,
+    env: dict[str, str],
+    fds: list[int],
+    argv: list[str],
+    timeout: float | None,
+) -> int:
+    request = json.dumps({"args": args, "cwd": cwd, "env": env}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(socket_path)
+        socket.send_fds(conn, [_HEADER.pack(len(request))], fds)
+        conn.sendall(request)
+        lines = _Lines(conn)
+        first = lines.next(None)
+        if not first.startswith("pid "):
+            raise RuntimeError(f"the CLI fork server refused the run: {first!r}")
+        pid = int(first.split()[1])
+        try:
+            line = lines.next(timeout)
+        except TimeoutError:
+            # As subprocess.run does: kill the child, wait for it to end, then say that the time ran out.
+            os.kill(pid, signal.SIGKILL)
+            lines.next(None)
+            raise subprocess.TimeoutExpired(argv, timeout or 0.0, _read_all(fds[1]), _read_all(fds[2])) from None
+        if not line.startswith("exit "):
+            raise RuntimeError(f"the CLI fork server lost the run: {line!r}")
+        return int(line.split()[1])
+
+
+class _Lines:
+    """Lines from the server's socket, each within its own time limit."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self._conn = conn
+        self._buffer = b""
+
+    def next(self, timeout: float | None) -> str:
+        self._conn.settimeout(timeout)
+        while b"\n" not in self._buffer:
+            chunk = self._conn.recv(4096)
+            if not chunk:
+                return ""
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode()
