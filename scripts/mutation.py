@@ -136,7 +136,21 @@ if _tracing:
                 f.write(json.dumps([None, _order]) + "\\n")
             for test, lines in _lines.items():
                 f.write(json.dumps([test, sorted(lines)]) + "\\n")
+    def _forked():
+        # A CLI process forked from the suite's warm interpreter: it runs for the test running now, and the lines
+        # the interpreter ran while importing are lines this process would have run at its own start.
+        try:
+            with open(_now, encoding="utf-8") as f:
+                _current[0] = f.read()
+        except OSError:
+            _current[0] = ""
+        imported = set().union(*_lines.values())
+        _lines.clear()
+        if imported:
+            _lines[_current[0]] = imported
+        del _order[:]
     atexit.register(_save)
+    os.register_at_fork(after_in_child=_forked)
     sys.settrace(_global)
     threading.settrace(_global)
 

@@ -11,8 +11,10 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from tests.fakes.quick_handler import QuickHandler
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
@@ -46,7 +48,7 @@ def package_index(
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     hashes.update(listed_hashes or {})
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuickHandler):
         def log_message(self, format: str, *args: object) -> None:
             return
 

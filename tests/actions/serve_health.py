@@ -9,9 +9,11 @@ import argparse
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.fakes.quick_handler import QuickHandler
+
 
 def make_handler(version: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuickHandler):
         def do_GET(self) -> None:
             if self.path != "/api/health":
                 self.send_error(404)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from tests.fakes.actions_files import read_outputs
 from tests.fakes.cli_fork import run_kars
 from tests.fakes.cli_process import SCRUBBED
+from tests.fakes.quick_handler import QuickHandler
 
 BAD = '{\n  "deploy": {"healthcheckPath": 5}\n}\n'
 
@@ -107,7 +108,7 @@ def silent_server() -> Iterator[str]:
     """Accepts a request and never answers until the test ends."""
     release = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuickHandler):
         def do_GET(self) -> None:
             release.wait(30)
 

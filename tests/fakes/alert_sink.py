@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.quick_handler import QuickHandler
 
 
 class AlertSink:
@@ -16,7 +18,7 @@ class AlertSink:
         self.received: list[dict[str, Any]] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuickHandler):
             def log_message(self, *args: Any) -> None:
                 return None
 

@@ -7,10 +7,12 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.fakes.quick_handler import QuickHandler
 
 
-class _EchoHandler(BaseHTTPRequestHandler):
+class _EchoHandler(QuickHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:

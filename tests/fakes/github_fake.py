@@ -38,9 +38,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.quick_handler import QuickHandler
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 NOT_ACCESSIBLE = "Resource not accessible by integration"
@@ -1007,7 +1009,7 @@ class GitHubFake:
         raise ApiError(404, "Not Found")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuickHandler):
     owner: GitHubFake
     protocol_version = "HTTP/1.1"
 

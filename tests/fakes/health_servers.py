@@ -13,8 +13,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.quick_handler import QuickHandler
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Reply:
 Script = Callable[[Seen], Reply]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuickHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 

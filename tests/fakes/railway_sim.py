@@ -19,7 +19,6 @@ import email.utils
 import functools
 import json
 import math
-import socket
 import threading
 import time
 import uuid
@@ -50,6 +49,7 @@ from graphql.error import GraphQLSyntaxError
 from graphql.utilities import value_from_ast_untyped
 
 from tests.fakes.clock import FakeClock
+from tests.fakes.quick_handler import QuickHandler
 from tests.fakes.railway_sim_watch import WatchBackupSim
 
 REPO = Path(__file__).resolve().parents[2]
@@ -492,13 +492,8 @@ class RailwaySim(WatchBackupSim):
             load_schema()
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuickHandler):
             protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in two writes: without this, Nagle + delayed ACK cost 40 ms a request.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tests.fakes.alert_sink import AlertSink
 from tests.fakes.cli_fork import run_kars
 from tests.fakes.cli_process import SCRUBBED
 from tests.fakes.github_fake import GitHubFake
+from tests.fakes.quick_handler import QuickHandler
 from tests.fakes.railway_sim import LIVE, RailwaySim, SimClock, SimDeployment
 from tests.versioning.gitrepo import GIT_ENV, GitRepo
 
@@ -142,7 +143,7 @@ class AppServer:
         self.authorization_seen: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuickHandler):
             def log_message(self, *args: Any) -> None:
                 return None
 
