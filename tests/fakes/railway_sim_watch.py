@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -461,31 +462,29 @@ class WatchBackupSim:
 
     # HTTP logs: one line per request of one deployment --------------------------------------------------------------
 
-    def _log_lines(self, d: SimDeployment, lo: float, hi: float) -> list[dict[str, Any]]:
-        """The deployment's requests in (lo, hi], one line each. Counts per second come from the traffic profile
-        (whole requests, spread evenly), so the same second always holds the same lines."""
-        lines: list[dict[str, Any]] = []
+    def _log_lines(self, d: SimDeployment, lo: float, hi: float) -> Iterator[dict[str, Any]]:
+        """The deployment's requests in (lo, hi], one line each, newest first (as Railway's log viewer reads them, so
+        that a reader of the newest few stops there). Counts per second come from the traffic profile (whole
+        requests, spread evenly), so the same second always holds the same lines."""
         if d.promoted_at is None:
-            return lines
-        second = math.floor(max(lo, d.promoted_at))
-        while second < hi:
+            return
+        for second in reversed(range(math.floor(max(lo, d.promoted_at)), math.ceil(hi))):
             shares = self.serving_shares(d.service_id, d.environment_id, second + 0.5)
             share = next((sh for x, sh in shares if x is d), 0.0)
-            if share:
-                traffic = self.deployment_traffic(d, second + 0.5)
-                rate = traffic.rpm * share / 60.0
-                count = math.floor((second + 1) * rate) - math.floor(second * rate)
-                failing = rate * traffic.error_ratio
-                bad = math.floor((second + 1) * failing) - math.floor(second * failing)
-                for i in range(count):
-                    at = second + (i + 0.5) / count
-                    if not lo < at <= hi:
-                        continue
-                    q = ((second * 7 + i * 37) % 100 + 0.5) / 100
-                    status = 500 if i < bad else 200
-                    lines.append(self._log_line(d, at, status, traffic.duration_ms(q), f"{second}-{i}"))
-            second += 1
-        return lines
+            if not share:
+                continue
+            traffic = self.deployment_traffic(d, second + 0.5)
+            rate = traffic.rpm * share / 60.0
+            count = math.floor((second + 1) * rate) - math.floor(second * rate)
+            failing = rate * traffic.error_ratio
+            bad = math.floor((second + 1) * failing) - math.floor(second * failing)
+            for i in reversed(range(count)):
+                at = second + (i + 0.5) / count
+                if not lo < at <= hi:
+                    continue
+                q = ((second * 7 + i * 37) % 100 + 0.5) / 100
+                status = 500 if i < bad else 200
+                yield self._log_line(d, at, status, traffic.duration_ms(q), f"{second}-{i}")
 
     def _log_line(self, d: SimDeployment, at: float, status: int, duration: float, key: str) -> dict[str, Any]:
         return {
@@ -531,9 +530,15 @@ class WatchBackupSim:
         lo = self._sim_time(afterDate) if afterDate else now - 3600.0
         hi = min(self._sim_time(beforeDate) if beforeDate else now, now)
         test = _log_filter(filter or "")
-        lines = [line for line in self._log_lines(d, lo or 0.0, hi) if test(line)]
         # The newest ``limit`` lines, newest first, as Railway's log viewer reads them.
-        return list(reversed(lines))[: max(1, int(limit or 100))]
+        wanted = max(1, int(limit or 100))
+        lines: list[dict[str, Any]] = []
+        for line in self._log_lines(d, lo or 0.0, hi):
+            if test(line):
+                lines.append(line)
+                if len(lines) == wanted:
+                    break
+        return lines
 
     # Instance executions: every start of a deployment's instance ---------------------------------------------------
 
