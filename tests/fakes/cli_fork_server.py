@@ -25,6 +25,11 @@ HEADER = struct.Struct("!I")
 # What the commands import only when they need it (the CLI's start stays lean for users), imported here once.
 LATER = (
     "httpx",
+    "httpcore",
+    "h11",
+    "encodings.idna",
+    "encodings.unicode_escape",
+    "encodings.utf_8_sig",
     "websockets.sync.client",
     "yaml",
     "jsonschema",
