@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from tests.fakes.actions_files import read_outputs
 from tests.fakes.cli_fork import run_kars
 from tests.fakes.cli_process import SCRUBBED
-from tests.fakes.quick_handler import QuickHandler
+from tests.fakes.health_servers import Reply, ScriptedServer
 
 BAD = '{\n  "deploy": {"healthcheckPath": 5}\n}\n'
 
@@ -103,31 +101,9 @@ def test_runs_at_once_keep_their_own_environment_and_folder(tmp_path: Path) -> N
     assert read_outputs(tmp_path / "two" / "step" / "output")["valid"] == "true"
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts a request and never answers until the test ends."""
-    release = threading.Event()
-
-    class Handler(QuickHandler):
-        def do_GET(self) -> None:
-            release.wait(30)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.subprocess
-def test_a_run_past_its_time_limit_is_killed_and_said_to_have_timed_out(tmp_path: Path, silent_server: str) -> None:
-    args = ["health", silent_server, "--timeout", "30", "--deadline", "60", "--retries", "1"]
-    with pytest.raises(subprocess.TimeoutExpired, match=r"timed out after 1 second"):
-        run_kars(args, cwd=tmp_path, env=_step(tmp_path / "a"), timeout=1)
+def test_a_run_past_its_time_limit_is_killed_and_said_to_have_timed_out(tmp_path: Path) -> None:
+    with ScriptedServer(lambda seen: Reply(hang=server.hang_event())) as server:
+        args = ["health", server.url("/health"), "--timeout", "30", "--deadline", "60", "--retries", "1"]
+        with pytest.raises(subprocess.TimeoutExpired, match=r"timed out after 1 second"):
+            run_kars(args, cwd=tmp_path, env=_step(tmp_path / "a"), timeout=1)

@@ -29,7 +29,7 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal
 
 # Variables that change how the interpreter starts (flags, paths, encodings): a run that sets one differently from
 # the server is started fresh.
@@ -143,32 +143,6 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-@overload
-def run_kars(
-    args: Sequence[str],
-    *,
-    cwd: str | os.PathLike[str] | None = ...,
-    env: Mapping[str, str] | None = ...,
-    input: str | bytes | None = ...,
-    timeout: float | None = ...,
-    text: Literal[True] = ...,
-    errors: str = ...,
-    capture_output: bool = ...,
-    check: bool = ...,
-) -> subprocess.CompletedProcess[str]: ...
-@overload
-def run_kars(
-    args: Sequence[str],
-    *,
-    cwd: str | os.PathLike[str] | None = ...,
-    env: Mapping[str, str] | None = ...,
-    input: str | bytes | None = ...,
-    timeout: float | None = ...,
-    text: Literal[False],
-    errors: str = ...,
-    capture_output: bool = ...,
-    check: bool = ...,
-) -> subprocess.CompletedProcess[bytes]: ...
 def run_kars(
     args: Sequence[str],
     *,
@@ -176,12 +150,13 @@ def run_kars(
     env: Mapping[str, str] | None = None,
     input: str | bytes | None = None,
     timeout: float | None = None,
-    text: bool = True,
+    text: Literal[True] = True,
     errors: str = "strict",
     capture_output: bool = True,
     check: bool = False,
-) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
-    """``subprocess.run([sys.executable, "-m", "kars_actions", *args], capture_output=True, ...)``, forked warm."""
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run([sys.executable, "-m", "kars_actions", *args], capture_output=True, text=True, ...)``, forked
+    warm."""
     if not capture_output:
         raise ValueError("run_kars captures the output")
     argv = [sys.executable, "-m", "kars_actions", *args]
@@ -199,8 +174,8 @@ def run_kars(
             env=environ,
             input=input,
             timeout=timeout,
-            text=text,
-            errors=errors if text else None,
+            text=True,
+            errors=errors,
             capture_output=True,
             check=check,
         )
@@ -212,11 +187,7 @@ def run_kars(
     finally:
         for fd in fds:
             os.close(fd)
-    done: subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]
-    if text:
-        done = subprocess.CompletedProcess(argv, returncode, out.decode(errors=errors), err.decode(errors=errors))
-    else:
-        done = subprocess.CompletedProcess(argv, returncode, out, err)
+    done = subprocess.CompletedProcess(argv, returncode, out.decode(errors=errors), err.decode(errors=errors))
     if check:
         done.check_returncode()
     return done
