@@ -36,7 +36,10 @@ from typing import Literal
 _START_PREFIXES = ("PYTHON",)
 _START_NAMES = ("LANG", "LC_ALL", "LC_CTYPE")
 _HEADER = struct.Struct("!I")
-_ENABLED = os.environ.get("KARS_TEST_FORK", "1") != "0"
+# Linux's memfd_create and pidfd_open carry the child's streams and its end; elsewhere every run starts fresh.
+_ENABLED = (
+    os.environ.get("KARS_TEST_FORK", "1") != "0" and hasattr(os, "memfd_create") and hasattr(os, "pidfd_open")
+)
 
 # The server, run by path from ``python -c`` so that no folder of the suite lands on its sys.path.
 _SERVER = Path(__file__).with_name("cli_fork_server.py")
