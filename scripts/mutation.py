@@ -116,6 +116,7 @@ if _tracing:
         _current = [""]
     _lines = {}
     _order = []
+    _took = {}
     _mine = {}
     def _local(frame, event, arg):
         if event == "line":
@@ -133,9 +134,11 @@ if _tracing:
     def _save():
         with open(_ask + "." + str(os.getpid()), "a", encoding="utf-8") as f:
             if _order:
-                f.write(json.dumps([None, _order]) + "\\n")
+                f.write(json.dumps({"order": _order}) + "\\n")
+            if _took:
+                f.write(json.dumps({"took": _took}) + "\\n")
             for test, lines in _lines.items():
-                f.write(json.dumps([test, sorted(lines)]) + "\\n")
+                f.write(json.dumps({"test": test, "lines": sorted(lines)}) + "\\n")
     def _forked():
         # A CLI process forked from the suite's warm interpreter: it runs for the test running now, and the lines
         # the interpreter ran while importing are lines this process would have run at its own start.
@@ -149,6 +152,7 @@ if _tracing:
         if imported:
             _lines[_current[0]] = imported
         del _order[:]
+        _took.clear()
     atexit.register(_save)
     os.register_at_fork(after_in_child=_forked)
     sys.settrace(_global)
@@ -160,6 +164,10 @@ def begin(nodeid):
             f.write(nodeid)
         _current[0] = nodeid
         _order.append(nodeid)
+
+def took(nodeid, seconds):
+    if _tracing:
+        _took[nodeid] = _took.get(nodeid, 0.0) + seconds
 """
 # The pytest plugin of the reach run (a module of its own: pytest warns about a plugin imported before it starts).
 _REACH_PLUGIN = """
@@ -167,6 +175,9 @@ import _kars_reach
 
 def pytest_runtest_logstart(nodeid, location):
     _kars_reach.begin(nodeid)
+
+def pytest_runtest_logreport(report):
+    _kars_reach.took(report.nodeid, report.duration)  # setup, call and teardown
 """
 _SKIP_COPY = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 _FLIPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -207,16 +218,24 @@ class Outcome:
 
 @dataclass
 class Reach:
-    """Which lines of the module each test executed (in any process), and the order the tests ran in."""
+    """Which lines of the module each test executed (in any process), the order the tests ran in and how long each
+    took (traced)."""
 
     lines: dict[str, set[int]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    took: dict[str, float] = field(default_factory=dict)
 
     def tests_for(self, mutant: Mutant, tests: tuple[str, ...]) -> tuple[str, ...]:
-        """The tests that execute the mutant's lines, in their running order; all of them if an import does."""
+        """The tests that execute the mutant's lines (every test if an import does), quickest first: with ``-x`` a
+        mutant stops at its first failing test, so a quick test that notices it spares the slow ones."""
         if self.lines.get("", set()).intersection(mutant.printed_lines):
-            return tests
-        return tuple(t for t in self.order if self.lines.get(t, set()).intersection(mutant.printed_lines))
+            reaching = self.order
+        else:
+            reaching = [t for t in self.order if self.lines.get(t, set()).intersection(mutant.printed_lines)]
+        if not reaching and not self.order:
+            return tests  # nothing traced: the files given, in their order
+        # A stable sort: tests of the same duration keep the order they were given in.
+        return tuple(sorted(reaching, key=lambda t: self.took.get(t, float("inf"))))
 
 
 @dataclass
@@ -475,11 +494,13 @@ class Scratch:
         reach = Reach()
         for record in self.root.glob(".kars-reach.*"):
             for row in record.read_text(encoding="utf-8").splitlines():
-                test, lines = json.loads(row)
-                if test is None:
-                    reach.order = lines
+                entry = json.loads(row)
+                if "order" in entry:
+                    reach.order = entry["order"]
+                elif "took" in entry:
+                    reach.took.update(entry["took"])
                 else:
-                    reach.lines.setdefault(test, set()).update(lines)
+                    reach.lines.setdefault(entry["test"], set()).update(entry["lines"])
             record.unlink()
         return passed, seconds, failed, reach
 
