@@ -1,0 +1,200 @@
+"""The watch loop itself (``run_watch``) against the Railway simulator, both on one test clock: the client's sleeps
+move Railway's time, so a five-minute watch plays in well under a second. What each look asked Railway for, when,
+and what the loop concluded from it, checked against the simulator's own state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from kars_actions.core.timing import Deadline
+from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
+from kars_actions.railway.metrics import Check
+from kars_actions.release.watch import run_watch
+from kars_actions.release.watch_report import WatchResult
+from kars_actions.release.watch_state import WatchedService, WatchSettings
+from tests.fakes.railway_sim import EPOCH, RailwaySim, Recorded, Script, SimClock
+from tests.fakes.railway_sim_watch import Traffic
+
+OLD = "0" * 40
+NEW = "a" * 40
+NEWER = "9" * 40
+
+
+class WatchClock(SimClock):
+    """The test clock, refusing a sleep of nothing: the watch always sleeps towards a later look, and a loop that
+    sleeps zero seconds on a virtual clock spins forever instead of failing."""
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0, f"a sleep of {seconds} s: the watch would spin without time passing"
+        super().sleep(seconds)
+
+
+@dataclass
+class Loop:
+    """One service serving ``OLD`` for two hours, a project token, and a client on the simulator's clock."""
+
+    sim: RailwaySim
+    clock: SimClock
+    env: str
+    service: str
+    old: str
+    client: RailwayClient
+    progress: list[str] = field(default_factory=list)
+
+    def deploy(self, commit: str = NEW, *, live_in: float = 40.0, live_for: float = 20.0) -> str:
+        """A deployment of ``commit`` made now (by other means), SUCCESS ``live_in`` seconds later; the clock moves
+        on until it has been live ``live_for`` seconds."""
+        script = Script.success(build=live_in * 0.75, deploy=live_in * 0.25)
+        with self.sim.lock:
+            made = self.sim._create(self.service, self.env, commit, script, self.clock.monotonic())
+        self.clock.advance(live_in + live_for)
+        assert self.sim.status_of(made.id) == "SUCCESS"
+        return made.id
+
+    def watch(self, deployment_id: str, settings: WatchSettings | None = None, **options: Any) -> WatchResult:
+        # Every caller reads Railway before it watches (the target, the deploy): Railway's time is known from then.
+        self.client.deployment(deployment_id)
+        watched = WatchedService("api", self.service, deployment_id, live_at=options.pop("live_at", None))
+        chosen = settings or WatchSettings(duration=300, step=30)
+        return run_watch(self.client, self.env, [watched], chosen, progress=self.progress.append, **options)
+
+    def after_looks(self, looks: int, action: Callable[[], Any]) -> None:
+        """Run ``action`` on Railway right after the watch's ``looks``-th look (the first look is the first)."""
+        self.sim.after("deploymentInstanceExecutions", action, times=looks)
+
+    def looks(self) -> list[Recorded]:
+        """The watch's requests to Railway, in order."""
+        return [r for r in self.sim.requests if (r.operation or "").startswith("Watch")]
+
+    def epoch(self, t: float) -> float:
+        """Railway's time (epoch seconds) at the simulator's second ``t``."""
+        return EPOCH.timestamp() + t
+
+
+@pytest.fixture
+def loop() -> Iterator[Loop]:
+    clock = WatchClock(10_000.0)
+    sim = RailwaySim(clock)
+    project = sim.add_project("kars-app")
+    env = sim.add_environment(project, "production")
+    service = sim.add_service(project, "api", domain="api-production.up.railway.app")
+    old = sim.add_deployment(service, env, OLD, took=120, age=7200)
+    token = sim.add_project_token(project, env)
+    sim.start()
+    client = RailwayClient(Credentials(TokenKind.PROJECT, token), sim.url, clock=clock)
+    try:
+        yield Loop(sim, clock, env, service, old, client)
+    finally:
+        client.close()
+        sim.stop()
+
+
+def test_a_clean_release_passes_every_check_within_the_request_budget(loop: Loop) -> None:
+    new = loop.deploy()
+    result = loop.watch(new)
+    assert result.verdict == "passed", repr([s.to_json() for s in result.services])
+    [service] = result.services
+    assert {c.name: c.verdict for c in service.checks} == {
+        "5xx ratio": "passed",
+        "p95 latency": "passed",
+        "memory": "passed",
+    }
+    assert result.requests == len(loop.looks()) <= result.budget
+
+
+def test_health_is_asked_once_per_health_interval_and_each_round_is_counted(loop: Loop) -> None:
+    new = loop.deploy()
+    start = loop.clock.monotonic()
+    asked: list[tuple[float, tuple[str, ...]]] = []
+
+    def health(watched: Any) -> tuple[bool, str]:
+        asked.append((loop.clock.monotonic() - start, tuple(watched)))
+        return True, "1 target(s) healthy"
+
+    result = loop.watch(new, WatchSettings(duration=300, step=30, health_interval=90), health=health)
+    assert result.verdict == "passed"
+    # After the looks of the step that reaches each interval: 90 s, then 90 s after that round.
+    assert asked == [(90.0, ("api",)), (180.0, ("api",)), (270.0, ("api",))]
+    assert result.health_rounds == 3 and result.health_detail == "1 target(s) healthy"
+
+
+def test_a_trip_ends_the_watch_at_once_without_another_health_round_or_look(loop: Loop) -> None:
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.3), after=90)
+    new = loop.deploy()
+    start = loop.clock.monotonic()
+    asked: list[float] = []
+
+    def health(watched: Any) -> tuple[bool, str]:
+        asked.append(loop.clock.monotonic() - start)
+        return True, "1 target(s) healthy"
+
+    result = loop.watch(new, WatchSettings(duration=600, step=30, health_interval=30), health=health)
+    [service] = result.services
+    assert result.verdict == "failed" and service.reason is not None and service.reason.startswith("5xx ratio")
+    assert service.tripped_after is not None
+    # A health round after each step that passed, none after the step that tripped: the rollback waits for nothing.
+    assert asked == [30.0 * n for n in range(1, round(service.tripped_after / 30))]
+    assert result.health_rounds == len(asked)
+    assert result.seconds == service.tripped_after  # no look, no sleep after the trip
+    # A progress line after the first look and after each step that passed: none once it tripped.
+    assert len(loop.progress) == 1 + len(asked)
+
+
+def test_with_nothing_in_transit_the_watch_ends_at_its_duration_not_at_the_deadline(loop: Loop) -> None:
+    new = loop.deploy()
+    result = loop.watch(new, deadline=Deadline(900, loop.clock))
+    assert result.verdict == "passed" and result.seconds == 300 and not result.cut_short
+
+
+def removing_at_the_end(loop: Loop) -> str:
+    """Near the end of a five-minute window, someone's deployment replaces the watched one and crashes 20 s after
+    going live: the watched one keeps serving, REMOVING, for the 60 s overlap, is REMOVED 8 s later, and then
+    nothing serves the service."""
+    loop.sim.set_overlap(loop.service, loop.env, overlap=60)
+    new = loop.deploy()
+
+    def live_then_crashed() -> None:
+        made = loop.sim.deploy_now(loop.service, loop.env, NEWER, Script((("SUCCESS", 20.0), ("CRASHED", None))))
+        assert loop.sim.status_of(made) == "SUCCESS"  # Railway switched over to it
+
+    loop.after_looks(9, live_then_crashed)  # right after the look at 240 s
+    return new
+
+
+def test_a_deployment_seen_removing_at_the_end_is_looked_at_until_it_gets_somewhere_within_the_deadline(
+    loop: Loop,
+) -> None:
+    new = removing_at_the_end(loop)
+    start = loop.clock.monotonic()
+    result = loop.watch(new, deadline=Deadline(400, loop.clock), superseded_by_newer=True)
+    [service] = result.services
+    [newer] = loop.sim.deployments_of(loop.service, NEWER)
+    assert loop.sim.status_of(newer.id) == "CRASHED" and loop.sim.status_of(new) == "REMOVED"
+    # Looked at again after the window (300 s) until Railway removed it (at 308 s): nothing serves, so it failed.
+    assert result.seconds == 330 and loop.clock.monotonic() - start == 330
+    assert result.verdict == "failed" and service.reason == f"deployment {new} is REMOVED"
+    assert service.verdict == "failed" and service.replaced_by is None
+
+
+def test_a_deployment_still_removing_at_the_deadline_keeps_its_checks_and_its_status_is_inconclusive(
+    loop: Loop,
+) -> None:
+    new = removing_at_the_end(loop)
+    result = loop.watch(new, deadline=Deadline(305, loop.clock), superseded_by_newer=True)
+    [service] = result.services
+    assert loop.sim.status_of(new) == "REMOVING"
+    assert result.seconds == 305 and result.verdict == "inconclusive" and service.verdict == "inconclusive"
+    # What the traffic showed while it served stays; its status is no verdict: never a pass.
+    assert [(c.name, c.verdict) for c in service.checks] == [
+        ("5xx ratio", "passed"),
+        ("p95 latency", "passed"),
+        ("memory", "passed"),
+        ("status", "inconclusive"),
+    ]
+    assert service.checks[-1] == Check(
+        "status", "inconclusive", "live (SUCCESS or SLEEPING)", "still REMOVING at the deadline"
+    )
