@@ -12,7 +12,7 @@ import pytest
 
 from kars_actions.core.timing import Deadline
 from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
-from kars_actions.railway.metrics import Check
+from kars_actions.railway.metrics import Check, clock_time
 from kars_actions.release.watch import run_watch
 from kars_actions.release.watch_report import WatchResult
 from kars_actions.release.watch_state import WatchedService, WatchSettings
@@ -22,6 +22,9 @@ from tests.fakes.railway_sim_watch import Traffic
 OLD = "0" * 40
 NEW = "a" * 40
 NEWER = "9" * 40
+FIRST_LOOK = "WatchStatusExecutionsServingLogsHttpLatencyResources"  # every part: the baseline is read with it
+LOOK = "WatchStatusExecutionsHttpLatencyResources"  # a look once no older deployment serves
+PROBLEM = "deployments is not available to this token"  # a field Railway will not give, whatever the retries
 
 
 class WatchClock(SimClock):
@@ -198,3 +201,163 @@ def test_a_deployment_still_removing_at_the_deadline_keeps_its_checks_and_its_st
     assert service.checks[-1] == Check(
         "status", "inconclusive", "live (SUCCESS or SLEEPING)", "still REMOVING at the deadline"
     )
+
+
+# --- The first look: where "before" ends, and what is judged at once ------------------------------------------------
+
+
+def test_the_window_starts_at_go_live_read_from_railway_when_the_caller_does_not_know_it(loop: Loop) -> None:
+    new = loop.deploy()  # made at 10,000 s, SUCCESS at 10,040 s, watched from 10,060 s
+    result = loop.watch(new)  # as the release watches: no go-live given
+    [service] = result.services
+    assert service.live_at == service.split_at == loop.epoch(10_040)
+    assert service.judged().startswith(f"judged: new deployment only, from {clock_time(loop.epoch(10_040))} (go-live)")
+    # "before" is the old version's traffic up to go-live, less the step that holds it (it mixes both)
+    assert service.baseline and service.baseline[-1].ts <= loop.epoch(10_040) - 30
+    assert service.baseline[0].ts >= loop.epoch(10_040) - 300
+
+
+def test_a_deployment_live_for_longer_than_the_window_is_compared_with_its_own_previous_window(loop: Loop) -> None:
+    start = loop.epoch(loop.clock.monotonic())
+    result = loop.watch(loop.old, live_at=loop.epoch(loop.clock.monotonic() - 7080))  # live for almost two hours
+    [service] = result.services
+    assert result.verdict == "passed"
+    assert service.live_at is None and service.split_at == start
+    assert service.judged() == f"judged: new deployment only, from {clock_time(start)}"
+
+
+def test_memory_already_past_railways_limit_trips_at_the_first_look(loop: Loop) -> None:
+    loop.sim.memory_limits[loop.service] = 1.0
+    loop.sim.release_behaves(loop.service, NEW, Traffic(memory_gb=0.95))
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "failed" and service.tripped_after == 0 and result.seconds == 0
+    assert service.reason is not None and service.reason.startswith("memory 0.95 GB")
+    assert "> 90% of the 1 GB limit" in service.reason
+
+
+def test_during_an_overlap_its_own_requests_since_go_live_are_judged_at_the_first_look(loop: Loop) -> None:
+    """The old deployment still takes half the traffic: the service's metrics mix both versions, so the new one
+    is judged on its own HTTP logs — all of them since go-live, the first look's included."""
+    loop.sim.set_overlap(loop.service, loop.env, overlap=600)
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.2))
+    new = loop.deploy(live_for=40)  # 5 requests a second of its own: 200 by the first look
+    result = loop.watch(new)
+    [service] = result.services
+    assert loop.sim.status_of(loop.old) == "REMOVING"
+    assert result.verdict == "failed" and service.tripped_after == 0
+    assert service.reason is not None and service.reason.startswith("5xx ratio 20.00% of ")
+    assert service.overlap_with == [loop.old] and service.overlapping and service.judged_from is None
+    assert f"its own HTTP logs ({loop.old} still served when the watch ended)" in service.judged()
+    assert f"own logs while {loop.old} still serves" in loop.progress[0]
+    assert any("→ 500" in line for line in service.error_lines)
+
+
+def test_a_first_look_railway_does_not_answer_is_made_again_at_the_next_look(loop: Loop) -> None:
+    new = loop.deploy()
+    loop.sim.inject("http", FIRST_LOOK, count=5, status=503)  # every try of the first look
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "passed" and service.verdict == "passed"
+    assert service.unknown_looks == 1
+    assert service.unknown_reason == f"Railway: {FIRST_LOOK}: HTTP 503 from {loop.sim.url}, after 5 attempt(s)"
+    assert next(r.operation for r in loop.looks() if r.http_status == 200) == FIRST_LOOK
+    assert service.split_at == loop.epoch(10_040)  # go-live, as if the first look had been answered
+    assert service.baseline, "the baseline is read with the first look Railway answers"
+
+
+# --- What each look asks Railway for ---------------------------------------------------------------------------------
+
+
+def test_each_look_asks_only_for_what_it_needs_and_the_service_metrics_once_the_overlap_is_over(loop: Loop) -> None:
+    loop.sim.set_overlap(loop.service, loop.env, overlap=75)  # the old one serves until 75 s after go-live
+    loop.sim.add_deployment(loop.service, loop.env, "e" * 40, status="REMOVED", age=20_000)  # long gone
+    new = loop.deploy()
+    result = loop.watch(new, WatchSettings(duration=180, step=30))
+    [service] = result.services
+    removed = loop.epoch(10_040 + 75 + loop.sim.removing_seconds)
+    assert result.verdict == "passed"
+    assert service.overlap_with == [loop.old]  # not the deployment removed before the release
+    assert not service.overlapping and service.judged_from == removed
+    assert [r.operation for r in loop.looks()] == [
+        FIRST_LOOK,  # at go-live + 20 s: the old one serves
+        "WatchStatusExecutionsServingLogsResources",  # + 50 s
+        "WatchStatusExecutionsServingLogsResources",  # + 80 s: it no longer serves, but is not REMOVED yet
+        "WatchStatusExecutionsServingLogsResources",  # + 110 s: REMOVED at + 83 s
+        LOOK,  # + 140 s: the service's metrics are its own
+        LOOK,
+        LOOK,
+    ]
+    assert result.requests == len(loop.looks()) <= result.budget
+    assert service.judged().endswith(f"Railway's service metrics from {clock_time(removed)}")
+
+
+def test_a_look_railway_does_not_answer_decides_nothing_and_says_why(loop: Loop) -> None:
+    new = loop.deploy()
+    loop.sim.inject("http", LOOK, count=5, status=503)  # every try of the first look after the overlap
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "passed" and service.tripped_after is None
+    assert service.unknown_looks == 1
+    assert service.unknown_reason == f"Railway: {LOOK}: HTTP 503 from {loop.sim.url}, after 5 attempt(s)"
+
+
+# --- Railway refuses a part -----------------------------------------------------------------------------------------
+
+
+def test_when_railway_refuses_to_list_the_deployments_the_summary_says_what_the_verdict_rests_on(loop: Loop) -> None:
+    loop.sim.inject("graphql_error", "deployments", count=1000, message=PROBLEM)
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "passed" and service.refused == {"serving": PROBLEM}
+    assert service.judged_from == service.split_at == loop.epoch(10_040)
+    assert service.judged() == (
+        f"judged: from {clock_time(loop.epoch(10_040))} (go-live), on Railway's service metrics (Railway refused to "
+        "list the service's deployments, so an older one still serving could not be ruled out)"
+    )
+    assert LOOK in [r.operation for r in loop.looks()]  # judged on the service's metrics from then on
+
+
+def test_railway_refusing_the_http_logs_during_an_overlap_makes_the_traffic_checks_inconclusive(loop: Loop) -> None:
+    loop.sim.set_overlap(loop.service, loop.env, overlap=600)
+    loop.sim.refuse_metrics.add("httpLogs")
+    new = loop.deploy()
+    result = loop.watch(new, WatchSettings(duration=120, step=30))
+    [service] = result.services
+    assert service.overlapping and service.refused == {"logs": "httpLogs is not available on this plan"}
+    why = "Railway refused the deployment's HTTP logs during the overlap"
+    assert [(c.name, c.verdict, c.seen) for c in service.checks if c.name != "memory"] == [
+        ("5xx ratio", "inconclusive", why),
+        ("p95 latency", "inconclusive", why),
+    ]
+    assert result.verdict == "inconclusive"
+    assert "nothing (Railway refused its HTTP logs)" in service.judged()
+
+
+def test_two_older_deployments_still_serving_are_both_named(loop: Loop) -> None:
+    loop.sim.set_overlap(loop.service, loop.env, overlap=600)
+    middle = loop.deploy(NEWER)  # replaces the old one, which keeps serving for ten minutes
+    new = loop.deploy()  # replaces the middle one too: three deployments serve
+    result = loop.watch(new, WatchSettings(duration=60, step=30))
+    [service] = result.services
+    assert service.overlap_with == [middle, loop.old]
+    assert f"own logs while {middle}, {loop.old} still serves" in loop.progress[-1]
+    assert f"its own HTTP logs ({middle}, {loop.old} still served when the watch ended)" in service.judged()
+
+
+# --- Replaced during the watch --------------------------------------------------------------------------------------
+
+
+def test_the_gate_calls_a_deployment_replaced_by_a_newer_live_one_superseded_and_names_it(loop: Loop) -> None:
+    new = loop.deploy()
+    loop.after_looks(3, lambda: loop.sim.deploy_now(loop.service, loop.env, NEWER, Script.success(10, 5)))
+    result = loop.watch(new, superseded_by_newer=True)
+    [service] = result.services
+    [newer] = loop.sim.deployments_of(loop.service, NEWER)
+    assert loop.sim.status_of(newer.id) == "SUCCESS"
+    assert result.verdict == "superseded" and service.verdict == "superseded" and service.replaced_by == newer.id
+    assert service.reason == f"deployment {new} is REMOVED (replaced by deployment {newer.id}): no longer watched"
+    assert f"api: {service.reason}" in loop.progress
+    assert result.seconds < 300  # no longer watched: the watch ends with it
