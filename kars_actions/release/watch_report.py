@@ -16,6 +16,8 @@ from kars_actions.core.timing import human_duration
 from kars_actions.railway.metrics import TrafficSample, stats
 from kars_actions.release.watch_state import ServiceWatch, WatchSettings
 
+THIN = "not enough traffic to judge"
+
 
 @dataclass
 class AfterRelease:
@@ -96,12 +98,25 @@ class WatchResult(BaseResult):
     def budget(self) -> int:
         return self.settings.budget(len(self.services))
 
+    def undecided(self) -> str | None:
+        """Why the inconclusive services got no verdict, when it is not only thin traffic (a refused metric, a
+        status still on its way at the deadline, looks Railway never answered); None when it is."""
+        open_checks = [
+            (s.label, c)
+            for s in self.inconclusive
+            for c in s.checks
+            if c.verdict == "inconclusive" and c.name != "memory"
+        ]
+        if all(c.seen.startswith(THIN) for _, c in open_checks):
+            return None
+        return "; ".join(f"{label}: {c.name} {c.seen}" for label, c in open_checks)
+
     def failure(self) -> str:
         bad = [s for s in self.services if s.verdict == "failed"]
         if bad:
             return "watch failed: " + "; ".join(s.evidence() for s in bad)
         if self.failed:
-            return "watch inconclusive (on_inconclusive: fail): not enough traffic to judge"
+            return f"watch inconclusive (on_inconclusive: fail): {self.undecided() or THIN}"
         return ""
 
     def exit_code(self) -> int:
@@ -126,9 +141,14 @@ class WatchResult(BaseResult):
             )
         if gone and self.verdict != "failed":
             short += f"; stopped early for {stopped}"
+        undecided = self.undecided() if self.verdict == "inconclusive" else None
         return {
             "passed": f"Watch passed: {names} stayed healthy for {human_duration(self.seconds)}{short}",
-            "inconclusive": f"Watch inconclusive: {names} stayed up, but there was not enough traffic to judge{short}",
+            "inconclusive": (
+                f"Watch inconclusive: {undecided}{short}"
+                if undecided
+                else f"Watch inconclusive: {names} stayed up, but there was not enough traffic to judge{short}"
+            ),
             "failed": "Watch failed: " + "; ".join(s.evidence() for s in self.services if s.verdict == "failed"),
             "skipped": "Watch skipped",
         }.get(self.verdict, self.verdict)
@@ -249,7 +269,8 @@ class WatchResult(BaseResult):
         if self.failed:
             return [Annotation("error", self.failure(), title="Watch failed")]
         if self.verdict == "inconclusive":
-            return [Annotation("warning", "not enough traffic to judge the release", title="Watch inconclusive")]
+            why = self.undecided() or f"{THIN} the release"
+            return [Annotation("warning", why, title="Watch inconclusive")]
         return []
 
 

@@ -180,6 +180,33 @@ def test_the_headline_of_each_verdict_names_the_services_and_the_time_watched() 
     )
 
 
+def test_an_inconclusive_watch_says_what_left_it_undecided_when_it_is_not_thin_traffic() -> None:
+    thin = Check("5xx ratio", "inconclusive", "> 2.00%", "not enough traffic to judge (< 100 requests)")
+    refused = Check("p95 latency", "inconclusive", "> 1.5× before", "Railway refused latency metrics")
+    removing = Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", "still REMOVING at the deadline")
+    no_memory = Check("memory", "inconclusive", "> 0.5 GB", "no memory samples")  # never makes a watch inconclusive
+    quiet = result(service(verdict="inconclusive", checks=[thin, no_memory]), verdict="inconclusive")
+    assert quiet.headline() == "Watch inconclusive: backend stayed up, but there was not enough traffic to judge"
+    assert quiet.annotations()[0].message == "not enough traffic to judge the release"
+    undecided = result(
+        service(verdict="inconclusive", checks=[thin, refused]),
+        service("frontend", "inconclusive", checks=[removing]),
+        verdict="inconclusive",
+    )
+    why = (
+        "backend: 5xx ratio not enough traffic to judge (< 100 requests); backend: p95 latency Railway refused "
+        "latency metrics; frontend: status still REMOVING at the deadline"
+    )
+    assert undecided.headline() == f"Watch inconclusive: {why}"
+    assert "stayed up" not in undecided.summary_markdown()
+    assert undecided.annotations()[0].message == why
+    fail = WatchSettings(on_inconclusive="fail")
+    strict = result(service(verdict="inconclusive", checks=[refused]), verdict="inconclusive", settings=fail)
+    assert strict.failure() == (
+        "watch inconclusive (on_inconclusive: fail): backend: p95 latency Railway refused latency metrics"
+    )
+
+
 def test_a_superseded_service_is_named_apart_from_those_still_judged() -> None:
     gone = service("frontend", "superseded", reason="replaced by dep-9 (deployed elsewhere)")
     assert result(service(), gone).headline() == (
