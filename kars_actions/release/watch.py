@@ -110,6 +110,9 @@ def run_watch(
     result.seconds = clock.monotonic() - started
     result.requests = client.requests_sent - before
     for w in watches:
+        if w.verdict == "watching" and not w.first_look_done:
+            # Railway answered no look: nothing was seen, so nothing passed.
+            w.checks = [Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", _unanswered(w))]
         if w.verdict == "watching":
             w.verdict = (
                 "inconclusive"
@@ -358,6 +361,11 @@ def _judge(
             "; ".join(f"{c.name} {c.seen} (before {c.before}; fails when {c.threshold})" for c in failed),
             started,
         )
+
+
+def _unanswered(w: ServiceWatch) -> str:
+    looks = f"{w.unknown_looks} look" + ("" if w.unknown_looks == 1 else "s")
+    return f"unknown: Railway answered none of {looks} ({w.unknown_reason or 'no answer'})"
 
 
 def _trip(client: RailwayClient, w: ServiceWatch, reason: str, started: float) -> None:

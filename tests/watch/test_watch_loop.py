@@ -361,3 +361,22 @@ def test_the_gate_calls_a_deployment_replaced_by_a_newer_live_one_superseded_and
     assert service.reason == f"deployment {new} is REMOVED (replaced by deployment {newer.id}): no longer watched"
     assert f"api: {service.reason}" in loop.progress
     assert result.seconds < 300  # no longer watched: the watch ends with it
+
+
+# --- Unknown is never a pass -----------------------------------------------------------------------------------------
+
+
+def test_a_watch_railway_answered_no_look_of_is_never_a_pass(loop: Loop) -> None:
+    new = loop.deploy()
+    loop.sim.inject("graphql_error", "deploymentInstanceExecutions", count=1000, message="Not Authorized")
+    result = loop.watch(new)
+    [service] = result.services
+    assert service.first_look_done is False and service.unknown_looks == 11  # the first look and one per step
+    refused = (
+        "Railway: Railway refused the project token from RAILWAY_TOKEN (sent as Project-Access-Token): Not Authorized"
+    )
+    assert service.unknown_reason == refused
+    assert result.verdict == "inconclusive" and service.verdict == "inconclusive"
+    unknown = f"unknown: Railway answered none of 11 looks ({refused})"
+    assert service.checks == [Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", unknown)]
+    assert result.headline() == f"Watch inconclusive: api: status {unknown}"
