@@ -202,8 +202,10 @@ def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, s
 def _overlap(w: ServiceWatch, others: Sequence[OtherDeployment] | None, split: float) -> None:
     """Whether an older deployment still takes traffic, and when the last one stopped (REMOVED, as Railway says)."""
     if others is None:
-        if w.judged_from is None and "serving" in w.refused:
-            w.judged_from = split  # Railway refused to say: the summary says what this rests on
+        # Railway refused to say: the summary says what this rests on. An older deployment last seen serving may
+        # still serve: the new one stays judged on its own logs, never on the service's mixed metrics.
+        if w.judged_from is None and "serving" in w.refused and not w.overlapping:
+            w.judged_from = split
         return
     w.others = tuple(others)
     serving = [o for o in others if o.serving]

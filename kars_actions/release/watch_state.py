@@ -158,7 +158,7 @@ class ServiceWatch:
         if start is None:
             return "judged: nothing yet (Railway did not answer)"
         since = clock_time(start) + (" (go-live)" if self.live_at is not None and start == self.live_at else "")
-        if "serving" in self.refused:
+        if "serving" in self.refused and not self.overlap_with:
             return (
                 f"judged: from {since}, on Railway's service metrics (Railway refused to list the service's "
                 "deployments, so an older one still serving could not be ruled out)"
@@ -168,7 +168,12 @@ class ServiceWatch:
         older = ", ".join(self.overlap_with)
         own = "its own HTTP logs" if "logs" not in self.refused else "nothing (Railway refused its HTTP logs)"
         if self.overlapping or self.judged_from is None:
-            return f"judged: new deployment only, from {since}: {own} ({older} still served when the watch ended)"
+            until = (
+                "when Railway last listed the service's deployments; it refused to list them after that"
+                if "serving" in self.refused
+                else "when the watch ended"
+            )
+            return f"judged: new deployment only, from {since}: {own} ({older} still served {until})"
         return (
             f"judged: new deployment only, from {since}: {own} while {older} still served, Railway's service "
             f"metrics from {clock_time(self.judged_from)}"

@@ -363,6 +363,33 @@ def test_the_gate_calls_a_deployment_replaced_by_a_newer_live_one_superseded_and
     assert result.seconds < 300  # no longer watched: the watch ends with it
 
 
+def test_railway_refusing_the_deployments_list_during_an_overlap_leaves_it_judged_on_its_own_logs(loop: Loop) -> None:
+    """Railway lists the service's deployments at first, then refuses to: the old one still served when it last
+    said, so the new one is still judged from its own HTTP logs — never from the service's mixed metrics, and the
+    summary says what it rests on."""
+    loop.sim.set_overlap(loop.service, loop.env, overlap=900)
+    loop.sim.overlap_share = 0.15  # the old deployment still takes most of the traffic
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.10), after=150)
+    new = loop.deploy()
+    loop.after_looks(3, lambda: loop.sim.inject("graphql_error", "deployments", count=1000, message=PROBLEM))
+    result = loop.watch(new)
+    [service] = result.services
+    assert service.refused == {"serving": PROBLEM} and service.overlap_with == [loop.old]
+    assert result.verdict == "failed" and service.reason is not None and service.reason.startswith("5xx ratio")
+    # Caught from its own requests: the service's metrics over the same stretch mix both versions under the floor.
+    assert service.tripped_after is not None
+    bad_from, tripped = 10_040 + 150, loop.clock.monotonic()
+    requests, errors, *_ = loop.sim._integrate(loop.service, loop.env, bad_from, tripped)
+    assert errors / requests < 0.02
+    assert service.judged_from is None  # the service's metrics were never taken for its own
+    assert "WatchStatusExecutionsHttpLatencyResources" not in [r.operation for r in loop.looks()]
+    assert service.judged() == (
+        f"judged: new deployment only, from {clock_time(loop.epoch(10_040))} (go-live): its own HTTP logs "
+        f"({loop.old} still served when Railway last listed the service's deployments; it refused to list them "
+        "after that)"
+    )
+
+
 # --- Unknown is never a pass -----------------------------------------------------------------------------------------
 
 
