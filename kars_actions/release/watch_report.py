@@ -179,6 +179,13 @@ class WatchResult(BaseResult):
             "outputs": self.outputs(),
         }
 
+    def rollback_lines(self) -> list[str]:
+        """``watch --rollback``: each service put back, or not and why."""
+        return [
+            f"rollback {service}: {'done' if restored else 'NOT done'} — {message}"
+            for service, restored, message in self.rollbacks
+        ]
+
     def text_lines(self, style: Style) -> list[str]:
         lines = [style.bold("kars-actions watch"), *(str(e["said"]) for e in self.service_files), ""]
         rows = []
@@ -192,8 +199,7 @@ class WatchResult(BaseResult):
         lines.append(self.detection())
         for s in self.services:
             lines.append(f"{s.label} {s.judged()}")
-        for service, restored, message in self.rollbacks:
-            lines.append(f"rollback {service}: {'done' if restored else 'NOT done'} — {message}")
+        lines += self.rollback_lines()
         if self.after_release is not None:
             lines += self.after_release.lines()
         if self.failed and not self.rollbacks and self.after_release is None:
@@ -211,8 +217,13 @@ class WatchResult(BaseResult):
     def summary_markdown(self) -> str:
         icon = "❌" if self.failed else ("⚠️" if self.verdict == "inconclusive" else "✅")
         sources = "".join(f"- {gha.md_escape(str(e['said']))}\n" for e in self.service_files)
-        return f"## {icon} {gha.md_escape(self.headline())}\n\n" + (sources + "\n" if sources else "") + (
-            self.section_markdown()
+        # ``watch --rollback``: what production serves after the failure is part of the summary's first lines.
+        rollbacks = "".join(f"- {gha.md_escape(line)}\n" for line in self.rollback_lines())
+        return (
+            f"## {icon} {gha.md_escape(self.headline())}\n\n"
+            + (sources + "\n" if sources else "")
+            + (rollbacks + "\n" if rollbacks else "")
+            + self.section_markdown()
         )
 
     def section_markdown(self) -> str:

@@ -97,3 +97,33 @@ def test_without_kars_yml_the_folders_holding_a_railway_config_are_watched_with_
     assert [s["service"] for s in run.report["services"]] == ["backend", "frontend"]
     assert run.report["health"].endswith("target(s) healthy")
     assert "backend: backend/railway.json (folder backend/)" in run.summary
+
+
+def test_a_health_check_failing_during_the_watch_fails_it_naming_the_check_that_failed(world: World) -> None:
+    [old] = world.deployments_of("backend", "0" * 40)
+    assert old.promoted_at is not None
+    live_for = world.sim.clock.monotonic() - old.promoted_at
+    world.apps["backend"].unhealthy_after["0" * 40] = live_for + 90  # 503 from 90 s into the watch
+    code, report, err = watch(world, "--service", "backend", "--duration", "5m")
+    assert code == 1, err
+    [backend] = report["services"]
+    # kars.yml's health_interval is 2m: the round at 2 minutes is the first to see it
+    assert backend["reason"] == "health check failed during the watch: backend: status: expected 200, got 503"
+    assert backend["tripped_after_seconds"] == 120
+    assert report["health_rounds"] == 1 and report["health"] == "backend: status: expected 200, got 503"
+
+
+def test_a_rollback_railway_refuses_is_reported_not_done_with_railways_reason(world: World) -> None:
+    new = "e" * 40
+    sim = world.sim
+    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.3), after=60)
+    with sim.lock:
+        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
+    sim.clock.advance(60)
+    sim.inject("graphql_error", "deploymentRollback", count=100, message="Deployment is locked by another operation")
+    run = world.cli("watch", "--service", "backend", "--duration", "5m", "--rollback", "--no-health", fmt="text")
+    assert run.code == 1
+    why = "Railway: DeploymentRollback failed: Deployment is locked by another operation"
+    assert f"rollback backend: NOT done — {why}" in run.stdout
+    assert f"rollback backend: NOT done — {why}" in run.summary
+    assert world.apps["backend"].live_commit() == new  # what the report says: the failed version still serves
