@@ -38,32 +38,62 @@ class WatchClock(SimClock):
 
 @dataclass
 class Loop:
-    """One service serving ``OLD`` for two hours, a project token, and a client on the simulator's clock."""
+    """Two services (api, web) serving ``OLD`` for two hours, a project token, and a client on the simulator's
+    clock. The tests watch api, and web beside it when they need two services."""
 
     sim: RailwaySim
     clock: SimClock
     env: str
     service: str
     old: str
+    web: str
     client: RailwayClient
     progress: list[str] = field(default_factory=list)
 
-    def deploy(self, commit: str = NEW, *, live_in: float = 40.0, live_for: float = 20.0) -> str:
-        """A deployment of ``commit`` made now (by other means), SUCCESS ``live_in`` seconds later; the clock moves
-        on until it has been live ``live_for`` seconds."""
-        script = Script.success(build=live_in * 0.75, deploy=live_in * 0.25)
-        with self.sim.lock:
-            made = self.sim._create(self.service, self.env, commit, script, self.clock.monotonic())
-        self.clock.advance(live_in + live_for)
-        assert self.sim.status_of(made.id) == "SUCCESS"
-        return made.id
+    def deploy(
+        self, commit: str = NEW, *, live_in: float = 40.0, live_for: float = 20.0, script: Script | None = None
+    ) -> str:
+        """A deployment of api at ``commit`` made now (by other means), SUCCESS ``live_in`` seconds later; the clock
+        moves on until it has been live ``live_for`` seconds."""
+        return self.deploy_both(commit, live_in=live_in, live_for=live_for, script=script, services=(self.service,))[0]
 
-    def watch(self, deployment_id: str, settings: WatchSettings | None = None, **options: Any) -> WatchResult:
+    def deploy_both(
+        self,
+        commit: str = NEW,
+        *,
+        live_in: float = 40.0,
+        live_for: float = 20.0,
+        script: Script | None = None,
+        services: tuple[str, ...] = (),
+    ) -> list[str]:
+        """A deployment of each service (api and web unless named) at ``commit``, made at once."""
+        chosen = script or Script.success(build=live_in * 0.75, deploy=live_in * 0.25)
+        with self.sim.lock:
+            made = [
+                self.sim._create(s, self.env, commit, chosen, self.clock.monotonic())
+                for s in services or (self.service, self.web)
+            ]
+        self.clock.advance(live_in + live_for)
+        assert all(self.sim.status_of(d.id) == "SUCCESS" for d in made)
+        return [d.id for d in made]
+
+    def watch(
+        self,
+        deployment_id: str,
+        settings: WatchSettings | None = None,
+        *,
+        web: str | None = None,
+        live_at: float | None = None,
+        **options: Any,
+    ) -> WatchResult:
+        """``run_watch`` of api's ``deployment_id`` (and web's, when given)."""
         # Every caller reads Railway before it watches (the target, the deploy): Railway's time is known from then.
         self.client.deployment(deployment_id)
-        watched = WatchedService("api", self.service, deployment_id, live_at=options.pop("live_at", None))
+        watched = [WatchedService("api", self.service, deployment_id, live_at=live_at)]
+        if web is not None:
+            watched.append(WatchedService("web", self.web, web))
         chosen = settings or WatchSettings(duration=300, step=30)
-        return run_watch(self.client, self.env, [watched], chosen, progress=self.progress.append, **options)
+        return run_watch(self.client, self.env, watched, chosen, progress=self.progress.append, **options)
 
     def after_looks(self, looks: int, action: Callable[[], Any]) -> None:
         """Run ``action`` on Railway right after the watch's ``looks``-th look (the first look is the first)."""
@@ -86,11 +116,13 @@ def loop() -> Iterator[Loop]:
     env = sim.add_environment(project, "production")
     service = sim.add_service(project, "api", domain="api-production.up.railway.app")
     old = sim.add_deployment(service, env, OLD, took=120, age=7200)
+    web = sim.add_service(project, "web", domain="web-production.up.railway.app")
+    sim.add_deployment(web, env, OLD, took=120, age=7200)
     token = sim.add_project_token(project, env)
     sim.start()
     client = RailwayClient(Credentials(TokenKind.PROJECT, token), sim.url, clock=clock)
     try:
-        yield Loop(sim, clock, env, service, old, client)
+        yield Loop(sim, clock, env, service, old, web, client)
     finally:
         client.close()
         sim.stop()
@@ -265,6 +297,17 @@ def test_a_first_look_railway_does_not_answer_is_made_again_at_the_next_look(loo
     assert next(r.operation for r in loop.looks() if r.http_status == 200) == FIRST_LOOK
     assert service.split_at == loop.epoch(10_040)  # go-live, as if the first look had been answered
     assert service.baseline, "the baseline is read with the first look Railway answers"
+    assert loop.progress[0].endswith(" left · api: UNKNOWN, not enough traffic to judge yet")
+
+
+def test_a_first_look_made_again_keeps_the_watchs_start_as_the_start_of_what_is_judged(loop: Loop) -> None:
+    start = loop.epoch(loop.clock.monotonic())
+    loop.sim.inject("http", FIRST_LOOK, count=5, status=503)
+    result = loop.watch(loop.old, live_at=loop.epoch(loop.clock.monotonic() - 7080))  # live for two hours
+    [service] = result.services
+    assert service.unknown_looks == 1 and result.verdict == "passed"
+    assert service.split_at == start  # not the time of the first look Railway answered
+    assert service.judged() == f"judged: new deployment only, from {clock_time(start)}"
 
 
 # --- What each look asks Railway for ---------------------------------------------------------------------------------
@@ -407,3 +450,132 @@ def test_a_watch_railway_answered_no_look_of_is_never_a_pass(loop: Loop) -> None
     unknown = f"unknown: Railway answered none of 11 looks ({refused})"
     assert service.checks == [Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", unknown)]
     assert result.headline() == f"Watch inconclusive: api: status {unknown}"
+
+
+# --- Two services -----------------------------------------------------------------------------------------------------
+
+
+def test_a_service_tripping_at_the_first_look_ends_the_watch_of_every_service_at_once(loop: Loop) -> None:
+    loop.sim.memory_limits[loop.service] = 1.0
+    loop.sim.release_behaves(loop.service, NEW, Traffic(memory_gb=0.95))
+    api, web = loop.deploy_both()
+    result = loop.watch(api, web=web)
+    assert result.verdict == "failed" and result.seconds == 0
+    assert result.services[0].verdict == "failed" and result.services[0].tripped_after == 0
+    assert len(loop.looks()) == 2  # each service's first look, nothing after
+
+
+def test_a_service_superseded_at_the_gate_is_no_longer_watched_while_the_others_are(loop: Loop) -> None:
+    api, web = loop.deploy_both()
+    newer = Script.success(build=10, deploy=5)
+    loop.after_looks(5, lambda: loop.sim.deploy_now(loop.web, loop.env, NEWER, newer))  # api's look at 60 s
+    result = loop.watch(api, web=web, superseded_by_newer=True)
+    [replacement] = loop.sim.deployments_of(loop.web, NEWER)
+    assert [(s.label, s.verdict) for s in result.services] == [("api", "passed"), ("web", "superseded")]
+    assert result.verdict == "superseded" and result.seconds == 300
+    gone = f"deployment {web} is REMOVED (replaced by deployment {replacement.id}): no longer watched"
+    assert result.headline() == f"Watch stopped: web: {gone}; api passed after 5m00s"
+    later = [line for line in loop.progress if "web: superseded, no longer watched" in line]
+    assert later and all("api: SUCCESS, 5xx 0.20%" in line for line in later)
+    # web's looks end with the one that saw it replaced (at 90 s) and the read of what replaced it
+    assert loop.progress.index(f"web: {gone}") < loop.progress.index(later[0])
+
+
+# --- After the overlap: the service's metrics -------------------------------------------------------------------------
+
+
+def test_a_5xx_rise_after_the_overlap_is_caught_from_the_service_metrics_judged_without_a_gap(loop: Loop) -> None:
+    loop.sim.set_overlap(loop.service, loop.env, overlap=60)  # the old one serves until 60 s after go-live
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.1), after=150)
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert service.judged_from == loop.epoch(10_040 + 60 + loop.sim.removing_seconds)
+    assert result.verdict == "failed" and service.reason is not None and service.reason.startswith("5xx ratio")
+    assert service.tripped_after == 150  # the first look after a step with enough bad requests
+    # its own logs for the steps before the first metrics step after the overlap, then the service's metrics:
+    # every step from the one holding go-live, each once
+    steps = [s.ts for s in service.window]
+    assert steps == [int(loop.epoch(t)) for t in range(10_020, 10_230, 30)]
+    first_metrics = service.metrics_from(30)
+    assert first_metrics == loop.epoch(10_110)
+    own = [s for s in service.window if s.ts < first_metrics]
+    assert sum(s.requests for s in own) == len([line for line in service.lines if line.at < first_metrics])
+
+
+def test_railway_refusing_the_http_logs_leaves_the_checks_inconclusive_only_during_the_overlap(loop: Loop) -> None:
+    loop.sim.set_overlap(loop.service, loop.env, overlap=60)
+    loop.sim.refuse_metrics.add("httpLogs")
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "passed"
+    assert [(c.name, c.verdict) for c in service.checks] == [
+        ("5xx ratio", "passed"),
+        ("p95 latency", "passed"),
+        ("memory", "passed"),
+    ]
+    assert "nothing (Railway refused its HTTP logs)" in service.judged()
+
+
+def test_railway_refusing_resource_metrics_leaves_memory_unjudged_and_the_rest_judged(loop: Loop) -> None:
+    loop.sim.refuse_metrics.add("metrics")
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert service.refused == {"resources": "metrics is not available on this plan"}
+    assert [(c.name, c.verdict) for c in service.checks] == [("5xx ratio", "passed"), ("p95 latency", "passed")]
+    assert result.verdict == "passed"
+
+
+# --- Status and restarts ----------------------------------------------------------------------------------------------
+
+
+def test_a_crash_during_the_watch_trips_at_the_next_look_with_the_last_twenty_log_lines(loop: Loop) -> None:
+    logs = tuple(f"worker {n}: {'FATAL: out of memory' if n == 29 else 'ok'}" for n in range(30))
+    crash = Script((("BUILDING", 30.0), ("DEPLOYING", 10.0), ("SUCCESS", 100.0), ("CRASHED", None)), deploy_logs=logs)
+    new = loop.deploy(script=crash)  # live at 40 s, CRASHED at 140 s: 80 s into the watch
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "failed" and service.reason == f"deployment {new} is CRASHED"
+    assert service.tripped_after == 90
+    assert service.log_tail == logs[-20:]
+
+
+def test_an_instance_that_crashed_and_came_back_between_two_looks_trips_the_next_look(loop: Loop) -> None:
+    loop.sim.restart_after(loop.service, NEW, 35)  # 15 s after the first look; RESTARTING for 5 s, then RUNNING
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "failed" and service.tripped_after == 30
+    crashed = f"{new[:8]}-exec-0 CRASHED at {clock_time(loop.epoch(10_075))}"
+    assert service.reason == f"deployment {new} instance {crashed}"
+    assert loop.sim.status_of(new) == "SUCCESS"  # Railway's status alone would not say so
+
+
+def test_the_long_watch_stops_watching_a_deployment_removed_by_hand_without_failing_it(loop: Loop) -> None:
+    new = loop.deploy()
+
+    def removed_by_hand() -> None:
+        loop.sim.deployment(new).removed_at = loop.clock.monotonic()
+
+    loop.after_looks(3, removed_by_hand)
+    result = loop.watch(new, stop_when_replaced=True)
+    [service] = result.services
+    assert result.verdict == "superseded" and service.replaced_by is None
+    assert service.reason == f"deployment {new} is REMOVED: no longer watched"
+    assert result.seconds == 90
+
+
+def test_without_railways_latency_metrics_p95_during_the_overlap_is_its_own_logs_figure(loop: Loop) -> None:
+    """No latency metrics on the plan: the old version's p95 is unknown, but the new deployment's own requests
+    still give its p95 during the overlap — shown, and inconclusive for want of a baseline, not for a refusal."""
+    loop.sim.set_overlap(loop.service, loop.env, overlap=600)
+    loop.sim.refuse_metrics.add("httpDurationMetrics")
+    new = loop.deploy()
+    result = loop.watch(new, WatchSettings(duration=120, step=30))
+    [service] = result.services
+    assert service.overlapping and "latency" in service.refused
+    p95 = next(c for c in service.checks if c.name == "p95 latency")
+    assert (p95.verdict, p95.seen) == ("inconclusive", "179ms; no baseline to compare with")
+    assert next(c for c in service.checks if c.name == "5xx ratio").verdict == "passed"
