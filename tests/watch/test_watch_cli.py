@@ -13,6 +13,15 @@ def watch(world: World, *extra: str) -> tuple[int, dict, str]:  # type: ignore[t
     return run.code, run.report, run.stderr
 
 
+def failing_deploy_by_other_means(world: World, commit: str) -> None:
+    """backend's ``commit`` deployed outside kars-actions, live for 20 s, answering 30 % 5xx from a minute in."""
+    sim = world.sim
+    sim.release_behaves(world.ids["backend"], commit, Traffic(error_ratio=0.3), after=60)
+    with sim.lock:
+        sim._create(world.ids["backend"], world.env_id, commit, Script.success(30, 10), sim.clock.monotonic())
+    sim.clock.advance(60)
+
+
 def test_a_quiet_service_passes_and_the_budget_is_kept(world: World) -> None:
     code, report, err = watch(world, "--service", "backend", "--service", "frontend", "--duration", "10m")
     assert code == 0, err
@@ -56,12 +65,7 @@ def test_watch_without_a_live_deployment_says_so(world: World) -> None:
 
 
 def test_rollback_flag_puts_the_previous_deployment_back_after_a_failed_watch(world: World) -> None:
-    new = "c" * 40
-    sim = world.sim
-    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.3), after=60)
-    with sim.lock:
-        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
-    sim.clock.advance(60)
+    failing_deploy_by_other_means(world, "c" * 40)
     code, report, err = watch(world, "--service", "backend", "--duration", "5m", "--rollback")
     assert code == 1, err
     assert report["rollbacks"][0]["service"] == "backend" and report["rollbacks"][0]["restored"] is True
@@ -71,10 +75,7 @@ def test_rollback_flag_puts_the_previous_deployment_back_after_a_failed_watch(wo
 def test_without_the_rollback_flag_a_failed_watch_says_how_to_roll_back(world: World) -> None:
     new = "d" * 40
     sim = world.sim
-    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.3), after=60)
-    with sim.lock:
-        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
-    sim.clock.advance(60)
+    failing_deploy_by_other_means(world, new)
     run = world.cli("watch", "--service", "backend", "--duration", "5m", "--no-health", fmt="text")
     assert run.code == 1
     assert "to roll backend back: kars-actions rollback --service backend" in run.stdout
@@ -116,10 +117,7 @@ def test_a_health_check_failing_during_the_watch_fails_it_naming_the_check_that_
 def test_a_rollback_railway_refuses_is_reported_not_done_with_railways_reason(world: World) -> None:
     new = "e" * 40
     sim = world.sim
-    sim.release_behaves(world.ids["backend"], new, Traffic(error_ratio=0.3), after=60)
-    with sim.lock:
-        sim._create(world.ids["backend"], world.env_id, new, Script.success(build=30, deploy=10), sim.clock.monotonic())
-    sim.clock.advance(60)
+    failing_deploy_by_other_means(world, new)
     sim.inject("graphql_error", "deploymentRollback", count=100, message="Deployment is locked by another operation")
     run = world.cli("watch", "--service", "backend", "--duration", "5m", "--rollback", "--no-health", fmt="text")
     assert run.code == 1
