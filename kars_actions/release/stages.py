@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from kars_actions.railway.api import ServiceInstanceInfo
     from kars_actions.railway.settings import ReleaseSettings
     from kars_actions.release.services import FoundServices
+    from kars_actions.release.watch import HealthRound
 
 
 def validate(ctx: ReleaseContext) -> None:
@@ -719,18 +720,19 @@ def watch(ctx: ReleaseContext) -> None:
         raise Superseded
 
 
-def _watch_health(ctx: ReleaseContext, watched: Sequence[str]) -> tuple[bool, str]:
+def _watch_health(ctx: ReleaseContext, watched: Sequence[str]) -> HealthRound:
     """One slow-paced round of the health checks of the services still watched: a few tries each."""
     from kars_actions.health.poll import PollSettings, check_health
+    from kars_actions.release.watch import HealthRound
 
     plan = ctx.result.plan
     assert plan is not None
     try:
         targets = [t for t in plan_health_targets(ctx, service_urls(ctx)) if t.service is None or t.service in watched]
     except KarsError as error:
-        return True, f"no health checks: {error.message}"
+        return HealthRound(True, f"no health checks: {error.message}")
     if not targets:
-        return True, "no health checks"
+        return HealthRound(True, "no health checks")
     versions = [v for v in (plan.tag, plan.version, plan.target_sha) if v]
     health = check_health(
         targets,
@@ -740,8 +742,12 @@ def _watch_health(ctx: ReleaseContext, watched: Sequence[str]) -> tuple[bool, st
         clock=ctx.clock,
     )
     if health.healthy:
-        return True, f"{len(health.outcomes)} target(s) healthy"
-    return False, health_failure(health)
+        return HealthRound(True, f"{len(health.outcomes)} target(s) healthy")
+    bad = health.unhealthy()
+    # A failing URL of no one service (a --url target) leaves the services unknown: every one still watched fails.
+    services = [o.target.service for o in bad]
+    failing = frozenset(s for s in services if s is not None) if None not in services else frozenset()
+    return HealthRound(False, health_failure(health), failing)
 
 
 def last_deployment_failed(ctx: ReleaseContext) -> bool:

@@ -33,8 +33,20 @@ from kars_actions.release.watch_report import WatchResult
 from kars_actions.release.watch_state import ServiceWatch, WatchedService, WatchSettings
 
 REPLACED_STATUSES = frozenset({"REMOVING", "REMOVED"})  # Railway replaced the deployment (or removed it)
-# One slow-paced health round of the services still watched (by label): (all healthy, what was seen).
-HealthProbe = Callable[[Sequence[str]], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class HealthRound:
+    """One slow-paced round of health checks: all healthy, what was seen, and the services whose checks failed
+    (empty when a failing check belongs to no one service: every service still watched is blamed)."""
+
+    healthy: bool
+    detail: str
+    failing: frozenset[str] = frozenset()
+
+
+# One health round of the services still watched (by label).
+HealthProbe = Callable[[Sequence[str]], HealthRound]
 
 
 # --- The loop --------------------------------------------------------------------------------------------------------
@@ -97,13 +109,15 @@ def run_watch(
         if any(w.verdict == "failed" for w in watches) or not watching():
             break
         if health is not None and clock.monotonic() >= next_health:
-            ok, detail = health([w.label for w in watching()])  # not a superseded one: no longer this watch's
+            checked = health([w.label for w in watching()])  # not a superseded one: no longer this watch's
             result.health_rounds += 1
-            result.health_detail = detail
+            result.health_detail = checked.detail
             next_health = clock.monotonic() + settings.health_interval
-            if not ok:
+            if not checked.healthy:
+                # Only the services whose checks failed: a healthy one is not failed (nor rolled back) for another.
                 for w in watching():
-                    _trip(client, w, f"health check failed during the watch: {detail}", started)
+                    if not checked.failing or w.label in checked.failing:
+                        _trip(client, w, f"health check failed during the watch: {checked.detail}", started)
                 break
         progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
     _wait_out_transient(client, readers, watching(), settings, deadline, judge)
@@ -460,15 +474,15 @@ def health_probe(
     if not targets:
         return None
 
-    def probe(watched: Sequence[str]) -> tuple[bool, str]:
+    def probe(watched: Sequence[str]) -> HealthRound:
         # Every service named has a target (or plan_targets refused it), and the watch asks only while one is watched.
         chosen = [t for t in targets if t.service in watched]
         health = check_health(chosen, settings=PollSettings(stable_passes=1, retries=3), deadline=60.0, clock=clock)
         if health.healthy:
-            return True, f"{len(health.outcomes)} target(s) healthy"
-        return False, "; ".join(
-            f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in health.unhealthy()
-        )
+            return HealthRound(True, f"{len(health.outcomes)} target(s) healthy")
+        bad = health.unhealthy()
+        detail = "; ".join(f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in bad)
+        return HealthRound(False, detail, frozenset(o.target.service for o in bad if o.target.service))
 
     return probe
 

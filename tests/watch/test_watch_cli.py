@@ -13,10 +13,11 @@ def watch(world: World, *extra: str) -> tuple[int, dict, str]:  # type: ignore[t
     return run.code, run.report, run.stderr
 
 
-def failing_deploy_by_other_means(world: World, commit: str) -> None:
-    """backend's ``commit`` deployed outside kars-actions, live for 20 s, answering 30 % 5xx from a minute in."""
+def failing_deploy_by_other_means(world: World, commit: str, *, errors_after: float = 60) -> None:
+    """backend's ``commit`` deployed outside kars-actions, live for 20 s, answering 30 % 5xx ``errors_after``
+    seconds after going live."""
     sim = world.sim
-    sim.release_behaves(world.ids["backend"], commit, Traffic(error_ratio=0.3), after=60)
+    sim.release_behaves(world.ids["backend"], commit, Traffic(error_ratio=0.3), after=errors_after)
     with sim.lock:
         sim._create(world.ids["backend"], world.env_id, commit, Script.success(30, 10), sim.clock.monotonic())
     sim.clock.advance(60)
@@ -100,18 +101,22 @@ def test_without_kars_yml_the_folders_holding_a_railway_config_are_watched_with_
     assert "backend: backend/railway.json (folder backend/)" in run.summary
 
 
-def test_a_health_check_failing_during_the_watch_fails_it_naming_the_check_that_failed(world: World) -> None:
-    [old] = world.deployments_of("backend", "0" * 40)
-    assert old.promoted_at is not None
-    live_for = world.sim.clock.monotonic() - old.promoted_at
-    world.apps["backend"].unhealthy_after["0" * 40] = live_for + 90  # 503 from 90 s into the watch
-    code, report, err = watch(world, "--service", "backend", "--duration", "5m")
+def test_a_health_check_failing_during_the_watch_fails_that_service_alone_and_rolls_back_only_it(
+    world: World,
+) -> None:
+    failing_deploy_by_other_means(world, "e" * 40, errors_after=3600)  # backend's new version: no 5xx in the watch
+    world.apps["backend"].unhealthy_after["e" * 40] = 20 + 90  # its health check answers 503 from 90 s in
+    code, report, err = watch(world, "--service", "backend", "--service", "frontend", "--duration", "5m", "--rollback")
     assert code == 1, err
-    [backend] = report["services"]
+    backend, frontend = report["services"]
     # kars.yml's health_interval is 2m: the round at 2 minutes is the first to see it
     assert backend["reason"] == "health check failed during the watch: backend: status: expected 200, got 503"
-    assert backend["tripped_after_seconds"] == 120
+    assert backend["verdict"] == "failed" and backend["tripped_after_seconds"] == 120
     assert report["health_rounds"] == 1 and report["health"] == "backend: status: expected 200, got 503"
+    assert frontend["verdict"] == "passed" and frontend["reason"] is None  # healthy: not failed for backend's check
+    assert [r["service"] for r in report["rollbacks"]] == ["backend"] and report["rollbacks"][0]["restored"]
+    assert world.apps["backend"].live_commit() == "0" * 40 and world.apps["frontend"].live_commit() == "0" * 40
+    assert world.sim.count("deploymentRollback") == 1
 
 
 def test_a_rollback_railway_refuses_is_reported_not_done_with_railways_reason(world: World) -> None:

@@ -13,7 +13,7 @@ import pytest
 from kars_actions.core.timing import Deadline
 from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
 from kars_actions.railway.metrics import Check, clock_time
-from kars_actions.release.watch import run_watch
+from kars_actions.release.watch import HealthRound, run_watch
 from kars_actions.release.watch_report import WatchResult
 from kars_actions.release.watch_state import WatchedService, WatchSettings
 from tests.fakes.railway_sim import EPOCH, RailwaySim, Recorded, Script, SimClock
@@ -146,9 +146,9 @@ def test_health_is_asked_once_per_health_interval_and_each_round_is_counted(loop
     start = loop.clock.monotonic()
     asked: list[tuple[float, tuple[str, ...]]] = []
 
-    def health(watched: Any) -> tuple[bool, str]:
+    def health(watched: Any) -> HealthRound:
         asked.append((loop.clock.monotonic() - start, tuple(watched)))
-        return True, "1 target(s) healthy"
+        return HealthRound(True, "1 target(s) healthy")
 
     result = loop.watch(new, WatchSettings(duration=300, step=30, health_interval=90), health=health)
     assert result.verdict == "passed"
@@ -163,9 +163,9 @@ def test_a_trip_ends_the_watch_at_once_without_another_health_round_or_look(loop
     start = loop.clock.monotonic()
     asked: list[float] = []
 
-    def health(watched: Any) -> tuple[bool, str]:
+    def health(watched: Any) -> HealthRound:
         asked.append(loop.clock.monotonic() - start)
-        return True, "1 target(s) healthy"
+        return HealthRound(True, "1 target(s) healthy")
 
     result = loop.watch(new, WatchSettings(duration=600, step=30, health_interval=30), health=health)
     [service] = result.services
@@ -463,6 +463,34 @@ def test_a_service_tripping_at_the_first_look_ends_the_watch_of_every_service_at
     assert result.verdict == "failed" and result.seconds == 0
     assert result.services[0].verdict == "failed" and result.services[0].tripped_after == 0
     assert len(loop.looks()) == 2  # each service's first look, nothing after
+
+
+def test_a_failed_health_round_fails_only_the_services_whose_checks_failed(loop: Loop) -> None:
+    api, web = loop.deploy_both()
+    rounds: list[tuple[str, ...]] = []
+
+    def health(watched: Any) -> HealthRound:
+        rounds.append(tuple(watched))
+        if len(rounds) < 2:
+            return HealthRound(True, "2 target(s) healthy")
+        return HealthRound(False, "web: status: expected 200, got 503", frozenset({"web"}))
+
+    result = loop.watch(api, WatchSettings(duration=300, step=30, health_interval=60), web=web, health=health)
+    assert rounds == [("api", "web"), ("api", "web")]
+    api_watch, web_watch = result.services
+    assert web_watch.verdict == "failed" and web_watch.tripped_after == 120
+    assert web_watch.reason == "health check failed during the watch: web: status: expected 200, got 503"
+    assert api_watch.verdict == "passed" and api_watch.reason is None  # healthy: never failed for another
+    assert result.verdict == "failed" and result.seconds == 120
+    assert result.headline() == f"Watch failed: {web_watch.evidence()}"
+    # A failing check of no one service (a URL given on its own) fails every service still watched.
+    anyone = loop.watch(
+        api,
+        WatchSettings(duration=120, step=30, health_interval=60),
+        web=web,
+        health=lambda watched: HealthRound(False, "https://example.com/health: timed out"),
+    )
+    assert [s.verdict for s in anyone.services] == ["failed", "failed"]
 
 
 def test_a_service_superseded_at_the_gate_is_no_longer_watched_while_the_others_are(loop: Loop) -> None:
