@@ -151,12 +151,13 @@ def _wait_out_transient(
     deadline: Deadline | None,
     judge: Callable[[ServiceWatch], None],
 ) -> None:
-    """A deployment last seen in a transient status is no verdict: keep looking, within the stage's deadline,
-    until it gets somewhere; still there at the deadline, its status check is inconclusive — never a pass."""
+    """A deployment last seen in a transient status (or replaced, with what replaced it not yet known) is no
+    verdict: keep looking, within the stage's deadline, until it gets somewhere; still there at the deadline, its
+    status check is inconclusive — never a pass."""
     clock = client.clock
     limit = deadline.at if deadline is not None else clock.monotonic()
     while not any(w.verdict == "failed" for w in watches):
-        pending = [w for w in watches if w.verdict == "watching" and w.status in TRANSIENT_STATUSES]
+        pending = [w for w in watches if _undecided(w)]
         if not pending or clock.monotonic() >= limit:
             break
         clock.sleep(min(settings.step, limit - clock.monotonic()))
@@ -164,11 +165,18 @@ def _wait_out_transient(
             _look(client, readers[w.label], w, settings)
             judge(w)
     for w in watches:
-        if w.verdict == "watching" and w.status in TRANSIENT_STATUSES:
-            w.checks = [
-                *[c for c in w.checks if c.name != "status"],
-                Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", f"still {w.status} at the deadline"),
-            ]
+        if _undecided(w):
+            seen = (
+                f"{w.status}, and Railway did not answer what replaced it"
+                if w.status not in TRANSIENT_STATUSES
+                else f"still {w.status} at the deadline"
+            )
+            w.checks = [*w.checks, Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", seen)]
+
+
+def _undecided(w: ServiceWatch) -> bool:
+    """Still watched, on its way to another status or replaced by a deployment Railway has not named yet."""
+    return w.verdict == "watching" and (w.status in TRANSIENT_STATUSES or w.replacement_unknown)
 
 
 def _first_look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, settings: WatchSettings) -> None:
@@ -282,6 +290,7 @@ def _look(client: RailwayClient, reader: MetricsReader, w: ServiceWatch, setting
         _overlap(w, look.others, split)
     elif look.others is not None:
         w.others = tuple(look.others)
+        w.replacement_unknown = False
     if w.status in REPLACED_STATUSES and "serving" not in parts:
         _read_replacement(reader, w, since, now + settings.step)
 
@@ -294,6 +303,7 @@ def _read_replacement(reader: MetricsReader, w: ServiceWatch, since: float, unti
     except ExternalError as error:
         w.unknown_looks += 1
         w.unknown_reason = error.message
+        w.replacement_unknown = True  # the next look asks again: it decides whether it was superseded
         return
     if look.others is not None:
         w.others = tuple(look.others)
@@ -336,6 +346,8 @@ def _judge(
                 f" (replaced by deployment {newer.id}): no longer watched" if newer else ": no longer watched"
             )
             return
+        if superseded_by_newer and w.replacement_unknown:
+            return  # superseded or failed depends on what replaced it: Railway is asked again at the next look
     if w.status in TRANSIENT_STATUSES:
         return  # on its way to another status (REMOVING while Railway drains it, say): judged once it gets there
     if w.status not in LIVE_STATUSES and w.status != "UNKNOWN":

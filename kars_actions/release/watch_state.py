@@ -124,6 +124,7 @@ class ServiceWatch:
     verdict: str = "watching"  # watching | passed | failed | inconclusive | superseded
     reason: str | None = None
     replaced_by: str | None = None  # superseded: the deployment made after it that serves in its place
+    replacement_unknown: bool = False  # seen replaced, and Railway did not answer what replaced it
     tripped_at: float | None = None  # epoch, Railway's time
     tripped_after: float | None = None  # seconds into the watch
     log_tail: tuple[str, ...] = ()

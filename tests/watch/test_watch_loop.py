@@ -4,6 +4,7 @@ and what the loop concluded from it, checked against the simulator's own state."
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +121,8 @@ def loop() -> Iterator[Loop]:
     sim.add_deployment(web, env, OLD, took=120, age=7200)
     token = sim.add_project_token(project, env)
     sim.start()
-    client = RailwayClient(Credentials(TokenKind.PROJECT, token), sim.url, clock=clock)
+    # Seeded: the retries' jittered waits move the test clock by the same amount each run.
+    client = RailwayClient(Credentials(TokenKind.PROJECT, token), sim.url, clock=clock, rng=random.Random(26))
     try:
         yield Loop(sim, clock, env, service, old, web, client)
     finally:
@@ -607,3 +609,32 @@ def test_without_railways_latency_metrics_p95_during_the_overlap_is_its_own_logs
     p95 = next(c for c in service.checks if c.name == "p95 latency")
     assert (p95.verdict, p95.seen) == ("inconclusive", "179ms; no baseline to compare with")
     assert next(c for c in service.checks if c.name == "5xx ratio").verdict == "passed"
+
+
+def test_a_replacement_railway_does_not_name_at_once_is_named_at_the_next_look(loop: Loop) -> None:
+    new = loop.deploy()
+    loop.after_looks(3, lambda: loop.sim.deploy_now(loop.service, loop.env, NEWER, Script.success(10, 5)))
+    loop.sim.inject("http", "WatchServing", count=5, status=503)  # every try of the read of what replaced it
+    result = loop.watch(new, superseded_by_newer=True)
+    [service] = result.services
+    [newer] = loop.sim.deployments_of(loop.service, NEWER)
+    assert service.unknown_looks == 1 and "WatchServing" in (service.unknown_reason or "")
+    # seen REMOVED at 90 s with its replacement unknown (five tries): no verdict; named by the next look
+    assert service.verdict == "superseded" and service.replaced_by == newer.id and 120 < result.seconds < 150
+    assert [r.operation for r in loop.looks()][-1] == "WatchStatusExecutionsServingHttpLatencyResources"
+
+
+def test_a_replacement_railway_never_names_by_the_deadline_leaves_the_status_inconclusive(loop: Loop) -> None:
+    new = loop.deploy()
+    loop.after_looks(3, lambda: loop.sim.deploy_now(loop.service, loop.env, NEWER, Script.success(10, 5)))
+    # From the look that sees it REMOVED (at 90 s) on, Railway answers no request that lists the deployments.
+    loop.after_looks(4, lambda: loop.sim.inject("http", "deployments", count=1000, status=503))
+    result = loop.watch(new, deadline=Deadline(360, loop.clock), superseded_by_newer=True)
+    [service] = result.services
+    assert loop.sim.status_of(new) == "REMOVED" and service.status == "REMOVED"
+    assert service.verdict == "inconclusive" and service.replaced_by is None and service.reason is None
+    assert service.checks[-1] == Check(
+        "status", "inconclusive", "live (SUCCESS or SLEEPING)", "REMOVED, and Railway did not answer what replaced it"
+    )
+    # Looked at until the deadline (its last look, at 360 s, tried five times): no verdict on looks not answered.
+    assert 360 < result.seconds < 390 and service.unknown_looks >= 5
