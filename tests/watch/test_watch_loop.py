@@ -141,6 +141,9 @@ def test_a_clean_release_passes_every_check_within_the_request_budget(loop: Loop
         "memory": "passed",
     }
     assert result.requests == len(loop.looks()) <= result.budget
+    assert loop.progress[-1] == (
+        "watch: 0.0s left · api: SUCCESS, 5xx 0.20% (before 0.20%), p95 180ms (before 180ms), 100 req, mem 0.30 GB"
+    )
 
 
 def test_health_is_asked_once_per_health_interval_and_each_round_is_counted(loop: Loop) -> None:
@@ -611,6 +614,66 @@ def test_without_railways_latency_metrics_p95_during_the_overlap_is_its_own_logs
     assert next(c for c in service.checks if c.name == "5xx ratio").verdict == "passed"
 
 
+def test_a_bad_release_without_an_overlap_is_judged_at_the_first_look_from_both_sources(loop: Loop) -> None:
+    """No overlap: the old deployment stops serving at go-live and is REMOVED 8 s later. The first look, 20 s in,
+    judges the new deployment's own requests until the first metrics step after that, the service's metrics from
+    it: 50 requests of each, together enough for a verdict."""
+    loop.sim.release_behaves(loop.service, NEW, Traffic(rpm=300, error_ratio=0.2))
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert service.metrics_from(30) == loop.epoch(10_050)
+    assert [(s.ts, round(s.requests)) for s in service.window] == [
+        (int(loop.epoch(10_020)), 50),  # its own logged requests from go-live (10,040 s) to 10,050 s
+        (int(loop.epoch(10_050)), 50),  # the service's metrics, 10,050 s to the first look at 10,060 s
+    ]
+    assert result.verdict == "failed" and service.tripped_after == 0
+    assert service.reason is not None and service.reason.startswith("5xx ratio 20.00% of 100 requests")
+
+
+def test_a_deployment_already_crashed_at_the_first_look_fails_at_once_and_its_crash_is_not_its_go_live(
+    loop: Loop,
+) -> None:
+    crashed = Script((("BUILDING", 30.0), ("DEPLOYING", 10.0), ("SUCCESS", 5.0), ("CRASHED", None)))
+    with loop.sim.lock:
+        new = loop.sim._create(loop.service, loop.env, NEW, crashed, loop.clock.monotonic()).id
+    loop.clock.advance(42)
+    assert loop.sim.status_of(new) == "SUCCESS"  # live at 40 s: Railway switches over to it
+    loop.clock.advance(18)
+    assert loop.sim.status_of(new) == "CRASHED"  # at 45 s
+    result = loop.watch(new)  # as the release watches: no go-live given
+    [service] = result.services
+    assert result.verdict == "failed" and service.reason == f"deployment {new} is CRASHED"
+    assert service.tripped_after == 0
+    start = loop.epoch(10_060)
+    assert service.live_at is None and service.judged() == f"judged: new deployment only, from {clock_time(start)}"
+
+
+def test_a_crashed_deployment_whose_logs_railway_does_not_give_still_fails_saying_so(loop: Loop) -> None:
+    loop.sim.inject("graphql_error", "deploymentLogs", count=1000, message="Problem processing request")
+    crash = Script((("BUILDING", 30.0), ("DEPLOYING", 10.0), ("SUCCESS", 100.0), ("CRASHED", None)))
+    new = loop.deploy(script=crash)
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "failed" and service.reason == f"deployment {new} is CRASHED"
+    assert service.log_tail == () and result.to_json()["services"][0]["log_tail"] == []
+
+
+def test_a_newer_deployment_replacing_it_while_an_older_one_still_drains_supersedes_it_at_the_gate(
+    loop: Loop,
+) -> None:
+    loop.sim.set_overlap(loop.service, loop.env, overlap=3600)  # every replaced deployment serves for an hour
+    new = loop.deploy()
+    loop.after_looks(3, lambda: loop.sim.deploy_now(loop.service, loop.env, NEWER, Script.success(10, 5)))
+    result = loop.watch(new, superseded_by_newer=True)
+    [service] = result.services
+    [newer] = loop.sim.deployments_of(loop.service, NEWER)
+    assert service.overlapping and loop.sim.status_of(new) == "REMOVING"
+    assert service.verdict == "superseded" and service.replaced_by == newer.id
+    assert service.reason == f"deployment {new} is REMOVING (replaced by deployment {newer.id}): no longer watched"
+    assert result.seconds == 90
+
+
 def test_a_replacement_railway_does_not_name_at_once_is_named_at_the_next_look(loop: Loop) -> None:
     new = loop.deploy()
     loop.after_looks(3, lambda: loop.sim.deploy_now(loop.service, loop.env, NEWER, Script.success(10, 5)))
@@ -622,6 +685,17 @@ def test_a_replacement_railway_does_not_name_at_once_is_named_at_the_next_look(l
     # seen REMOVED at 90 s with its replacement unknown (five tries): no verdict; named by the next look
     assert service.verdict == "superseded" and service.replaced_by == newer.id and 120 < result.seconds < 150
     assert [r.operation for r in loop.looks()][-1] == "WatchStatusExecutionsServingHttpLatencyResources"
+
+
+def test_without_railways_http_metrics_the_5xx_ratio_is_inconclusive_not_judged_on_old_figures(loop: Loop) -> None:
+    loop.sim.refuse_metrics.add("httpMetricsGroupedByStatus")
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert service.refused == {"http": "httpMetricsGroupedByStatus is not available on this plan"}
+    errors = next(c for c in service.checks if c.name == "5xx ratio")
+    assert (errors.verdict, errors.seen) == ("inconclusive", "Railway refused http metrics")
+    assert result.verdict == "inconclusive"
 
 
 def test_a_replacement_railway_never_names_by_the_deadline_leaves_the_status_inconclusive(loop: Loop) -> None:
