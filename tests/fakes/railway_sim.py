@@ -228,6 +228,7 @@ class Recorded:
     token: str
     http_status: int
     at: float = 0.0  # the simulator's clock when it answered
+    variables: dict[str, Any] = field(default_factory=dict)  # of a request answered 200: what it asked for
 
 
 @dataclass
@@ -637,12 +638,21 @@ class RailwaySim(WatchBackupSim):
                 self._stop.wait(fault.seconds)
             self._drop(handler)
             return
-        self._record(name, fields, is_mutation, value, 200)
+        self._record(name, fields, is_mutation, value, 200, request.get("variables") or {})
         self._send(handler, 200, payload, self._limit_headers(value))
 
-    def _record(self, name: str | None, fields: tuple[str, ...], mutation: bool, token: str, status: int) -> None:
+    def _record(
+        self,
+        name: str | None,
+        fields: tuple[str, ...],
+        mutation: bool,
+        token: str,
+        status: int,
+        variables: dict[str, Any] | None = None,
+    ) -> None:
         with self.lock:
-            self.requests.append(Recorded(name, fields, mutation, token, status, self.clock.monotonic()))
+            at = self.clock.monotonic()
+            self.requests.append(Recorded(name, fields, mutation, token, status, at, dict(variables or {})))
             self.requests_per_token[token] += 1
 
     def _take_fault(self, name: str | None, fields: tuple[str, ...]) -> Fault | None:
