@@ -120,7 +120,7 @@ def run_watch(
                         _trip(client, w, f"health check failed during the watch: {checked.detail}", started)
                 break
         progress(_progress_line(watches, max(0.0, end - clock.monotonic())))
-    _wait_out_transient(client, readers, watching(), settings, deadline, judge)
+    _wait_out_transient(client, readers, watches, settings, deadline, judge)
     result.seconds = clock.monotonic() - started
     result.requests = client.requests_sent - before
     for w in watches:
@@ -153,7 +153,8 @@ def _wait_out_transient(
 ) -> None:
     """A deployment last seen in a transient status (or replaced, with what replaced it not yet known) is no
     verdict: keep looking, within the stage's deadline, until it gets somewhere; still there at the deadline, its
-    status check is inconclusive — never a pass."""
+    status check is inconclusive — never a pass. Once a service failed nothing is waited for: the caller rolls
+    back at once."""
     clock = client.clock
     limit = deadline.at if deadline is not None else clock.monotonic()
     while not any(w.verdict == "failed" for w in watches):
@@ -164,12 +165,13 @@ def _wait_out_transient(
         for w in pending:
             _look(client, readers[w.label], w, settings)
             judge(w)
+    when = "when the watch stopped at a failure" if any(w.verdict == "failed" for w in watches) else "at the deadline"
     for w in watches:
         if _undecided(w):
             seen = (
                 f"{w.status}, and Railway did not answer what replaced it"
                 if w.status not in TRANSIENT_STATUSES
-                else f"still {w.status} at the deadline"
+                else f"still {w.status} {when}"
             )
             w.checks = [*w.checks, Check("status", "inconclusive", "live (SUCCESS or SLEEPING)", seen)]
 

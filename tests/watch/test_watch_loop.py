@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kars_actions.core.timing import Deadline
-from kars_actions.railway.api import Credentials, RailwayClient, TokenKind
+from kars_actions.railway.api import Credentials, RailwayClient, TokenKind, parse_time
 from kars_actions.railway.metrics import Check, clock_time
 from kars_actions.release.watch import HealthRound, run_watch
 from kars_actions.release.watch_report import WatchResult
@@ -103,6 +103,11 @@ class Loop:
     def looks(self) -> list[Recorded]:
         """The watch's requests to Railway, in order."""
         return [r for r in self.sim.requests if (r.operation or "").startswith("Watch")]
+
+    def asked(self, request: Recorded, variable: str) -> float | None:
+        """The simulator's second a look asked from (``startDate``, ``logsAfter``), None when it did not."""
+        value = parse_time(request.variables.get(variable))
+        return None if value is None else value - EPOCH.timestamp()
 
     def epoch(self, t: float) -> float:
         """Railway's time (epoch seconds) at the simulator's second ``t``."""
@@ -339,6 +344,12 @@ def test_each_look_asks_only_for_what_it_needs_and_the_service_metrics_once_the_
     ]
     assert result.requests == len(loop.looks()) <= result.budget
     assert service.judged().endswith(f"Railway's service metrics from {clock_time(removed)}")
+    # Each look asks for what came since the last one: its own logs since the last look during the overlap, the
+    # service's metrics from the latest step read (it was still filling) after it.
+    asked = [(r.at, loop.asked(r, "logsAfter"), loop.asked(r, "startDate")) for r in loop.looks()]
+    assert [(at, logs) for at, logs, _ in asked[1:4]] == [(10_090, 10_060), (10_120, 10_090), (10_150, 10_120)]
+    assert [(at, metrics) for at, _, metrics in asked[4:]] == [(10_180, 10_140), (10_210, 10_170), (10_240, 10_200)]
+    assert asked[0][1:] == (10_060 - 420, 10_060 - 420)  # the first look: two windows and steps back, for "before"
 
 
 def test_a_look_railway_does_not_answer_decides_nothing_and_says_why(loop: Loop) -> None:
@@ -365,7 +376,8 @@ def test_when_railway_refuses_to_list_the_deployments_the_summary_says_what_the_
         f"judged: from {clock_time(loop.epoch(10_040))} (go-live), on Railway's service metrics (Railway refused to "
         "list the service's deployments, so an older one still serving could not be ruled out)"
     )
-    assert LOOK in [r.operation for r in loop.looks()]  # judged on the service's metrics from then on
+    # judged on the service's metrics from the first look on: every look after it asks for them, not for logs
+    assert [r.operation for r in loop.looks()][-10:] == [LOOK] * 10
 
 
 def test_railway_refusing_the_http_logs_during_an_overlap_makes_the_traffic_checks_inconclusive(loop: Loop) -> None:
@@ -712,3 +724,40 @@ def test_a_replacement_railway_never_names_by_the_deadline_leaves_the_status_inc
     )
     # Looked at until the deadline (its last look, at 360 s, tried five times): no verdict on looks not answered.
     assert 360 < result.seconds < 390 and service.unknown_looks >= 5
+
+
+def test_a_failure_ends_the_watch_at_once_even_with_another_service_still_undecided(loop: Loop) -> None:
+    """web is seen REMOVED at 90 s and Railway does not answer what replaced it (no verdict yet); api's 5xx trip at
+    the next look, at 120 s. The gate stops there — the rollback waits for nothing — and web's status is said
+    undecided, not judged."""
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.3), after=115)  # 5xx from 10,155 s
+    api, web = loop.deploy_both()
+    loop.after_looks(6, lambda: loop.sim.deploy_now(loop.web, loop.env, NEWER, Script.success(10, 5)))  # at 60 s
+    loop.sim.inject("http", "WatchServing", count=5, status=503)  # every try of the read of what replaced web
+    result = loop.watch(api, web=web, deadline=Deadline(360, loop.clock), superseded_by_newer=True)
+    api_watch, web_watch = result.services
+    assert api_watch.verdict == "failed" and api_watch.reason is not None and api_watch.reason.startswith("5xx")
+    assert api_watch.tripped_after is not None and 120 < api_watch.tripped_after < 150  # after web's five tries
+    assert result.seconds == api_watch.tripped_after and result.verdict == "failed"
+    assert web_watch.verdict == "inconclusive" and web_watch.replaced_by is None
+    assert web_watch.checks[-1].seen == "REMOVED, and Railway did not answer what replaced it"
+
+
+def test_a_service_still_removing_when_another_fails_is_said_undecided_at_the_failure_not_the_deadline(
+    loop: Loop,
+) -> None:
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.3), after=115)  # api trips at 120 s
+    loop.sim.set_overlap(loop.web, loop.env, overlap=60)
+    api, web = loop.deploy_both()
+
+    def web_replaced_then_crashed() -> None:
+        made = loop.sim.deploy_now(loop.web, loop.env, NEWER, Script((("SUCCESS", 20.0), ("CRASHED", None))))
+        assert loop.sim.status_of(made) == "SUCCESS"
+
+    loop.after_looks(6, web_replaced_then_crashed)  # after web's look at 60 s: REMOVING until 128 s
+    result = loop.watch(api, web=web, deadline=Deadline(360, loop.clock), superseded_by_newer=True)
+    api_watch, web_watch = result.services
+    assert api_watch.verdict == "failed" and api_watch.tripped_after == 120 and result.seconds == 120
+    assert loop.sim.status_of(web) == "REMOVING"
+    assert web_watch.verdict == "inconclusive"
+    assert web_watch.checks[-1].seen == "still REMOVING when the watch stopped at a failure"
