@@ -163,6 +163,7 @@ class WatchResult(BaseResult):
         return {
             "verdict": self.verdict,
             "headline": self.headline(),
+            "environment": self.environment,
             "seconds": self.seconds,
             "duration": self.settings.duration,
             "step": self.settings.step,

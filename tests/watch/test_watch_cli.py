@@ -26,6 +26,7 @@ def failing_deploy_by_other_means(world: World, commit: str, *, errors_after: fl
 def test_a_quiet_service_passes_and_the_budget_is_kept(world: World) -> None:
     code, report, err = watch(world, "--service", "backend", "--service", "frontend", "--duration", "10m")
     assert code == 0, err
+    assert report["environment"] == "production"  # the Railway environment watched
     assert report["verdict"] == "passed" and report["requests"] <= report["budget"] < 100
     assert all(c["verdict"] == "passed" for s in report["services"] for c in s["checks"])
 
