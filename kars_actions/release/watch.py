@@ -552,8 +552,8 @@ def _roll_back_failed(
     refs = {ref.label: ref for ref in target.services}
     # Failed on inconclusive checks alone (on_inconclusive: fail): every service watched is put back.
     everything = result.failed and not any(w.verdict == "failed" for w in result.services)
-    for w in result.services:
-        if w.verdict == "superseded" or (w.verdict != "failed" and not everything):
+    for w in result.services:  # never superseded: this watch judges what is live, whoever made it
+        if w.verdict != "failed" and not everything:
             continue
         progress(f"{w.label}: rolling back to the deployment before {w.deployment_id}")
         try:
