@@ -253,7 +253,13 @@ def test_the_window_starts_at_go_live_read_from_railway_when_the_caller_does_not
     result = loop.watch(new)  # as the release watches: no go-live given
     [service] = result.services
     assert service.live_at == service.split_at == loop.epoch(10_040)
-    assert service.judged().startswith(f"judged: new deployment only, from {clock_time(loop.epoch(10_040))} (go-live)")
+    # The old deployment stopped serving at go-live and was REMOVED 8 s later: it served beside the new one until
+    # then (its last requests may be in that step), and the service's metrics are the new one's from the next step.
+    assert service.overlap_with == [loop.old] and service.judged_from == loop.epoch(10_048)
+    assert service.judged() == (
+        f"judged: new deployment only, from {clock_time(loop.epoch(10_040))} (go-live): its own HTTP logs while "
+        f"{loop.old} still served, Railway's service metrics from {clock_time(loop.epoch(10_048))}"
+    )
     # "before" is the old version's traffic up to go-live, less the step that holds it (it mixes both)
     assert service.baseline and service.baseline[-1].ts <= loop.epoch(10_040) - 30
     assert service.baseline[0].ts >= loop.epoch(10_040) - 300
@@ -576,6 +582,19 @@ def test_railway_refusing_resource_metrics_leaves_memory_unjudged_and_the_rest_j
 # --- Status and restarts ----------------------------------------------------------------------------------------------
 
 
+def test_every_check_that_fails_at_once_is_named_in_the_reason(loop: Loop) -> None:
+    loop.sim.release_behaves(loop.service, NEW, Traffic(error_ratio=0.3, p95_ms=900.0, p99_ms=1500.0), after=100)
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "failed" and service.reason is not None
+    errors, latency = service.reason.split("; p95 latency ")
+    assert errors.startswith("5xx ratio 30.00% of ") and errors.endswith(
+        "(before 0.20%; fails when > 2.00% and > 2× before)"
+    )
+    assert latency.startswith("900ms (before 180ms; fails when > 1.5× before and +50ms)")
+
+
 def test_a_crash_during_the_watch_trips_at_the_next_look_with_the_last_twenty_log_lines(loop: Loop) -> None:
     logs = tuple(f"worker {n}: {'FATAL: out of memory' if n == 29 else 'ok'}" for n in range(30))
     crash = Script((("BUILDING", 30.0), ("DEPLOYING", 10.0), ("SUCCESS", 100.0), ("CRASHED", None)), deploy_logs=logs)
@@ -596,6 +615,15 @@ def test_an_instance_that_crashed_and_came_back_between_two_looks_trips_the_next
     crashed = f"{new[:8]}-exec-0 CRASHED at {clock_time(loop.epoch(10_075))}"
     assert service.reason == f"deployment {new} instance {crashed}"
     assert loop.sim.status_of(new) == "SUCCESS"  # Railway's status alone would not say so
+
+
+def test_an_instance_that_crashed_before_the_watch_began_trips_the_first_look(loop: Loop) -> None:
+    loop.sim.restart_after(loop.service, NEW, 10)  # 10 s after go-live: before the first look, 20 s after it
+    new = loop.deploy()
+    result = loop.watch(new)
+    [service] = result.services
+    assert result.verdict == "failed" and service.tripped_after == 0 and result.seconds == 0
+    assert service.reason == f"deployment {new} instance {new[:8]}-exec-0 CRASHED at {clock_time(loop.epoch(10_050))}"
 
 
 def test_the_long_watch_stops_watching_a_deployment_removed_by_hand_without_failing_it(loop: Loop) -> None:
@@ -708,6 +736,22 @@ def test_without_railways_http_metrics_the_5xx_ratio_is_inconclusive_not_judged_
     errors = next(c for c in service.checks if c.name == "5xx ratio")
     assert (errors.verdict, errors.seen) == ("inconclusive", "Railway refused http metrics")
     assert result.verdict == "inconclusive"
+
+
+def test_once_railway_names_what_replaced_it_and_nothing_live_did_its_removal_fails_the_watch(loop: Loop) -> None:
+    new = loop.deploy()
+
+    def replaced_then_crashed() -> None:
+        made = loop.sim.deploy_now(loop.service, loop.env, NEWER, Script((("SUCCESS", 10.0), ("CRASHED", None))))
+        assert loop.sim.status_of(made) == "SUCCESS"  # Railway switched over to it, then it crashed
+
+    loop.after_looks(3, replaced_then_crashed)  # at 60 s: the watched one is REMOVED at 68 s
+    loop.sim.inject("http", "WatchServing", count=5, status=503)  # the read of what replaced it, at 90 s
+    result = loop.watch(new, superseded_by_newer=True)
+    [service] = result.services
+    assert service.unknown_looks == 1  # no verdict at 90 s; the next look names the crashed replacement
+    assert result.verdict == "failed" and service.reason == f"deployment {new} is REMOVED"
+    assert service.replaced_by is None and 120 < result.seconds < 150
 
 
 def test_a_replacement_railway_never_names_by_the_deadline_leaves_the_status_inconclusive(loop: Loop) -> None:
