@@ -16,7 +16,7 @@ from kars_actions.railway.api import Credentials, RailwayClient, TokenKind, pars
 from kars_actions.railway.metrics import Check, clock_time
 from kars_actions.release.watch import HealthRound, run_watch
 from kars_actions.release.watch_report import WatchResult
-from kars_actions.release.watch_state import WatchedService, WatchSettings
+from kars_actions.release.watch_state import ServiceWatch, WatchedService, WatchSettings
 from tests.fakes.railway_sim import EPOCH, RailwaySim, Recorded, Script, SimClock
 from tests.fakes.railway_sim_watch import Traffic
 
@@ -95,6 +95,12 @@ class Loop:
             watched.append(WatchedService("web", self.web, web))
         chosen = settings or WatchSettings(duration=300, step=30)
         return run_watch(self.client, self.env, watched, chosen, progress=self.progress.append, **options)
+
+    def watch_refusing(self, field: str) -> tuple[WatchResult, ServiceWatch]:
+        """A release of api watched five minutes while Railway refuses one of the look's fields (its plan lacks it)."""
+        self.sim.refuse_metrics.add(field)
+        result = self.watch(self.deploy())
+        return result, result.services[0]
 
     def after_looks(self, looks: int, action: Callable[[], Any]) -> None:
         """Run ``action`` on Railway right after the watch's ``looks``-th look (the first look is the first)."""
@@ -570,10 +576,7 @@ def test_railway_refusing_the_http_logs_leaves_the_checks_inconclusive_only_duri
 
 
 def test_railway_refusing_resource_metrics_leaves_memory_unjudged_and_the_rest_judged(loop: Loop) -> None:
-    loop.sim.refuse_metrics.add("metrics")
-    new = loop.deploy()
-    result = loop.watch(new)
-    [service] = result.services
+    result, service = loop.watch_refusing("metrics")
     assert service.refused == {"resources": "metrics is not available on this plan"}
     assert [(c.name, c.verdict) for c in service.checks] == [("5xx ratio", "passed"), ("p95 latency", "passed")]
     assert result.verdict == "passed"
@@ -728,10 +731,7 @@ def test_a_replacement_railway_does_not_name_at_once_is_named_at_the_next_look(l
 
 
 def test_without_railways_http_metrics_the_5xx_ratio_is_inconclusive_not_judged_on_old_figures(loop: Loop) -> None:
-    loop.sim.refuse_metrics.add("httpMetricsGroupedByStatus")
-    new = loop.deploy()
-    result = loop.watch(new)
-    [service] = result.services
+    result, service = loop.watch_refusing("httpMetricsGroupedByStatus")
     assert service.refused == {"http": "httpMetricsGroupedByStatus is not available on this plan"}
     errors = next(c for c in service.checks if c.name == "5xx ratio")
     assert (errors.verdict, errors.seen) == ("inconclusive", "Railway refused http metrics")
