@@ -304,6 +304,7 @@ def test_the_summary_gives_the_icon_the_window_the_checks_and_what_railway_refus
     assert "10m00s of 10m00s watched, one look every 30s; Railway requests: 17 (budget 22); health rounds: 3." in md
     assert "\nA 5xx regression above the thresholds is caught within ~60 s" in md
     assert "backend judged: new deployment only, from 20:26:40 (go-live)." in md
+    assert "| service | check | verdict | before | during | fails when |" in md
     assert "| backend | p95 latency | ⚠️ inconclusive | - | - | > 1.5× before |" in md
     assert "backend: Railway refused latency metrics (forbidden): those checks are inconclusive." in md
     assert "backend: Railway could not be asked 2 time(s) (timed out); those looks decided nothing." in md
@@ -312,8 +313,10 @@ def test_the_summary_gives_the_icon_the_window_the_checks_and_what_railway_refus
     clean = result(service()).summary_markdown()
     assert clean.startswith("## ✅ Watch passed")
     assert "could not be asked" not in clean and "Railway refused" not in clean and "<details>" not in clean
-    failed = result(service(verdict="failed", reason="crashed"), verdict="failed").summary_markdown()
+    tripped = Check("5xx ratio", "failed", "> 2.00%", "8.00% of 300 requests", "0.20%")
+    failed = result(service(verdict="failed", reason="crashed", checks=[tripped]), verdict="failed").summary_markdown()
     assert failed.startswith("## ❌ Watch failed") and "**backend: crashed**" in failed
+    assert "| backend | 5xx ratio | ❌ failed | 0.20% | 8.00% of 300 requests | > 2.00% |" in failed
     unasked = result(service(unknown_looks=1)).summary_markdown()
     assert "Railway could not be asked 1 time(s) (no answer)" in unasked
 
@@ -337,6 +340,7 @@ def test_the_long_watch_after_a_release_says_what_it_did_step_by_step() -> None:
     ]
     md = after.markdown()
     assert md.startswith("### After release v1.2.0\n") and "- not watched: worker: no deployment" in md
+    assert "| step | done | what happened |" in md
     assert "| rollback | ✅ | v1.1.0 is live again |" in md and "| alert | ❌ | webhook refused |" in md
     assert AfterRelease("v1.2.0", "abc").markdown() == "### After release v1.2.0\n\n"
     assert after.to_json()["steps"][1] == {"step": "alert", "done": False, "detail": "webhook refused"}
