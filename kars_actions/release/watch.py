@@ -432,10 +432,19 @@ def _progress_line(watches: Sequence[ServiceWatch], left: float) -> str:
         figures = [w.status]
         if w.overlapping:
             figures.append(f"own logs while {', '.join(w.overlap_with)} still serves")
+        # A figure Railway refused at this look is not shown from older samples as if it were now.
+        unread = {c.name: c.seen for c in w.checks if c.verdict == "inconclusive" and c.seen.startswith("Railway ")}
         if recent is not None:
-            figures.append(f"5xx {pct(recent.error_ratio)} (before {pct(base.error_ratio if base else None)})")
-            figures.append(f"p95 {ms(recent.p95_ms)} (before {ms(base.p95_ms if base else None)})")
-            figures.append(f"{recent.requests:.0f} req")
+            if "5xx ratio" in unread:
+                figures.append(f"5xx not read ({unread['5xx ratio']})")
+            else:
+                figures.append(f"5xx {pct(recent.error_ratio)} (before {pct(base.error_ratio if base else None)})")
+            if "p95 latency" in unread:
+                figures.append(f"p95 not read ({unread['p95 latency']})")
+            else:
+                figures.append(f"p95 {ms(recent.p95_ms)} (before {ms(base.p95_ms if base else None)})")
+            if "5xx ratio" not in unread:
+                figures.append(f"{recent.requests:.0f} req")
         else:
             figures.append("not enough traffic to judge yet")
         if memory is not None:

@@ -736,6 +736,9 @@ def test_without_railways_http_metrics_the_5xx_ratio_is_inconclusive_not_judged_
     errors = next(c for c in service.checks if c.name == "5xx ratio")
     assert (errors.verdict, errors.seen) == ("inconclusive", "Railway refused http metrics")
     assert result.verdict == "inconclusive"
+    # The progress line says so too, instead of a 5xx figure from samples read before the refusal.
+    assert "api: SUCCESS, 5xx not read (Railway refused http metrics), p95 " in loop.progress[-1]
+    assert " req" not in loop.progress[-1]
 
 
 def test_once_railway_names_what_replaced_it_and_nothing_live_did_its_removal_fails_the_watch(loop: Loop) -> None:
