@@ -743,11 +743,8 @@ def _watch_health(ctx: ReleaseContext, watched: Sequence[str]) -> HealthRound:
     )
     if health.healthy:
         return HealthRound(True, f"{len(health.outcomes)} target(s) healthy")
-    bad = health.unhealthy()
     # A failing URL of no one service (a --url target) leaves the services unknown: every one still watched fails.
-    services = [o.target.service for o in bad]
-    failing = frozenset(s for s in services if s is not None) if None not in services else frozenset()
-    return HealthRound(False, health_failure(health), failing)
+    return HealthRound.failed(health_failure(health), (o.target.service for o in health.unhealthy()))
 
 
 def last_deployment_failed(ctx: ReleaseContext) -> bool:

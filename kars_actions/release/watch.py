@@ -7,7 +7,7 @@ pace. The verdict per metric is passed, failed or inconclusive ("not enough traf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kars_actions.core.config import Config
@@ -43,6 +43,12 @@ class HealthRound:
     healthy: bool
     detail: str
     failing: frozenset[str] = frozenset()
+
+    @classmethod
+    def failed(cls, detail: str, services: Iterable[str | None]) -> HealthRound:
+        """A failed round whose failing targets belong to ``services``; one of no service blames them all."""
+        named = list(services)
+        return cls(False, detail, frozenset() if None in named else frozenset(s for s in named if s is not None))
 
 
 # One health round of the services still watched (by label).
@@ -505,7 +511,7 @@ def health_probe(
             return HealthRound(True, f"{len(health.outcomes)} target(s) healthy")
         bad = health.unhealthy()
         detail = "; ".join(f"{o.target.name}: " + ("; ".join(str(f) for f in o.failures) or o.reason) for o in bad)
-        return HealthRound(False, detail, frozenset(o.target.service for o in bad if o.target.service))
+        return HealthRound.failed(detail, (o.target.service for o in bad))
 
     return probe
 
