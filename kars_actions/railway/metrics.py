@@ -501,6 +501,10 @@ class Check:
         return self.verdict == "failed"
 
 
+# What a check with too few requests says (the reports tell it apart from a check left open for another reason).
+THIN = "not enough traffic to judge"
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
@@ -516,7 +520,7 @@ def judge_errors(baseline: TrafficStats | None, recent: TrafficStats | None, t: 
     before = pct(base_ratio) if base_ratio is not None else "not enough traffic"
     if recent is None or recent.error_ratio is None:
         return Check(
-            "5xx ratio", "inconclusive", threshold, f"not enough traffic to judge (< {t.min_requests} requests)", before
+            "5xx ratio", "inconclusive", threshold, f"{THIN} (< {t.min_requests} requests)", before
         )
     seen = f"{pct(recent.error_ratio)} of {recent.requests:.0f} requests"
     return Check("5xx ratio", "failed" if recent.error_ratio > limit else "passed", threshold, seen, before)
@@ -533,7 +537,7 @@ def judge_latency(
     now = getattr(recent, f"{which}_ms") if recent is not None else None
     if now is None:
         return Check(
-            name, "inconclusive", threshold, f"not enough traffic to judge (< {t.min_requests} requests)", ms(base)
+            name, "inconclusive", threshold, f"{THIN} (< {t.min_requests} requests)", ms(base)
         )
     if base is None:
         return Check(name, "inconclusive", threshold, f"{ms(now)}; no baseline to compare with", "not enough traffic")

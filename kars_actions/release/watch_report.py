@@ -13,10 +13,8 @@ from kars_actions.core import gha
 from kars_actions.core.errors import EXIT_FAILED, EXIT_OK
 from kars_actions.core.report import Annotation, BaseResult, Style, text_table
 from kars_actions.core.timing import human_duration
-from kars_actions.railway.metrics import TrafficSample, stats
+from kars_actions.railway.metrics import THIN, TrafficSample, stats
 from kars_actions.release.watch_state import ServiceWatch, WatchSettings
-
-THIN = "not enough traffic to judge"
 
 
 @dataclass
