@@ -33,6 +33,8 @@ from typing import Literal
 
 # Variables that change how the interpreter starts (flags, paths, encodings): a run that sets one differently from
 # the server is started fresh.
+# The parent's own variables of these kinds would leak into the step under test (and into the warm interpreter).
+SCRUBBED = ("GITHUB_", "KARS_", "RAILWAY_", "INPUT_", "RUNNER_")
 _START_PREFIXES = ("PYTHON",)
 _START_NAMES = ("LANG", "LC_ALL", "LC_CTYPE")
 _HEADER = struct.Struct("!I")
@@ -74,6 +76,7 @@ class _Server:
         self._socket = ""
         self._env: dict[str, str] = {}
         self.package = ""
+        atexit.register(self.stop)
 
     def address(self) -> tuple[str, dict[str, str]]:
         with self._lock:
@@ -82,12 +85,14 @@ class _Server:
             return self._socket, self._env
 
     def _start(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()  # a server that died: its folder goes with it
         self._folder = tempfile.TemporaryDirectory(prefix="kars-fork-")
         self._socket = os.path.join(self._folder.name, "s")
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("GITHUB_", "KARS_", "RAILWAY_", "INPUT_")) and k != "PYTHONPATH"
+            if not k.startswith(SCRUBBED) and k != "PYTHONPATH"
         }
         self._env = _start_env(env)
         ready_r, ready_w = os.pipe()
@@ -109,7 +114,6 @@ class _Server:
             log = Path(self._folder.name, "log").read_text(encoding="utf-8", errors="replace")
             raise RuntimeError(f"the CLI fork server did not start:\n{log}")
         self.package = said.removeprefix("ready ")
-        atexit.register(self.stop)
 
     def stop(self) -> None:
         with self._lock:
@@ -133,7 +137,8 @@ _SERVER_INSTANCE = _Server()
 def _memfd(name: str, data: bytes = b"") -> int:
     fd = os.memfd_create(name)
     if data:
-        os.write(fd, data)
+        with open(fd, "wb", closefd=False) as stream:
+            stream.write(data)
         os.lseek(fd, 0, os.SEEK_SET)
     return fd
 

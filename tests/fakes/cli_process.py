@@ -6,10 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.fakes.cli_fork import run_kars
-
-# The parent's own variables of these kinds would leak into the step under test.
-SCRUBBED = ("GITHUB_", "KARS_", "RAILWAY_", "INPUT_", "RUNNER_")
+from tests.fakes.cli_fork import SCRUBBED, run_kars
 
 
 def run_cli(
