@@ -187,10 +187,13 @@ def run_kars(
             capture_output=True,
             check=check,
         )
+    folder = os.fspath(cwd or os.getcwd())
+    if not os.path.isdir(folder):  # as subprocess says it, before any process exists
+        raise FileNotFoundError(2, "No such file or directory", folder)
     stdin_data = input.encode() if isinstance(input, str) else (input or b"")
     fds = [_memfd("stdin", stdin_data), _memfd("stdout"), _memfd("stderr")]
     try:
-        returncode = _fork(socket_path, list(args), os.fspath(cwd or os.getcwd()), environ, fds, argv, timeout)
+        returncode = _fork(socket_path, list(args), folder, environ, fds, argv, timeout)
         out, err = _read_all(fds[1]), _read_all(fds[2])
     finally:
         for fd in fds:
