@@ -241,7 +241,8 @@ class SecretRegistry:
             self._add_forms(forms, forms)
 
     def redact(self, text: str) -> str:
-        text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+        if "://" in text:  # what the pattern needs before it can match: most text is passed over at once
+            text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
         if not self._forms:
             return text
         self._learn_httpx_forms()
@@ -271,6 +272,9 @@ class _Matcher:
     tails: dict[str, list[tuple[str, int]]]
     short_heads: frozenset[str]
     short_tails: frozenset[str]
+    # A piece of a form starts as the form does and ends as it does: text holding none of these starts and ends
+    # holds no piece, and is passed over without looking at each of its cuts.
+    markers: tuple[str, ...]
 
     @classmethod
     def build(cls, forms: set[str], cut_forms: set[str]) -> _Matcher:
@@ -282,6 +286,7 @@ class _Matcher:
         tails: dict[str, list[tuple[str, int]]] = {}
         short_heads: set[str] = set()
         short_tails: set[str] = set()
+        markers: set[str] = set()
         for form in cut_forms:
             # A URL's scheme and host are not the secret part: only a piece past them counts.
             least = _PIECE_LEN
@@ -292,13 +297,20 @@ class _Matcher:
             for j in range(1, len(form) - _PIECE_LEN + 1):
                 tails.setdefault(form[j : j + _PIECE_LEN], []).append((form, j))
             # 4 or 5 characters are a piece too when they look like a token's (digits or mixed case): "…fXYZ".
+            shortest_head, shortest_tail = least, _PIECE_LEN  # the shortest piece each way, found below
             for size in _SHORT_SIZES:
                 if _looks_random(form[:size]):  # never a URL's: a scheme is letters of one case
                     short_heads.add(form[:size])
+                    shortest_head = min(shortest_head, size)
                 if _looks_random(form[-size:]):
                     short_tails.add(form[-size:])
+                    shortest_tail = min(shortest_tail, size)
+            markers.add(form[:shortest_head])
+            markers.add(form[-shortest_tail:])
         end_pattern = re.compile("|".join(re.escape(e) for e in ends)) if ends else None
-        return cls(pattern, end_pattern, heads, tails, frozenset(short_heads), frozenset(short_tails))
+        return cls(
+            pattern, end_pattern, heads, tails, frozenset(short_heads), frozenset(short_tails), tuple(sorted(markers))
+        )
 
     def redact(self, text: str) -> str:
         text = self.pattern.sub(REDACTED, text)
@@ -310,6 +322,8 @@ class _Matcher:
         """A secret's start before a cut (``ghp_abc…``) or its end after one: a truncation never leaks a piece.
 
         4 or 5 characters count when they look like a token's and stand alone (no letter or digit beyond)."""
+        if not any(marker in text for marker in self.markers):
+            return text
         spans: list[tuple[int, int]] = []
         heads, tails, short_heads, short_tails = self.heads, self.tails, self.short_heads, self.short_tails
         for match in _CUT_AFTER.finditer(text):
