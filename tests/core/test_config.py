@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kars_actions.core import gha
-from kars_actions.core.config import find_config, kars_schema, load_config
+from kars_actions.core.config import find_config, kars_schema, load_config, parse_yaml_with_positions
 from kars_actions.core.errors import EXIT_USAGE, ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,6 +203,37 @@ def test_hostile_kars_yml_is_a_located_config_error(tmp_path: Path, text: str, m
     assert caught.value.location.line is not None
     if line is not None:
         assert caught.value.location.line == line
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        # "x:" holds the first list; the 65th bracket opens a list at a path 65 deep.
+        ("x: " + "[" * 5000 + "]" * 5000 + "\n", 1, 3 + 65),
+        ("[" * 66 + "]" * 66 + "\n", 1, 66),
+        # 64 keys hold a list, and the list in it is at a path 65 deep: its bracket is where it goes too deep.
+        ("".join("  " * i + f"k{i}:\n" for i in range(64)) + "  " * 64 + "[[1]]\n", 65, 130),
+        ("services:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(900)), 66, 134),
+    ],
+)
+def test_nesting_past_the_limit_is_refused_where_it_goes_too_deep(
+    tmp_path: Path, text: str, line: int, column: int
+) -> None:
+    path = write(tmp_path / "kars.yml", text)
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep") as caught:
+        load_config(str(path))
+    assert caught.value.location is not None
+    assert (caught.value.location.line, caught.value.location.column) == (line, column)
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    _, positions = parse_yaml_with_positions("[" * 64 + "1" + "]" * 64 + "\n", "kars.yml")
+    assert positions[(0,) * 64] == (1, 65)
+    text = "".join("  " * i + f"k{i}:\n" for i in range(63)) + "  " * 63 + "[1]\n"
+    value, _ = parse_yaml_with_positions(text, "kars.yml")
+    for i in range(63):
+        value = value[f"k{i}"]
+    assert value == [1]
 
 
 def test_a_kars_yml_over_one_mebibyte_is_refused_before_parsing(tmp_path: Path) -> None:
