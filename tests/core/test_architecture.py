@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -32,19 +33,26 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+@cache
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for all the rules (none of them changes a tree)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+@cache
 def _imports() -> dict[str, set[str]]:
     """Every kars_actions module each module imports, wherever the import sits (lazy imports count too)."""
     modules = _modules()
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(_tree(path)):
             targets: list[str] = []
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kars_actions"):
                 targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             elif isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             graph[name].update(t for t in targets if t in modules and t != name)
-    return graph
+    return {name: graph[name] for name in modules}
 
 
 def _layer(module: str) -> str | None:
@@ -94,7 +102,7 @@ def test_only_the_cli_imports_click() -> None:
     for name, path in _modules().items():
         if name.startswith("kars_actions.cli"):
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Import):
                 assert all(a.name.split(".")[0] != "click" for a in node.names), f"{name} imports click"
             if isinstance(node, ast.ImportFrom):
@@ -137,7 +145,7 @@ def test_only_report_modules_render_results() -> None:
         f"{name} {where}"
         for name, path in sorted(_modules().items())
         if not _is_report(name)
-        for where in _rendering(ast.parse(path.read_text(encoding="utf-8")))
+        for where in _rendering(_tree(path))
     ]
     assert not wrong, "rendering outside a report module (move it to the package's report.py): " + "; ".join(wrong)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,14 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Test Committer",
     "GIT_COMMITTER_EMAIL": "committer@example.test",
     "GIT_TERMINAL_PROMPT": "0",
+    # No "git maintenance run --auto" process after every commit: a scratch repository never needs one.
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "maintenance.auto",
+    "GIT_CONFIG_VALUE_0": "false",
+    "GIT_CONFIG_KEY_1": "gc.auto",
+    "GIT_CONFIG_VALUE_1": "0",
 }
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class GitRepo:
@@ -45,7 +53,16 @@ class GitRepo:
         return self.head()
 
     def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
+        """HEAD's commit, read from the files git keeps it in (a loose branch ref, or a detached HEAD); git is asked
+        only when it is kept some other way (packed refs, a worktree's .git file)."""
+        git_dir = self.path / ".git"
+        try:
+            head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+            if head.startswith("ref: "):
+                head = (git_dir / head.removeprefix("ref: ")).read_text(encoding="utf-8").strip()
+        except OSError:
+            head = ""
+        return head if _SHA.fullmatch(head) else self.git("rev-parse", "HEAD")
 
     def tag(self, name: str, rev: str = "HEAD", *, annotated: bool = True) -> None:
         if annotated:
