@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kars_actions.cli import COMMANDS
 from tests.actions.tools import zizmor as zizmor_path
+from tests.fakes.actions_files import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_ACTIONS = [
@@ -42,7 +42,7 @@ PINNED_USES = re.compile(r"^\s*-?\s*uses:\s*(?P<ref>[^\s#]+)\s*#\s*v\d+(?:\.\d+)
 
 
 def load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), f"{path} is not a YAML mapping"
     return data
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from kars_actions.cli import cli
+from tests.fakes.actions_files import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "kars/deploy-action"
@@ -38,7 +38,7 @@ def _actions() -> dict[str, ActionInputs]:
     """``uses:`` path (kars/deploy-action, kars/deploy-action/rollback, ...) -> the inputs its action.yml declares."""
     found = {}
     for path in [*sorted(ROOT.glob("*/action.yml")), ROOT / "action.yml"]:
-        inputs = yaml.safe_load(path.read_text(encoding="utf-8"))["inputs"]
+        inputs = load_yaml(path.read_text(encoding="utf-8"))["inputs"]
         folder = path.parent.relative_to(ROOT).as_posix()
         name = REPOSITORY if folder == "." else f"{REPOSITORY}/{folder}"
         deprecated = {key: spec["deprecationMessage"] for key, spec in inputs.items() if "deprecationMessage" in spec}
@@ -64,7 +64,7 @@ def _steps(node: Any) -> Iterator[dict[str, Any]]:
 
 def misused_inputs(text: str) -> list[str]:
     problems = []
-    for step in _steps(yaml.safe_load(text)):
+    for step in _steps(load_yaml(text)):
         action_name = step["uses"].split("@", 1)[0]
         action = ACTIONS[action_name]
         for name in step.get("with") or {}:
@@ -106,7 +106,7 @@ def test_a_deprecated_or_unknown_input_is_caught() -> None:
 @pytest.mark.parametrize("path", TEMPLATES + SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_templates_use_only_current_input_names(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert list(_steps(yaml.safe_load(text))), f"{path.name} uses none of our actions: the check would prove nothing"
+    assert list(_steps(load_yaml(text))), f"{path.name} uses none of our actions: the check would prove nothing"
     assert misused_inputs(text) == []
 
 
@@ -154,10 +154,10 @@ def test_the_input_tables_in_the_docs_list_exactly_each_actions_inputs() -> None
         section = text.split(heading, 1)[1].split("\n### ", 1)[0]
         table = section.split("| output |", 1)[0]
         documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.M))
-        declared = set(yaml.safe_load(path.read_text(encoding="utf-8")).get("inputs") or {})
+        declared = set(load_yaml(path.read_text(encoding="utf-8")).get("inputs") or {})
         rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \|[^|]*\| ([^|]*)\|", table, re.M))
         assert documented == declared, f"{name}: docs and action.yml differ on {sorted(documented ^ declared)}"
-        for key, spec in (yaml.safe_load(path.read_text(encoding="utf-8")).get("inputs") or {}).items():
+        for key, spec in (load_yaml(path.read_text(encoding="utf-8")).get("inputs") or {}).items():
             if isinstance(spec, dict) and spec.get("deprecationMessage"):
                 assert rows[key].startswith("Deprecated"), f"{name}: the row of {key} must say it is deprecated"
 

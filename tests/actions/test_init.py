@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from kars_actions import __version__, templates
 from kars_actions.cli import cli
 from tests.actions.tools import zizmor as zizmor_path
+from tests.fakes.actions_files import load_yaml
 from tests.fakes.workflow_runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def app(root: Path, *services: str, kars: str | None = None) -> Path:
 
 
 def workflow(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((root / ".github" / "workflows" / f"{name}.yml").read_text())
+    data: dict[str, Any] = load_yaml((root / ".github" / "workflows" / f"{name}.yml").read_text())
     return data
 
 
@@ -116,7 +116,7 @@ def test_writes_the_default_set_filled_from_kars_yml(tmp_path: Path) -> None:
     workflows = tmp_path / ".github" / "workflows"
     assert sorted(p.name for p in workflows.iterdir()) == ["ci.yml", "release.yml", "rollback.yml", "staging.yml"]
 
-    release = yaml.safe_load((workflows / "release.yml").read_text())
+    release = load_yaml((workflows / "release.yml").read_text())
     assert release[True]["push"]["branches"] == ["release"]
     job = release["jobs"]["release"]
     assert job["environment"]["name"] == "prod" and job["concurrency"]["group"] == "deploy-prod"
@@ -129,12 +129,12 @@ def test_writes_the_default_set_filled_from_kars_yml(tmp_path: Path) -> None:
     assert f"@{SHA} # v{__version__}" in (workflows / "release.yml").read_text()
     assert "gh secret set SHOP_SLACK" in output and "gh secret set RAILWAY_TOKEN_PROD " in output
 
-    staging = yaml.safe_load((workflows / "staging.yml").read_text())
+    staging = load_yaml((workflows / "staging.yml").read_text())
     assert staging[True]["push"]["branches"] == ["next"]
     assert staging["jobs"]["release"]["steps"][-1]["with"]["prerelease"] == "beta"
     assert staging["jobs"]["release"]["environment"]["name"] == "preview"
 
-    rollback = yaml.safe_load((workflows / "rollback.yml").read_text())
+    rollback = load_yaml((workflows / "rollback.yml").read_text())
     inputs = rollback[True]["workflow_dispatch"]["inputs"]
     assert inputs["service"]["options"] == ["api", "worker"]
     assert inputs["environment"]["options"] == ["prod", "preview"] and inputs["environment"]["default"] == "prod"
@@ -394,7 +394,7 @@ def test_each_environment_gets_its_own_railway_token_secret() -> None:
     release = templates.render("release", values)
     staging = templates.render("staging", values)
     rollback = templates.render("rollback", values)
-    jobs = yaml.safe_load(release)["jobs"]
+    jobs = load_yaml(release)["jobs"]
     assert jobs["release"]["steps"][-1]["with"]["railway-token"] == "${{ secrets.RAILWAY_TOKEN_LIVE }}"
     assert jobs["staging"]["steps"][-1]["with"]["railway-token"] == "${{ secrets.RAILWAY_TOKEN_QA_EU }}"
     assert jobs["staging"]["environment"]["name"] == "qa-eu"

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kars_actions.cli.inputs import (
     COMMANDS,
@@ -30,6 +29,7 @@ from kars_actions.cli.inputs import (
     load,
     variable,
 )
+from tests.fakes.actions_files import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "scripts" / "run.sh"
@@ -170,7 +170,7 @@ def test_deploy_inputs_in_order() -> None:
 
 def _action(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """The action's inputs, and input name -> the KARS_INPUT_* variable its run step passes it in."""
-    action = yaml.safe_load(path.read_text(encoding="utf-8"))
+    action = load_yaml(path.read_text(encoding="utf-8"))
     run = next(step for step in action["runs"]["steps"] if step.get("id") == "run")
     passed = {}
     for name, value in run["env"].items():
