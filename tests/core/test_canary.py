@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -105,7 +106,7 @@ def _project(tmp: Path, base: str) -> Path:
         "project: acme\n"
         "alerts:\n  slack_webhook_env: TEAM_HOOK\n  on: [failure, rollback, recovery, success]\n"
         "services:\n  api:\n    directory: api\n"
-        '    test: python3 -c "import os, sys; print(dict(os.environ)); sys.exit(1)"\n'
+        f'    test: {sys.executable} -c "import os, sys; print(dict(os.environ)); sys.exit(1)"\n'
         "    health:\n"
         f"      url: http://deploy:{SECRETS['health_password']}@{base.removeprefix('http://')}/health\n"
         "      headers: {X-Key: '${HEALTH_KEY}'}\n"

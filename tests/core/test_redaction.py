@@ -432,7 +432,7 @@ def test_a_test_that_echoes_the_webhook_kars_yml_names_prints_it_masked(tmp_path
     hook = "https://hooks.example.com/services/T0/B0/hook-Canary-7766"
     (tmp_path / "kars.yml").write_text(
         "alerts:\n  slack_webhook_env: TEAM_HOOK\nservices:\n  api:\n    directory: .\n"
-        "    test: python3 -c \"import os; print(os.environ['TEAM_HOOK'])\"\n"
+        f"    test: {sys.executable} -c \"import os; print(os.environ['TEAM_HOOK'])\"\n"
     )
     proc = _cli(["test"], {"GITHUB_ACTIONS": "true", "TEAM_HOOK": hook}, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

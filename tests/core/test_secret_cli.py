@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,7 +155,9 @@ def _echo_project(tmp: Path, code: str, config: str = "kars.yml", extra: str = "
     path.parent.mkdir(parents=True, exist_ok=True)
     script = root / "echo.py"
     script.write_text(code, encoding="utf-8")
-    path.write_text(f"{extra}services:\n  api:\n    directory: .\n    test: python3 {script}\n", encoding="utf-8")
+    # The suite's own interpreter: a python3 found on PATH may be a version manager's shim, a dozen processes a start.
+    test = f"{sys.executable} {script}"
+    path.write_text(f"{extra}services:\n  api:\n    directory: .\n    test: {test}\n", encoding="utf-8")
     return root
 
 
