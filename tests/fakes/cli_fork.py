@@ -13,6 +13,12 @@ What a fork cannot reproduce, it does not pretend to: a run whose environment wo
 differently (any ``PYTHON*`` variable or locale variable other than the server's) is started as a fresh process
 instead, and so is every run when ``KARS_TEST_FORK=0`` is set (the whole suite then runs as before).
 ``tests/core/test_cli_fork.py`` checks that both ways give the same output, outputs and exit codes.
+
+The composite actions' own steps start the CLI another way: scripts/run.sh runs ``"$KARS_PYTHON" -I -X utf8 -m
+kars_actions.cli.inputs`` in the virtualenv scripts/setup.sh made. ``warm_python()`` writes a stand-in for such an
+interpreter (``tests/fakes/cli_fork_client.py``) that has exactly that start forked from a second warm interpreter,
+itself started with ``-I -X utf8``, and execs the real interpreter for any other; ``tests/core/test_warm_python.py``
+checks that both ways are the same start.
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ from typing import Literal
 SCRUBBED = ("GITHUB_", "KARS_", "RAILWAY_", "INPUT_", "RUNNER_")
 _START_PREFIXES = ("PYTHON",)
 _START_NAMES = ("LANG", "LC_ALL", "LC_CTYPE")
-_HEADER = struct.Struct("!I")
+_HEADER = struct.Struct("!cI")  # the request's kind (J: this module's JSON) and size
+# The one start the actions make (scripts/run.sh), and the options of the warm interpreter that forks it.
+ACTION_START = ("-I", "-X", "utf8", "-m", "kars_actions.cli.inputs")
+_ISOLATED = ACTION_START[:3]
 # Linux's memfd_create and pidfd_open carry the child's streams and its end; elsewhere every run starts fresh.
 _ENABLED = (
     os.environ.get("KARS_TEST_FORK", "1") != "0" and hasattr(os, "memfd_create") and hasattr(os, "pidfd_open")
@@ -45,6 +54,7 @@ _ENABLED = (
 
 # The server, run by path from ``python -c`` so that no folder of the suite lands on its sys.path.
 _SERVER = Path(__file__).with_name("cli_fork_server.py")
+_CLIENT = Path(__file__).with_name("cli_fork_client.py")
 _RUN_SERVER = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
 
 
@@ -67,16 +77,25 @@ def _package_from(pythonpath: str) -> str | None:
 
 
 class _Server:
-    """One warm interpreter per pytest worker, started on first use and stopped when the worker exits."""
+    """One warm interpreter per pytest worker and kind, started on first use and stopped when the worker exits.
 
-    def __init__(self) -> None:
+    ``flags`` are its interpreter options. With ``-I`` the environment does not change how it starts but the
+    locale does: it starts without locale variables, as the actions' steps under test do (Python then picks a
+    UTF-8 LC_CTYPE itself, PEP 538), and a start in another locale is made fresh."""
+
+    def __init__(self, flags: tuple[str, ...] = ()) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._flags = flags
         self._socket = ""
         self._env: dict[str, str] = {}
         self.package = ""
         atexit.register(self.stop)
+
+    @property
+    def folder(self) -> str | None:
+        return self._folder.name if self._folder is not None else None
 
     def address(self) -> tuple[str, dict[str, str]]:
         with self._lock:
@@ -85,21 +104,24 @@ class _Server:
             return self._socket, self._env
 
     def _start(self) -> None:
-        if self._folder is not None:
-            self._folder.cleanup()  # a server that died: its folder goes with it
-        self._folder = tempfile.TemporaryDirectory(prefix="kars-fork-")
+        # One folder for the server's life: a server started again after dying listens where the first one did,
+        # so the stand-ins written for it (warm_python) still find it.
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="kars-fork-")
         self._socket = os.path.join(self._folder.name, "s")
+        Path(self._socket).unlink(missing_ok=True)
         env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(SCRUBBED) and k != "PYTHONPATH"
+            and not ("-I" in self._flags and k in _START_NAMES)
         }
         self._env = _start_env(env)
         ready_r, ready_w = os.pipe()
         # stdin is a pipe the server reads to learn that this worker is gone (EOF), so it never outlives the suite.
-        with open(os.path.join(self._folder.name, "log"), "wb") as log:
+        with open(os.path.join(self._folder.name, "log"), "ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", _RUN_SERVER, str(_SERVER), self._socket, str(ready_w)],
+                [sys.executable, *self._flags, "-c", _RUN_SERVER, str(_SERVER), self._socket, str(ready_w)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -132,6 +154,33 @@ class _Server:
 
 
 _SERVER_INSTANCE = _Server()
+_ISOLATED_INSTANCE = _Server(_ISOLATED)
+
+
+def warm_python_log() -> str:
+    """What the warm interpreter behind ``warm_python`` said of each start: ``forked: ARGS`` or ``fresh start: WHY``."""
+    folder = _ISOLATED_INSTANCE.folder
+    return Path(folder, "log").read_text(encoding="utf-8", errors="replace") if folder else ""
+
+
+def warm_python_source(*, fresh: Sequence[str] = (), form: Sequence[str] = ACTION_START) -> str:
+    """A stand-in interpreter's text after its ``#!REAL -I`` line (tests/fakes/cli_fork_client.py): ``REAL form
+    ARGS`` forked warm, any other start ``REAL [fresh...] ARGS`` (``fresh``: a script of the test's that runs in the
+    CLI's place, as a recorder does). Without fork support on this machine, or with ``KARS_TEST_FORK=0``, every start
+    is ``REAL [fresh...] ARGS``. The warm interpreter forks only starts with its own options (``-I -X utf8``)."""
+    socket_path = _ISOLATED_INSTANCE.address()[0] if _ENABLED else None
+    config = {"form": list(form), "fresh": list(fresh), "socket": socket_path}
+    return f"{_CLIENT.read_text(encoding='utf-8')}\nforward({config!r})\n"
+
+
+def warm_python(path: Path, real: str, *, fresh: Sequence[str] = (), form: Sequence[str] = ACTION_START) -> Path:
+    """Write at ``path`` an interpreter that is ``real`` but for the ``form`` start (``warm_python_source``)."""
+    shebang = f"#!{real} -I\n"
+    if len(shebang) > 255 or any(c.isspace() for c in real):  # Linux reads the first 256 bytes, split at spaces
+        raise ValueError(f"{real} cannot be named on a #! line")
+    path.write_text(shebang + warm_python_source(fresh=fresh, form=form), encoding="utf-8")
+    path.chmod(0o755)
+    return path
 
 
 def _memfd(name: str, data: bytes = b"") -> int:
@@ -216,7 +265,7 @@ def _fork(
     request = json.dumps({"args": args, "cwd": cwd, "env": env}).encode()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.connect(socket_path)
-        socket.send_fds(conn, [_HEADER.pack(len(request))], fds)
+        socket.send_fds(conn, [_HEADER.pack(b"J", len(request))], fds)
         conn.sendall(request)
         lines = _Lines(conn)
         first = lines.next(None)

@@ -29,17 +29,29 @@ from typing import Any
 import yaml
 
 from tests.fakes.actions_files import read_outputs
+from tests.fakes.cli_fork import warm_python_source
 
 ACTION = "kars/deploy-action"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 NOTHING = ("actions/checkout@", "actions/setup-node@")
 
 # Stands in for uv: `venv` makes a virtualenv without pip; `pip install` (of the locked wheels) makes the test's own
-# packages importable in it instead.
+# packages importable in it instead. The virtualenv's bin/python becomes the stand-in beside this script
+# (tests/fakes/cli_fork.py's warm_python: scripts/run.sh's start forked from a warm interpreter, any other start the
+# real one, which stays bin/python3) when its path can be written on a #! line.
 FAKE_UV = """#!/usr/bin/env bash
 set -euo pipefail
 if [[ "$1" == venv ]]; then
-  exec "$KARS_TEST_PYTHON" -m venv --without-pip "${@: -1}"
+  venv="${@: -1}"
+  "$KARS_TEST_PYTHON" -m venv --without-pip "$venv"
+  standin="$(dirname -- "$0")/warm-python"
+  shebang="#!$venv/bin/python3 -I"
+  if [[ -f "$standin" && "$venv" == /* && "$venv" != *[[:space:]]* && ${#shebang} -lt 256 ]]; then
+    rm -f -- "$venv/bin/python"
+    { printf '%s\\n' "$shebang"; cat -- "$standin"; } >"$venv/bin/python"
+    chmod 755 "$venv/bin/python"
+  fi
+  exit 0
 fi
 if [[ "$1 $2" == "pip install" ]]; then
   python=""
@@ -411,10 +423,30 @@ class _Expression:
         raise WorkflowError(f"this runner cannot call {name}()")
 
 
+def action_venv(temp: Path) -> Path:
+    """The virtualenv scripts/setup.sh would make in ``temp`` (its RUNNER_TEMP) with the fake uv, this checkout on
+    its path as setup.sh puts it, without running setup.sh: for tests and benchmarks of the interpreter alone."""
+    install_fake_uv(temp)
+    uv = temp / "kars-actions-uv" / "bin" / "uv"
+    venv = temp / "kars-actions-venv"
+    env = {
+        "PATH": os.environ["PATH"],
+        "KARS_TEST_PYTHON": sys.executable,
+        "KARS_TEST_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
+    }
+    subprocess.run(["bash", str(uv), "venv", "--python", sys.executable, "--", str(venv)], env=env, check=True)
+    subprocess.run(["bash", str(uv), "pip", "install", "--python", str(venv / "bin" / "python")], env=env, check=True)
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (site / "kars-actions-source.pth").write_text(f"{Path(__file__).resolve().parents[2]}\n")
+    return venv
+
+
 def install_fake_uv(temp: Path) -> None:
-    """Put the uv stand-in where scripts/setup.sh looks for an installed uv."""
+    """Put the uv stand-in where scripts/setup.sh looks for an installed uv, and beside it the interpreter stand-in
+    it puts in the virtualenvs it makes."""
     tools = temp / "kars-actions-uv" / "bin"
     tools.mkdir(parents=True, exist_ok=True)
     uv = tools / "uv"
     uv.write_text(FAKE_UV)
     uv.chmod(0o755)
+    (tools / "warm-python").write_text(warm_python_source(), encoding="utf-8")
