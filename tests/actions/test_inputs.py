@@ -30,6 +30,7 @@ from kars_actions.cli.inputs import (
     variable,
 )
 from tests.fakes.actions_files import load_yaml
+from tests.fakes.cli_fork import warm_python
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "scripts" / "run.sh"
@@ -246,7 +247,8 @@ def test_each_deprecated_input_warns_with_the_name_its_action_declares(folder: s
 
 
 def _run(inputs: dict[str, str], command: str, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    environ = {"PATH": os.environ["PATH"], "KARS_PYTHON": sys.executable, **env(**inputs), **extra}
+    python = warm_python(tmp_path / "kars-python", sys.executable)  # run.sh's start of the interpreter, forked warm
+    environ = {"PATH": os.environ["PATH"], "KARS_PYTHON": str(python), **env(**inputs), **extra}
     return subprocess.run(
         ["bash", str(RUN), command], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60
     )

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.cli_fork import warm_python
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "scripts" / "run.sh"
 SETUP = ROOT / "scripts" / "setup.sh"
@@ -19,16 +21,16 @@ SETUP = ROOT / "scripts" / "setup.sh"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 # Stands in for the virtualenv's interpreter: runs the real input module as run.sh asks, but records the
-# kars-actions command line (with the environment and folder it would run in) instead of running it.
-RECORDER = """#!{python}
-import json, os, sys
-sys.path.insert(0, {root!r})
+# kars-actions command line (with the environment and folder it would run in) instead of running it. The
+# interpreter runs it as `python -I -X utf8 record.py ARGS`, forked from a warm one when ARGS begin with run.sh's
+# `-I -X utf8 -m kars_actions.cli.inputs` (tests/fakes/cli_fork.py's warm_python).
+RECORDER = """import json, os, sys
 from kars_actions.cli import inputs
 
 
 def record(argv):
-    data = {{"python": sys.argv[1:], "argv": argv, "cwd": os.getcwd(), "env": {{k: v for k, v in os.environ.items()
-            if k.startswith(("KARS_", "RAILWAY_", "GITHUB_TOKEN"))}}}}
+    data = {"python": sys.argv[1:], "argv": argv, "cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items()
+            if k.startswith(("KARS_", "RAILWAY_", "GITHUB_TOKEN"))}}
     with open(os.environ["RECORD_TO"], "w") as handle:
         json.dump(data, handle)
     sys.exit(int(os.environ.get("RECORD_EXIT", "0")))
@@ -41,10 +43,15 @@ inputs.main(sys.argv[6:], run=record)
 
 @pytest.fixture
 def recorder(tmp_path: Path) -> Path:
-    path = tmp_path / "python"
-    path.write_text(RECORDER.format(python=sys.executable, root=str(ROOT)))
-    path.chmod(0o755)
-    return path
+    script = tmp_path / "record.py"
+    script.write_text(RECORDER)
+    return warm_python(tmp_path / "python", sys.executable, fresh=["-I", "-X", "utf8", str(script)])
+
+
+@pytest.fixture
+def kars_python(tmp_path: Path) -> Path:
+    """The test's interpreter with the package, as KARS_PYTHON: run.sh's start of it forked warm."""
+    return warm_python(tmp_path / "kars-python", sys.executable)
 
 
 def run(recorder: Path, tmp_path: Path, command: str | None, inputs: dict[str, str], **extra: str) -> Any:
@@ -185,10 +192,8 @@ def test_the_cli_exit_code_is_the_step_exit_code(recorder: Path, tmp_path: Path)
     assert completed.returncode == 3
 
 
-def test_real_cli_writes_the_declared_outputs(tmp_path: Path) -> None:
+def test_real_cli_writes_the_declared_outputs(kars_python: Path, tmp_path: Path) -> None:
     """End to end with the real package: validate writes every output validate/action.yml declares."""
-    import sys
-
     import yaml
 
     (tmp_path / "railway.json").write_text('{"build": {"builder": "NIXPACKS"}}\n')
@@ -196,11 +201,10 @@ def test_real_cli_writes_the_declared_outputs(tmp_path: Path) -> None:
     output.write_text("")
     env = {
         "PATH": os.environ["PATH"],
-        "KARS_PYTHON": sys.executable,
+        "KARS_PYTHON": str(kars_python),
         "KARS_INPUT_PATHS": "railway.json",
         "KARS_INPUT_DEPRECATION_NOTICE": "false",
         "GITHUB_OUTPUT": str(output),
-        "PYTHONPATH": str(ROOT),
     }
     completed = subprocess.run(
         ["bash", str(RUN), "validate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
@@ -259,10 +263,8 @@ def test_the_root_settle_input_reaches_the_release_and_the_deploy_command(record
     assert args[args.index("--settle") + 1] == "0"
 
 
-def test_release_status_through_the_entry_script_publishes_the_draft(tmp_path: Path) -> None:
+def test_release_status_through_the_entry_script_publishes_the_draft(kars_python: Path, tmp_path: Path) -> None:
     """The step-by-step path: the release-status action's script runs the real command against GitHub."""
-    import sys
-
     from tests.fakes.github_fake import GitHubFake
 
     sha = "a" * 40
@@ -272,7 +274,7 @@ def test_release_status_through_the_entry_script_publishes_the_draft(tmp_path: P
         fake.add_release("v1.0.0", draft=True, target=sha)
         env = {
             "PATH": os.environ["PATH"],
-            "KARS_PYTHON": sys.executable,
+            "KARS_PYTHON": str(kars_python),
             "KARS_INPUT_TAG": "v1.0.0",
             "KARS_INPUT_STATUS": "success",
             "KARS_INPUT_GITHUB_TOKEN": "ghs_fake_token",
