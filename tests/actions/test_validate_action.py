@@ -40,11 +40,15 @@ jobs:
 pytestmark = pytest.mark.subprocess
 
 
-def validate_step(tmp_path: Path, secrets: dict[str, str], sim: RailwaySim) -> StepRun:
+def validate_step(
+    tmp_path: Path, secrets: dict[str, str], sim: RailwaySim, files: dict[str, str] | None = None
+) -> StepRun:
     repo = GitRepo(tmp_path / "app")
-    for path, data in (("backend/railway.json", GOOD), ("services/api/railway.json", BAD)):
+    configs = {"backend/railway.json": GOOD, "services/api/railway.json": BAD}
+    written = {path: json.dumps(data, indent=2) for path, data in configs.items()}
+    for path, text in {**written, **(files or {})}.items():
         (repo.path / path).parent.mkdir(parents=True, exist_ok=True)
-        (repo.path / path).write_text(json.dumps(data, indent=2))
+        (repo.path / path).write_text(text)
     (repo.path / ".github" / "workflows").mkdir(parents=True)
     (repo.path / ".github" / "workflows" / "validate.yml").write_text(WORKFLOW)
     repo.git("add", "-A")
@@ -102,3 +106,22 @@ def test_without_the_secret_validate_checks_the_folders_files(tmp_path: Path, ra
     assert step.outputs["valid"] == "true" and step.outputs["files"] == "1"
     assert "backend: backend/railway.json (folder backend/)" in step.summary
     assert sim.requests == []
+
+
+def test_the_repository_s_own_kars_actions_or_yaml_never_runs_in_the_action_s_place(
+    tmp_path: Path, railway: tuple[RailwaySim, str]
+) -> None:
+    """The step runs in the repository's folder: scripts/run.sh starts the interpreter isolated (-I), so a package
+    or module there named like the action's (kars_actions, yaml) is never imported in their place."""
+    sim, _ = railway
+    own = "raise SystemExit(\"the repository's own {} ran in the action's place\")\n"
+    files = {
+        "kars_actions/__init__.py": own.format("kars_actions"),
+        "kars_actions/cli/__init__.py": own.format("kars_actions.cli"),
+        "kars_actions/cli/inputs.py": own.format("kars_actions.cli.inputs"),
+        "yaml.py": own.format("yaml.py"),
+    }
+    step = validate_step(tmp_path, {}, sim, files)
+    assert "the repository's own" not in step.log
+    assert step.code == 0, step.log
+    assert step.outputs["valid"] == "true" and step.outputs["files"] == "1"
