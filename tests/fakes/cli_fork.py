@@ -164,18 +164,18 @@ def warm_python_log() -> str:
 
 
 def warm_python_source(*, fresh: Sequence[str] = (), form: Sequence[str] = ACTION_START) -> str:
-    """A stand-in interpreter's text after its ``#!REAL -I`` line (tests/fakes/cli_fork_client.py): ``REAL form
+    """A stand-in interpreter's text after its ``#!REAL -IS`` line (tests/fakes/cli_fork_client.py): ``REAL form
     ARGS`` forked warm, any other start ``REAL [fresh...] ARGS`` (``fresh``: a script of the test's that runs in the
     CLI's place, as a recorder does). Without fork support on this machine, or with ``KARS_TEST_FORK=0``, every start
     is ``REAL [fresh...] ARGS``. The warm interpreter forks only starts with its own options (``-I -X utf8``)."""
     socket_path = _ISOLATED_INSTANCE.address()[0] if _ENABLED else None
-    config = {"form": list(form), "fresh": list(fresh), "socket": socket_path}
+    config = {"form": list(form), "fresh": list(fresh), "socket": socket_path, "warm_prefix": sys.prefix}
     return f"{_CLIENT.read_text(encoding='utf-8')}\nforward({config!r})\n"
 
 
 def warm_python(path: Path, real: str, *, fresh: Sequence[str] = (), form: Sequence[str] = ACTION_START) -> Path:
     """Write at ``path`` an interpreter that is ``real`` but for the ``form`` start (``warm_python_source``)."""
-    shebang = f"#!{real} -I\n"
+    shebang = f"#!{real} -IS\n"
     if len(shebang) > 255 or any(c.isspace() for c in real):  # Linux reads the first 256 bytes, split at spaces
         raise ValueError(f"{real} cannot be named on a #! line")
     path.write_text(shebang + warm_python_source(fresh=fresh, form=form), encoding="utf-8")

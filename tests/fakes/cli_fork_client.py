@@ -1,19 +1,20 @@
 """A stand-in for an interpreter: one form of start forked from the suite's warm interpreter, any other the real one.
 
-``tests/fakes/cli_fork.py`` writes this file, behind a ``#!REAL -I`` line and followed by ``forward(CONFIG)``, where
+``tests/fakes/cli_fork.py`` writes this file, behind a ``#!REAL -IS`` line and followed by ``forward(CONFIG)``, where
 an interpreter is expected: as a test virtualenv's ``bin/python`` (``REAL`` is the virtualenv's own ``python3``,
 ``CONFIG["form"]`` the ``-I -X utf8 -m kars_actions.cli.inputs`` that scripts/run.sh starts), or as a recorder that
 runs a script of the test's in place of the CLI (``CONFIG["fresh"]`` names it). A start whose arguments begin with
 ``CONFIG["form"]`` asks the warm server (``CONFIG["socket"]``) to fork a child that is that start: the same argv,
 environment, working folder, standard streams (passed as file descriptors), umask, resource limits, ignored and
-blocked signals, and the interpreter's own facts (executable, prefixes, ``sys.path`` as ``site`` made it here). The
+blocked signals, and the interpreter's own facts (executable, prefixes, ``sys.path`` as ``site`` makes it). The
 child's exit status is this process's, a signal included; signals sent here are passed on to the child, and if this
 process is killed the server kills the child.
 
 Whatever the server cannot make exactly as a fresh start would have it, it refuses (saying why in its log), and
 then, as for any other start, this process becomes ``REAL`` (``execve``) with the arguments and the environment it
-was given, under the name ``fresh_argv`` says. It imports nothing beyond the interpreter's own start but a few
-built-in and extension modules, so a forwarded start costs this process about 30 ms of CPU where a fresh one
+was given, under the name ``fresh_argv`` says. It starts without ``site`` (``-S``) and runs it only for another
+virtualenv than the warm interpreter's (whose ``site`` that one ran as it started), and imports nothing else but
+a few built-in and extension modules: a forwarded start costs this process about 15 ms of CPU where a fresh one
 spends 100-400 ms importing the package.
 """
 
@@ -56,9 +57,38 @@ def run_fresh(config: dict[str, Any]) -> NoReturn:
     posix.execve(sys.executable, fresh_argv(config), start_environment())
 
 
+def virtualenv() -> str | None:
+    """The virtualenv of the interpreter, as its start finds it: ``pyvenv.cfg`` above its folder or in it."""
+    import posixpath
+
+    folder = posixpath.dirname(sys.executable)
+    for prefix in (posixpath.dirname(folder), folder):
+        if posix.access(posixpath.join(prefix, "pyvenv.cfg"), posix.F_OK):
+            return prefix
+    return None
+
+
+def _site(config: dict[str, Any]) -> dict[str, Any]:
+    """What ``site`` makes of this interpreter: nothing to say for the warm interpreter's own virtualenv (it ran the
+    same ``site`` as it started), else the path, prefixes and site code it leaves (``site.main()`` as the
+    interpreter runs it)."""
+    if virtualenv() == config["warm_prefix"]:
+        return {"path": None, "prefix": config["warm_prefix"]}
+    import site
+
+    site.main()
+    return {
+        "path": list(sys.path),
+        "prefix": sys.prefix,
+        "exec_prefix": sys.exec_prefix,
+        "site_prefixes": list(site.PREFIXES),
+        "site_dirs": [d for d in site.getsitepackages() if posix.access(d, posix.F_OK)],
+        "customized": sorted(name for name in ("sitecustomize", "usercustomize") if name in sys.modules),
+    }
+
+
 def _request(config: dict[str, Any]) -> bytes:
     import resource  # an extension module: loaded here, only when the start is forwarded
-    import site
 
     encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
     cwd = posix.getcwdb()
@@ -87,15 +117,10 @@ def _request(config: dict[str, Any]) -> bytes:
             "locale": _locale.setlocale(_locale.LC_CTYPE),
             "executable": _absolute(start[0], cwd.decode(encoding, errors)),
             "base_executable": sys._base_executable,  # type: ignore[attr-defined]
-            "prefix": sys.prefix,
-            "exec_prefix": sys.exec_prefix,
             "base_prefix": sys.base_prefix,
             "base_exec_prefix": sys.base_exec_prefix,
             "version": sys.version,
-            "path": list(sys.path),
-            "site_prefixes": list(site.PREFIXES),
-            "site_dirs": [d for d in site.getsitepackages() if posix.access(d, posix.F_OK)],
-            "customized": sorted(name for name in ("sitecustomize", "usercustomize") if name in sys.modules),
+            **_site(config),
         }
     )
 

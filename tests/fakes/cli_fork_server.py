@@ -75,7 +75,8 @@ class Start:
             del sys.path[0]
         self.options = sys.orig_argv[1 : sys.orig_argv.index("-c")]
         self.path = list(sys.path)
-        self.prefix = sys.prefix
+        self.prefix, self.exec_prefix = sys.prefix, sys.exec_prefix
+        self.site_prefixes = list(sys.modules["site"].PREFIXES)
         self.locale = _locale.setlocale(_locale.LC_CTYPE)
         self.version = sys.version
         self.base = (os.path.realpath(sys._base_executable), sys.base_prefix, sys.base_exec_prefix)
@@ -182,6 +183,8 @@ def refusal(request: dict[str, Any], start: Start) -> str | None:
     argv = [os.fsdecode(arg) for arg in request["argv"]]
     if main_of(argv, start) is None:
         return f"started as {argv[1:]!r}, not with {start.options!r} then -m MODULE or a script"
+    if request["path"] is None:  # the client's word that it is this server's virtualenv: checked
+        return None if request["prefix"] == start.prefix else f"no site for the virtualenv {request['prefix']}"
     if same_site(request, start):
         return None
     if request["customized"]:
@@ -197,7 +200,7 @@ def refusal(request: dict[str, Any], start: Start) -> str | None:
 
 def same_site(request: dict[str, Any], start: Start) -> bool:
     """Whether the start is of this server's own virtualenv, whose site (its code included) this server ran."""
-    return request["path"] == start.path and request["prefix"] == start.prefix
+    return request["path"] in (None, start.path) and request["prefix"] == start.prefix
 
 
 # --- the child ---------------------------------------------------------------------------------------------------
@@ -252,6 +255,8 @@ def become_interpreter(request: dict[str, Any]) -> None:
     for name, value in request["env"].items():
         os.environb[name] = value
     forget_server_environment()
+    if request["path"] is None:  # this server's own virtualenv: its site is the one this server ran
+        request |= {"path": START.path, "exec_prefix": START.exec_prefix, "site_prefixes": START.site_prefixes}
     sys.executable = request["executable"]
     sys._base_executable = request["base_executable"]
     sys.prefix, sys.exec_prefix = request["prefix"], request["exec_prefix"]

@@ -45,7 +45,7 @@ if [[ "$1" == venv ]]; then
   venv="${@: -1}"
   "$KARS_TEST_PYTHON" -m venv --without-pip "$venv"
   standin="$(dirname -- "$0")/warm-python"
-  shebang="#!$venv/bin/python3 -I"
+  shebang="#!$venv/bin/python3 -IS"
   if [[ -f "$standin" && "$venv" == /* && "$venv" != *[[:space:]]* && ${#shebang} -lt 256 ]]; then
     rm -f -- "$venv/bin/python"
     { printf '%s\\n' "$shebang"; cat -- "$standin"; } >"$venv/bin/python"
