@@ -420,9 +420,10 @@ def serve(path: str, ready_fd: int) -> None:
     while True:
         for key, _ in selector.select():
             if key.data == "stdin":
-                if not os.read(0, 4096):
+                if not os.read(0, 4096):  # the worker is gone: so are the runs, none left unreaped
                     for pid, _conn in running.values():
                         os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
                     return
             elif key.data == "accept":
                 conn, _ = listener.accept()
