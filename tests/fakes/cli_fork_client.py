@@ -7,8 +7,10 @@ runs a script of the test's in place of the CLI (``CONFIG["fresh"]`` names it). 
 ``CONFIG["form"]`` asks the warm server (``CONFIG["socket"]``) to fork a child that is that start: the same argv,
 environment, working folder, standard streams (passed as file descriptors), umask, resource limits, ignored and
 blocked signals, and the interpreter's own facts (executable, prefixes, ``sys.path`` as ``site`` makes it). The
-child's exit status is this process's, a signal included; signals sent here are passed on to the child, and if this
-process is killed the server kills the child.
+child's exit status is this process's, a signal included; signals sent here (hang-up, interrupt, quit, terminate,
+the user signals, alarm, window size) are passed on to the child, and if this process is killed the server kills
+the child. What a fork cannot make the same, it does not pretend to: the child has a pid of its own under the
+server (its parent sees this process), the warm interpreter's hash seed, and no descriptors but 0-2.
 
 Whatever the server cannot make exactly as a fresh start would have it, it refuses (saying why in its log), and
 then, as for any other start, this process becomes ``REAL`` (``execve``) with the arguments and the environment it
