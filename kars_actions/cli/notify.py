@@ -96,6 +96,7 @@ def command(
 
     def action() -> Result:
         from kars_actions.core.config import load_config
+        from kars_actions.core.timing import clock_from_environ
         from kars_actions.notify.alerts import (
             Alert,
             ChannelOverrides,
@@ -105,7 +106,6 @@ def command(
             wanted,
         )
         from kars_actions.notify.report import NotifyResult
-        from kars_actions.railway.steps import clock_from_environ
 
         config = load_config(config_path)
         sha, subject = _commit(commit_sha)

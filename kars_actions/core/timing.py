@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -29,6 +33,41 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()
+
+VIRTUAL_CLOCK_ENV = "KARS_TEST_VIRTUAL_CLOCK"
+
+
+class VirtualClock(Clock):
+    """Time that passes only when someone sleeps: a sleep returns at once and moves the clock forward.
+
+    Selected by ``KARS_TEST_VIRTUAL_CLOCK=1`` so the CLI, run as a real process against the Railway simulator,
+    waits through a five-minute deploy in milliseconds. Never set it for a real deploy.
+    """
+
+    virtual = True
+
+    def __init__(self) -> None:
+        # The client tells the Railway simulator this clock's time under this name (see RailwayClient).
+        self.announce = uuid.uuid4().hex
+        self._now = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def clock_from_environ(environ: Mapping[str, str] | None = None) -> Clock:
+    env = os.environ if environ is None else environ
+    return VirtualClock() if env.get(VIRTUAL_CLOCK_ENV) == "1" else SYSTEM_CLOCK
 
 
 @dataclass

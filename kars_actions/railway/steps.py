@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from kars_actions.core.report import Progress, no_progress
-from kars_actions.core.timing import SYSTEM_CLOCK, Clock, Deadline
+from kars_actions.core.timing import Deadline, VirtualClock, clock_from_environ  # the test seam's, re-exported
 from kars_actions.railway.api import (
     ACCOUNT_TOKEN_ENV,
     DEFAULT_ENDPOINT,
@@ -82,40 +79,6 @@ __all__ = [
     "wait_for_deployments",
 ]
 
-VIRTUAL_CLOCK_ENV = "KARS_TEST_VIRTUAL_CLOCK"
-
-
-class VirtualClock(Clock):
-    """Time that passes only when someone sleeps: a sleep returns at once and moves the clock forward.
-
-    Selected by ``KARS_TEST_VIRTUAL_CLOCK=1`` so the CLI, run as a real process against the Railway simulator,
-    waits through a five-minute deploy in milliseconds. Never set it for a real deploy.
-    """
-
-    virtual = True
-
-    def __init__(self) -> None:
-        # The client tells the Railway simulator this clock's time under this name (see RailwayClient).
-        self.announce = uuid.uuid4().hex
-        self._now = 0.0
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            with self._lock:
-                self._now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-def clock_from_environ(environ: Mapping[str, str] | None = None) -> Clock:
-    env = os.environ if environ is None else environ
-    return VirtualClock() if env.get(VIRTUAL_CLOCK_ENV) == "1" else SYSTEM_CLOCK
 
 
 # --- deploy -------------------------------------------------------------------------------------------------------
