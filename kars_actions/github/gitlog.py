@@ -63,12 +63,16 @@ class Git:
             raise ConfigError("git is not installed or not on PATH", hint="install git, then rerun")
         if not self.repo_dir.is_dir():
             raise UsageError(f"{self.repo_dir}: no such directory", hint="run it inside the repository's git checkout")
-        probe = self._run_raw(["rev-parse", "--is-inside-work-tree"], check=False)
+        # One process answers both: is this a repository, and is it a shallow clone (nothing here fetches, so the
+        # answer holds for this object's life).
+        probe = self._run_raw(["rev-parse", "--is-inside-work-tree", "--is-shallow-repository"], check=False)
         if probe.returncode != 0:
             raise ConfigError(
                 f"{self.repo_dir.resolve()} is not a git repository",
                 hint="run it inside the repository's checkout (actions/checkout with fetch-depth: 0)",
             )
+        answers = probe.stdout.decode("utf-8", "replace").split()
+        self._shallow = len(answers) > 1 and answers[1] == "true"
         if folder is not None:
             self.folder = self._below_top(Path(folder))
 
@@ -106,7 +110,7 @@ class Git:
 
     # Guards ---------------------------------------------------------------------------------------------------
     def is_shallow(self) -> bool:
-        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+        return self._shallow
 
     def require_full_history(self) -> None:
         """Refuse a shallow clone: tags and commits past the cut-off are invisible, so the version would be wrong."""
