@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import socket
@@ -19,6 +20,26 @@ sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 from kars_actions.core import gha  # noqa: E402 - after the bytecode setting, so that it is cached too
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The collector walks only what the tests make. A worker holds every test module, fixture and imported
+    package: 1,300 collections a worker at Python's defaults (700 new objects each), each walking the young ones,
+    and full ones walking everything. The collected suite is frozen out of the collector's way (as before a fork,
+    gc.freeze's own use), and a collection waits for 10,000 new objects."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """pytest collects garbage twice as it ends, to report any error raised by an object's end; the garbage is
+    collected here once, with those errors still reported, and the rest frozen so that those two walk only what
+    is made after it."""
+    gc.collect()
+    gc.freeze()
+
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
