@@ -11,6 +11,7 @@ Every number is computed from the clock, so a test or benchmark gets the same an
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Iterator
@@ -233,9 +234,7 @@ class WatchBackupSim:
     # Time ---------------------------------------------------------------------------------------------------------
 
     def _iso_at(self, t: float) -> str:
-        from tests.fakes.railway_sim import EPOCH
-
-        return (EPOCH + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
+        return _iso_at(t)
 
     def _sim_time(self, value: str | None) -> float | None:
         from tests.fakes.railway_sim import EPOCH
@@ -895,3 +894,12 @@ def _log_filter(text: str) -> Any:
         return True
 
     return matches
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _iso_at(t: float) -> str:
+    """Railway's form of the simulated moment ``t``. Each look reads again the log lines of the seconds the last one
+    read (hundreds a look, the same moments each time), so each moment is written out once."""
+    from tests.fakes.railway_sim import EPOCH
+
+    return (EPOCH + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
