@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from kars_actions.core.config import Config
-from kars_actions.core.timing import VIRTUAL_CLOCK_ENV, Clock, clock_from_environ
+from kars_actions.core.timing import Clock, clock_from_environ
 from kars_actions.release.context import ReleaseContext, ReleaseOptions, in_stage
 
 if TYPE_CHECKING:
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def _alert_clock(ctx: ReleaseContext) -> Clock:
     """Retries of a failed alert pause on the release's clock, or on the virtual one when the test seam
     (``KARS_TEST_VIRTUAL_CLOCK=1``) asks for it, as Railway's waits do."""
-    return clock_from_environ() if os.environ.get(VIRTUAL_CLOCK_ENV) == "1" else ctx.clock
+    clock = clock_from_environ()
+    return clock if clock.virtual else ctx.clock
 
 
 def _overrides(options: ReleaseOptions) -> ChannelOverrides:
