@@ -233,9 +233,6 @@ class WatchBackupSim:
 
     # Time ---------------------------------------------------------------------------------------------------------
 
-    def _iso_at(self, t: float) -> str:
-        return _iso_at(t)
-
     def _sim_time(self, value: str | None) -> float | None:
         from tests.fakes.railway_sim import EPOCH
 
@@ -487,7 +484,7 @@ class WatchBackupSim:
 
     def _log_line(self, d: SimDeployment, at: float, status: int, duration: float, key: str) -> dict[str, Any]:
         return {
-            "timestamp": self._iso_at(at),
+            "timestamp": _iso_at(at),
             "httpStatus": status,
             "totalDuration": round(duration),
             "upstreamRqDuration": max(0, round(duration) - 2),
@@ -575,9 +572,9 @@ class WatchBackupSim:
                     "id": f"{d.id[:8]}-exec-{n}",
                     "deploymentId": d.id,
                     "status": state,
-                    "createdAt": self._iso_at(start),
-                    "updatedAt": self._iso_at(completed if completed is not None else start),
-                    "completedAt": self._iso_at(completed) if completed is not None else None,
+                    "createdAt": _iso_at(start),
+                    "updatedAt": _iso_at(completed if completed is not None else start),
+                    "completedAt": _iso_at(completed) if completed is not None else None,
                     "deploymentMeta": {"commitHash": d.commit},
                 }
             )
@@ -685,7 +682,7 @@ class WatchBackupSim:
     ) -> None:
         from tests.fakes.railway_sim import _deep_merge
 
-        when = self._iso_at(self.clock.monotonic() if at is None else at)
+        when = _iso_at(self.clock.monotonic() if at is None else at)
         staged = self.staged.get(environment_id)
         if staged is None:
             staged = self.staged[environment_id] = {
@@ -739,8 +736,8 @@ class WatchBackupSim:
             {
                 "id": b.id,
                 "name": b.name,
-                "createdAt": self._iso_at(b.created),
-                "expiresAt": self._iso_at(b.created + self.backup_retention),
+                "createdAt": _iso_at(b.created),
+                "expiresAt": _iso_at(b.created + self.backup_retention),
                 "usedMB": b.used_mb,
                 "referencedMB": b.used_mb,
                 "volumeInstanceSizeMB": self.volumes[volumeInstanceId].size_mb,
@@ -789,7 +786,7 @@ class WatchBackupSim:
         env_node = {"id": environmentId, "name": self.environments[environmentId]["name"]}
         if staged is None:
             # Nothing staged: Railway answers with an empty placeholder patch.
-            now = self._iso_at(self.clock.monotonic())
+            now = _iso_at(self.clock.monotonic())
             return {
                 "id": "<empty>",
                 "environmentId": environmentId,
