@@ -33,7 +33,7 @@ pytestmark = [
 ]
 
 # Says how the interpreter running it was started, into $PROBE_STATE, then does what the arguments after "--" say.
-PROBE = '''
+PROBE = """
 _FIRST = sorted(globals())
 import json, locale, os, resource, signal, site, sys, tempfile, threading, time
 
@@ -117,7 +117,7 @@ while args:
         print("ready", os.getpid(), flush=True)
         while True:
             time.sleep(0.05)
-'''
+"""
 
 
 def make_venv(folder: Path) -> Path:
@@ -323,7 +323,7 @@ def test_a_signal_sent_to_the_stand_in_reaches_the_run(venv: Path, tmp_path: Pat
     ] * 2
     assert results[0][:2] == results[1][:2] == (-signum, b"")
     if signum == signal.SIGINT:
-        assert results[0][2].startswith(b"Traceback (most recent call last):\n  File \"<frozen runpy>\"")
+        assert results[0][2].startswith(b'Traceback (most recent call last):\n  File "<frozen runpy>"')
         assert landed.sub(b"<the wait>\n", results[0][2]).endswith(b"<the wait>\nKeyboardInterrupt\n")
 
 
@@ -411,9 +411,7 @@ def test_a_script_in_the_cli_s_place_runs_as_the_real_interpreter_runs_it(venv: 
     assert (warm.returncode, warm.stdout, warm.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
 
 
-def test_without_fork_support_every_start_is_fresh(
-    venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_fork_support_every_start_is_fresh(venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_fork, "_ENABLED", False)
     python = warm_python(venv / "bin" / "python-nofork", str(venv / "bin" / "python3"), form=PROBE_START)
     _, state = start(python, [*PROBE_START], fresh=False, cwd=tmp_path, env=_base_env(tmp_path))
@@ -461,9 +459,3 @@ def test_the_actions_start_says_and_writes_what_a_fresh_one_does(
     assert warm_python_log().count("forked: ") == forked_before + 1
     assert seen[0] == seen[1]
     assert seen[1][-1] in (1, 2)
-
-
-
-
-
-
