@@ -71,9 +71,7 @@ class Site(World):
         env = process_environment(**GIT_ENV, PYTHONPATH=str(ROOT))
         proc = run_kars(init, cwd=self.repo.path, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        self.repo.git("add", "-A")
-        self.repo.git("commit", "-q", "-m", "ci: the workflows kars-actions init wrote")
-        head = self.repo.head()
+        head = self.repo.commit_work_tree("ci: the workflows kars-actions init wrote")
         self.github.add_commit(head)
         return proc.stdout
 
@@ -237,7 +235,7 @@ def test_health_headers_read_their_secrets_in_the_written_workflows(site: Site) 
 
     # Without the secret (GitHub then passes it as empty) the release refuses before any write, naming the
     # variable and the check.
-    site.repo.git("commit", "-q", "--allow-empty", "-m", "fix: again")
+    site.repo.commit_work_tree("fix: again", allow_empty=True)
     again = site.repo.head()
     site.github.add_commit(again)
     deploys = site.sim.count("serviceInstanceDeployV2")

@@ -51,7 +51,6 @@ def validate_step(
         (repo.path / path).write_text(text)
     (repo.path / ".github" / "workflows").mkdir(parents=True)
     (repo.path / ".github" / "workflows" / "validate.yml").write_text(WORKFLOW)
-    repo.git("add", "-A")
     repo.commit("feat: the backend")
     temp = tmp_path / "runner-temp"
     temp.mkdir()

@@ -13,7 +13,6 @@ from tests.fakes.world import OLD, RAILWAY_JSON, World, stage_status
 
 def drop_kars_yml(world: World) -> None:
     (world.repo.path / "kars.yml").unlink()
-    world.repo.git("add", "-A")
     world.head = world.repo.commit("feat: no kars.yml, inputs only")
     world.github.add_commit(world.head)
 
@@ -78,7 +77,6 @@ def test_the_dry_run_without_tokens_says_where_each_check_will_go(world: World) 
 def test_a_misspelt_railway_service_stops_before_any_github_write(world: World) -> None:
     kars = (world.repo.path / "kars.yml").read_text()
     (world.repo.path / "kars.yml").write_text(kars.replace("  backend:\n", "  backend:\n    railway_service: backnd\n"))
-    world.repo.git("add", "-A")
     world.head = world.repo.commit("feat: rename")
     code, report, _ = world.invoke()
     assert code == 2

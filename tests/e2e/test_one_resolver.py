@@ -92,7 +92,6 @@ def repo(tmp_path: Path) -> Iterator[Repo]:
     ):
         (git.path / path).parent.mkdir(parents=True, exist_ok=True)
         (git.path / path).write_text(json.dumps(data, indent=2))
-    git.git("add", "-A")
     git.commit("feat: backend and frontend")
     sim = RailwaySim(SimClock(), advance_per_request=1.0)
     project = sim.add_project("kars-app")
@@ -197,7 +196,6 @@ def test_with_nothing_else_naming_a_service_railway_lists_the_ones_it_deploys_fr
     git = GitRepo(tmp_path / "single")
     (git.path / "railway.json").write_text(json.dumps(FOLDER_JSON, indent=2))
     (git.path / "Makefile").write_text("test:\n\t@true\n")
-    git.git("add", "-A")
     git.commit("feat: one service")
     sim = RailwaySim(SimClock(), advance_per_request=1.0)
     project = sim.add_project("kars-app")

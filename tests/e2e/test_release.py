@@ -221,7 +221,6 @@ def test_an_invalid_railway_config_in_a_service_folder_stops_the_release_before_
     (world.repo.path / "kars.yml").write_text("\n".join(line for line in kars if "railway_config" not in line))
     broken = {**RAILWAY_JSON, "deploy": {**RAILWAY_JSON["deploy"], "restartPolicyType": "on_failure"}}
     (world.repo.path / "backend" / "railway.json").write_text(json.dumps(broken, indent=2))
-    world.repo.git("add", "-A")
     world.repo.commit("fix: restart on failure")
     code, report, _ = world.invoke()
     assert code == 1

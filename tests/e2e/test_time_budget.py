@@ -43,7 +43,6 @@ def app(tmp_path: Path, kars_yml: str | None) -> GitRepo:
     (repo.path / "backend" / "Makefile").write_text("test:\n\t@true\n")
     if kars_yml is not None:
         (repo.path / "kars.yml").write_text(kars_yml)
-    repo.git("add", "-A")
     repo.commit("feat: the backend")
     return repo
 

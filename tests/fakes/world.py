@@ -317,7 +317,6 @@ class World:
     def write_config(self, text: str) -> None:
         """A new kars.yml, committed and pushed: the head moves."""
         (self.repo.path / "kars.yml").write_text(text)
-        self.repo.git("add", "-A")
         self.head = self.repo.commit("fix: settings")
         self.github.add_commit(self.head)
 
@@ -364,7 +363,6 @@ def release_world(
         (repo.path / service / ("railway.json" if railway_json else "index.js")).write_text(text)
     for path, text in (files or {}).items():
         (repo.path / path).write_text(text)
-    repo.git("add", "-A")
     head = repo.commit("feat: first release of the app")
 
     if follow_client_clock:

@@ -99,7 +99,6 @@ class World(ReleaseWorld):
 def _world(tmp_path: Path, *, pr_environments: bool, kars_yml: str = KARS_YML) -> Iterator[World]:
     repo = GitRepo(tmp_path / "app")
     (repo.path / "kars.yml").write_text(kars_yml)
-    repo.git("add", "-A")
     head = repo.commit("feat: previews")
     sim = RailwaySim(SimClock(), follow_client_clock=True)
     project = sim.add_project("kars-app")

@@ -260,7 +260,6 @@ def test_a_crash_after_the_settle_window_is_not_the_deploys_to_catch(
 def test_a_short_sha_is_resolved_with_local_git_and_the_full_one_is_sent(timed_world: World, tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "app")
     (repo.path / "a.txt").write_text("a")
-    repo.git("add", "-A")
     full = repo.commit("feat: a")
     run = cli(timed_world, tmp_path, "deploy", "--service", "api", "--commit", full[:8], "--settle", "0", cwd=repo.path)
     assert run.code == 0, run.stdout + run.stderr

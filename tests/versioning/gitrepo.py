@@ -1,4 +1,10 @@
-"""Real git repositories in a temporary folder, isolated from the machine's git configuration."""
+"""Real git repositories in a temporary folder, isolated from the machine's git configuration.
+
+The scratch history is written through libgit2 (pygit2), in this process: a suite run makes about 330
+repositories, 700 commits and 160 tags, and a ``git`` process for each ``init``, ``add``, ``commit`` and ``tag`` was
+about 8 s of CPU. The objects, refs and index are git's own formats, and everything the product does with the
+repository still goes through the real ``git``, as on a user's machine; ``git(...)`` runs it too.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import os
 import re
 import subprocess
 from pathlib import Path
+
+import pygit2
+from pygit2.enums import ConfigLevel, ObjectType
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -25,6 +34,18 @@ GIT_ENV = {
 }
 _SHA = re.compile(r"[0-9a-f]{40}")
 
+# libgit2 reads no configuration but the repository's own, as GIT_ENV makes the git command do.
+for _level in (ConfigLevel.SYSTEM, ConfigLevel.XDG, ConfigLevel.GLOBAL, ConfigLevel.PROGRAMDATA):
+    pygit2.settings.search_path[_level] = ""
+
+
+def _cleaned(message: str) -> str:
+    """The message as ``git commit -m`` stores it (``--cleanup=whitespace``): no trailing spaces, no blank lines at
+    either end or two in a row, and a final newline."""
+    lines = [line.rstrip(" \t\r") for line in message.split("\n")]  # git's spaces, not \x1c-\x1f
+    kept = [line for i, line in enumerate(lines) if line or (i > 0 and lines[i - 1])]
+    return "\n".join(kept).strip("\n") + "\n"
+
 
 class GitRepo:
     """A scratch repository: ``commit("feat: x")``, ``tag("v1.0.0")``, branches and merges."""
@@ -34,7 +55,7 @@ class GitRepo:
         self._counter = 0
         if init:
             path.mkdir(parents=True, exist_ok=True)
-            self.git("init", "-q", "-b", "main")
+            pygit2.init_repository(str(path), initial_head="main")
 
     def git(self, *args: str) -> str:
         env = {**os.environ, **GIT_ENV}
@@ -45,12 +66,29 @@ class GitRepo:
             raise AssertionError(f"git {' '.join(args)} failed: {completed.stderr}")
         return completed.stdout.strip()
 
+    def _signature(self, role: str) -> pygit2.Signature:
+        return pygit2.Signature(GIT_ENV[f"GIT_{role}_NAME"], GIT_ENV[f"GIT_{role}_EMAIL"])
+
     def commit(self, message: str) -> str:
+        """A new file, then everything in the work tree committed (``commit_work_tree``)."""
         self._counter += 1
         (self.path / f"file{self._counter}.txt").write_text(f"{self._counter}\n{message}\n", encoding="utf-8")
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.head()
+        return self.commit_work_tree(message)
+
+    def commit_work_tree(self, message: str, *, allow_empty: bool = False) -> str:
+        """``git add -A && git commit -q -m MESSAGE`` on the checked-out branch; the new commit's id."""
+        repo = pygit2.Repository(str(self.path))  # opened afresh: the git command may have moved HEAD or the index
+        index = repo.index
+        index.add_all()  # new and changed files, .gitignore respected
+        for gone in [e.path for e in index if not os.path.lexists(self.path / e.path)]:
+            index.remove(gone)  # and the ones removed from the work tree
+        index.write()
+        tree = index.write_tree()
+        parents = [] if repo.head_is_unborn else [repo.head.target]
+        if not allow_empty and parents and repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
+            raise AssertionError(f"git commit -m {message!r} failed: nothing to commit, working tree clean")
+        author, committer = self._signature("AUTHOR"), self._signature("COMMITTER")
+        return str(repo.create_commit("HEAD", author, committer, _cleaned(message), tree, parents))
 
     def head(self) -> str:
         """HEAD's commit, read from the files git keeps it in (a loose branch ref, or a detached HEAD); git is asked
@@ -65,10 +103,16 @@ class GitRepo:
         return head if _SHA.fullmatch(head) else self.git("rev-parse", "HEAD")
 
     def tag(self, name: str, rev: str = "HEAD", *, annotated: bool = True) -> None:
-        if annotated:
-            self.git("tag", "-a", name, "-m", name, rev)
-        else:
-            self.git("tag", name, rev)
+        """``git tag -a NAME -m NAME REV`` (or a lightweight ``git tag NAME REV``); an existing tag is an error."""
+        repo = pygit2.Repository(str(self.path))
+        target = repo.revparse_single(rev).peel(pygit2.Commit).id
+        try:
+            if annotated:
+                repo.create_tag(name, target, ObjectType.COMMIT, self._signature("COMMITTER"), f"{name}\n")
+            else:
+                repo.references.create(f"refs/tags/{name}", target)
+        except (pygit2.GitError, ValueError) as error:
+            raise AssertionError(f"git tag {name} {rev} failed: {error}") from None
 
     def branch(self, name: str, start: str = "HEAD") -> None:
         self.git("checkout", "-q", "-b", name, start)

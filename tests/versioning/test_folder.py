@@ -21,9 +21,7 @@ def touch(repo: GitRepo, path: str, message: str) -> str:
     file = repo.path / path
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(f"{message}\n", encoding="utf-8")
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "-m", message)
-    return repo.head()
+    return repo.commit_work_tree(message)
 
 
 def test_only_the_commits_touching_the_folder_make_the_notes_and_the_bump(repo: GitRepo) -> None:
@@ -55,9 +53,7 @@ def like_this_repository(tmp_path: Path) -> tuple[GitRepo, str]:
     touch(repo, "product/__init__.py", "feat: the product itself")
     repo.tag("v1.0.0")
     shutil.copytree(REPO / "examples" / "kars-app", repo.path / "examples" / "kars-app")
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "-m", "feat: example app with a backend and a frontend")
-    example = repo.head()
+    example = repo.commit_work_tree("feat: example app with a backend and a frontend")
     for n in range(40):
         touch(repo, f"product/module{n}.py", f"fix: product change {n}")
     return repo, example

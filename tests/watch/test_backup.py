@@ -93,7 +93,6 @@ def test_when_migrations_skips_the_backup_unless_a_migration_changed(world: Worl
     world.repo.git("tag", "v0.1.0")
     (world.repo.path / "backend" / "migrations").mkdir()
     (world.repo.path / "backend" / "migrations" / "002_users.sql").write_text("alter table users add x int;\n")
-    world.repo.git("add", "-A")
     world.head = world.repo.commit("feat: users get x")
     world.github.add_commit(world.head)
     run = world.release("--watch-duration", "0")
