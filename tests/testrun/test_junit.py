@@ -122,7 +122,7 @@ def test_real_pytest_report_with_xunit1_attributes(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         check=False,
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},  # plain pytest, as the test needs
     )
     report = parse_junit_file(report_path, base=tmp_path, root=tmp_path)
     assert (report.tests, report.failures, report.skipped) == (2, 1, 1)
