@@ -63,9 +63,15 @@ class Git:
             raise ConfigError("git is not installed or not on PATH", hint="install git, then rerun")
         if not self.repo_dir.is_dir():
             raise UsageError(f"{self.repo_dir}: no such directory", hint="run it inside the repository's git checkout")
-        # One process answers both: is this a repository, and is it a shallow clone (nothing here fetches, so the
-        # answer holds for this object's life).
-        probe = self._run_raw(["rev-parse", "--is-inside-work-tree", "--is-shallow-repository"], check=False)
+        # One process answers it all: is this a repository, is it a shallow clone (nothing here fetches, so the
+        # answer holds for this object's life), and, for a folder, where the work tree's top is.
+        probe_args = ["rev-parse", "--is-inside-work-tree", "--is-shallow-repository"]
+        probe = self._run_raw([*probe_args, "--show-toplevel"] if folder is not None else probe_args, check=False)
+        top: str | None = None
+        if probe.returncode == 0 and folder is not None:
+            top = probe.stdout.decode("utf-8", "replace").splitlines()[2]
+        elif folder is not None:  # no work tree: the two questions alone tell whether it is a repository at all
+            probe = self._run_raw(probe_args, check=False)
         if probe.returncode != 0:
             raise ConfigError(
                 f"{self.repo_dir.resolve()} is not a git repository",
@@ -74,11 +80,11 @@ class Git:
         answers = probe.stdout.decode("utf-8", "replace").split()
         self._shallow = len(answers) > 1 and answers[1] == "true"
         if folder is not None:
-            self.folder = self._below_top(Path(folder))
+            self.folder = self._below_top(Path(folder), top)
 
-    def _below_top(self, folder: Path) -> str | None:
+    def _below_top(self, folder: Path, top_dir: str | None = None) -> str | None:
         """``folder`` relative to the work tree's top, or None when it is the top (every commit counts)."""
-        top = Path(self.run("rev-parse", "--show-toplevel").strip()).resolve()
+        top = Path(top_dir if top_dir is not None else self.run("rev-parse", "--show-toplevel").strip()).resolve()
         try:
             relative = folder.resolve().relative_to(top).as_posix()
         except ValueError:
