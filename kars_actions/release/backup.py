@@ -486,9 +486,9 @@ def _confirm_deleted(
 
 def _check_health(config: Config, urls: dict[str, str], result: BackupResult, progress: Progress) -> None:
     """After the redeploy: the app's health checks in kars.yml (the app reads the restored database)."""
+    from kars_actions.core.timing import clock_from_environ
     from kars_actions.health.plan import HealthPlan, plan_targets
     from kars_actions.health.poll import check_health
-    from kars_actions.railway.steps import clock_from_environ
 
     services = tuple(config.services)
     if not services:

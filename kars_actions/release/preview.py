@@ -149,8 +149,8 @@ def _unknown(error: KarsError) -> bool:
 
 
 def _railway(run: _Run) -> RailwayClient:
+    from kars_actions.core.timing import clock_from_environ
     from kars_actions.railway.api import RailwayClient
-    from kars_actions.railway.steps import clock_from_environ
 
     if run.railway is None:
         run.railway = RailwayClient.from_env(clock=clock_from_environ())

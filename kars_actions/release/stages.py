@@ -288,9 +288,9 @@ def preflight(ctx: ReleaseContext) -> None:
 
 
 def _preflight_railway(ctx: ReleaseContext) -> str:
+    from kars_actions.core.timing import clock_from_environ
     from kars_actions.railway.api import RailwayClient
     from kars_actions.railway.deploy import check_variables, preflight_variables, resolve_target
-    from kars_actions.railway.steps import clock_from_environ
 
     has_token = bool(os.environ.get("RAILWAY_TOKEN") or os.environ.get("RAILWAY_API_TOKEN"))
     required = {s: ctx.config.services[s].required_variables for s in ctx.services if s in ctx.config.services}
