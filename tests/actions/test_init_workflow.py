@@ -235,8 +235,7 @@ def test_health_headers_read_their_secrets_in_the_written_workflows(site: Site) 
 
     # Without the secret (GitHub then passes it as empty) the release refuses before any write, naming the
     # variable and the check.
-    site.repo.commit_work_tree("fix: again", allow_empty=True)
-    again = site.repo.head()
+    again = site.repo.commit_work_tree("fix: again", allow_empty=True)
     site.github.add_commit(again)
     deploys = site.sim.count("serviceInstanceDeployV2")
     runner = site.runner(again)

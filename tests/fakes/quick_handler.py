@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 _MAX_LINE = 65536  # http.client's limits on a header line and on the number of headers
@@ -26,17 +25,8 @@ class RequestHeaders:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._first.get(name.lower(), default)
 
-    def __getitem__(self, name: str) -> str | None:
-        return self._first.get(name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._first
-
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._items)
 
 
 class QuickHandler(BaseHTTPRequestHandler):

@@ -88,10 +88,11 @@ class GitRepo:
         parents = [] if repo.head_is_unborn else [repo.head.target]
         if not allow_empty and parents and repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
             raise AssertionError(f"git commit -m {message!r} failed: nothing to commit, working tree clean")
-        if not _cleaned(message).strip():
+        cleaned = _cleaned(message)
+        if not cleaned.strip():
             raise AssertionError("git commit failed: Aborting commit due to empty commit message.")
         author, committer = self._signature("AUTHOR"), self._signature("COMMITTER")
-        return str(repo.create_commit("HEAD", author, committer, _cleaned(message), tree, parents))
+        return str(repo.create_commit("HEAD", author, committer, cleaned, tree, parents))
 
     def head(self) -> str:
         """HEAD's commit, read from the files git keeps it in (a loose branch ref, or a detached HEAD); git is asked
