@@ -88,7 +88,7 @@ def request_ms(parse_request: Callable[..., bool]) -> float:
         spent.append(time.thread_time() - started)
 
     QuickHandler.parse_request = parse_request  # type: ignore[method-assign]
-    QuickHandler.handle_one_request = timed  # type: ignore[method-assign]
+    QuickHandler.handle_one_request = timed  # type: ignore[method-assign,assignment]
     sim = RailwaySim(SimClock()).start()
     try:
         project = sim.add_project("p")
