@@ -20,7 +20,7 @@ import pytest
 
 from tests.fakes import cli_fork
 from tests.fakes.actions_files import read_outputs
-from tests.fakes.cli_fork import ACTION_START, warm_python, warm_python_log
+from tests.fakes.cli_fork import ACTION_START, warm_python, warm_python_log, warm_python_source
 from tests.fakes.workflow_runner import action_venv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,11 +299,15 @@ def _run_until_ready(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None
-    ready = proc.stdout.readline().split()
-    assert ready[0] == b"ready", ready
-    then(proc, int(ready[1]))
-    out, err = proc.communicate(timeout=60)
+    with proc:  # killed if the test fails before it ends
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().split()
+        assert ready[0] == b"ready", ready
+        then(proc, int(ready[1]))
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
     return proc.returncode, out, err
 
 
@@ -342,6 +346,35 @@ def test_a_killed_stand_in_takes_its_run_with_it(venv: Path, tmp_path: Path) -> 
         assert ended, "the run went on after its stand-in was killed"
     finally:
         os.close(children[0])
+
+
+def test_a_stand_in_gone_before_it_learns_the_pid_takes_its_run_with_it(venv: Path, tmp_path: Path) -> None:
+    # The stand-in dies right after asking, before it reads "pid N": where a kill of a just-started stand-in lands.
+    source = warm_python_source(form=PROBE_START)
+    assert "\nforward(" in source
+    gone = source.replace("\nforward(", "\n_line = lambda conn, buffer: posix._exit(9)\nforward(", 1)
+    python = tmp_path / "python-gone"
+    python.write_text(f"#!{venv / 'bin' / 'python3'} -IS\n{gone}")
+    python.chmod(0o755)
+    proc = subprocess.Popen(
+        [str(python), *PROBE_START, "--", "wait"],
+        cwd=tmp_path,
+        env=_base_env(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with proc:
+        try:  # the run holds the stand-in's stdout and stderr: they end when it has ended
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired as timeout:
+            for pid in re.findall(rb"ready (\d+)", timeout.output or b""):
+                os.kill(int(pid), signal.SIGKILL)
+            raise AssertionError("the run went on after its stand-in was gone") from None
+    assert proc.returncode == 9, err
+    # The warm interpreter serves on.
+    _, state = start(venv / "bin" / "python-probe", [*PROBE_START], fresh=False, cwd=tmp_path, env=_base_env(tmp_path))
+    assert state["warm"] is True
 
 
 @pytest.mark.parametrize(

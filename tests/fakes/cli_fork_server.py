@@ -463,14 +463,21 @@ def start(
     running: dict[int, tuple[int, socket.socket]],
 ) -> tuple[int, int] | None:
     """Fork the child ``conn`` asks for and say ``pid N``; None when it is not forked (said ``fresh REASON``)."""
-    header, fds, _flags, _addr = socket.recv_fds(conn, HEADER.size, 3)
+    try:
+        header, fds, _flags, _addr = socket.recv_fds(conn, HEADER.size, 3)
+    except OSError:
+        return None
+    header += _received(conn, HEADER.size - len(header))
+    if len(header) < HEADER.size:  # the client is gone before it asked
+        for fd in fds:
+            os.close(fd)
+        return None
     kind, size = HEADER.unpack(header)
-    body = b""
-    while len(body) < size:
-        chunk = conn.recv(size - len(body))
-        if not chunk:
-            break
-        body += chunk
+    body = _received(conn, size)
+    if len(body) < size:  # ... or while it asked
+        for fd in fds:
+            os.close(fd)
+        return None
     closed = [listener.fileno(), selector.fileno(), conn.fileno(), *running.keys()]
     closed += [c.fileno() for _pid, c in running.values()]
     sys.stdout.flush()
@@ -516,11 +523,30 @@ def start(
     for fd in fds:
         os.close(fd)
     pidfd = os.pidfd_open(pid)
-    if kind == b"J":
-        conn.sendall(f"pid {pid}\n".encode())
-    else:  # the client passes signals on through the child's pidfd, which it could not open itself safely
-        socket.send_fds(conn, [f"pid {pid}\n".encode()], [pidfd])
+    try:
+        if kind == b"J":
+            conn.sendall(f"pid {pid}\n".encode())
+        else:  # the client passes signals on through the child's pidfd, which it could not open itself safely
+            socket.send_fds(conn, [f"pid {pid}\n".encode()], [pidfd])
+    except OSError:  # the client was killed as its run started: the run dies with it, as if they were one process
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(pidfd)
+        print(f"killed {pid}: its client was gone before it learned the pid", file=sys.stderr, flush=True)
+        return None
     return pid, pidfd
+
+
+def _received(conn: socket.socket, size: int) -> bytes:
+    """``size`` bytes from ``conn``, or fewer if the client closes its end first."""
+    data = b""
+    with contextlib.suppress(OSError):
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+    return data
 
 
 START = Start()
