@@ -298,6 +298,7 @@ def _run_until_ready(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_interruptible,
     )
     with proc:  # killed if the test fails before it ends
         assert proc.stdout is not None
@@ -309,6 +310,12 @@ def _run_until_ready(
         finally:
             proc.kill()
     return proc.returncode, out, err
+
+
+def _interruptible() -> None:
+    """An interrupt at its default, as a start from a terminal has it. A suite run in the background by a shell
+    without job control inherits SIGINT ignored, and so would every run it starts, warm or fresh."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
