@@ -300,15 +300,15 @@ def _run_until_ready(
         stderr=subprocess.PIPE,
         preexec_fn=_interruptible,
     )
-    with proc:  # killed if the test fails before it ends
+    try:
         assert proc.stdout is not None
         ready = proc.stdout.readline().split()
         assert ready[0] == b"ready", ready
         then(proc, int(ready[1]))
-        try:
-            out, err = proc.communicate(timeout=60)
-        finally:
-            proc.kill()
+        out, err = proc.communicate(timeout=60)
+    finally:  # a stand-in the test gives up on is not left waiting (the server then ends its run)
+        proc.kill()
+        proc.wait()
     return proc.returncode, out, err
 
 
