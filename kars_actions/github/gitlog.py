@@ -67,20 +67,18 @@ class Git:
         # answer holds for this object's life), and, for a folder, where the work tree's top is.
         probe_args = ["rev-parse", "--is-inside-work-tree", "--is-shallow-repository"]
         probe = self._run_raw([*probe_args, "--show-toplevel"] if folder is not None else probe_args, check=False)
-        top: str | None = None
-        if probe.returncode == 0 and folder is not None:
-            top = probe.stdout.decode("utf-8", "replace").splitlines()[2]
-        elif folder is not None:  # no work tree: the two questions alone tell whether it is a repository at all
+        if probe.returncode != 0 and folder is not None:
+            # No work tree: the two questions alone tell whether it is a repository at all.
             probe = self._run_raw(probe_args, check=False)
         if probe.returncode != 0:
             raise ConfigError(
                 f"{self.repo_dir.resolve()} is not a git repository",
                 hint="run it inside the repository's checkout (actions/checkout with fetch-depth: 0)",
             )
-        answers = probe.stdout.decode("utf-8", "replace").split()
+        answers = probe.stdout.decode("utf-8", "replace").splitlines()
         self._shallow = len(answers) > 1 and answers[1] == "true"
         if folder is not None:
-            self.folder = self._below_top(Path(folder), top)
+            self.folder = self._below_top(Path(folder), answers[2] if len(answers) > 2 else None)
 
     def _below_top(self, folder: Path, top_dir: str | None = None) -> str | None:
         """``folder`` relative to the work tree's top, or None when it is the top (every commit counts)."""
