@@ -468,13 +468,9 @@ def start(
     except OSError:
         return None
     header += _received(conn, HEADER.size - len(header))
-    if len(header) < HEADER.size:  # the client is gone before it asked
-        for fd in fds:
-            os.close(fd)
-        return None
-    kind, size = HEADER.unpack(header)
+    kind, size = HEADER.unpack(header) if len(header) == HEADER.size else (b"", 0)
     body = _received(conn, size)
-    if len(body) < size:  # ... or while it asked
+    if not kind or len(body) < size:  # the client is gone before it finished asking
         for fd in fds:
             os.close(fd)
         return None
